@@ -20,12 +20,12 @@ const NAME_SOURCE_LABELS = {
   alias: "canonical alias",
   inviter: "inviter",
   heroes: "members",
-  empty: "nothing",
+  empty: "fallback",
 };
 const AVATAR_SOURCE_LABELS = {
   room: "room avatar",
   inviter: "inviter",
-  none: "none",
+  none: "placeholder",
 };
 
 const app = {
@@ -89,13 +89,15 @@ function errorInfo(error) {
 }
 
 /**
- * JSON for display: control, bidi and other invisible format characters are shown as \uXXXX
- * escapes (still valid JSON), so the raw view cannot hide or reorder anything.
+ * JSON for display: C1 controls, bidi and other invisible format characters are shown as \uXXXX
+ * escapes (still valid JSON), so the raw view cannot hide or reorder anything. JSON.stringify
+ * already escapes C0 controls inside strings; outside strings it only writes the layout's
+ * newlines, which stay.
  */
 function displayJson(value) {
   const text = JSON.stringify(value, null, 2) ?? String(value);
   return text.replace(
-    /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g,
+    /[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
 }
@@ -198,8 +200,7 @@ function sourceLabel(prefix, value, labels, testid) {
     className: "source",
     testid,
     data: { source: value ?? "" },
-    title: `${prefix} from: ${known ? labels[value] : String(value)}`,
-  }, h("span", { className: "source-key", text: prefix }), " ", String(value ?? "?"));
+  }, h("span", { className: "source-key", text: `${prefix} from` }), " ", known ? labels[value] : String(value ?? "?"));
 }
 
 function renderInviter(inviter) {
@@ -351,7 +352,7 @@ function renderRoomList(user, kind) {
   }
   return h("div", { className: "room-group" },
     h("h3", {}, `${title} `, h("span", { className: "count", text: String(rooms.length) })),
-    rooms.length > 0 ? list : h("p", { className: "empty", testid: `${kind}-empty`, text: `No pending ${kind}s.` }));
+    list);
 }
 
 function renderUsers() {
@@ -373,7 +374,11 @@ function renderUsers() {
     },
     h("h2", {}, untrusted(user.userId, { testid: "user-id" })),
     h("p", { className: "hint", text: `${invites} invite${invites === 1 ? "" : "s"}, ${knocks} knock${knocks === 1 ? "" : "s"} in the initial /sync.` }),
-    h("div", { className: "room-groups" }, renderRoomList(user, "invite"), renderRoomList(user, "knock"))));
+    invites + knocks === 0
+      ? h("p", { className: "empty", testid: "user-empty", text: "No pending invites or knocks." })
+      : h("div", { className: "room-groups" },
+        invites > 0 ? renderRoomList(user, "invite") : null,
+        knocks > 0 ? renderRoomList(user, "knock") : null)));
   }
 }
 
