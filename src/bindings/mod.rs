@@ -1,0 +1,101 @@
+//! The JavaScript surface: thin conversions between JS values and the pure modules, and one
+//! mapping from errors to JS `Error`s with a `code`. No logic lives here.
+//!
+//! Inputs arrive as plain JS values and are converted with `serde-wasm-bindgen` inside each
+//! function, never in generated glue, so that a bad input is an ordinary typed error and not a
+//! throw that skips destructors. Outputs leave as plain JSON-compatible objects (no `Map`s, `null`
+//! for absent values).
+
+mod convert;
+mod options;
+
+use tsify::Ts;
+use wasm_bindgen::prelude::*;
+
+use self::convert::{json_from_js, options_from_js, to_js, to_js_error};
+use self::options::{RoomPreviewOptions, StrippedStateOptions};
+use crate::prejoin::{self, RoomPreview};
+
+#[wasm_bindgen(typescript_custom_section)]
+const EVENT_TYPES: &str = r#"
+/** A Matrix event as received from the client-server API, /sync or federation. Only the fields
+ *  prejoin reads are typed; every other field is kept as given. */
+export interface Event {
+    type: string;
+    state_key?: string;
+    sender: string;
+    content: Record<string, unknown>;
+    event_id?: string;
+    room_id?: string;
+    origin_server_ts?: number;
+    unsigned?: Record<string, unknown>;
+    [key: string]: unknown;
+}
+
+/** A stripped state event: exactly `type`, `state_key`, `content` and `sender`. With
+ *  `fullCreateEvent`, the create event is the full event instead (MSC4311). */
+export interface StrippedEvent {
+    type: string;
+    state_key: string;
+    content: Record<string, unknown>;
+    sender: string;
+    event_id?: string;
+    room_id?: string;
+    origin_server_ts?: number;
+    [key: string]: unknown;
+}
+
+/** The stable codes of the errors prejoin throws. */
+export type PrejoinErrorCode =
+    | "INVALID_STATE" | "INVALID_EVENT" | "INVALID_STATE_KEY" | "INVALID_CONTENT"
+    | "DUPLICATE_STATE" | "INVALID_MEMBERSHIP_EVENT" | "ROOM_MISMATCH"
+    | "MEMBERSHIP_USER_FOR_KNOCK" | "INVALID_CONFIG" | "INVALID_OPTIONS" | "INVALID_JSON";
+
+/** Every error prejoin throws is an `Error` with one of the stable codes. */
+export interface PrejoinError extends Error {
+    code: PrejoinErrorCode;
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `Event[]` in TypeScript.
+    #[wasm_bindgen(typescript_type = "Event[]")]
+    pub type EventArray;
+
+    /// `StrippedEvent[]` in TypeScript.
+    #[wasm_bindgen(typescript_type = "StrippedEvent[]")]
+    pub type StrippedEventArray;
+}
+
+/// The stripped state an invite or knock carries, computed from the room's current state exactly
+/// as Synapse does: the configured types, the inviter's member event (invites), then the
+/// invite or knock event itself.
+///
+/// @throws {PrejoinError} on malformed state, events, options or config.
+#[wasm_bindgen(js_name = computeStrippedState)]
+pub fn compute_stripped_state(
+    state: EventArray,
+    opts: Ts<StrippedStateOptions>,
+) -> Result<StrippedEventArray, JsValue> {
+    let state = json_from_js(state.into())?;
+    let request = options_from_js::<StrippedStateOptions>(opts.js_value())?.into_request()?;
+    let stripped = prejoin::compute_stripped_state(state, request).map_err(to_js_error)?;
+    let events: Vec<serde_json::Value> = stripped.into_iter().map(|e| e.into_json()).collect();
+    Ok(to_js(&events)?.unchecked_into())
+}
+
+/// The preview of a room (name, avatar, details, warnings) from its stripped or full state.
+///
+/// @throws {PrejoinError} when `stripped` is not an array or the options are malformed; anything
+/// wrong inside the state becomes a warning instead.
+#[wasm_bindgen(js_name = roomPreview)]
+pub fn room_preview(
+    stripped: StrippedEventArray,
+    opts: Ts<RoomPreviewOptions>,
+) -> Result<Ts<RoomPreview>, JsValue> {
+    let state = json_from_js(stripped.into())?;
+    let request = options_from_js::<RoomPreviewOptions>(opts.js_value())?.into_request();
+    let preview = prejoin::compute_room_preview(state, &request).map_err(to_js_error)?;
+    Ok(Ts::new_unchecked(to_js(&preview)?))
+}

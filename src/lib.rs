@@ -1,0 +1,21 @@
+//! prejoin: Synapse-exact stripped state for invites and knocks, and room previews that render
+//! every room, for web Matrix clients.
+//!
+//! The modules read as a pipeline, pure parts first:
+//!
+//! - [`model`] — the Matrix data the rest works on: events as received, validated into typed
+//!   values, and the input errors with their stable codes.
+//! - [`prejoin`] — stripped state (the `room_prejoin_state` config and the strip itself, as
+//!   Synapse 1.163 computes it) and the room preview built from stripped or full state.
+//! - `bindings` (wasm only) — the `#[wasm_bindgen]` surface: conversions and error mapping, no
+//!   logic.
+//!
+//! Pure modules never touch `wasm_bindgen`, `web_sys` or IndexedDB, so they are tested natively
+//! with `cargo test` and fuzzed with random JSON; no input can make them panic.
+#![warn(missing_docs)]
+
+pub mod model;
+pub mod prejoin;
+
+#[cfg(target_arch = "wasm32")]
+pub mod bindings;

@@ -1,0 +1,120 @@
+//! Errors for input that cannot be used, each with a stable `code` that reaches JavaScript.
+
+use thiserror::Error;
+
+/// Input that prejoin refuses: malformed events, state or options.
+///
+/// Every variant has a stable [`code`](InputError::code); the codes are a contract with JS callers
+/// (listed in the README) and never change meaning.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum InputError {
+    /// The state given is not an array of events.
+    #[error("state must be an array of events")]
+    StateNotArray,
+    /// An event is not an object, or its `type`/`sender` is missing or not a string.
+    #[error("event {index}: {reason}")]
+    InvalidEvent {
+        /// Position of the event in its list (`usize::MAX` for the membership event).
+        index: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A state event whose `state_key` is missing or not a string.
+    #[error("event {index}: state_key must be a string")]
+    InvalidStateKey {
+        /// Position of the event in its list.
+        index: usize,
+    },
+    /// An event whose `content` is not an object.
+    #[error("event {index}: content must be an object")]
+    InvalidContent {
+        /// Position of the event in its list.
+        index: usize,
+    },
+    /// Two events of the state have the same `(type, state_key)`.
+    #[error("two state events for ({event_type}, {state_key})")]
+    DuplicateState {
+        /// The event type.
+        event_type: String,
+        /// The state key.
+        state_key: String,
+    },
+    /// The membership event is not an `m.room.member` event of the membership the kind needs.
+    #[error("membership event must be an m.room.member {expected} event")]
+    InvalidMembershipEvent {
+        /// `"invite"` or `"knock"`.
+        expected: &'static str,
+    },
+    /// An event belongs to another room than the rest of the input.
+    #[error("event of room {found} among events of room {expected}")]
+    RoomMismatch {
+        /// The room of the first event that named one.
+        expected: String,
+        /// The other room.
+        found: String,
+    },
+    /// A `membershipUserId` was given for a knock: knocks never carry another member's event.
+    #[error("membershipUserId is only allowed for invites: a knock must not leak another member's profile")]
+    MembershipUserForKnock,
+    /// The prejoin config has an unknown key or a bad value.
+    #[error("invalid prejoin config: {0}")]
+    InvalidConfig(String),
+    /// A value JSON cannot hold (a BigInt, symbol or function) where JSON was expected.
+    #[error("not JSON: {0}")]
+    InvalidJson(String),
+    /// The options object is missing, of the wrong shape, or has a bad value.
+    #[error("invalid options: {0}")]
+    InvalidOptions(String),
+}
+
+impl InputError {
+    /// The stable code of this error, as JS sees it in `error.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::StateNotArray => "INVALID_STATE",
+            Self::InvalidEvent { .. } => "INVALID_EVENT",
+            Self::InvalidStateKey { .. } => "INVALID_STATE_KEY",
+            Self::InvalidContent { .. } => "INVALID_CONTENT",
+            Self::DuplicateState { .. } => "DUPLICATE_STATE",
+            Self::InvalidMembershipEvent { .. } => "INVALID_MEMBERSHIP_EVENT",
+            Self::RoomMismatch { .. } => "ROOM_MISMATCH",
+            Self::MembershipUserForKnock => "MEMBERSHIP_USER_FOR_KNOCK",
+            Self::InvalidConfig(_) => "INVALID_CONFIG",
+            Self::InvalidJson(_) => "INVALID_JSON",
+            Self::InvalidOptions(_) => "INVALID_OPTIONS",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InputError;
+
+    /// One row per variant: a wrong code here is a broken contract with JS callers.
+    #[test]
+    fn every_variant_has_its_code() {
+        let table = [
+            (InputError::StateNotArray, "INVALID_STATE"),
+            (InputError::InvalidEvent { index: 0, reason: "x" }, "INVALID_EVENT"),
+            (InputError::InvalidStateKey { index: 0 }, "INVALID_STATE_KEY"),
+            (InputError::InvalidContent { index: 0 }, "INVALID_CONTENT"),
+            (
+                InputError::DuplicateState { event_type: "t".into(), state_key: "".into() },
+                "DUPLICATE_STATE",
+            ),
+            (InputError::InvalidMembershipEvent { expected: "invite" }, "INVALID_MEMBERSHIP_EVENT"),
+            (
+                InputError::RoomMismatch { expected: "!a".into(), found: "!b".into() },
+                "ROOM_MISMATCH",
+            ),
+            (InputError::MembershipUserForKnock, "MEMBERSHIP_USER_FOR_KNOCK"),
+            (InputError::InvalidConfig("x".into()), "INVALID_CONFIG"),
+            (InputError::InvalidJson("x".into()), "INVALID_JSON"),
+            (InputError::InvalidOptions("x".into()), "INVALID_OPTIONS"),
+        ];
+        for (error, code) in table {
+            assert_eq!(error.code(), code, "{error:?}");
+        }
+    }
+}

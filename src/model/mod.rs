@@ -1,0 +1,8 @@
+//! Matrix data as prejoin receives it: events validated into typed values, and the errors that
+//! validation reports.
+
+pub mod error;
+pub mod event;
+
+pub use error::InputError;
+pub use event::{StateEvent, StateKey};

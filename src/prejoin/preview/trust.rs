@@ -1,0 +1,126 @@
+//! Deciding which events of stripped state a preview may use.
+//!
+//! Stripped state is unsigned and may come from a buggy or hostile server (spec: "Stripped
+//! state"), so nothing is used blindly: malformed events, events of another room and duplicates
+//! are dropped, and member events are kept only where the kind of preview allows them. Every
+//! dropped event is reported as a [`PreviewWarning`].
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value as JsonValue;
+
+use crate::model::{StateEvent, StateKey};
+
+/// Why a preview left an event out, or what it found missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum WarningCode {
+    /// Not an object, or `type`/`state_key`/`sender` not strings, or `content` not an object.
+    MalformedEvent,
+    /// The event says it belongs to another room.
+    ForeignRoom,
+    /// A second event for a `(type, state_key)` already seen; the first one is used.
+    DuplicateState,
+    /// A member event the preview must not use: on a knock, anyone's but the own user's; on an
+    /// invite, anyone's but the own user's and the inviter's.
+    IgnoredMember,
+    /// The content does not have the shape its type requires.
+    MalformedContent,
+    /// No `m.room.create` event (required in stripped state since spec v1.16).
+    MissingCreate,
+    /// No member event for the own user on an invite or knock.
+    MissingOwnMembership,
+}
+
+/// One thing a preview ignored or missed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct PreviewWarning {
+    /// What happened.
+    pub code: WarningCode,
+    /// The event's type, when it has a string one.
+    #[serde(rename = "type")]
+    pub event_type: Option<String>,
+    /// The event's state_key, when it has a string one.
+    pub state_key: Option<String>,
+}
+
+impl PreviewWarning {
+    pub(super) fn new(code: WarningCode, event_type: &str, state_key: &str) -> Self {
+        Self {
+            code,
+            event_type: Some(event_type.to_owned()),
+            state_key: Some(state_key.to_owned()),
+        }
+    }
+}
+
+/// Which member events a preview may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum MemberPolicy<'a> {
+    /// Full state of a joined room: every member.
+    All,
+    /// The own user and, when known, the inviter.
+    OwnAndInviter(&'a str, Option<&'a str>),
+    /// Only the own user.
+    OwnOnly(&'a str),
+}
+
+impl MemberPolicy<'_> {
+    fn allows(self, user_id: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::OwnAndInviter(own, inviter) => user_id == own || Some(user_id) == inviter,
+            Self::OwnOnly(own) => user_id == own,
+        }
+    }
+}
+
+/// Validates each event and indexes the usable ones by `(type, state_key)`.
+pub(super) fn index_events(
+    state: Vec<JsonValue>,
+    room_id: &str,
+    warnings: &mut Vec<PreviewWarning>,
+) -> BTreeMap<StateKey, StateEvent> {
+    let mut events = BTreeMap::new();
+    for (index, value) in state.into_iter().enumerate() {
+        let hint = |field: &str| value.get(field).and_then(JsonValue::as_str).map(str::to_owned);
+        let (event_type, state_key) = (hint("type"), hint("state_key"));
+        let Ok(event) = StateEvent::from_json(value, index) else {
+            warnings.push(PreviewWarning {
+                code: WarningCode::MalformedEvent,
+                event_type,
+                state_key,
+            });
+            continue;
+        };
+        let code = if event.room_id().is_some_and(|claimed| claimed != room_id) {
+            WarningCode::ForeignRoom
+        } else if events.contains_key(&(event.event_type.clone(), event.state_key.clone())) {
+            WarningCode::DuplicateState
+        } else {
+            events.insert((event.event_type.clone(), event.state_key.clone()), event);
+            continue;
+        };
+        warnings.push(PreviewWarning::new(code, &event.event_type, &event.state_key));
+    }
+    events
+}
+
+/// Drops the member events that `policy` does not allow, with a warning for each.
+pub(super) fn apply_member_policy(
+    events: &mut BTreeMap<StateKey, StateEvent>,
+    policy: MemberPolicy<'_>,
+    warnings: &mut Vec<PreviewWarning>,
+) {
+    events.retain(|(event_type, state_key), _| {
+        let keep = event_type != "m.room.member" || policy.allows(state_key);
+        if !keep {
+            warnings.push(PreviewWarning::new(WarningCode::IgnoredMember, event_type, state_key));
+        }
+        keep
+    });
+}

@@ -1,0 +1,44 @@
+//! Fixtures shared by the integration tests: outputs of a real Synapse 1.163.2.
+#![allow(dead_code)]
+
+use serde_json::Value as JsonValue;
+
+/// `scenarios.json`: room state, the invite/knock, and the `invite_state`/`knock_state` Synapse sent.
+pub fn scenarios() -> Vec<JsonValue> {
+    let all: JsonValue =
+        serde_json::from_str(include_str!("../fixtures/synapse-1.163.2/scenarios.json")).unwrap();
+    all["scenarios"].as_array().unwrap().clone()
+}
+
+/// `scenarios.json`'s three users' initial `/sync` responses, by user id.
+pub fn initial_syncs() -> JsonValue {
+    let all: JsonValue =
+        serde_json::from_str(include_str!("../fixtures/synapse-1.163.2/scenarios.json")).unwrap();
+    all["initial_syncs"].clone()
+}
+
+/// `config-variants.json`: the same kind of records from Synapse run with four prejoin configs.
+pub fn config_variants() -> Vec<JsonValue> {
+    let all: JsonValue =
+        serde_json::from_str(include_str!("../fixtures/synapse-1.163.2/config-variants.json"))
+            .unwrap();
+    all["scenarios"].as_array().unwrap().clone()
+}
+
+/// The scenario called `name`.
+pub fn scenario(name: &str) -> JsonValue {
+    scenarios().into_iter().find(|s| s["name"] == name).unwrap()
+}
+
+/// The invite or knock event of a scenario: the target's member event in its state.
+pub fn membership_event(scenario: &JsonValue) -> JsonValue {
+    scenario["state"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|event| {
+            event["type"] == "m.room.member" && event["state_key"] == scenario["target_user"]
+        })
+        .unwrap()
+        .clone()
+}
