@@ -251,9 +251,10 @@ async function loadPrejoin() {
     } catch {
         /* informational only */
     }
+    const initialMemory = memory?.buffer.byteLength ?? 0;
     const roomPreview = mod.roomPreview;
     const process1 = (r) => roomPreview(r.events, { roomId: r.roomId, ownUserId: FIXTURE_USER, kind: "invite" });
-    return { version, memory, process1 };
+    return { version, memory, initialMemory, process1 };
 }
 
 // --- output ------------------------------------------------------------------------------
@@ -388,7 +389,8 @@ async function main() {
         console.log(detail("prejoin", pj));
         console.log(
             prejoin.memory
-                ? `  prejoin: WebAssembly.Memory grew ${fmtInt(pj.wasmGrowth)} B during the measured run (${fmtInt(per(pj.wasmGrowth, pj.n))} B/room, counted in external); now ${fmtKB(prejoin.memory.buffer.byteLength)}`
+                ? `  prejoin: WebAssembly.Memory grew ${fmtInt(pj.wasmGrowth)} B during the measured run (${fmtInt(per(pj.wasmGrowth, pj.n))} B/room, counted in external); ` +
+                      `${fmtKB(prejoin.memory.buffer.byteLength)} now, ${fmtKB(prejoin.initialMemory)} after init() (warm-up grew it by ${fmtKB(prejoin.memory.buffer.byteLength - prejoin.initialMemory - pj.wasmGrowth)})`
                 : `  prejoin: WebAssembly.Memory not reachable from init()'s result; its growth is still counted (V8 reports it under external)`,
         );
     }
