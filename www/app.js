@@ -252,6 +252,15 @@ function renderRoom(preview, context) {
     body.append(h("p", { className: "meta knock-reason" },
       "Knock reason: ", untrusted(preview.knockReason, { testid: "knock-reason" })));
   }
+  if (Number.isSafeInteger(preview.membershipTs) && preview.membershipTs > 0) {
+    const when = new Date(preview.membershipTs);
+    const verb = context.kind === "knock" ? "Knocked" : context.kind === "invite" ? "Invited" : "Membership";
+    body.append(h("p", {
+      className: "meta when",
+      testid: "membership-ts",
+      text: `${verb} ${when.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })}`,
+    }));
+  }
   if (typeof preview.topic === "string" && preview.topic !== "") {
     body.append(h("p", { className: "topic", testid: "room-topic", text: preview.topic }));
   }
