@@ -6,10 +6,9 @@ use std::collections::BTreeMap;
 use ruma_events::room::{
     avatar::RoomAvatarEventContent, canonical_alias::RoomCanonicalAliasEventContent,
     create::RoomCreateEventContent, encryption::RoomEncryptionEventContent,
-    join_rules::RoomJoinRulesEventContent, member::PossiblyRedactedRoomMemberEventContent,
-    name::PossiblyRedactedRoomNameEventContent,
+    member::PossiblyRedactedRoomMemberEventContent, name::PossiblyRedactedRoomNameEventContent,
 };
-use serde::de::DeserializeOwned;
+use serde::{de::DeserializeOwned, Deserialize};
 use serde_json::Value as JsonValue;
 
 use super::trust::{PreviewWarning, WarningCode};
@@ -128,8 +127,7 @@ impl RoomFacts {
         let alias: Option<RoomCanonicalAliasEventContent> =
             reader.room_content("m.room.canonical_alias");
         let avatar: Option<RoomAvatarEventContent> = reader.room_content("m.room.avatar");
-        let join_rules: Option<RoomJoinRulesEventContent> =
-            reader.room_content("m.room.join_rules");
+        let join_rules: Option<JoinRulesContent> = reader.room_content("m.room.join_rules");
         let encryption: Option<RoomEncryptionEventContent> =
             reader.room_content("m.room.encryption");
         let topic = reader
@@ -145,7 +143,7 @@ impl RoomFacts {
                 .filter(|url| url.is_valid())
                 .map(String::from),
             topic,
-            join_rule: join_rules.map(|rules| rules.join_rule.as_str().to_owned()),
+            join_rule: join_rules.map(|rules| rules.join_rule),
             room_type: create
                 .as_ref()
                 .and_then(|create| create.room_type.as_ref())
@@ -154,6 +152,14 @@ impl RoomFacts {
             encrypted: encryption.is_some(),
         }
     }
+}
+
+/// The one field of `m.room.join_rules` a preview shows. ruma's `RoomJoinRulesEventContent`
+/// deserialises only from JSON text (it reads the rule through a raw JSON value), and a preview
+/// needs no more than the rule's name, which every room version spells as a string.
+#[derive(Deserialize)]
+struct JoinRulesContent {
+    join_rule: String,
 }
 
 /// The topic as plain text: `topic` when non-empty, else the `text/plain` (or untyped) body of

@@ -1,0 +1,176 @@
+//! Random JSON into every entry point: each must return a value or a typed error, never panic
+//! (a panic in wasm poisons the instance for the whole page).
+
+use prejoin::model::StateEvent;
+use prejoin::prejoin::preview::PreviewKind;
+use prejoin::prejoin::{
+    compute_room_preview, compute_stripped_state, MembershipKind, PrejoinConfig, PreviewRequest,
+    StripRequest,
+};
+use proptest::prelude::*;
+use serde_json::{json, Map, Value as JsonValue};
+
+/// Any JSON value, nested a few levels.
+fn any_json() -> impl Strategy<Value = JsonValue> {
+    let leaf = prop_oneof![
+        Just(JsonValue::Null),
+        any::<bool>().prop_map(JsonValue::Bool),
+        any::<i64>().prop_map(JsonValue::from),
+        any::<f64>().prop_map(JsonValue::from),
+        ".{0,12}".prop_map(JsonValue::String),
+        prop::sample::select(vec![
+            "",
+            "invite",
+            "knock",
+            "join",
+            "leave",
+            "ban",
+            "mxc://a/b",
+            "@a:x",
+            "!r:x",
+            "#a:x"
+        ])
+        .prop_map(|s| JsonValue::String(s.to_owned())),
+    ];
+    leaf.prop_recursive(3, 24, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(JsonValue::Array),
+            prop::collection::btree_map(field_name(), inner, 0..6)
+                .prop_map(|map| JsonValue::Object(map.into_iter().collect())),
+        ]
+    })
+}
+
+fn field_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "type",
+            "state_key",
+            "sender",
+            "content",
+            "room_id",
+            "membership",
+            "name",
+            "alias",
+            "url",
+            "avatar_url",
+            "displayname",
+            "topic",
+            "join_rule",
+            "room_version",
+            "is_direct",
+            "reason",
+            "origin_server_ts",
+            "m.topic",
+            "m.text",
+            "body",
+            "mimetype",
+            "algorithm",
+            "disableDefaultEventTypes",
+            "additionalEventTypes",
+        ])
+        .prop_map(str::to_owned),
+        ".{0,6}",
+    ]
+}
+
+/// Something shaped like a state event, with any parts swapped for random JSON.
+fn event_like() -> impl Strategy<Value = JsonValue> {
+    let event_type = prop::sample::select(vec![
+        "m.room.create",
+        "m.room.name",
+        "m.room.member",
+        "m.room.avatar",
+        "m.room.topic",
+        "m.room.canonical_alias",
+        "m.room.join_rules",
+        "m.room.encryption",
+        "org.example",
+    ]);
+    let state_key = prop::sample::select(vec!["", "@a:x", "@b:x", "@c:x"]);
+    (event_type, state_key, any_json(), any_json(), prop::option::of(any_json())).prop_map(
+        |(event_type, state_key, content, wild, room_id)| {
+            let mut event = Map::new();
+            event.insert("type".into(), json!(event_type));
+            event.insert("state_key".into(), json!(state_key));
+            event.insert("sender".into(), json!("@a:x"));
+            event.insert(
+                "content".into(),
+                match content {
+                    JsonValue::Object(_) => content,
+                    other => {
+                        json!({"membership": "invite", "name": other.clone(), "displayname": other,
+                                "url": "mxc://x/y"})
+                    }
+                },
+            );
+            if let Some(room_id) = room_id {
+                event.insert("room_id".into(), room_id);
+            }
+            if let JsonValue::Object(wild) = wild {
+                event.extend(wild);
+            }
+            JsonValue::Object(event)
+        },
+    )
+}
+
+fn state_like() -> impl Strategy<Value = JsonValue> {
+    prop_oneof![
+        4 => prop::collection::vec(prop_oneof![4 => event_like(), 1 => any_json()], 0..10)
+            .prop_map(JsonValue::Array),
+        1 => any_json(),
+    ]
+}
+
+fn kind() -> impl Strategy<Value = MembershipKind> {
+    prop_oneof![Just(MembershipKind::Invite), Just(MembershipKind::Knock)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 10_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn stripped_state_never_panics(
+        state in state_like(),
+        membership in prop_oneof![event_like(), any_json()],
+        kind in kind(),
+        user in prop::option::of("@[a-c]:x"),
+        config in any_json(),
+        full in any::<bool>(),
+    ) {
+        let mut request = StripRequest::new(kind, membership);
+        request.membership_user_id = user;
+        request.full_create_event = full;
+        if let Ok(config) = PrejoinConfig::from_json(config) {
+            request.config = config;
+        }
+        match compute_stripped_state(state, request) {
+            Ok(events) => prop_assert!(!events.is_empty(), "the membership event is always last"),
+            Err(error) => prop_assert!(!error.code().is_empty()),
+        }
+    }
+
+    #[test]
+    fn room_preview_never_panics(
+        state in state_like(),
+        own in "@[a-c]:x",
+        kind in prop::option::of(prop_oneof![
+            Just(PreviewKind::Invite), Just(PreviewKind::Knock), Just(PreviewKind::Join)]),
+    ) {
+        let mut request = PreviewRequest::new("!r:x", own);
+        if let Some(kind) = kind {
+            request = request.with_kind(kind);
+        }
+        if let Ok(preview) = compute_room_preview(state, &request) {
+            prop_assert!(preview.display_name.chars().count() <= 255);
+            prop_assert!(preview.placeholder.color_index < 8);
+        }
+    }
+
+    #[test]
+    fn parsers_never_panic(value in any_json()) {
+        let _config = PrejoinConfig::from_json(value.clone());
+        let _event = StateEvent::from_json(value, 0);
+    }
+}
