@@ -2,14 +2,16 @@
 // Benchmark: room previews for N invites (default 10,000), prejoin vs matrix-js-sdk.
 //
 //   npm run bench                      (= node bench/run.mjs; needs `npm run build` first)
-//   node bench/run.mjs --rooms 20000 --warmup 2000
+//   node bench/run.mjs --rooms 20000 --warmup 2000 --runs 5
 //   node bench/run.mjs --sdk-only      (matrix-js-sdk half only; no pkg/ needed)
 //
 // Both sides get the same input: invite stripped state parsed from one JSON text that
 // is built from the 12 invite rooms of the Synapse fixture, cloned with fresh room ids,
 // inviter ids, display names, room names, aliases, topics and avatar URLs per room.
-// Both sides run in this one Node process, one after the other, each after a warm-up
-// on a separate set of rooms.
+// Both sides run in this one Node process, each after a warm-up on a separate set of
+// rooms. Each side is timed --runs times (default 3), alternating prejoin and sdk, every
+// run over a freshly parsed copy of the input with its results kept until the run ends;
+// the median is reported (min–max alongside), so a busy machine skews both sides alike.
 //
 // Per side:
 //   gc → m0 → JSON.parse(sync text) → gc → m1 → [timed loop, results kept] → gc → m2
@@ -46,7 +48,7 @@ if (typeof globalThis.gc !== "function") {
 
 // --- options ---------------------------------------------------------------------------
 function parseArgs(argv) {
-    const opts = { rooms: 10_000, warmup: 2_000, sdkOnly: false };
+    const opts = { rooms: 10_000, warmup: 2_000, runs: 3, sdkOnly: false };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         const num = (name) => {
@@ -56,9 +58,10 @@ function parseArgs(argv) {
         };
         if (a === "--rooms") opts.rooms = num(a);
         else if (a === "--warmup") opts.warmup = num(a);
+        else if (a === "--runs") opts.runs = num(a);
         else if (a === "--sdk-only") opts.sdkOnly = true;
         else if (a === "-h" || a === "--help") {
-            console.log("usage: node bench/run.mjs [--rooms N] [--warmup N] [--sdk-only]");
+            console.log("usage: node bench/run.mjs [--rooms N] [--warmup N] [--runs N] [--sdk-only]");
             process.exit(0);
         } else die(`unknown argument: ${a}`);
     }
@@ -82,7 +85,7 @@ const FIXTURE_RUN = "18510a";
 
 if (!opts.sdkOnly && !(existsSync(PKG_NODE) && existsSync(PKG_WASM))) {
     die(
-        `the package is not built (${path.relative(process.cwd(), PKG_NODE) || PKG_NODE} or prejoin_bg.wasm missing).\n` +
+        `the package is not built: ${path.join(PKG_DIR, "node.js")} or prejoin_bg.wasm is missing.\n` +
             `       Run \`npm run build\` first, then \`npm run bench\`.`,
     );
 }
@@ -181,6 +184,24 @@ function measure(syncText, process1, extraMem = () => 0) {
         wasmGrowth: x3 - x0,
     };
 }
+
+// A timing-only run: same work and same garbage as in measure(), no memory readings.
+function timeOnly(syncText, process1) {
+    let rooms = JSON.parse(syncText);
+    const n = rooms.length;
+    settle();
+    let results = new Array(n);
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) results[i] = process1(rooms[i]);
+    const ms = performance.now() - t0;
+    results = rooms = null;
+    return ms;
+}
+
+const median = (xs) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 
 function warmup(syncText, process1) {
     const rooms = JSON.parse(syncText);
@@ -311,7 +332,8 @@ async function main() {
 
     console.log(
         `prejoin bench: ${fmtInt(N)} invite rooms (${shapes.length} fixture shapes, ${fmtInt(sizeOfInput)} stripped events, ` +
-            `${fmtKB(syncText.length)} of sync JSON), warm-up ${fmtInt(opts.warmup)} rooms; node ${process.version}`,
+            `${fmtKB(syncText.length)} of sync JSON), warm-up ${fmtInt(opts.warmup)} rooms, ${opts.runs} timed run(s) per side; ` +
+            `node ${process.version}`,
     );
 
     const sdk = await loadSdk();
@@ -335,6 +357,15 @@ async function main() {
     const js = measure(syncText, sdk.process1);
     const jsSample = js.results.map((r) => ({ name: r.name, avatarUrl: r.avatarUrl }));
     js.results = null;
+
+    // Further timed runs, alternating sides.
+    js.runs = [js.ms];
+    if (pj) pj.runs = [pj.ms];
+    for (let k = 1; k < opts.runs; k++) {
+        if (pj) pj.runs.push(timeOnly(syncText, prejoin.process1));
+        js.runs.push(timeOnly(syncText, sdk.process1));
+    }
+    for (const side of pj ? [pj, js] : [js]) side.ms = median(side.runs);
 
     // --- sanity: both sides produced names, and they are the same kind of name ----------
     const parsed = JSON.parse(syncText);
@@ -378,10 +409,22 @@ async function main() {
 
     // --- results --------------------------------------------------------------------------
     const per = (b, n) => b / n;
-    const rows = [["", "rooms", "total ms", "µs/room", "retained B/room", "  (input held)", "sync JSON B/room"]];
-    if (pj) rows.push(["prejoin", fmtInt(pj.n), fmtMs(pj.ms), fmtUs((pj.ms * 1000) / pj.n), fmtInt(per(pj.retained.total, pj.n)), fmtInt(per(pj.withInput.total, pj.n)), fmtInt(per(pj.input.total, pj.n))]);
-    rows.push(["matrix-js-sdk " + sdk.version, fmtInt(js.n), fmtMs(js.ms), fmtUs((js.ms * 1000) / js.n), fmtInt(per(js.retained.total, js.n)), fmtInt(per(js.withInput.total, js.n)), fmtInt(per(js.input.total, js.n))]);
-    console.log(`\nResults\n${table(rows)}`);
+    const rows = [["", "rooms", "total ms", "µs/room", "min–max ms", "retained B/room", "(input held)", "sync JSON B/room"]];
+    const row = (label, r) => [
+        label,
+        fmtInt(r.n),
+        fmtMs(r.ms),
+        fmtUs((r.ms * 1000) / r.n),
+        `${fmtMs(Math.min(...r.runs))}–${fmtMs(Math.max(...r.runs))}`,
+        fmtInt(per(r.retained.total, r.n)),
+        fmtInt(per(r.withInput.total, r.n)),
+        fmtInt(per(r.input.total, r.n)),
+    ];
+    if (pj) rows.push(row("prejoin", pj));
+    rows.push(row(`matrix-js-sdk ${sdk.version}`, js));
+    console.log(`\nResults (times: median of ${js.runs.length} run(s))\n${table(rows)}`);
+    if (pj) console.log(`  runs ms, prejoin: ${pj.runs.map(fmtMs).join(", ")}; matrix-js-sdk: ${js.runs.map(fmtMs).join(", ")}`);
+    else console.log(`  runs ms, matrix-js-sdk: ${js.runs.map(fmtMs).join(", ")}`);
 
     const detail = (label, r) =>
         `  ${label}: retained heapUsed ${fmtInt(per(r.retained.heap, r.n))} B/room + external ${fmtInt(per(r.retained.external, r.n))} B/room`;
@@ -403,7 +446,7 @@ async function main() {
         const memRatio = pjB > 0 ? jsB / pjB : Infinity;
         const targets = [
             ["target", "measured", "goal", ""],
-            ["speed (matrix-js-sdk time / prejoin time)", fmtRatio(speed), "≥ 10×", speed >= 10 ? "PASS" : "MISS"],
+            ["speed (matrix-js-sdk time / prejoin time, medians)", fmtRatio(speed), "≥ 10×", speed >= 10 ? "PASS" : "MISS"],
             ["retained memory per room (matrix-js-sdk / prejoin)", fmtRatio(memRatio), "≥ 10× (prejoin < 1/10)", memRatio >= 10 ? "PASS" : "MISS"],
         ];
         console.log(`\nTargets\n${table(targets)}`);
