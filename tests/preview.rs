@@ -1,4 +1,5 @@
 //! Room previews of the rooms a real Synapse 1.163.2 sent, and of hostile stripped state.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

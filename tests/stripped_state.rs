@@ -1,4 +1,5 @@
 //! Stripped state against a real Synapse 1.163.2: every scenario, every config variant.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

@@ -78,8 +78,8 @@ pub fn compute_stripped_state(
     state: EventArray,
     opts: Ts<StrippedStateOptions>,
 ) -> Result<StrippedEventArray, JsValue> {
-    let state = json_from_js(state.into())?;
-    let request = options_from_js::<StrippedStateOptions>(opts.js_value())?.into_request()?;
+    let state = json_from_js(&state)?;
+    let request = options_from_js::<StrippedStateOptions>(&opts.js_value())?.into_request()?;
     let stripped = prejoin::compute_stripped_state(state, request).map_err(to_js_error)?;
     let events: Vec<serde_json::Value> = stripped.into_iter().map(|e| e.into_json()).collect();
     Ok(to_js(&events)?.unchecked_into())
@@ -94,8 +94,8 @@ pub fn room_preview(
     stripped: StrippedEventArray,
     opts: Ts<RoomPreviewOptions>,
 ) -> Result<Ts<RoomPreview>, JsValue> {
-    let state = json_from_js(stripped.into())?;
-    let request = options_from_js::<RoomPreviewOptions>(opts.js_value())?.into_request();
+    let state = json_from_js(&stripped)?;
+    let request = options_from_js::<RoomPreviewOptions>(&opts.js_value())?.into_request();
     let preview = prejoin::compute_room_preview(state, &request).map_err(to_js_error)?;
     Ok(Ts::new_unchecked(to_js(&preview)?))
 }

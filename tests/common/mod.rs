@@ -42,3 +42,6 @@ pub fn membership_event(scenario: &JsonValue) -> JsonValue {
         .unwrap()
         .clone()
 }
+
+#[cfg(target_arch = "wasm32")]
+pub mod bindings;
