@@ -7,6 +7,13 @@ set -euo pipefail
 cd "$ROOT"
 scripts/bootstrap.sh
 
+# One build at a time: a second one waits, then finds pkg/ up to date.
+mkdir -p target
+if command -v flock >/dev/null; then
+  exec 9>target/prejoin-pkg.lock
+  flock 9
+fi
+
 # Set when a build finishes, with the time the build started: an input edited during a build is
 # newer than the stamp and triggers the next build.
 stamp=target/prejoin-pkg.stamp
@@ -26,7 +33,6 @@ up_to_date() {
 if up_to_date; then
   echo "build: pkg/ is up to date"
 else
-  mkdir -p target
   started="$(mktemp target/prejoin-pkg.started.XXXXXX)"
   trap 'rm -f "$started"' EXIT
   # wasm-pack's own wasm-opt pass is off (--no-opt): -O/-Oz made the gzipped module larger here.
@@ -39,8 +45,12 @@ fi
 
 node scripts/pkg/finish.mjs
 
-# The demo serves www/ alone; it loads the package from www/pkg/ (/pkg/ on the server).
+# The demo serves www/ alone; it loads the package from www/pkg/ (/pkg/ on the server). Only
+# changed files are copied, so a server or test reading www/pkg/ meanwhile is not disturbed.
 if [ -d www ]; then
-  rm -rf www/pkg
-  cp -R pkg www/pkg
+  mkdir -p www/pkg
+  for copied in www/pkg/* www/pkg/.[!.]*; do
+    if [ -e "$copied" ] && [ ! -e "pkg/${copied#www/pkg/}" ]; then rm -rf "$copied"; fi
+  done
+  cp -R -p -u pkg/. www/pkg/
 fi

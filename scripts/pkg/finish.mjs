@@ -1,8 +1,8 @@
 // Turns wasm-pack's output in pkg/ into the npm package `prejoin`: adds the Node.js entry and
 // writes package.json from the template next to this file, keeping the crate's metadata
 // (name, version, description, license, repository) from the package.json wasm-pack generated.
-// Idempotent: running it again on its own output changes nothing.
-import { copyFile, readFile, writeFile, access } from "node:fs/promises";
+// Idempotent: running it again on its own output writes nothing.
+import { access, readFile, writeFile } from "node:fs/promises";
 
 const here = new URL("./", import.meta.url);
 const pkg = new URL("../../pkg/", import.meta.url);
@@ -22,7 +22,13 @@ const hasSnippets = await access(new URL("snippets", pkg)).then(() => true, () =
 if (hasSnippets) files.push("snippets");
 
 for (const file of ["node.js", "node.d.ts"]) {
-  await copyFile(new URL(file, here), new URL(file, pkg));
+  await writeIfChanged(new URL(file, pkg), await readFile(new URL(file, here), "utf8"));
 }
 const manifest = { ...kept, ...template, files };
-await writeFile(new URL("package.json", pkg), JSON.stringify(manifest, null, 2) + "\n");
+await writeIfChanged(new URL("package.json", pkg), JSON.stringify(manifest, null, 2) + "\n");
+
+/** Writes `text` to `url` unless the file holds it already (keeps mtimes for up-to-date checks). */
+async function writeIfChanged(url, text) {
+  const current = await readFile(url, "utf8").catch(() => undefined);
+  if (current !== text) await writeFile(url, text);
+}
