@@ -163,9 +163,16 @@ proptest! {
         if let Some(kind) = kind {
             request = request.with_kind(kind);
         }
-        if let Ok(preview) = compute_room_preview(state, &request) {
+        if let Ok(preview) = compute_room_preview(&state.to_string(), &request) {
             prop_assert!(preview.display_name.chars().count() <= 255);
             prop_assert!(preview.placeholder.color_index < 8);
+        }
+    }
+
+    #[test]
+    fn room_preview_of_any_text_never_panics(text in prop_oneof![".{0,64}", "[\\[\\]{}\",:0-9a-z ]{0,64}"]) {
+        if let Err(error) = compute_room_preview(&text, &PreviewRequest::new("!r:x", "@a:x")) {
+            prop_assert!(matches!(error.code(), "INVALID_JSON" | "INVALID_STATE"), "{}", error.code());
         }
     }
 

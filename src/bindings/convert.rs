@@ -11,21 +11,26 @@ use wasm_bindgen::JsValue;
 
 use crate::model::InputError;
 
-/// A JS value as JSON; `undefined` is `null`, and a value JSON cannot hold (a BigInt, a cycle) is
-/// `INVALID_JSON`.
+/// A JS value as JSON text; `undefined` is `null`, and a value JSON cannot hold (a BigInt, a
+/// cycle) is `INVALID_JSON`.
+pub(super) fn json_text_from_js(value: &JsValue) -> Result<String, JsValue> {
+    let text = js_sys::JSON::stringify(value).map_err(|error| {
+        to_js_error(InputError::InvalidJson(js_sys::Error::from(error).message().into()))
+    })?;
+    Ok(text.as_string().unwrap_or_else(|| "null".to_owned()))
+}
+
+/// A JS value as a JSON value.
 pub(super) fn json_from_js(value: &JsValue) -> Result<JsonValue, JsValue> {
-    let invalid = |message: String| to_js_error(InputError::InvalidJson(message));
-    let text = js_sys::JSON::stringify(value)
-        .map_err(|error| invalid(js_sys::Error::from(error).message().into()))?;
-    match text.as_string() {
-        Some(text) => serde_json::from_str(&text).map_err(|error| invalid(error.to_string())),
-        None => Ok(JsonValue::Null),
-    }
+    let text = json_text_from_js(value)?;
+    serde_json::from_str(&text)
+        .map_err(|error| to_js_error(InputError::InvalidJson(error.to_string())))
 }
 
 /// An options object as its Rust type; a wrong shape or an unknown key is `INVALID_OPTIONS`.
 pub(super) fn options_from_js<T: DeserializeOwned>(value: &JsValue) -> Result<T, JsValue> {
-    serde_json::from_value(json_from_js(value)?)
+    let text = json_text_from_js(value)?;
+    serde_json::from_str(&text)
         .map_err(|error| to_js_error(InputError::InvalidOptions(error.to_string())))
 }
 

@@ -12,7 +12,7 @@ mod options;
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
-use self::convert::{json_from_js, options_from_js, to_js, to_js_error};
+use self::convert::{json_from_js, json_text_from_js, options_from_js, to_js, to_js_error};
 use self::options::{RoomPreviewOptions, StrippedStateOptions};
 use crate::prejoin::{self, RoomPreview};
 
@@ -94,8 +94,8 @@ pub fn room_preview(
     stripped: StrippedEventArray,
     opts: Ts<RoomPreviewOptions>,
 ) -> Result<Ts<RoomPreview>, JsValue> {
-    let state = json_from_js(&stripped)?;
+    let state = json_text_from_js(&stripped)?;
     let request = options_from_js::<RoomPreviewOptions>(&opts.js_value())?.into_request();
-    let preview = prejoin::compute_room_preview(state, &request).map_err(to_js_error)?;
+    let preview = prejoin::compute_room_preview(&state, &request).map_err(to_js_error)?;
     Ok(Ts::new_unchecked(to_js(&preview)?))
 }

@@ -3,6 +3,8 @@
 
 pub mod error;
 pub mod event;
+pub mod stripped;
 
 pub use error::InputError;
 pub use event::{StateEvent, StateKey};
+pub use stripped::StrippedEventRef;

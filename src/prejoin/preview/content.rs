@@ -1,8 +1,6 @@
 //! Reading the contents a preview needs with ruma's event content types; a content that does
 //! not parse is reported and treated as absent, so one bad event never fails the whole preview.
 
-use std::collections::BTreeMap;
-
 use ruma_events::room::{
     avatar::RoomAvatarEventContent, canonical_alias::RoomCanonicalAliasEventContent,
     create::RoomCreateEventContent, encryption::RoomEncryptionEventContent,
@@ -11,20 +9,20 @@ use ruma_events::room::{
 use serde::{de::DeserializeOwned, Deserialize};
 use serde_json::Value as JsonValue;
 
-use super::trust::{PreviewWarning, WarningCode};
-use crate::model::{StateEvent, StateKey};
+use super::trust::{EventMap, PreviewWarning, WarningCode};
+use crate::model::StrippedEventRef;
 
 /// Parses contents out of the trusted events, collecting a warning for each malformed one.
-pub(super) struct ContentReader<'a> {
-    pub(super) events: &'a BTreeMap<StateKey, StateEvent>,
-    pub(super) warnings: &'a mut Vec<PreviewWarning>,
+pub(super) struct ContentReader<'e, 'a> {
+    pub(super) events: &'e EventMap<'a>,
+    pub(super) warnings: &'e mut Vec<PreviewWarning>,
 }
 
-impl ContentReader<'_> {
-    fn parse<T: DeserializeOwned>(&mut self, event: &StateEvent) -> Option<T> {
-        match T::deserialize(&event.content) {
-            Ok(content) => Some(content),
-            Err(_) => {
+impl ContentReader<'_, '_> {
+    fn parse<T: DeserializeOwned>(&mut self, event: &StrippedEventRef<'_>) -> Option<T> {
+        match event.content_as() {
+            Some(content) => Some(content),
+            None => {
                 let warning = PreviewWarning::new(
                     WarningCode::MalformedContent,
                     &event.event_type,
@@ -79,7 +77,7 @@ pub(super) struct Member {
 impl Member {
     fn new(
         user_id: &str,
-        event: &StateEvent,
+        event: &StrippedEventRef<'_>,
         content: PossiblyRedactedRoomMemberEventContent,
     ) -> Self {
         Self {
@@ -89,7 +87,7 @@ impl Member {
             avatar_url: content.avatar_url.filter(|url| url.is_valid()).map(String::from),
             reason: content.reason,
             is_direct: content.is_direct.unwrap_or(false),
-            origin_server_ts: event.other.get("origin_server_ts").and_then(JsonValue::as_u64),
+            origin_server_ts: event.origin_server_ts(),
         }
     }
 
@@ -121,7 +119,7 @@ pub(super) struct RoomFacts {
 }
 
 impl RoomFacts {
-    pub(super) fn read(reader: &mut ContentReader<'_>) -> Self {
+    pub(super) fn read(reader: &mut ContentReader<'_, '_>) -> Self {
         let create: Option<RoomCreateEventContent> = reader.room_content("m.room.create");
         let name: Option<PossiblyRedactedRoomNameEventContent> = reader.room_content("m.room.name");
         let alias: Option<RoomCanonicalAliasEventContent> =
@@ -133,7 +131,8 @@ impl RoomFacts {
         let topic = reader
             .events
             .get(&("m.room.topic".to_owned(), String::new()))
-            .and_then(|event| read_topic(&event.content));
+            .and_then(|event| event.content_as::<serde_json::Map<String, JsonValue>>())
+            .and_then(|content| read_topic(&content));
         Self {
             has_create: create.is_some(),
             name: name.and_then(|name| name.name).filter(|name| !name.trim().is_empty()),

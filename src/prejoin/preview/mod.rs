@@ -13,7 +13,7 @@ pub mod sanitize;
 pub mod trust;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value as JsonValue;
+use serde_json::value::RawValue;
 
 pub use self::avatar::{AvatarSource, Placeholder};
 use self::content::{ContentReader, Member, RoomFacts};
@@ -126,22 +126,26 @@ pub struct RoomPreview {
     pub warnings: Vec<PreviewWarning>,
 }
 
-/// Computes the preview of a room from its stripped (or full) state.
+/// Computes the preview of a room from its stripped (or full) state, given as JSON text.
 ///
-/// Fails only when `state` is not an array; anything wrong inside it becomes a warning.
+/// The events are read in place from the text, and only the contents the preview needs are
+/// parsed. Fails only when `state` is not JSON or not an array; anything wrong inside the array
+/// becomes a warning.
 pub fn compute_room_preview(
-    state: JsonValue,
+    state: &str,
     request: &PreviewRequest,
 ) -> Result<RoomPreview, InputError> {
-    let JsonValue::Array(state) = state else {
-        return Err(InputError::StateNotArray);
+    let state: Vec<&RawValue> = match serde_json::from_str(state) {
+        Ok(state) => state,
+        Err(error) if error.is_data() => return Err(InputError::StateNotArray),
+        Err(error) => return Err(InputError::InvalidJson(error.to_string())),
     };
     let own_user = request.own_user_id.as_str();
     let mut warnings = Vec::new();
     let mut events = trust::index_events(state, &request.room_id, &mut warnings);
 
     let own_event = events.get(&("m.room.member".to_owned(), own_user.to_owned()));
-    let own_membership = own_event.and_then(|event| event.membership()).map(str::to_owned);
+    let own_membership = own_event.and_then(|event| event.membership());
     let kind = request.kind.unwrap_or(match own_membership.as_deref() {
         Some("invite") => PreviewKind::Invite,
         Some("knock") => PreviewKind::Knock,
@@ -149,7 +153,7 @@ pub fn compute_room_preview(
     });
     let inviter_id = match (kind, own_event) {
         (PreviewKind::Invite, Some(event)) if own_membership.as_deref() == Some("invite") => {
-            Some(event.sender.clone())
+            Some(event.sender.to_string())
         }
         _ => None,
     };
@@ -238,7 +242,7 @@ struct InviterName {
     raw_name: String,
 }
 
-fn inviter_of(reader: &mut ContentReader<'_>, user_id: String) -> InviterName {
+fn inviter_of(reader: &mut ContentReader<'_, '_>, user_id: String) -> InviterName {
     let member = reader.member(&user_id);
     let raw_name = member.as_ref().map_or(user_id.as_str(), Member::name).to_owned();
     let preview = Inviter {

@@ -5,12 +5,15 @@
 //! are dropped, and member events are kept only where the kind of preview allows them. Every
 //! dropped event is reported as a [`PreviewWarning`].
 
-use std::collections::BTreeMap;
+use std::collections::{btree_map::Entry, BTreeMap};
 
 use serde::Serialize;
-use serde_json::Value as JsonValue;
+use serde_json::value::RawValue;
 
-use crate::model::{StateEvent, StateKey};
+use crate::model::{StateKey, StrippedEventRef};
+
+/// The usable events of a preview's state, by `(type, state_key)`.
+pub(super) type EventMap<'a> = BTreeMap<StateKey, StrippedEventRef<'a>>;
 
 /// Why a preview left an event out, or what it found missing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -80,16 +83,16 @@ impl MemberPolicy<'_> {
 }
 
 /// Validates each event and indexes the usable ones by `(type, state_key)`.
-pub(super) fn index_events(
-    state: Vec<JsonValue>,
+pub(super) fn index_events<'a>(
+    state: Vec<&'a RawValue>,
     room_id: &str,
     warnings: &mut Vec<PreviewWarning>,
-) -> BTreeMap<StateKey, StateEvent> {
+) -> EventMap<'a> {
     let mut events = BTreeMap::new();
-    for (index, value) in state.into_iter().enumerate() {
-        let hint = |field: &str| value.get(field).and_then(JsonValue::as_str).map(str::to_owned);
-        let (event_type, state_key) = (hint("type"), hint("state_key"));
-        let Ok(event) = StateEvent::from_json(value, index) else {
+    for text in state {
+        let Some(event) = StrippedEventRef::parse(text) else {
+            let hint = StrippedEventRef::hint(text);
+            let (event_type, state_key) = (hint.event_type, hint.state_key);
             warnings.push(PreviewWarning {
                 code: WarningCode::MalformedEvent,
                 event_type,
@@ -97,22 +100,31 @@ pub(super) fn index_events(
             });
             continue;
         };
-        let code = if event.room_id().is_some_and(|claimed| claimed != room_id) {
-            WarningCode::ForeignRoom
-        } else if events.contains_key(&(event.event_type.clone(), event.state_key.clone())) {
-            WarningCode::DuplicateState
-        } else {
-            events.insert((event.event_type.clone(), event.state_key.clone()), event);
+        let (event_type, state_key) = (&event.event_type, &event.state_key);
+        if event.room_id().is_some_and(|claimed| claimed != room_id) {
+            warnings.push(PreviewWarning::new(WarningCode::ForeignRoom, event_type, state_key));
             continue;
-        };
-        warnings.push(PreviewWarning::new(code, &event.event_type, &event.state_key));
+        }
+        match events.entry((event_type.to_string(), state_key.to_string())) {
+            Entry::Vacant(slot) => {
+                slot.insert(event);
+            }
+            Entry::Occupied(slot) => {
+                let (event_type, state_key) = slot.key();
+                warnings.push(PreviewWarning::new(
+                    WarningCode::DuplicateState,
+                    event_type,
+                    state_key,
+                ));
+            }
+        }
     }
     events
 }
 
 /// Drops the member events that `policy` does not allow, with a warning for each.
 pub(super) fn apply_member_policy(
-    events: &mut BTreeMap<StateKey, StateEvent>,
+    events: &mut EventMap<'_>,
     policy: MemberPolicy<'_>,
     warnings: &mut Vec<PreviewWarning>,
 ) {
