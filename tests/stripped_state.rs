@@ -165,3 +165,30 @@ fn each_bad_input_has_its_code() {
     leaky.membership_user_id = Some("@a:x".to_owned());
     assert_eq!(error_code(json!([create]), leaky), "MEMBERSHIP_USER_FOR_KNOCK");
 }
+
+/// Synapse omits `invite_room_state` when adding it would push the invite PDU over 65,536 bytes
+/// of canonical JSON, so `/sync` then carries only the invite event. Two big state events that fit
+/// on their own but not together show the cliff.
+#[test]
+fn room_state_that_would_overflow_the_pdu_is_left_out() {
+    let scenario = common::scenario("named_room_with_avatar_topic_alias_encryption");
+    let big = "x".repeat(35_000);
+    let with = |name: &str, topic: &str| {
+        let mut state = scenario["state"].clone();
+        for event in state.as_array_mut().unwrap() {
+            match event["type"].as_str() {
+                Some("m.room.name") => event["content"] = json!({"name": name}),
+                Some("m.room.topic") => event["content"] = json!({"topic": topic}),
+                _ => {}
+            }
+        }
+        let request =
+            StripRequest::new(MembershipKind::Invite, common::membership_event(&scenario));
+        compute_stripped_state(state, request).unwrap()
+    };
+    assert_eq!(with(&big, "short").len(), 9, "a big name alone fits");
+    assert_eq!(with("short", &big).len(), 9, "a big topic alone fits");
+    let both = with(&big, &big);
+    assert_eq!(both.len(), 1, "together they overflow: only the invite is left");
+    assert_eq!(both[0].clone().into_json(), scenario["synapse_stripped"][8]);
+}

@@ -63,6 +63,9 @@ impl StripRequest {
     }
 }
 
+/// Synapse's `MAX_PDU_SIZE`: the largest event, in bytes of canonical JSON.
+pub const MAX_PDU_SIZE: usize = 65_536;
+
 /// Fields a client API adds to an event that are never part of the event itself; the full create
 /// event leaves them out.
 const CLIENT_ONLY_FIELDS: [&str; 2] = ["age", "user_id"];
@@ -73,6 +76,13 @@ const CLIENT_ONLY_FIELDS: [&str; 2] = ["age", "user_id"];
 /// then for invites the inviter's own `m.room.member` event, then the invite or knock event itself.
 /// Each event keeps exactly `type`, `state_key`, `content` and `sender`, except the create event
 /// when [`StripRequest::full_create_event`] is set.
+///
+/// Like Synapse (`maybe_upsert_event_field` in `synapse/events/utils.py`), the room state is left
+/// out, leaving only the invite or knock event, when carrying it in the event's
+/// `unsigned.invite_room_state` (or `knock_room_state`) would make the event larger than
+/// [`MAX_PDU_SIZE`]. The size is that of the membership event as given: exact when it is the full
+/// PDU, a few hundred bytes short (no `auth_events`, `hashes`, `signatures` …) for a client-format
+/// event.
 pub fn compute_stripped_state(
     state: JsonValue,
     request: StripRequest,
@@ -112,8 +122,31 @@ pub fn compute_stripped_state(
             stripped.push(member.stripped());
         }
     }
+    if pdu_size_with_room_state(&membership_event, request.kind, &stripped) > MAX_PDU_SIZE {
+        stripped.clear();
+    }
     stripped.push(membership_event.stripped());
     Ok(stripped)
+}
+
+/// The size in bytes of the membership event with `room_state` in its `unsigned`, as canonical
+/// JSON (sorted keys, no spaces: what `serde_json` writes for a `Value`, whose maps are sorted).
+fn pdu_size_with_room_state(
+    membership_event: &StateEvent,
+    kind: MembershipKind,
+    room_state: &[StateEvent],
+) -> usize {
+    let key = match kind {
+        MembershipKind::Invite => "invite_room_state",
+        MembershipKind::Knock => "knock_room_state",
+    };
+    let room_state = room_state.iter().cloned().map(StateEvent::into_json).collect();
+    let mut pdu = without_client_fields(membership_event.clone()).into_json();
+    if !pdu.get("unsigned").is_some_and(JsonValue::is_object) {
+        pdu["unsigned"] = JsonValue::Object(serde_json::Map::new());
+    }
+    pdu["unsigned"][key] = JsonValue::Array(room_state);
+    serde_json::to_vec(&pdu).map_or(usize::MAX, |bytes| bytes.len())
 }
 
 fn parse_membership_event(
