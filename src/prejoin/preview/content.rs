@@ -9,7 +9,7 @@ use ruma_events::room::{
 use serde::{de::DeserializeOwned, Deserialize};
 use serde_json::Value as JsonValue;
 
-use super::trust::{EventMap, PreviewWarning, WarningCode};
+use super::trust::{key, EventMap, PreviewWarning, WarningCode};
 use crate::model::StrippedEventRef;
 
 /// Parses contents out of the trusted events, collecting a warning for each malformed one.
@@ -35,13 +35,13 @@ impl ContentReader<'_, '_> {
     }
 
     fn room_content<T: DeserializeOwned>(&mut self, event_type: &str) -> Option<T> {
-        let event = self.events.get(&(event_type.to_owned(), String::new()))?;
+        let event = self.events.get(&key(event_type, ""))?;
         self.parse(event)
     }
 
     /// The member content of `user_id`, if there is a usable one.
     pub(super) fn member(&mut self, user_id: &str) -> Option<Member> {
-        let event = self.events.get(&("m.room.member".to_owned(), user_id.to_owned()))?;
+        let event = self.events.get(&key("m.room.member", user_id))?;
         let content: PossiblyRedactedRoomMemberEventContent = self.parse(event)?;
         Some(Member::new(user_id, event, content))
     }
@@ -50,7 +50,7 @@ impl ContentReader<'_, '_> {
     pub(super) fn members(&mut self) -> Vec<Member> {
         let events = self.events;
         events
-            .range(("m.room.member".to_owned(), String::new())..)
+            .range(key("m.room.member", "")..)
             .take_while(|((event_type, _), _)| event_type == "m.room.member")
             .filter_map(|((_, user_id), event)| {
                 let content = self.parse(event)?;
@@ -130,7 +130,7 @@ impl RoomFacts {
             reader.room_content("m.room.encryption");
         let topic = reader
             .events
-            .get(&("m.room.topic".to_owned(), String::new()))
+            .get(&key("m.room.topic", ""))
             .and_then(|event| event.content_as::<serde_json::Map<String, JsonValue>>())
             .and_then(|content| read_topic(&content));
         Self {

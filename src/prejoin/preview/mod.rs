@@ -144,7 +144,7 @@ pub fn compute_room_preview(
     let mut warnings = Vec::new();
     let mut events = trust::index_events(state, &request.room_id, &mut warnings);
 
-    let own_event = events.get(&("m.room.member".to_owned(), own_user.to_owned()));
+    let own_event = events.get(&trust::key("m.room.member", own_user));
     let own_membership = own_event.and_then(|event| event.membership());
     let kind = request.kind.unwrap_or(match own_membership.as_deref() {
         Some("invite") => PreviewKind::Invite,

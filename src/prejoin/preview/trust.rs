@@ -5,15 +5,24 @@
 //! are dropped, and member events are kept only where the kind of preview allows them. Every
 //! dropped event is reported as a [`PreviewWarning`].
 
+use std::borrow::Cow;
 use std::collections::{btree_map::Entry, BTreeMap};
 
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::model::{StateKey, StrippedEventRef};
+use crate::model::StrippedEventRef;
+
+/// A `(type, state_key)`, borrowed from the JSON text whenever it has no escapes.
+pub(super) type EventKey<'a> = (Cow<'a, str>, Cow<'a, str>);
 
 /// The usable events of a preview's state, by `(type, state_key)`.
-pub(super) type EventMap<'a> = BTreeMap<StateKey, StrippedEventRef<'a>>;
+pub(super) type EventMap<'a> = BTreeMap<EventKey<'a>, StrippedEventRef<'a>>;
+
+/// The key to look an event up by; allocates nothing.
+pub(super) fn key<'k>(event_type: &'k str, state_key: &'k str) -> EventKey<'k> {
+    (Cow::Borrowed(event_type), Cow::Borrowed(state_key))
+}
 
 /// Why a preview left an event out, or what it found missing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -105,7 +114,7 @@ pub(super) fn index_events<'a>(
             warnings.push(PreviewWarning::new(WarningCode::ForeignRoom, event_type, state_key));
             continue;
         }
-        match events.entry((event_type.to_string(), state_key.to_string())) {
+        match events.entry((event_type.clone(), state_key.clone())) {
             Entry::Vacant(slot) => {
                 slot.insert(event);
             }
