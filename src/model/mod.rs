@@ -7,4 +7,4 @@ pub mod stripped;
 
 pub use error::InputError;
 pub use event::{StateEvent, StateKey};
-pub use stripped::StrippedEventRef;
+pub use stripped::{parse_events, InvalidEvent, StrippedEventRef};

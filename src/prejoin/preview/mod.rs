@@ -13,7 +13,6 @@ pub mod sanitize;
 pub mod trust;
 
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 pub use self::avatar::{AvatarSource, Placeholder};
 use self::content::{ContentReader, Member, RoomFacts};
@@ -135,7 +134,7 @@ pub fn compute_room_preview(
     state: &str,
     request: &PreviewRequest,
 ) -> Result<RoomPreview, InputError> {
-    let state: Vec<&RawValue> = match serde_json::from_str(state) {
+    let state = match crate::model::parse_events(state) {
         Ok(state) => state,
         Err(error) if error.is_data() => return Err(InputError::StateNotArray),
         Err(error) => return Err(InputError::InvalidJson(error.to_string())),

@@ -9,9 +9,8 @@ use std::borrow::Cow;
 use std::collections::{btree_map::Entry, BTreeMap};
 
 use serde::Serialize;
-use serde_json::value::RawValue;
 
-use crate::model::StrippedEventRef;
+use crate::model::{InvalidEvent, StrippedEventRef};
 
 /// A `(type, state_key)`, borrowed from the JSON text whenever it has no escapes.
 pub(super) type EventKey<'a> = (Cow<'a, str>, Cow<'a, str>);
@@ -93,21 +92,19 @@ impl MemberPolicy<'_> {
 
 /// Validates each event and indexes the usable ones by `(type, state_key)`.
 pub(super) fn index_events<'a>(
-    state: Vec<&'a RawValue>,
+    state: Vec<Result<StrippedEventRef<'a>, InvalidEvent>>,
     room_id: &str,
     warnings: &mut Vec<PreviewWarning>,
 ) -> EventMap<'a> {
     let mut events = BTreeMap::new();
-    for text in state {
-        let Some(event) = StrippedEventRef::parse(text) else {
-            let hint = StrippedEventRef::hint(text);
-            let (event_type, state_key) = (hint.event_type, hint.state_key);
-            warnings.push(PreviewWarning {
-                code: WarningCode::MalformedEvent,
-                event_type,
-                state_key,
-            });
-            continue;
+    for event in state {
+        let event = match event {
+            Ok(event) => event,
+            Err(InvalidEvent { event_type, state_key }) => {
+                let code = WarningCode::MalformedEvent;
+                warnings.push(PreviewWarning { code, event_type, state_key });
+                continue;
+            }
         };
         let (event_type, state_key) = (&event.event_type, &event.state_key);
         if event.room_id().is_some_and(|claimed| claimed != room_id) {
