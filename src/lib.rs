@@ -7,6 +7,8 @@
 //!   values, and the input errors with their stable codes.
 //! - [`prejoin`] — stripped state (the `room_prejoin_state` config and the strip itself, as
 //!   Synapse 1.163 computes it) and the room preview built from stripped or full state.
+//! - [`persist`] — pure planning of a persist: new forward extremities (more to come: state
+//!   delta, state groups, stream orderings), from a snapshot of the store, with no I/O.
 //! - `bindings` (wasm only) — the `#[wasm_bindgen]` surface: conversions and error mapping, no
 //!   logic.
 //!
@@ -15,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod model;
+pub mod persist;
 pub mod prejoin;
 
 #[cfg(target_arch = "wasm32")]
