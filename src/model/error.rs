@@ -66,6 +66,9 @@ pub enum InputError {
     /// The options object is missing, of the wrong shape, or has a bad value.
     #[error("invalid options: {0}")]
     InvalidOptions(String),
+    /// A state filter of the wrong shape or with a bad value.
+    #[error("invalid state filter: {0}")]
+    InvalidStateFilter(String),
 }
 
 impl InputError {
@@ -83,6 +86,7 @@ impl InputError {
             Self::InvalidConfig(_) => "INVALID_CONFIG",
             Self::InvalidJson(_) => "INVALID_JSON",
             Self::InvalidOptions(_) => "INVALID_OPTIONS",
+            Self::InvalidStateFilter(_) => "INVALID_STATE_FILTER",
         }
     }
 }
@@ -112,6 +116,7 @@ mod tests {
             (InputError::InvalidConfig("x".into()), "INVALID_CONFIG"),
             (InputError::InvalidJson("x".into()), "INVALID_JSON"),
             (InputError::InvalidOptions("x".into()), "INVALID_OPTIONS"),
+            (InputError::InvalidStateFilter("x".into()), "INVALID_STATE_FILTER"),
         ];
         for (error, code) in table {
             assert_eq!(error.code(), code, "{error:?}");
