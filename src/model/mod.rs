@@ -3,8 +3,10 @@
 
 pub mod error;
 pub mod event;
+pub mod state_filter;
 pub mod stripped;
 
 pub use error::InputError;
 pub use event::{StateEvent, StateKey};
+pub use state_filter::{MemberFilter, NonMemberFilter, StateFilter, StateKeyFilter};
 pub use stripped::{parse_events, InvalidEvent, StrippedEventRef};
