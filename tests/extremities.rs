@@ -40,8 +40,12 @@ fn soft_failed_rooms_after_every_batch() {
     let fixture = fixture("softfail.json");
     for room in fixture["rooms"].as_array().unwrap() {
         let name = &room["name"];
-        let order: Vec<&str> =
-            room["arrival_order"].as_array().unwrap().iter().map(|id| id.as_str().unwrap()).collect();
+        let order: Vec<&str> = room["arrival_order"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| id.as_str().unwrap())
+            .collect();
         let pdu_of = |id: &str| &room["pdus"][order.iter().position(|known| *known == id).unwrap()];
         let mut extremities = ForwardExtremities::default();
         for (index, batch) in room["batches"].as_array().unwrap().iter().enumerate() {
@@ -56,7 +60,11 @@ fn soft_failed_rooms_after_every_batch() {
                 "{name}, after batch {index}"
             );
         }
-        assert_eq!(extremities.current(), &sorted(&room["expected"]["forward_extremities"]), "{name}");
+        assert_eq!(
+            extremities.current(),
+            &sorted(&room["expected"]["forward_extremities"]),
+            "{name}"
+        );
     }
 }
 
@@ -83,7 +91,11 @@ fn forked_rooms_with_rejected_events() {
             let outcome = if rejected { EventOutcome::Rejected } else { EventOutcome::Accepted };
             extremities.apply(id, &prev_ids(pdu), outcome);
         }
-        assert_eq!(extremities.current(), &sorted(&room["expected"]["forward_extremities"]), "{name}");
+        assert_eq!(
+            extremities.current(),
+            &sorted(&room["expected"]["forward_extremities"]),
+            "{name}"
+        );
     }
 }
 
