@@ -4,9 +4,12 @@
 //! storage halfway (Synapse's `_calculate_new_extremities` does, which makes it testable only on
 //! a full homeserver).
 //!
+//! - [`chunk`]: the batch split per room, each room's events ordered along the DAG.
 //! - [`extremities`]: the room's new forward extremities (Synapse's rule, with the #5269 walk
 //!   through soft-failed events).
 
+pub mod chunk;
 pub mod extremities;
 
+pub use chunk::{split_into_room_chunks, DagEvent, RoomChunk};
 pub use extremities::{EventOutcome, ForwardExtremities, StoredDag};
