@@ -69,6 +69,29 @@ pub enum InputError {
     /// A state filter of the wrong shape or with a bad value.
     #[error("invalid state filter: {0}")]
     InvalidStateFilter(String),
+    /// A room version that is not one of 1–12.
+    #[error("unknown room version {0:?}")]
+    UnknownRoomVersion(String),
+    /// A PDU that is not an object, or misses a field or has one of the wrong type.
+    #[error("invalid PDU: {0}")]
+    InvalidPdu(String),
+    /// A PDU of room version 3 or later whose `event_id` is not its reference hash.
+    #[error("event_id {claimed} is not the event's reference hash {computed}")]
+    EventIdMismatch {
+        /// The `event_id` the PDU carries.
+        claimed: String,
+        /// The event id computed from the PDU.
+        computed: String,
+    },
+    /// A PDU whose `room_id` is missing or not a room id of its room version's format.
+    #[error("invalid room id: {0}")]
+    InvalidRoomId(String),
+    /// An integer outside canonical JSON's range, -(2^53 - 1) to 2^53 - 1.
+    #[error("integer out of range at {path}: canonical JSON allows -(2^53 - 1) to 2^53 - 1")]
+    IntegerOutOfRange {
+        /// Where the integer is, as `content.size` or `prev_events[0]`.
+        path: String,
+    },
 }
 
 impl InputError {
@@ -87,6 +110,11 @@ impl InputError {
             Self::InvalidJson(_) => "INVALID_JSON",
             Self::InvalidOptions(_) => "INVALID_OPTIONS",
             Self::InvalidStateFilter(_) => "INVALID_STATE_FILTER",
+            Self::UnknownRoomVersion(_) => "UNKNOWN_ROOM_VERSION",
+            Self::InvalidPdu(_) => "INVALID_PDU",
+            Self::EventIdMismatch { .. } => "EVENT_ID_MISMATCH",
+            Self::InvalidRoomId(_) => "INVALID_ROOM_ID",
+            Self::IntegerOutOfRange { .. } => "INTEGER_OUT_OF_RANGE",
         }
     }
 }
@@ -117,6 +145,14 @@ mod tests {
             (InputError::InvalidJson("x".into()), "INVALID_JSON"),
             (InputError::InvalidOptions("x".into()), "INVALID_OPTIONS"),
             (InputError::InvalidStateFilter("x".into()), "INVALID_STATE_FILTER"),
+            (InputError::UnknownRoomVersion("13".into()), "UNKNOWN_ROOM_VERSION"),
+            (InputError::InvalidPdu("x".into()), "INVALID_PDU"),
+            (
+                InputError::EventIdMismatch { claimed: "$a".into(), computed: "$b".into() },
+                "EVENT_ID_MISMATCH",
+            ),
+            (InputError::InvalidRoomId("x".into()), "INVALID_ROOM_ID"),
+            (InputError::IntegerOutOfRange { path: "depth".into() }, "INTEGER_OUT_OF_RANGE"),
         ];
         for (error, code) in table {
             assert_eq!(error.code(), code, "{error:?}");
