@@ -1,0 +1,701 @@
+//! A PDU: a room event in federation format, kept whole as canonical JSON, with its fields
+//! validated once.
+//!
+//! Synapse: `synapse/events/__init__.py` (`FrozenEvent`, `FrozenEventV2`, `FrozenEventV3`,
+//! `FrozenEventV4`), `synapse/federation/federation_base.py` (`event_from_pdu_json`) and
+//! `synapse/events/utils.py` (`format_event_for_client_v2`); spec:
+//! <https://spec.matrix.org/v1.16/server-server-api/#pdus>.
+
+use js_int::UInt;
+use ruma_common::{
+    room_version_rules::EventsReferenceFormatVersion, CanonicalJsonObject, CanonicalJsonValue,
+    EventId, MilliSecondsSinceUnixEpoch, OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId,
+};
+use serde_json::Value as JsonValue;
+
+use super::{
+    room_version::{EventFormatVersion, RoomVersion},
+    InputError,
+};
+
+/// How deep JSON may nest: serde_json's own parser limit, kept for values built in memory so that
+/// converting them cannot exhaust the stack.
+const MAX_NESTING: usize = 128;
+
+/// Top-level keys of a PDU that Synapse's client format drops (`format_event_for_client_v2`).
+const FEDERATION_ONLY_KEYS: [&str; 7] =
+    ["auth_events", "prev_events", "hashes", "signatures", "depth", "origin", "prev_state"];
+
+/// A validated PDU of a known room version.
+///
+/// The JSON is kept whole, every field included, because hashes and signatures cover fields this
+/// type does not interpret. It is kept in federation form, exactly what is hashed: from event
+/// format 2 on it has no `event_id` (the id is its reference hash), and a room version 12 create
+/// event has no `room_id` (the room id derives from the event id). Both are added back by
+/// [`to_json_with_ids`](Self::to_json_with_ids) and [`to_client_event`](Self::to_client_event).
+///
+/// Invariant: the typed fields are read from the JSON by [`Pdu::from_canonical`], the only
+/// constructor, and the JSON is never changed afterwards.
+///
+/// Deviation from Synapse: floats are refused (`INVALID_PDU`) in every room version, because
+/// canonical JSON has integers only; Synapse accepts them in room versions 1–5.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pdu {
+    object: CanonicalJsonObject,
+    room_version: RoomVersion,
+    event_id: OwnedEventId,
+    room_id: OwnedRoomId,
+    event_type: String,
+    state_key: Option<String>,
+    sender: OwnedUserId,
+    depth: UInt,
+    origin_server_ts: MilliSecondsSinceUnixEpoch,
+    prev_events: Vec<OwnedEventId>,
+    auth_events: Vec<OwnedEventId>,
+    redacts: Option<OwnedEventId>,
+}
+
+impl Pdu {
+    /// Parses a PDU from JSON text. Text that is not JSON is `INVALID_JSON`.
+    pub fn from_json_str(json: &str, room_version: &RoomVersion) -> Result<Self, InputError> {
+        let value: JsonValue = serde_json::from_str(json)
+            .map_err(|error| InputError::InvalidJson(error.to_string()))?;
+        Self::from_json_value(value, room_version)
+    }
+
+    /// Validates a JSON value as a PDU. Integers beyond ±(2^53 − 1) are
+    /// `INTEGER_OUT_OF_RANGE`, floats are `INVALID_PDU`.
+    pub fn from_json_value(
+        value: JsonValue,
+        room_version: &RoomVersion,
+    ) -> Result<Self, InputError> {
+        let JsonValue::Object(object) = value else {
+            return Err(invalid("a PDU must be an object"));
+        };
+        let object = to_canonical_object(object, 0).map_err(ConvertError::into_input_error)?;
+        Self::from_canonical(object, room_version)
+    }
+
+    /// Validates a canonical JSON object as a PDU of `room_version`.
+    ///
+    /// From event format 2 on, an `event_id` in the object is checked against the reference hash
+    /// and removed (`EVENT_ID_MISMATCH` if it differs), and likewise a room version 12 create
+    /// event's `room_id` (`INVALID_ROOM_ID`), so that client-format events parse too.
+    pub fn from_canonical(
+        mut object: CanonicalJsonObject,
+        room_version: &RoomVersion,
+    ) -> Result<Self, InputError> {
+        let rules = room_version.rules();
+        let format = room_version.event_format();
+
+        let event_type = string_field(&object, "type")?.to_owned();
+        let state_key = match object.get("state_key") {
+            None => None,
+            Some(CanonicalJsonValue::String(state_key)) => Some(state_key.clone()),
+            Some(_) => return Err(invalid("state_key must be a string")),
+        };
+        let sender = OwnedUserId::try_from(string_field(&object, "sender")?)
+            .map_err(|error| invalid(format!("sender is not a user id: {error}")))?;
+        let content = match object.get("content") {
+            Some(CanonicalJsonValue::Object(content)) => content,
+            _ => return Err(invalid("content must be an object")),
+        };
+        for key in ["hashes", "signatures", "unsigned"] {
+            if object.get(key).is_some_and(|value| !matches!(value, CanonicalJsonValue::Object(_)))
+            {
+                return Err(invalid(format!("{key} must be an object")));
+            }
+        }
+        let depth = uint_field(&object, "depth")?;
+        let origin_server_ts = MilliSecondsSinceUnixEpoch(uint_field(&object, "origin_server_ts")?);
+        let prev_events = event_references(&object, "prev_events", rules.events_reference_format)?;
+        let auth_events = event_references(&object, "auth_events", rules.events_reference_format)?;
+
+        let is_create = event_type == "m.room.create" && state_key.as_deref() == Some("");
+        if is_create {
+            check_declared_room_version(content, room_version)?;
+        }
+        let redacts = if rules.redaction.content_field_redacts {
+            content.get("redacts")
+        } else {
+            object.get("redacts")
+        };
+        let redacts = redacts
+            .and_then(CanonicalJsonValue::as_str)
+            .and_then(|redacts| OwnedEventId::try_from(redacts).ok());
+
+        let (event_id, room_id) = if format.event_id_is_hash() {
+            let room_id_from_create = is_create && format == EventFormatVersion::V4;
+            hashed_ids(&mut object, room_version, room_id_from_create)?
+        } else {
+            (carried_event_id(&object)?, room_id_field(&object, format)?)
+        };
+
+        Ok(Self {
+            object,
+            room_version: room_version.clone(),
+            event_id,
+            room_id,
+            event_type,
+            state_key,
+            sender,
+            depth,
+            origin_server_ts,
+            prev_events,
+            auth_events,
+            redacts,
+        })
+    }
+
+    /// The event id: the PDU's `event_id` in room versions 1–2, `$` + its reference hash after.
+    pub fn event_id(&self) -> &EventId {
+        &self.event_id
+    }
+
+    /// The room id: the `room_id` field, or for a room version 12 create event `!` + its event id
+    /// without the `$`.
+    pub fn room_id(&self) -> &RoomId {
+        &self.room_id
+    }
+
+    /// The room version the PDU was parsed with.
+    pub fn room_version(&self) -> &RoomVersion {
+        &self.room_version
+    }
+
+    /// The event format, stored beside the event as Synapse's `event_json.format_version`.
+    pub fn format_version(&self) -> EventFormatVersion {
+        self.room_version.event_format()
+    }
+
+    /// `type`.
+    pub fn event_type(&self) -> &str {
+        &self.event_type
+    }
+
+    /// `state_key`; `None` for a message-like event.
+    pub fn state_key(&self) -> Option<&str> {
+        self.state_key.as_deref()
+    }
+
+    /// Whether this is a state event (it has a `state_key`).
+    pub fn is_state(&self) -> bool {
+        self.state_key.is_some()
+    }
+
+    /// `sender`.
+    pub fn sender(&self) -> &UserId {
+        &self.sender
+    }
+
+    /// `depth`.
+    pub fn depth(&self) -> UInt {
+        self.depth
+    }
+
+    /// `origin_server_ts`.
+    pub fn origin_server_ts(&self) -> MilliSecondsSinceUnixEpoch {
+        self.origin_server_ts
+    }
+
+    /// The ids of `prev_events`, in order (in room versions 1–2 the first item of each pair).
+    pub fn prev_events(&self) -> &[OwnedEventId] {
+        &self.prev_events
+    }
+
+    /// The ids of `auth_events`, in order (in room versions 1–2 the first item of each pair).
+    pub fn auth_events(&self) -> &[OwnedEventId] {
+        &self.auth_events
+    }
+
+    /// `content`.
+    pub fn content(&self) -> &CanonicalJsonObject {
+        match self.object.get("content") {
+            Some(CanonicalJsonValue::Object(content)) => content,
+            // Unreachable: `from_canonical` checked that content is an object.
+            _ => &EMPTY_OBJECT,
+        }
+    }
+
+    /// `unsigned`, which no hash covers (Synapse stores `age_ts`, `replaces_state`,
+    /// `invite_room_state` … there).
+    pub fn unsigned(&self) -> Option<&CanonicalJsonObject> {
+        self.object.get("unsigned").and_then(CanonicalJsonValue::as_object)
+    }
+
+    /// The event a redaction redacts: `content.redacts` from room version 11 (MSC2174), the
+    /// top-level `redacts` before. `None` when absent or not an event id, as Synapse's
+    /// `EventBase.redacts` reads it for any event type.
+    pub fn redacts(&self) -> Option<&EventId> {
+        self.redacts.as_deref()
+    }
+
+    /// The PDU as hashed and as Synapse stores it in `event_json.json`.
+    pub fn as_object(&self) -> &CanonicalJsonObject {
+        &self.object
+    }
+
+    /// The PDU as hashed, by value.
+    pub fn into_object(self) -> CanonicalJsonObject {
+        self.object
+    }
+
+    /// The whole PDU with `event_id`, and `room_id` for a room version 12 create event: the form
+    /// other APIs than federation show.
+    pub fn to_json_with_ids(&self) -> CanonicalJsonObject {
+        let mut object = self.object.clone();
+        object.insert("event_id".to_owned(), self.event_id.as_str().into());
+        object.entry("room_id".to_owned()).or_insert_with(|| self.room_id.as_str().into());
+        object
+    }
+
+    /// The event in client format, as Synapse's `format_event_for_client_v2`: the PDU with its
+    /// ids and without `auth_events`, `prev_events`, `hashes`, `signatures`, `depth`, `origin`
+    /// and `prev_state`. `unsigned` is kept as stored (turning `age_ts` into `age` needs the
+    /// current time).
+    pub fn to_client_event(&self) -> CanonicalJsonObject {
+        let mut object = self.to_json_with_ids();
+        for key in FEDERATION_ONLY_KEYS {
+            object.remove(key);
+        }
+        object
+    }
+}
+
+static EMPTY_OBJECT: CanonicalJsonObject = CanonicalJsonObject::new();
+
+/// The create event's `content.room_version` (`"1"` when absent) must be the room version the
+/// event is parsed with: it is the room's version.
+fn check_declared_room_version(
+    content: &CanonicalJsonObject,
+    room_version: &RoomVersion,
+) -> Result<(), InputError> {
+    let declared = match content.get("room_version") {
+        None => "1",
+        Some(CanonicalJsonValue::String(declared)) => declared,
+        Some(_) => return Err(invalid("content.room_version must be a string")),
+    };
+    if declared == room_version.as_str() {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "the create event declares room version {declared:?}, not {:?}",
+            room_version.as_str()
+        )))
+    }
+}
+
+/// The ids of a PDU of event format 2 or later: the event id is `$` + the reference hash; the room
+/// id is `!` + that hash for a room version 12 create event, the `room_id` field otherwise.
+///
+/// An `event_id` (and such a create event's `room_id`) is not part of the PDU as hashed: it is
+/// removed from `object` first, then must equal the computed id.
+fn hashed_ids(
+    object: &mut CanonicalJsonObject,
+    room_version: &RoomVersion,
+    room_id_from_create: bool,
+) -> Result<(OwnedEventId, OwnedRoomId), InputError> {
+    let claimed_event_id = object.remove("event_id");
+    let claimed_room_id = if room_id_from_create { object.remove("room_id") } else { None };
+    let hash = ruma_signatures::reference_hash(object, room_version.rules())
+        .map_err(|error| invalid(format!("cannot hash: {error}")))?;
+    let event_id = EventId::new_v2_or_v3(&hash)
+        .map_err(|error| invalid(format!("reference hash is no event id: {error}")))?;
+    if let Some(claimed) = claimed_event_id {
+        if claimed.as_str() != Some(event_id.as_str()) {
+            return Err(InputError::EventIdMismatch {
+                claimed: claimed_text(&claimed),
+                computed: event_id.to_string(),
+            });
+        }
+    }
+    if !room_id_from_create {
+        return Ok((event_id, room_id_field(object, room_version.event_format())?));
+    }
+    let room_id = RoomId::new_v2(&hash)
+        .map_err(|error| invalid(format!("reference hash is no room id: {error}")))?;
+    if let Some(claimed) = claimed_room_id {
+        if claimed.as_str() != Some(room_id.as_str()) {
+            return Err(InputError::InvalidRoomId(format!(
+                "the create event's room id is {room_id}, not {}",
+                claimed_text(&claimed)
+            )));
+        }
+    }
+    Ok((event_id, room_id))
+}
+
+/// The `event_id` a PDU of room version 1 or 2 carries, `$opaque:server`.
+fn carried_event_id(object: &CanonicalJsonObject) -> Result<OwnedEventId, InputError> {
+    let Some(CanonicalJsonValue::String(event_id)) = object.get("event_id") else {
+        return Err(invalid("event_id must be a string in room versions 1 and 2"));
+    };
+    OwnedEventId::try_from(event_id.as_str())
+        .ok()
+        .filter(|event_id| event_id.server_name().is_some())
+        .ok_or_else(|| invalid(format!("event_id {event_id:?} is not $opaque:server")))
+}
+
+fn invalid(reason: impl Into<String>) -> InputError {
+    InputError::InvalidPdu(reason.into())
+}
+
+/// A claimed id for an error message: the string itself, or the JSON of a non-string.
+fn claimed_text(value: &CanonicalJsonValue) -> String {
+    match value {
+        CanonicalJsonValue::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn string_field<'a>(object: &'a CanonicalJsonObject, key: &str) -> Result<&'a str, InputError> {
+    object
+        .get(key)
+        .and_then(CanonicalJsonValue::as_str)
+        .ok_or_else(|| invalid(format!("{key} must be a string")))
+}
+
+/// A non-negative integer field (`depth`, `origin_server_ts`); Synapse refuses a negative depth
+/// ("Depth too small").
+fn uint_field(object: &CanonicalJsonObject, key: &str) -> Result<UInt, InputError> {
+    object
+        .get(key)
+        .and_then(CanonicalJsonValue::as_integer)
+        .and_then(|integer| u64::try_from(i64::from(integer)).ok())
+        .and_then(UInt::new)
+        .ok_or_else(|| invalid(format!("{key} must be a non-negative integer")))
+}
+
+/// The `room_id` field, in the room id format of the room version: `!opaque:server` up to room
+/// version 11, `!` + 43 characters of URL-safe unpadded base64 in room version 12 (MSC4291).
+fn room_id_field(
+    object: &CanonicalJsonObject,
+    format: EventFormatVersion,
+) -> Result<OwnedRoomId, InputError> {
+    let Some(room_id) = object.get("room_id") else {
+        return Err(InputError::InvalidRoomId("room_id is missing".to_owned()));
+    };
+    let CanonicalJsonValue::String(room_id) = room_id else {
+        return Err(InputError::InvalidRoomId("room_id must be a string".to_owned()));
+    };
+    let wrong_format = || {
+        let expected = if format == EventFormatVersion::V4 {
+            "! and a reference hash"
+        } else {
+            "!opaque:server"
+        };
+        InputError::InvalidRoomId(format!("{room_id:?} is not {expected}"))
+    };
+    let parsed = OwnedRoomId::try_from(room_id.as_str()).map_err(|_| wrong_format())?;
+    let well_formed = if format == EventFormatVersion::V4 {
+        is_reference_hash(parsed.strip_sigil())
+    } else {
+        parsed.server_name().is_some()
+    };
+    if well_formed {
+        Ok(parsed)
+    } else {
+        Err(wrong_format())
+    }
+}
+
+/// Whether `hash` is a SHA-256 hash in URL-safe unpadded base64: 43 characters of that alphabet.
+fn is_reference_hash(hash: &str) -> bool {
+    hash.len() == 43
+        && hash.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+}
+
+/// The event ids of `prev_events` or `auth_events`: strings from room version 3, pairs
+/// `[event_id, {hashes}]` before.
+fn event_references(
+    object: &CanonicalJsonObject,
+    key: &str,
+    format: EventsReferenceFormatVersion,
+) -> Result<Vec<OwnedEventId>, InputError> {
+    let Some(CanonicalJsonValue::Array(items)) = object.get(key) else {
+        return Err(invalid(format!("{key} must be an array")));
+    };
+    let pairs = format == EventsReferenceFormatVersion::V1;
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let id = if pairs {
+                match item.as_array() {
+                    Some([CanonicalJsonValue::String(id), CanonicalJsonValue::Object(_)]) => {
+                        Some(id)
+                    }
+                    _ => None,
+                }
+            } else {
+                match item {
+                    CanonicalJsonValue::String(id) => Some(id),
+                    _ => None,
+                }
+            };
+            let expected = if pairs { "an [event_id, hashes] pair" } else { "an event id" };
+            id.and_then(|id| OwnedEventId::try_from(id.as_str()).ok())
+                .ok_or_else(|| invalid(format!("{key}[{index}] must be {expected}")))
+        })
+        .collect()
+}
+
+/// Why a JSON value is not canonical JSON, with the path to the value, innermost segment first.
+enum ConvertError {
+    IntegerOutOfRange(Vec<String>),
+    Float(Vec<String>),
+    TooDeep,
+}
+
+impl ConvertError {
+    fn within(mut self, segment: String) -> Self {
+        if let Self::IntegerOutOfRange(path) | Self::Float(path) = &mut self {
+            path.push(segment);
+        }
+        self
+    }
+
+    fn into_input_error(self) -> InputError {
+        let join = |path: Vec<String>| {
+            path.into_iter().rev().fold(String::new(), |mut joined, segment| {
+                if !joined.is_empty() && !segment.starts_with('[') {
+                    joined.push('.');
+                }
+                joined.push_str(&segment);
+                joined
+            })
+        };
+        match self {
+            Self::IntegerOutOfRange(path) => InputError::IntegerOutOfRange { path: join(path) },
+            Self::Float(path) => {
+                invalid(format!("{} is not an integer: canonical JSON has no floats", join(path)))
+            }
+            Self::TooDeep => invalid(format!("JSON nests deeper than {MAX_NESTING} levels")),
+        }
+    }
+}
+
+fn to_canonical_object(
+    object: serde_json::Map<String, JsonValue>,
+    nesting: usize,
+) -> Result<CanonicalJsonObject, ConvertError> {
+    if nesting >= MAX_NESTING {
+        return Err(ConvertError::TooDeep);
+    }
+    object
+        .into_iter()
+        .map(|(key, value)| match to_canonical(value, nesting + 1) {
+            Ok(value) => Ok((key, value)),
+            Err(error) => Err(error.within(key)),
+        })
+        .collect()
+}
+
+fn to_canonical(value: JsonValue, nesting: usize) -> Result<CanonicalJsonValue, ConvertError> {
+    Ok(match value {
+        JsonValue::Null => CanonicalJsonValue::Null,
+        JsonValue::Bool(value) => CanonicalJsonValue::Bool(value),
+        JsonValue::String(value) => CanonicalJsonValue::String(value),
+        JsonValue::Number(number) => {
+            if number.is_i64() || number.is_u64() {
+                // ruma's conversion checks the ±(2^53 − 1) range.
+                CanonicalJsonValue::try_from(JsonValue::Number(number))
+                    .map_err(|_| ConvertError::IntegerOutOfRange(Vec::new()))?
+            } else {
+                // An integer literal too large for 64 bits arrives as a float.
+                let integral = number.as_f64().is_some_and(|float| float.fract() == 0.0);
+                return Err(if integral {
+                    ConvertError::IntegerOutOfRange(Vec::new())
+                } else {
+                    ConvertError::Float(Vec::new())
+                });
+            }
+        }
+        JsonValue::Array(items) => {
+            if nesting >= MAX_NESTING {
+                return Err(ConvertError::TooDeep);
+            }
+            let items = items
+                .into_iter()
+                .enumerate()
+                .map(|(index, item)| {
+                    to_canonical(item, nesting + 1)
+                        .map_err(|error| error.within(format!("[{index}]")))
+                })
+                .collect::<Result<_, _>>()?;
+            CanonicalJsonValue::Array(items)
+        }
+        JsonValue::Object(object) => {
+            CanonicalJsonValue::Object(to_canonical_object(object, nesting)?)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::Pdu;
+    use crate::model::room_version::RoomVersion;
+
+    fn version(id: &str) -> RoomVersion {
+        RoomVersion::parse(id).unwrap()
+    }
+
+    fn message(room_id: &str) -> serde_json::Value {
+        json!({
+            "type": "m.room.message", "sender": "@a:x", "room_id": room_id,
+            "content": {"body": "hi"}, "depth": 3, "origin_server_ts": 10,
+            "prev_events": ["$p"], "auth_events": ["$a"], "hashes": {"sha256": "h"},
+            "signatures": {}, "unsigned": {"age_ts": 10}
+        })
+    }
+
+    #[test]
+    fn integers_out_of_range_name_their_path() {
+        let cases = [
+            (json!({"content": {"n": 9007199254740992_u64}}), "content.n"),
+            (json!({"content": {"n": -9007199254740992_i64}}), "content.n"),
+            (json!({"a": [1, {"b": u64::MAX}]}), "a[1].b"),
+        ];
+        for (value, path) in cases {
+            let error = Pdu::from_json_value(value.clone(), &version("10")).unwrap_err();
+            assert_eq!(error.code(), "INTEGER_OUT_OF_RANGE", "{value}");
+            assert_eq!(error, crate::model::InputError::IntegerOutOfRange { path: path.into() });
+        }
+        let huge = r#"{"depth": 100000000000000000000000}"#;
+        let error = Pdu::from_json_str(huge, &version("10")).unwrap_err();
+        assert_eq!(error.code(), "INTEGER_OUT_OF_RANGE");
+        let float = Pdu::from_json_str(r#"{"content": {"f": 1.5}}"#, &version("10")).unwrap_err();
+        assert_eq!(float.code(), "INVALID_PDU");
+        assert!(float.to_string().contains("content.f"), "{float}");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_overflow() {
+        let mut value = json!(1);
+        for _ in 0..200 {
+            value = json!([value]);
+        }
+        let error = Pdu::from_json_value(json!({ "content": value }), &version("10")).unwrap_err();
+        assert_eq!(error.code(), "INVALID_PDU");
+    }
+
+    #[test]
+    fn each_bad_field_has_its_code() {
+        let base = message("!r:x");
+        let with = |key: &str, value: serde_json::Value| {
+            let mut event = base.clone();
+            event[key] = value;
+            event
+        };
+        let without = |key: &str| {
+            let mut event = base.clone();
+            event.as_object_mut().unwrap().remove(key);
+            event
+        };
+        let cases = [
+            (json!([]), "INVALID_PDU"),
+            (without("type"), "INVALID_PDU"),
+            (with("state_key", json!(1)), "INVALID_PDU"),
+            (with("sender", json!("a")), "INVALID_PDU"),
+            (without("content"), "INVALID_PDU"),
+            (with("content", json!([])), "INVALID_PDU"),
+            (with("hashes", json!("h")), "INVALID_PDU"),
+            (with("unsigned", json!([])), "INVALID_PDU"),
+            (with("depth", json!(-1)), "INVALID_PDU"),
+            (without("origin_server_ts"), "INVALID_PDU"),
+            (with("prev_events", json!("$p")), "INVALID_PDU"),
+            (with("auth_events", json!([1])), "INVALID_PDU"),
+            (with("prev_events", json!([["$p", {}]])), "INVALID_PDU"),
+            (without("room_id"), "INVALID_ROOM_ID"),
+            (with("room_id", json!(5)), "INVALID_ROOM_ID"),
+            (with("room_id", json!("!nocolon")), "INVALID_ROOM_ID"),
+            (with("room_id", json!("#alias:x")), "INVALID_ROOM_ID"),
+            (with("event_id", json!("$not-the-hash")), "EVENT_ID_MISMATCH"),
+            (with("event_id", json!(7)), "EVENT_ID_MISMATCH"),
+        ];
+        for (value, code) in cases {
+            let error = Pdu::from_json_value(value.clone(), &version("10")).unwrap_err();
+            assert_eq!(error.code(), code, "{value}");
+        }
+        assert!(Pdu::from_json_value(base, &version("10")).is_ok());
+        let error = Pdu::from_json_str("{", &version("10")).unwrap_err();
+        assert_eq!(error.code(), "INVALID_JSON");
+    }
+
+    #[test]
+    fn room_versions_1_and_2_need_an_event_id_and_reference_pairs() {
+        let mut event = message("!r:x");
+        event["prev_events"] = json!([["$p:x", {"sha256": "h"}]]);
+        event["auth_events"] = json!([]);
+        let error = Pdu::from_json_value(event.clone(), &version("1")).unwrap_err();
+        assert_eq!(error.code(), "INVALID_PDU");
+        event["event_id"] = json!("$nocolon");
+        let error = Pdu::from_json_value(event.clone(), &version("1")).unwrap_err();
+        assert_eq!(error.code(), "INVALID_PDU");
+        event["event_id"] = json!("$e:x");
+        let pdu = Pdu::from_json_value(event.clone(), &version("2")).unwrap();
+        assert_eq!(pdu.event_id().as_str(), "$e:x");
+        assert_eq!(pdu.prev_events()[0].as_str(), "$p:x");
+        assert_eq!(pdu.as_object().get("event_id").and_then(|id| id.as_str()), Some("$e:x"));
+        event["prev_events"] = json!(["$p:x"]);
+        let error = Pdu::from_json_value(event, &version("2")).unwrap_err();
+        assert_eq!(error.code(), "INVALID_PDU");
+    }
+
+    #[test]
+    fn room_version_12_room_ids_are_reference_hashes() {
+        let hash = "yzTFAvl27oMw5GzEf6u8sWpiMMhU7tXTvQSv5pQnjKA";
+        assert!(Pdu::from_json_value(message(&format!("!{hash}")), &version("12")).is_ok());
+        for room_id in ["!r:x", "!short", &format!("!{hash}:x"), &format!("!{}+", &hash[1..])] {
+            let error = Pdu::from_json_value(message(room_id), &version("12")).unwrap_err();
+            assert_eq!(error.code(), "INVALID_ROOM_ID", "{room_id}");
+        }
+    }
+
+    #[test]
+    fn the_create_event_must_declare_the_room_version_it_is_parsed_with() {
+        let create = json!({
+            "type": "m.room.create", "state_key": "", "sender": "@a:x", "room_id": "!r:x",
+            "content": {"room_version": "10"}, "depth": 1, "origin_server_ts": 1,
+            "prev_events": [], "auth_events": []
+        });
+        assert!(Pdu::from_json_value(create.clone(), &version("10")).is_ok());
+        let error = Pdu::from_json_value(create, &version("9")).unwrap_err();
+        assert_eq!(error.code(), "INVALID_PDU");
+    }
+
+    #[test]
+    fn redacts_moves_into_content_in_room_version_11() {
+        let mut event = message("!r:x");
+        event["type"] = json!("m.room.redaction");
+        event["redacts"] = json!("$top");
+        event["content"] = json!({"redacts": "$inner"});
+        let redacts = |id: &str| {
+            Pdu::from_json_value(event.clone(), &version(id))
+                .unwrap()
+                .redacts()
+                .map(|id| id.as_str().to_owned())
+        };
+        assert_eq!(redacts("10").as_deref(), Some("$top"));
+        assert_eq!(redacts("11").as_deref(), Some("$inner"));
+    }
+
+    #[test]
+    fn client_format_drops_federation_fields_and_adds_the_ids() {
+        let pdu = Pdu::from_json_value(message("!r:x"), &version("10")).unwrap();
+        let client = pdu.to_client_event();
+        let keys: Vec<&str> = client.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["content", "event_id", "origin_server_ts", "room_id", "sender", "type", "unsigned"]
+        );
+        assert_eq!(
+            client.get("event_id").and_then(|id| id.as_str()),
+            Some(pdu.event_id().as_str())
+        );
+        assert!(!pdu.as_object().contains_key("event_id"));
+        assert!(pdu.to_json_with_ids().contains_key("hashes"));
+    }
+}
