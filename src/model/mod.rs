@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod event;
+pub mod internal_metadata;
 pub mod pdu;
 pub mod room_version;
 pub mod state_filter;
