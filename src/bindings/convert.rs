@@ -7,17 +7,26 @@
 
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value as JsonValue;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::*;
 
 use crate::model::InputError;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `JSON.stringify`, its result copied straight into a Rust string: one crossing where
+    /// `js_sys::JSON::stringify` takes two (a `JsString`, then its copy). `undefined` in, or a
+    /// function, gives `None`.
+    #[wasm_bindgen(js_namespace = JSON, js_name = stringify, catch)]
+    fn stringify_to_string(value: &JsValue) -> Result<Option<String>, JsValue>;
+}
 
 /// A JS value as JSON text; `undefined` is `null`, and a value JSON cannot hold (a BigInt, a
 /// cycle) is `INVALID_JSON`.
 pub(super) fn json_text_from_js(value: &JsValue) -> Result<String, JsValue> {
-    let text = js_sys::JSON::stringify(value).map_err(|error| {
+    let text = stringify_to_string(value).map_err(|error| {
         to_js_error(InputError::InvalidJson(js_sys::Error::from(error).message().into()))
     })?;
-    Ok(text.as_string().unwrap_or_else(|| "null".to_owned()))
+    Ok(text.unwrap_or_else(|| "null".to_owned()))
 }
 
 /// A JS value as a JSON value.
