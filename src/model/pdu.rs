@@ -152,6 +152,11 @@ impl Pdu {
         &self.event_id
     }
 
+    /// [`event_id`](Self::event_id), owned, for maps keyed by owned ids.
+    pub fn owned_event_id(&self) -> &OwnedEventId {
+        &self.event_id
+    }
+
     /// The room id: the `room_id` field, or for a room version 12 create event `!` + its event id
     /// without the `$`.
     pub fn room_id(&self) -> &RoomId {
@@ -228,6 +233,11 @@ impl Pdu {
     /// `EventBase.redacts` reads it for any event type.
     pub fn redacts(&self) -> Option<&EventId> {
         self.redacts.as_deref()
+    }
+
+    /// [`redacts`](Self::redacts), owned.
+    pub fn owned_redacts(&self) -> Option<&OwnedEventId> {
+        self.redacts.as_ref()
     }
 
     /// The PDU as hashed and as Synapse stores it in `event_json.json`.

@@ -7,9 +7,21 @@
 //! - [`chunk`]: the batch split per room, each room's events ordered along the DAG.
 //! - [`extremities`]: the room's new forward extremities (Synapse's rule, with the #5269 walk
 //!   through soft-failed events).
+//! - [`room_event`]: a PDU as the authorization rules and state resolution read it.
+
+use std::collections::BTreeMap;
+
+use ruma_common::OwnedEventId;
+
+use crate::model::StateKey;
+
+/// A room state: `(type, state_key)` to the id of the event that holds it.
+pub type StateIds = BTreeMap<StateKey, OwnedEventId>;
 
 pub mod chunk;
 pub mod extremities;
+pub mod room_event;
 
 pub use chunk::{split_into_room_chunks, DagEvent, RoomChunk};
 pub use extremities::{EventOutcome, ForwardExtremities, StoredDag};
+pub use room_event::RoomEvent;
