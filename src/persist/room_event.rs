@@ -55,8 +55,12 @@ impl ruma_state_res::Event for RoomEvent {
         self.0.pdu.owned_event_id()
     }
 
+    /// From room version 12 a create event has no `room_id`: the room id derives from it.
     fn room_id(&self) -> Option<&RoomId> {
-        Some(self.0.pdu.room_id())
+        let pdu = &self.0.pdu;
+        let derived = pdu.room_version().rules().authorization.room_create_event_id_as_room_id
+            && pdu.event_type() == "m.room.create";
+        (!derived).then(|| pdu.room_id())
     }
 
     fn sender(&self) -> &UserId {
