@@ -21,7 +21,9 @@ pub type StateIds = BTreeMap<StateKey, OwnedEventId>;
 pub mod chunk;
 pub mod extremities;
 pub mod room_event;
+pub mod state_res_v1;
 
 pub use chunk::{split_into_room_chunks, DagEvent, RoomChunk};
 pub use extremities::{EventOutcome, ForwardExtremities, StoredDag};
 pub use room_event::RoomEvent;
+pub use state_res_v1::{resolve_v1, StateResV1Error};
