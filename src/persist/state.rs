@@ -1,0 +1,273 @@
+//! A room's history as persisting builds it: each arriving PDU is authorized, soft-failed or
+//! rejected, given its state, and moves the forward extremities and the current state.
+//!
+//! Synapse: `FederationEventHandler._process_received_pdu` (`synapse/handlers/federation_event.py`)
+//! with `_check_event_auth` (auth against the event's own `auth_events`, then against the state
+//! before it: failing either rejects) and `_check_for_soft_fail` (auth against the room's current
+//! state, skipped when the event's prevs are exactly the current extremities: failing soft-fails),
+//! then `_calculate_new_extremities` and the current state as the resolution of the states after
+//! the forward extremities. State resolution: v1 for room version 1 ([`resolve_v1`]), v2 from
+//! `ruma-state-res` after (v2.1, with the conflicted state subgraph, from room version 12).
+//!
+//! [`resolve_v1`]: super::state_res_v1::resolve_v1
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ruma_common::room_version_rules::StateResolutionVersion;
+use ruma_common::{EventId, OwnedEventId};
+use ruma_events::StateEventType;
+use ruma_state_res::{Event as _, StateMap};
+use thiserror::Error;
+
+use super::extremities::{EventOutcome, ForwardExtremities};
+use super::room_event::RoomEvent;
+use super::StateIds;
+use crate::model::pdu::Pdu;
+use crate::model::room_version::RoomVersion;
+
+/// Why a PDU could not be planned at all (as opposed to being rejected, which is an outcome).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// The PDU belongs to another room or room version than the history it was given to.
+    #[error("event {0} is not of this room")]
+    WrongRoom(OwnedEventId),
+    /// State resolution failed (an event it needed is missing or malformed).
+    #[error("state resolution failed: {0}")]
+    StateResolution(String),
+}
+
+/// A room's events with their outcomes and states, the forward extremities and current state.
+#[derive(Debug, Clone)]
+pub struct RoomHistory {
+    room_version: RoomVersion,
+    events: BTreeMap<OwnedEventId, RoomEvent>,
+    outcomes: BTreeMap<OwnedEventId, EventOutcome>,
+    state_after: BTreeMap<OwnedEventId, StateIds>,
+    extremities: ForwardExtremities,
+    current_state: StateIds,
+}
+
+impl RoomHistory {
+    /// An empty history of a room of this version.
+    pub fn new(room_version: RoomVersion) -> Self {
+        Self {
+            room_version,
+            events: BTreeMap::new(),
+            outcomes: BTreeMap::new(),
+            state_after: BTreeMap::new(),
+            extremities: ForwardExtremities::default(),
+            current_state: StateIds::new(),
+        }
+    }
+
+    /// The forward extremities.
+    pub fn forward_extremities(&self) -> &BTreeSet<String> {
+        self.extremities.current()
+    }
+
+    /// The current state.
+    pub fn current_state(&self) -> &StateIds {
+        &self.current_state
+    }
+
+    /// The state after an event: with the event itself if it is an accepted (or soft-failed)
+    /// state event; the state before it if it was rejected.
+    pub fn state_after(&self, event_id: &EventId) -> Option<&StateIds> {
+        self.state_after.get(event_id)
+    }
+
+    /// How an event was judged on arrival.
+    pub fn outcome(&self, event_id: &EventId) -> Option<EventOutcome> {
+        self.outcomes.get(event_id).copied()
+    }
+
+    /// Receives one PDU, as federation delivers them: authorizes it against its auth events and
+    /// the state before it, then against the current state, and records the result.
+    pub fn receive(&mut self, pdu: Pdu) -> Result<EventOutcome, PlanError> {
+        let event_id = pdu.owned_event_id().clone();
+        if pdu.room_version() != &self.room_version {
+            return Err(PlanError::WrongRoom(event_id));
+        }
+        if let Some(outcome) = self.outcomes.get(&event_id) {
+            return Ok(*outcome);
+        }
+        let prevs: Vec<OwnedEventId> = pdu.prev_events().to_vec();
+        let state_before = self.state_after_all(&prevs)?;
+        let event = RoomEvent::new(pdu, false);
+        let outcome = if !self.passes_auth(&event, &state_before) {
+            EventOutcome::Rejected
+        } else if self.fails_against_current_state(&event, &prevs) {
+            EventOutcome::SoftFailed
+        } else {
+            EventOutcome::Accepted
+        };
+        let event =
+            if outcome == EventOutcome::Rejected { event.with_rejected(true) } else { event };
+        let mut state_after = state_before;
+        if let (Some(state_key), false) = (event.state_key(), outcome == EventOutcome::Rejected) {
+            let key = (event.event_type().to_string(), state_key.to_owned());
+            state_after.insert(key, event_id.clone());
+        }
+        self.state_after.insert(event_id.clone(), state_after);
+        self.events.insert(event_id.clone(), event);
+        self.outcomes.insert(event_id.clone(), outcome);
+
+        let before = self.extremities.current().clone();
+        let prev_strings: Vec<String> = prevs.iter().map(ToString::to_string).collect();
+        self.extremities.apply(event_id.as_str(), &prev_strings, outcome);
+        if self.extremities.current() != &before {
+            let tips: Vec<OwnedEventId> = self
+                .extremities
+                .current()
+                .iter()
+                .filter_map(|id| OwnedEventId::try_from(id.as_str()).ok())
+                .collect();
+            self.current_state = self.state_after_all(&tips)?;
+        }
+        Ok(outcome)
+    }
+
+    /// The resolved state after a set of events (the state before an event with these prevs).
+    /// Unknown events are left out: their state cannot be known here.
+    fn state_after_all(&self, event_ids: &[OwnedEventId]) -> Result<StateIds, PlanError> {
+        let mut states: Vec<&StateIds> =
+            event_ids.iter().filter_map(|id| self.state_after.get(id)).collect();
+        states.dedup();
+        match states.as_slice() {
+            [] => Ok(StateIds::new()),
+            [state] => Ok((*state).clone()),
+            _ => self.resolve(&states),
+        }
+    }
+
+    fn resolve(&self, states: &[&StateIds]) -> Result<StateIds, PlanError> {
+        let rules = self.room_version.rules();
+        let fetch = |id: &EventId| self.events.get(id).cloned();
+        match &rules.state_res {
+            StateResolutionVersion::V1 => {
+                let sets: Vec<StateIds> = states.iter().map(|state| (*state).clone()).collect();
+                super::state_res_v1::resolve_v1(&rules.authorization, &sets, &fetch)
+                    .map_err(|error| PlanError::StateResolution(error.to_string()))
+            }
+            StateResolutionVersion::V2(v2_rules) => {
+                let maps: Vec<StateMap<OwnedEventId>> = states.iter().map(|s| to_ruma(s)).collect();
+                let auth_chains =
+                    maps.iter().map(|map| self.auth_chain_of(map.values().cloned())).collect();
+                let subgraph = |conflicted: &StateMap<Vec<OwnedEventId>>| {
+                    Some(self.conflicted_subgraph(conflicted.values().flatten().cloned()))
+                };
+                ruma_state_res::resolve(
+                    &rules.authorization,
+                    v2_rules,
+                    &maps,
+                    auth_chains,
+                    fetch,
+                    subgraph,
+                )
+                .map(|resolved| from_ruma(&resolved))
+                .map_err(|error| PlanError::StateResolution(error.to_string()))
+            }
+            _ => Err(PlanError::StateResolution("unknown state resolution version".to_owned())),
+        }
+    }
+
+    /// Every event reachable through `auth_events` from `event_ids` (not including them).
+    fn auth_chain_of(
+        &self,
+        event_ids: impl IntoIterator<Item = OwnedEventId>,
+    ) -> ruma_state_res::utils::event_id_set::EventIdSet<OwnedEventId> {
+        let mut chain = BTreeSet::new();
+        let mut to_visit: Vec<OwnedEventId> = event_ids.into_iter().collect();
+        while let Some(id) = to_visit.pop() {
+            let Some(event) = self.events.get(&id) else { continue };
+            for auth in event.auth_events() {
+                if chain.insert(auth.clone()) {
+                    to_visit.push(auth.clone());
+                }
+            }
+        }
+        chain.into_iter().collect()
+    }
+
+    /// The conflicted state subgraph (room version 12, MSC4297): the events of the auth DAG that
+    /// are both ancestors and descendants of conflicted events, the conflicted events included.
+    fn conflicted_subgraph(
+        &self,
+        conflicted: impl IntoIterator<Item = OwnedEventId>,
+    ) -> ruma_state_res::utils::event_id_set::EventIdSet<OwnedEventId> {
+        let conflicted: BTreeSet<OwnedEventId> = conflicted.into_iter().collect();
+        let ancestors = self.auth_chain_of(conflicted.iter().cloned());
+        ancestors
+            .into_iter()
+            .chain(conflicted.iter().cloned())
+            .filter(|id| {
+                conflicted.contains(id)
+                    || self.auth_chain_of([id.clone()]).iter().any(|a| conflicted.contains(a))
+            })
+            .collect()
+    }
+
+    /// Authorization on receipt: against the event's own auth events, then the state before it.
+    fn passes_auth(&self, event: &RoomEvent, state_before: &StateIds) -> bool {
+        let rules = &self.room_version.rules().authorization;
+        let fetch_event = |id: &EventId| self.events.get(id).cloned();
+        if ruma_state_res::check_state_independent_auth_rules(rules, event, fetch_event).is_err() {
+            return false;
+        }
+        // From room version 12 the create event is named by the room id, not in auth_events.
+        let create = rules
+            .room_create_event_id_as_room_id
+            .then(|| {
+                OwnedEventId::try_from(format!("${}", event.pdu().room_id().strip_sigil())).ok()
+            })
+            .flatten();
+        let auth_state: StateIds = event
+            .auth_events()
+            .chain(create.as_ref())
+            .filter_map(|id| self.events.get(id))
+            .filter_map(|auth| {
+                let key = (auth.event_type().to_string(), auth.state_key()?.to_owned());
+                Some((key, auth.event_id().clone()))
+            })
+            .collect();
+        self.passes_against(event, &auth_state) && self.passes_against(event, state_before)
+    }
+
+    /// Soft failure: the event fails auth against the current state. Not checked when its prevs
+    /// are exactly the forward extremities (the current state is then its state before).
+    fn fails_against_current_state(&self, event: &RoomEvent, prevs: &[OwnedEventId]) -> bool {
+        let prevs: BTreeSet<String> = prevs.iter().map(ToString::to_string).collect();
+        if &prevs == self.extremities.current() {
+            return false;
+        }
+        !self.passes_against(event, &self.current_state)
+    }
+
+    fn passes_against(&self, event: &RoomEvent, state: &StateIds) -> bool {
+        let rules = &self.room_version.rules().authorization;
+        let fetch_state = |event_type: &StateEventType, state_key: &str| {
+            let id = state.get(&(event_type.to_string(), state_key.to_owned()))?;
+            self.events.get(id).cloned()
+        };
+        ruma_state_res::check_state_dependent_auth_rules(rules, event, fetch_state).is_ok()
+    }
+}
+
+fn to_ruma(state: &StateIds) -> StateMap<OwnedEventId> {
+    state
+        .iter()
+        .map(|((event_type, state_key), id)| {
+            ((StateEventType::from(event_type.as_str()), state_key.clone()), id.clone())
+        })
+        .collect()
+}
+
+fn from_ruma(state: &StateMap<OwnedEventId>) -> StateIds {
+    state
+        .iter()
+        .map(|((event_type, state_key), id)| {
+            ((event_type.to_string(), state_key.clone()), id.clone())
+        })
+        .collect()
+}

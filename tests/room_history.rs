@@ -1,0 +1,239 @@
+//! Authorization, soft failure, state after every event, forward extremities and current state,
+//! event by event, against what a real Synapse 1.163.2 computed for forked rooms (state
+//! resolution v1, v2) and soft-failed events.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use prejoin::model::pdu::Pdu;
+use prejoin::model::room_version::RoomVersion;
+use prejoin::persist::{EventOutcome, RoomHistory, StateIds};
+use ruma_common::OwnedEventId;
+use serde_json::Value as JsonValue;
+
+fn fixture(name: &str) -> JsonValue {
+    let path = format!("{}/tests/fixtures/synapse-1.163.2/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A fixture state: `"type\u0000state_key"` → event id, or a list of `{type, state_key, event_id}`.
+fn expected_state(value: &JsonValue) -> BTreeMap<(String, String), String> {
+    match value {
+        JsonValue::Object(map) => map
+            .iter()
+            .map(|(key, id)| {
+                let (event_type, state_key) = key.split_once('\u{0}').unwrap();
+                ((event_type.to_owned(), state_key.to_owned()), id.as_str().unwrap().to_owned())
+            })
+            .collect(),
+        JsonValue::Array(rows) => rows
+            .iter()
+            .map(|row| {
+                let key = (
+                    row["type"].as_str().unwrap().to_owned(),
+                    row["state_key"].as_str().unwrap().to_owned(),
+                );
+                (key, row["event_id"].as_str().unwrap().to_owned())
+            })
+            .collect(),
+        other => panic!("not a state: {other}"),
+    }
+}
+
+fn ours(state: &StateIds) -> BTreeMap<(String, String), String> {
+    state.iter().map(|(key, id)| (key.clone(), id.to_string())).collect()
+}
+
+fn ids(value: &JsonValue) -> BTreeSet<String> {
+    value.as_array().unwrap().iter().map(|id| id.as_str().unwrap().to_owned()).collect()
+}
+
+fn event_id(id: &str) -> OwnedEventId {
+    OwnedEventId::try_from(id).unwrap()
+}
+
+fn receive_all(
+    room: &JsonValue,
+    order: &[String],
+    history: &mut RoomHistory,
+    version: &RoomVersion,
+    pdus: &BTreeMap<String, JsonValue>,
+) {
+    for id in order {
+        let pdu = Pdu::from_json_value(pdus[id].clone(), version).unwrap();
+        assert_eq!(
+            pdu.event_id().as_str(),
+            id,
+            "{}: the fixture's id is the computed one",
+            room["name"]
+        );
+        history.receive(pdu).unwrap_or_else(|error| panic!("{}: {id}: {error}", room["name"]));
+    }
+}
+
+fn label<'a>(room: &'a JsonValue, id: &str) -> &'a str {
+    room["labels"][id].as_str().unwrap_or("?")
+}
+
+#[test]
+fn forked_rooms_match_synapse_event_by_event() {
+    let fixture = fixture("forks.json");
+    for room in fixture["rooms"].as_array().unwrap() {
+        let name = room["name"].as_str().unwrap();
+        let version = RoomVersion::parse(room["room_version"].as_str().unwrap()).unwrap();
+        let order: Vec<String> = room["batches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|batch| batch.as_array().unwrap())
+            .map(|id| id.as_str().unwrap().to_owned())
+            .collect();
+        let pdus: BTreeMap<String, JsonValue> =
+            order.iter().cloned().zip(room["pdus"].as_array().unwrap().iter().cloned()).collect();
+        let mut history = RoomHistory::new(version.clone());
+        receive_all(room, &order, &mut history, &version, &pdus);
+
+        let expected = &room["expected"];
+        for id in &order {
+            let rejected = expected["rejected"].get(id).is_some();
+            let outcome = history.outcome(&event_id(id)).unwrap();
+            let want = if rejected { EventOutcome::Rejected } else { EventOutcome::Accepted };
+            assert_eq!(outcome, want, "{name}: outcome of {}", label(room, id));
+            assert_eq!(
+                ours(history.state_after(&event_id(id)).unwrap()),
+                expected_state(&expected["state_after"][id]),
+                "{name}: state after {}",
+                label(room, id)
+            );
+        }
+        assert_eq!(history.forward_extremities(), &ids(&expected["forward_extremities"]), "{name}");
+        assert_eq!(
+            ours(history.current_state()),
+            expected_state(&expected["current_state"]),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn soft_failed_rooms_match_synapse_after_every_batch() {
+    let fixture = fixture("softfail.json");
+    for room in fixture["rooms"].as_array().unwrap() {
+        let name = room["name"].as_str().unwrap();
+        let version = RoomVersion::parse(room["room_version"].as_str().unwrap()).unwrap();
+        let order: Vec<String> = room["arrival_order"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| id.as_str().unwrap().to_owned())
+            .collect();
+        let pdus: BTreeMap<String, JsonValue> =
+            order.iter().cloned().zip(room["pdus"].as_array().unwrap().iter().cloned()).collect();
+        let mut history = RoomHistory::new(version.clone());
+        let mut seen: Vec<String> = Vec::new();
+        for (index, batch) in room["batches"].as_array().unwrap().iter().enumerate() {
+            let batch_ids: Vec<String> = batch["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|id| id.as_str().unwrap().to_owned())
+                .collect();
+            receive_all(room, &batch_ids, &mut history, &version, &pdus);
+            seen.extend(batch_ids.iter().cloned());
+            let expected = &batch["expected"];
+            let at = format!("{name}, after batch {index}");
+            for id in &batch_ids {
+                let want = match batch["outcomes"][id].as_str().unwrap() {
+                    "accepted" => EventOutcome::Accepted,
+                    "soft_failed" => EventOutcome::SoftFailed,
+                    "rejected" => EventOutcome::Rejected,
+                    other => panic!("{other}"),
+                };
+                assert_eq!(
+                    history.outcome(&event_id(id)),
+                    Some(want),
+                    "{at}: outcome of {}",
+                    label(room, id)
+                );
+            }
+            for id in &seen {
+                if let Some(state) = expected["state_after"].get(id) {
+                    assert_eq!(
+                        ours(history.state_after(&event_id(id)).unwrap()),
+                        expected_state(state),
+                        "{at}: state after {}",
+                        label(room, id)
+                    );
+                }
+            }
+            let soft_failed: BTreeSet<String> = seen
+                .iter()
+                .filter(|id| history.outcome(&event_id(id)) == Some(EventOutcome::SoftFailed))
+                .cloned()
+                .collect();
+            assert_eq!(soft_failed, ids(&expected["soft_failed"]), "{at}: soft-failed events");
+            assert_eq!(
+                history.forward_extremities(),
+                &ids(&expected["forward_extremities"]),
+                "{at}"
+            );
+            assert_eq!(
+                ours(history.current_state()),
+                expected_state(&expected["current_state"]),
+                "{at}"
+            );
+        }
+    }
+}
+
+/// The state a Synapse state group holds: its deltas, following `prev_state_group` to the root.
+fn synapse_group_state(room: &JsonValue, group: i64) -> BTreeMap<(String, String), String> {
+    let prev_of: BTreeMap<i64, i64> = room["state_group_edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|edge| {
+            (edge["state_group"].as_i64().unwrap(), edge["prev_state_group"].as_i64().unwrap())
+        })
+        .collect();
+    let mut chain = vec![group];
+    while let Some(prev) = prev_of.get(chain.last().unwrap()) {
+        chain.push(*prev);
+    }
+    let mut state = BTreeMap::new();
+    for group in chain.iter().rev() {
+        for row in room["state_groups_state"].as_array().unwrap() {
+            if row["state_group"].as_i64() == Some(*group) {
+                let key = (
+                    row["type"].as_str().unwrap().to_owned(),
+                    row["state_key"].as_str().unwrap().to_owned(),
+                );
+                state.insert(key, row["event_id"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    state
+}
+
+#[test]
+fn every_room_synapse_persisted_has_its_states() {
+    let fixture = fixture("pdus.json");
+    for room in fixture["rooms"].as_array().unwrap() {
+        let name = room["name"].as_str().unwrap();
+        let version = RoomVersion::parse(room["room_version"].as_str().unwrap()).unwrap();
+        let mut history = RoomHistory::new(version.clone());
+        for event in room["events"].as_array().unwrap() {
+            let pdu = Pdu::from_json_value(event["pdu"].clone(), &version).unwrap();
+            let id = pdu.owned_event_id().clone();
+            assert_eq!(history.receive(pdu).unwrap(), EventOutcome::Accepted, "{name}: {id}");
+            assert_eq!(
+                ours(history.state_after(&id).unwrap()),
+                synapse_group_state(room, event["state_group"].as_i64().unwrap()),
+                "{name}: state after {id} (group {})",
+                event["state_group"]
+            );
+        }
+        assert_eq!(history.forward_extremities(), &ids(&room["forward_extremities"]), "{name}");
+        assert_eq!(ours(history.current_state()), expected_state(&room["current_state"]), "{name}");
+    }
+}
