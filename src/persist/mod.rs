@@ -8,6 +8,8 @@
 //! - [`extremities`]: the room's new forward extremities (Synapse's rule, with the #5269 walk
 //!   through soft-failed events).
 //! - [`room_event`]: a PDU as the authorization rules and state resolution read it.
+//! - [`plan`]: the write plan of a room chunk: new events with their outcomes, then stream
+//!   orderings (taken last), the current state delta and the membership rows.
 //! - [`state`]: each PDU authorized (accepted, soft-failed or rejected) and given its state; the
 //!   current state resolved from the states after the forward extremities.
 
@@ -22,12 +24,16 @@ pub type StateIds = BTreeMap<StateKey, OwnedEventId>;
 
 pub mod chunk;
 pub mod extremities;
+pub mod plan;
 pub mod room_event;
 pub mod state;
 pub mod state_res_v1;
 
 pub use chunk::{split_into_room_chunks, DagEvent, RoomChunk};
 pub use extremities::{EventOutcome, ForwardExtremities, StoredDag};
+pub use plan::{
+    plan_room_chunk, CurrentStateDelta, MembershipRow, PlannedEvent, RoomWritePlan, StreamOrderings,
+};
 pub use room_event::RoomEvent;
 pub use state::{PlanError, RoomHistory};
 pub use state_res_v1::{resolve_v1, StateResV1Error};

@@ -25,6 +25,15 @@ use super::StateIds;
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 
+/// How an event reaches the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arrival {
+    /// New: it may move the extremities and the current state.
+    Live,
+    /// Older history fetched backwards: it moves neither.
+    Backfilled,
+}
+
 /// Why a PDU could not be planned at all (as opposed to being rejected, which is an outcome).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
@@ -82,9 +91,25 @@ impl RoomHistory {
         self.outcomes.get(event_id).copied()
     }
 
+    /// Whether the history already holds this event.
+    pub fn contains(&self, event_id: &EventId) -> bool {
+        self.outcomes.contains_key(event_id)
+    }
+
     /// Receives one PDU, as federation delivers them: authorizes it against its auth events and
     /// the state before it, then against the current state, and records the result.
     pub fn receive(&mut self, pdu: Pdu) -> Result<EventOutcome, PlanError> {
+        self.receive_as(pdu, Arrival::Live)
+    }
+
+    /// Receives one backfilled (older) PDU: authorized against its auth events and the state
+    /// before it, never soft-failed (Synapse does not check backfilled events against the current
+    /// state), and without moving the forward extremities or the current state.
+    pub fn receive_backfilled(&mut self, pdu: Pdu) -> Result<EventOutcome, PlanError> {
+        self.receive_as(pdu, Arrival::Backfilled)
+    }
+
+    fn receive_as(&mut self, pdu: Pdu, arrival: Arrival) -> Result<EventOutcome, PlanError> {
         let event_id = pdu.owned_event_id().clone();
         if pdu.room_version() != &self.room_version {
             return Err(PlanError::WrongRoom(event_id));
@@ -97,7 +122,7 @@ impl RoomHistory {
         let event = RoomEvent::new(pdu, false);
         let outcome = if !self.passes_auth(&event, &state_before) {
             EventOutcome::Rejected
-        } else if self.fails_against_current_state(&event, &prevs) {
+        } else if arrival == Arrival::Live && self.fails_against_current_state(&event, &prevs) {
             EventOutcome::SoftFailed
         } else {
             EventOutcome::Accepted
@@ -112,7 +137,19 @@ impl RoomHistory {
         self.state_after.insert(event_id.clone(), state_after);
         self.events.insert(event_id.clone(), event);
         self.outcomes.insert(event_id.clone(), outcome);
+        if arrival == Arrival::Live {
+            self.advance(&event_id, &prevs, outcome)?;
+        }
+        Ok(outcome)
+    }
 
+    /// Moves the forward extremities past a live event, and the current state with them.
+    fn advance(
+        &mut self,
+        event_id: &EventId,
+        prevs: &[OwnedEventId],
+        outcome: EventOutcome,
+    ) -> Result<(), PlanError> {
         let before = self.extremities.current().clone();
         let prev_strings: Vec<String> = prevs.iter().map(ToString::to_string).collect();
         self.extremities.apply(event_id.as_str(), &prev_strings, outcome);
@@ -125,7 +162,12 @@ impl RoomHistory {
                 .collect();
             self.current_state = self.state_after_all(&tips)?;
         }
-        Ok(outcome)
+        Ok(())
+    }
+
+    /// An event the history holds.
+    pub fn event(&self, event_id: &EventId) -> Option<&RoomEvent> {
+        self.events.get(event_id)
     }
 
     /// The resolved state after a set of events (the state before an event with these prevs).
