@@ -26,11 +26,14 @@ fn pdus(room: &JsonValue) -> Vec<Pdu> {
         .collect()
 }
 
+/// A `room_memberships` row: event, user, sender, membership, display name, avatar.
+type MembershipRow = (String, String, String, String, Option<String>, Option<String>);
+
 /// What the plans of a room add up to, as the tables would hold it.
 #[derive(Default)]
 struct Tables {
     current_state: BTreeMap<(String, String), (String, Option<String>)>,
-    memberships: BTreeSet<(String, String, String, String, Option<String>, Option<String>)>,
+    memberships: BTreeSet<MembershipRow>,
     extremities: BTreeSet<String>,
     orderings: Vec<(String, i64)>,
 }
