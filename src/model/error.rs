@@ -86,6 +86,10 @@ pub enum InputError {
     /// A PDU whose `room_id` is missing or not a room id of its room version's format.
     #[error("invalid room id: {0}")]
     InvalidRoomId(String),
+    /// An event of a room whose create event is neither stored nor in the same batch, so its
+    /// room version (and so its format) cannot be known.
+    #[error("unknown room {0}: its create event is neither stored nor in the batch")]
+    UnknownRoom(String),
     /// An integer outside canonical JSON's range, -(2^53 - 1) to 2^53 - 1.
     #[error("integer out of range at {path}: canonical JSON allows -(2^53 - 1) to 2^53 - 1")]
     IntegerOutOfRange {
@@ -114,6 +118,7 @@ impl InputError {
             Self::InvalidPdu(_) => "INVALID_PDU",
             Self::EventIdMismatch { .. } => "EVENT_ID_MISMATCH",
             Self::InvalidRoomId(_) => "INVALID_ROOM_ID",
+            Self::UnknownRoom(_) => "UNKNOWN_ROOM",
             Self::IntegerOutOfRange { .. } => "INTEGER_OUT_OF_RANGE",
         }
     }
@@ -152,6 +157,7 @@ mod tests {
                 "EVENT_ID_MISMATCH",
             ),
             (InputError::InvalidRoomId("x".into()), "INVALID_ROOM_ID"),
+            (InputError::UnknownRoom("!r:x".into()), "UNKNOWN_ROOM"),
             (InputError::IntegerOutOfRange { path: "depth".into() }, "INTEGER_OUT_OF_RANGE"),
         ];
         for (error, code) in table {

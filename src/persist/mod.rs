@@ -4,6 +4,8 @@
 //! storage halfway (Synapse's `_calculate_new_extremities` does, which makes it testable only on
 //! a full homeserver).
 //!
+//! - [`batch`]: a batch of PDUs as JSON read into typed PDUs, the room version of a new room
+//!   taken from its create event in the same batch.
 //! - [`chunk`]: the batch split per room, each room's events ordered along the DAG.
 //! - [`extremities`]: the room's new forward extremities (Synapse's rule, with the #5269 walk
 //!   through soft-failed events).
@@ -22,6 +24,7 @@ use crate::model::StateKey;
 /// A room state: `(type, state_key)` to the id of the event that holds it.
 pub type StateIds = BTreeMap<StateKey, OwnedEventId>;
 
+pub mod batch;
 pub mod chunk;
 pub mod extremities;
 pub mod plan;
@@ -29,6 +32,7 @@ pub mod room_event;
 pub mod state;
 pub mod state_res_v1;
 
+pub use batch::parse_batch;
 pub use chunk::{split_into_room_chunks, DagEvent, RoomChunk};
 pub use extremities::{EventOutcome, ForwardExtremities, StoredDag};
 pub use plan::{
