@@ -30,6 +30,7 @@ pub mod extremities;
 pub mod plan;
 pub mod room_event;
 pub mod state;
+pub mod state_groups;
 pub mod state_res_v1;
 
 pub use batch::parse_batch;
@@ -40,4 +41,5 @@ pub use plan::{
 };
 pub use room_event::RoomEvent;
 pub use state::{PlanError, RoomHistory};
+pub use state_groups::{EventStateGroups, StateGroupRow, StateGroups};
 pub use state_res_v1::{resolve_v1, StateResV1Error};
