@@ -3,6 +3,8 @@
 //! resolution v1, v2) and soft-failed events.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use prejoin::model::pdu::Pdu;
@@ -186,35 +188,6 @@ fn soft_failed_rooms_match_synapse_after_every_batch() {
     }
 }
 
-/// The state a Synapse state group holds: its deltas, following `prev_state_group` to the root.
-fn synapse_group_state(room: &JsonValue, group: i64) -> BTreeMap<(String, String), String> {
-    let prev_of: BTreeMap<i64, i64> = room["state_group_edges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|edge| {
-            (edge["state_group"].as_i64().unwrap(), edge["prev_state_group"].as_i64().unwrap())
-        })
-        .collect();
-    let mut chain = vec![group];
-    while let Some(prev) = prev_of.get(chain.last().unwrap()) {
-        chain.push(*prev);
-    }
-    let mut state = BTreeMap::new();
-    for group in chain.iter().rev() {
-        for row in room["state_groups_state"].as_array().unwrap() {
-            if row["state_group"].as_i64() == Some(*group) {
-                let key = (
-                    row["type"].as_str().unwrap().to_owned(),
-                    row["state_key"].as_str().unwrap().to_owned(),
-                );
-                state.insert(key, row["event_id"].as_str().unwrap().to_owned());
-            }
-        }
-    }
-    state
-}
-
 #[test]
 fn every_room_synapse_persisted_has_its_states() {
     let fixture = fixture("pdus.json");
@@ -228,7 +201,7 @@ fn every_room_synapse_persisted_has_its_states() {
             assert_eq!(history.receive(pdu).unwrap(), EventOutcome::Accepted, "{name}: {id}");
             assert_eq!(
                 ours(history.state_after(&id).unwrap()),
-                synapse_group_state(room, event["state_group"].as_i64().unwrap()),
+                common::synapse_group_state(room, event["state_group"].as_i64().unwrap()),
                 "{name}: state after {id} (group {})",
                 event["state_group"]
             );

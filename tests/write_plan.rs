@@ -3,10 +3,14 @@
 //! orderings, whatever the chunk sizes; backfill and duplicates.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use prejoin::model::pdu::Pdu;
 use prejoin::model::room_version::RoomVersion;
+use prejoin::model::StateFilter;
+use prejoin::persist::state_groups::StateGroups;
 use prejoin::persist::{plan_room_chunk, RoomHistory, RoomWritePlan, StreamOrderings};
 use ruma_common::OwnedRoomId;
 use serde_json::Value as JsonValue;
@@ -36,6 +40,7 @@ struct Tables {
     memberships: BTreeSet<MembershipRow>,
     extremities: BTreeSet<String>,
     orderings: Vec<(String, i64)>,
+    state_groups: StateGroups,
 }
 
 impl Tables {
@@ -59,8 +64,13 @@ impl Tables {
         if let Some(extremities) = plan.forward_extremities {
             self.extremities = extremities;
         }
+        for group in plan.state_groups {
+            self.state_groups.insert(group).unwrap();
+        }
         for event in plan.events {
             self.orderings.push((event.pdu.event_id().to_string(), event.stream_ordering));
+            let id = event.pdu.owned_event_id().clone();
+            self.state_groups.insert_event(id, event.state_group).unwrap();
         }
     }
 }
@@ -69,13 +79,21 @@ fn persist_in_chunks(room: &JsonValue, sizes: &mut dyn Iterator<Item = usize>) -
     let room_id: OwnedRoomId = room["room_id"].as_str().unwrap().try_into().unwrap();
     let version = RoomVersion::parse(room["room_version"].as_str().unwrap()).unwrap();
     let mut history = RoomHistory::new(version);
+    let mut groups = StateGroups::default();
     let mut orderings = StreamOrderings::default();
     let mut tables = Tables::default();
     let mut pdus = pdus(room).into_iter().peekable();
     while pdus.peek().is_some() {
         let chunk: Vec<Pdu> = pdus.by_ref().take(sizes.next().unwrap().max(1)).collect();
-        let plan =
-            plan_room_chunk(&mut history, room_id.clone(), chunk, false, &mut orderings).unwrap();
+        let plan = plan_room_chunk(
+            &mut history,
+            &mut groups,
+            room_id.clone(),
+            chunk,
+            false,
+            &mut orderings,
+        )
+        .unwrap();
         tables.apply(plan);
     }
     tables
@@ -142,6 +160,15 @@ fn check_against_synapse(room: &JsonValue, tables: &Tables, how: &str) {
     by_synapse.sort_by_key(|(id, _)| synapse[id]);
     assert_eq!(by_ours, by_synapse, "{name}: stream order");
     assert_eq!(tables.orderings.len(), synapse.len(), "{name}: every event once");
+    // The stored state groups give every event the state of Synapse's group for it.
+    for event in room["events"].as_array().unwrap() {
+        let id: ruma_common::OwnedEventId = event["event_id"].as_str().unwrap().try_into().unwrap();
+        let ours = tables.state_groups.state_at_event(&id, &StateFilter::all()).unwrap();
+        let ours: BTreeMap<_, _> =
+            ours.into_iter().map(|(key, id)| (key, id.to_string())).collect();
+        let group = event["state_group"].as_i64().unwrap();
+        assert_eq!(ours, common::synapse_group_state(room, group), "{name}: state at {id}");
+    }
 }
 
 #[test]
@@ -180,11 +207,21 @@ fn duplicates_are_planned_once() {
     let room_id: OwnedRoomId = room["room_id"].as_str().unwrap().try_into().unwrap();
     let version = RoomVersion::parse(room["room_version"].as_str().unwrap()).unwrap();
     let mut history = RoomHistory::new(version);
+    let mut groups = StateGroups::default();
     let mut orderings = StreamOrderings::default();
-    let first =
-        plan_room_chunk(&mut history, room_id.clone(), pdus(room), false, &mut orderings).unwrap();
+    let first = plan_room_chunk(
+        &mut history,
+        &mut groups,
+        room_id.clone(),
+        pdus(room),
+        false,
+        &mut orderings,
+    )
+    .unwrap();
     assert_eq!(first.events.len(), pdus(room).len());
-    let again = plan_room_chunk(&mut history, room_id, pdus(room), false, &mut orderings).unwrap();
+    let again =
+        plan_room_chunk(&mut history, &mut groups, room_id, pdus(room), false, &mut orderings)
+            .unwrap();
     assert!(again.events.is_empty() && again.memberships.is_empty());
     assert!(again.forward_extremities.is_none() && again.current_state_delta.is_noop());
 }
@@ -199,11 +236,15 @@ fn backfilled_events_take_negative_orderings_and_move_nothing() {
     let mut orderings = StreamOrderings::default();
     let mut all = pdus(room);
     let later = all.split_off(6);
-    let live = plan_room_chunk(&mut history, room_id.clone(), all, false, &mut orderings).unwrap();
+    let mut groups = StateGroups::default();
+    let live =
+        plan_room_chunk(&mut history, &mut groups, room_id.clone(), all, false, &mut orderings)
+            .unwrap();
     let orderings_live: Vec<i64> = live.events.iter().map(|e| e.stream_ordering).collect();
     assert_eq!(orderings_live, (1..=6).collect::<Vec<i64>>());
     let count = later.len() as i64;
-    let backfill = plan_room_chunk(&mut history, room_id, later, true, &mut orderings).unwrap();
+    let backfill =
+        plan_room_chunk(&mut history, &mut groups, room_id, later, true, &mut orderings).unwrap();
     let orderings_back: Vec<i64> = backfill.events.iter().map(|e| e.stream_ordering).collect();
     assert_eq!(orderings_back, (1..=count).map(|i| -i).collect::<Vec<i64>>());
     assert!(backfill.forward_extremities.is_none(), "extremities untouched");

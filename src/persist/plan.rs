@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::extremities::EventOutcome;
 use super::state::{PlanError, RoomHistory};
+use super::state_groups::{StateGroupId, StateGroupRow, StateGroups};
 use super::StateIds;
 use crate::model::pdu::Pdu;
 use crate::model::StateKey;
@@ -57,6 +58,8 @@ pub struct PlannedEvent {
     pub outcome: EventOutcome,
     /// Its stream ordering.
     pub stream_ordering: i64,
+    /// The group of the state after it (`event_to_state_groups`).
+    pub state_group: StateGroupId,
 }
 
 /// How the current state changes (Synapse's `DeltaState`).
@@ -105,12 +108,18 @@ pub struct RoomWritePlan {
     pub current_state_delta: CurrentStateDelta,
     /// New `room_memberships` rows.
     pub memberships: Vec<MembershipRow>,
+    /// New state groups, each after its prev group.
+    pub state_groups: Vec<StateGroupRow>,
 }
 
-/// Plans one room chunk: receives each PDU in order into the room's history, then hands out
-/// stream orderings to the new ones.
+/// Plans one room chunk: receives each PDU in order into the room's history and the state
+/// groups, then hands out stream orderings to the new ones.
+///
+/// On error the history and groups may hold part of the chunk: drop them and restore from the
+/// store, as after a failed write.
 pub fn plan_room_chunk(
     history: &mut RoomHistory,
+    groups: &mut StateGroups,
     room_id: OwnedRoomId,
     chunk: Vec<Pdu>,
     backfilled: bool,
@@ -119,6 +128,7 @@ pub fn plan_room_chunk(
     let extremities_before = history.forward_extremities().clone();
     let state_before = history.current_state().clone();
     let mut received = Vec::new();
+    let mut new_groups = Vec::new();
     for pdu in chunk {
         if pdu.room_id() != &*room_id {
             return Err(PlanError::WrongRoom(pdu.owned_event_id().clone()));
@@ -126,20 +136,23 @@ pub fn plan_room_chunk(
         if history.contains(pdu.event_id()) {
             continue;
         }
-        let outcome = if backfilled {
-            history.receive_backfilled(pdu.clone())?
-        } else {
-            history.receive(pdu.clone())?
-        };
-        received.push((pdu, outcome));
+        let (outcome, state_before) = history.receive_with_state_before(pdu.clone(), backfilled)?;
+        let state_before = state_before.unwrap_or_default();
+        let state_after = history.state_after(pdu.event_id()).cloned().unwrap_or_default();
+        let planned = groups
+            .plan_event(pdu.event_id(), pdu.prev_events(), &state_before, &state_after)
+            .map_err(|error| PlanError::StateGroups(error.to_string()))?;
+        new_groups.extend(planned.new_groups);
+        received.push((pdu, outcome, planned.state_group));
     }
     // Only now, with planning done, are stream orderings taken.
     let events: Vec<PlannedEvent> = received
         .into_iter()
-        .map(|(pdu, outcome)| PlannedEvent {
+        .map(|(pdu, outcome, state_group)| PlannedEvent {
             pdu,
             outcome,
             stream_ordering: orderings.next(backfilled),
+            state_group,
         })
         .collect();
     let memberships = events.iter().filter_map(membership_row).collect();
@@ -151,6 +164,7 @@ pub fn plan_room_chunk(
             .then(|| extremities_after.clone()),
         current_state_delta: state_delta(history, &state_before, history.current_state()),
         memberships,
+        state_groups: new_groups,
     })
 }
 

@@ -44,6 +44,9 @@ pub enum PlanError {
     /// State resolution failed (an event it needed is missing or malformed).
     #[error("state resolution failed: {0}")]
     StateResolution(String),
+    /// State groups could not be planned (a group the store should hold is missing).
+    #[error("state groups: {0}")]
+    StateGroups(String),
 }
 
 /// A room's events with their outcomes and states, the forward extremities and current state.
@@ -99,23 +102,38 @@ impl RoomHistory {
     /// Receives one PDU, as federation delivers them: authorizes it against its auth events and
     /// the state before it, then against the current state, and records the result.
     pub fn receive(&mut self, pdu: Pdu) -> Result<EventOutcome, PlanError> {
-        self.receive_as(pdu, Arrival::Live)
+        self.receive_as(pdu, Arrival::Live).map(|(outcome, _)| outcome)
     }
 
     /// Receives one backfilled (older) PDU: authorized against its auth events and the state
     /// before it, never soft-failed (Synapse does not check backfilled events against the current
     /// state), and without moving the forward extremities or the current state.
     pub fn receive_backfilled(&mut self, pdu: Pdu) -> Result<EventOutcome, PlanError> {
-        self.receive_as(pdu, Arrival::Backfilled)
+        self.receive_as(pdu, Arrival::Backfilled).map(|(outcome, _)| outcome)
     }
 
-    fn receive_as(&mut self, pdu: Pdu, arrival: Arrival) -> Result<EventOutcome, PlanError> {
+    /// Receives a PDU live or backfilled, and also returns the state before it (which state
+    /// groups store it against). An event already held gives its outcome and `None`.
+    pub(super) fn receive_with_state_before(
+        &mut self,
+        pdu: Pdu,
+        backfilled: bool,
+    ) -> Result<(EventOutcome, Option<StateIds>), PlanError> {
+        let arrival = if backfilled { Arrival::Backfilled } else { Arrival::Live };
+        self.receive_as(pdu, arrival)
+    }
+
+    fn receive_as(
+        &mut self,
+        pdu: Pdu,
+        arrival: Arrival,
+    ) -> Result<(EventOutcome, Option<StateIds>), PlanError> {
         let event_id = pdu.owned_event_id().clone();
         if pdu.room_version() != &self.room_version {
             return Err(PlanError::WrongRoom(event_id));
         }
         if let Some(outcome) = self.outcomes.get(&event_id) {
-            return Ok(*outcome);
+            return Ok((*outcome, None));
         }
         let prevs: Vec<OwnedEventId> = pdu.prev_events().to_vec();
         let state_before = self.state_after_all(&prevs)?;
@@ -129,7 +147,7 @@ impl RoomHistory {
         };
         let event =
             if outcome == EventOutcome::Rejected { event.with_rejected(true) } else { event };
-        let mut state_after = state_before;
+        let mut state_after = state_before.clone();
         if let (Some(state_key), false) = (event.state_key(), outcome == EventOutcome::Rejected) {
             let key = (event.event_type().to_string(), state_key.to_owned());
             state_after.insert(key, event_id.clone());
@@ -140,7 +158,7 @@ impl RoomHistory {
         if arrival == Arrival::Live {
             self.advance(&event_id, &prevs, outcome)?;
         }
-        Ok(outcome)
+        Ok((outcome, Some(state_before)))
     }
 
     /// Moves the forward extremities past a live event, and the current state with them.

@@ -1,6 +1,8 @@
 //! Fixtures shared by the integration tests: outputs of a real Synapse 1.163.2.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
+
 use serde_json::Value as JsonValue;
 
 /// `scenarios.json`: room state, the invite/knock, and the `invite_state`/`knock_state` Synapse sent.
@@ -41,6 +43,35 @@ pub fn membership_event(scenario: &JsonValue) -> JsonValue {
         })
         .unwrap()
         .clone()
+}
+
+/// The state a Synapse state group holds: its deltas, following `prev_state_group` to the root.
+pub fn synapse_group_state(room: &JsonValue, group: i64) -> BTreeMap<(String, String), String> {
+    let prev_of: BTreeMap<i64, i64> = room["state_group_edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|edge| {
+            (edge["state_group"].as_i64().unwrap(), edge["prev_state_group"].as_i64().unwrap())
+        })
+        .collect();
+    let mut chain = vec![group];
+    while let Some(prev) = prev_of.get(chain.last().unwrap()) {
+        chain.push(*prev);
+    }
+    let mut state = BTreeMap::new();
+    for group in chain.iter().rev() {
+        for row in room["state_groups_state"].as_array().unwrap() {
+            if row["state_group"].as_i64() == Some(*group) {
+                let key = (
+                    row["type"].as_str().unwrap().to_owned(),
+                    row["state_key"].as_str().unwrap().to_owned(),
+                );
+                state.insert(key, row["event_id"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    state
 }
 
 #[cfg(target_arch = "wasm32")]
