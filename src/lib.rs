@@ -9,6 +9,8 @@
 //!   Synapse 1.163 computes it) and the room preview built from stripped or full state.
 //! - [`persist`] — pure planning of a persist: new forward extremities (more to come: state
 //!   delta, state groups, stream orderings), from a snapshot of the store, with no I/O.
+//! - [`storage`] — the `Store` trait (the seam between planning and I/O), its backends, and the
+//!   event store that persists batches room chunk by room chunk over any backend.
 //! - `bindings` (wasm only) — the `#[wasm_bindgen]` surface: conversions and error mapping, no
 //!   logic.
 //!
@@ -19,6 +21,7 @@
 pub mod model;
 pub mod persist;
 pub mod prejoin;
+pub mod storage;
 
 #[cfg(target_arch = "wasm32")]
 pub mod bindings;

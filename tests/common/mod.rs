@@ -76,3 +76,19 @@ pub fn synapse_group_state(room: &JsonValue, group: i64) -> BTreeMap<(String, St
 
 #[cfg(target_arch = "wasm32")]
 pub mod bindings;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod conformance;
+
+/// Runs a future to completion on this thread. The memory backend never waits, so polling with
+/// a no-op waker until ready is enough (and keeps an async runtime out of the dependencies).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+    }
+}

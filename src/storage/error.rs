@@ -1,0 +1,59 @@
+//! Errors of a store, with the stable codes JS sees.
+
+use thiserror::Error;
+
+use crate::model::InputError;
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The input was refused before anything was written.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// Planning a room chunk failed (state resolution, state groups): nothing of it was written.
+    #[error("planning failed: {0}")]
+    Plan(String),
+    /// The backend refused or lost a write; nothing of that room chunk was written.
+    #[error("write failed: {0}")]
+    Write(String),
+    /// The storage quota is exhausted; nothing of that room chunk was written.
+    #[error("storage quota exceeded")]
+    QuotaExceeded,
+    /// Stored data that cannot be read back as written.
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// The stable code of this error, as JS sees it in `error.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Input(error) => error.code(),
+            Self::Plan(_) => "PLAN_FAILED",
+            Self::Write(_) => "WRITE_FAILED",
+            Self::QuotaExceeded => "QUOTA_EXCEEDED",
+            Self::Corrupt(_) => "CORRUPT_STORE",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+    use crate::model::InputError;
+
+    #[test]
+    fn every_variant_has_its_code() {
+        let table = [
+            (StoreError::Input(InputError::UnknownRoom("!r".into())), "UNKNOWN_ROOM"),
+            (StoreError::Plan("x".into()), "PLAN_FAILED"),
+            (StoreError::Write("x".into()), "WRITE_FAILED"),
+            (StoreError::QuotaExceeded, "QUOTA_EXCEEDED"),
+            (StoreError::Corrupt("x".into()), "CORRUPT_STORE"),
+        ];
+        for (error, code) in table {
+            assert_eq!(error.code(), code, "{error:?}");
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! The memory backend: Synapse's tables as ordered maps, for native tests and as the reference
+//! every other backend is checked against (the conformance suite runs on both).
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
+use ruma_common::{EventId, OwnedEventId};
+
+use super::{Store, StoreError, StoredEvent};
+use crate::model::internal_metadata::InternalMetadata;
+use crate::model::room_version::RoomVersion;
+use crate::model::{StateFilter, StateKey};
+use crate::persist::state_groups::StateGroups;
+use crate::persist::{EventOutcome, MembershipRow, RoomWritePlan, StateIds};
+
+/// Every table in memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    tables: RefCell<Tables>,
+}
+
+#[derive(Debug, Default)]
+struct Tables {
+    /// `rooms`: room id → version.
+    rooms: BTreeMap<String, RoomVersion>,
+    /// `events` + `event_json` + `rejections`, by event id.
+    events: BTreeMap<OwnedEventId, StoredEvent>,
+    /// `event_edges`: (event, prev event).
+    edges: BTreeSet<(OwnedEventId, OwnedEventId)>,
+    /// `event_forward_extremities`, by room.
+    extremities: BTreeMap<String, BTreeSet<String>>,
+    /// `current_state_events`: (room, type, state_key) → (event, membership).
+    current_state: BTreeMap<(String, StateKey), (OwnedEventId, Option<String>)>,
+    /// `room_memberships`, by event id.
+    memberships: BTreeMap<OwnedEventId, MembershipRow>,
+    /// `state_groups`, `state_group_edges`, `state_groups_state`, `event_to_state_groups`.
+    state_groups: StateGroups,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Tables {
+    /// Checks that a plan can be written whole, so that writing it cannot stop halfway.
+    fn check(&self, plan: &RoomWritePlan) -> Result<(), StoreError> {
+        let mut new_groups = BTreeSet::new();
+        for group in &plan.state_groups {
+            let prev_known = group.prev_group.is_none_or(|prev| {
+                new_groups.contains(&prev) || self.state_groups.group(prev).is_some()
+            });
+            if self.state_groups.group(group.id).is_some() || !prev_known {
+                return Err(StoreError::Write(format!(
+                    "state group {} cannot be stored",
+                    group.id
+                )));
+            }
+            new_groups.insert(group.id);
+        }
+        for event in &plan.events {
+            let known = new_groups.contains(&event.state_group)
+                || self.state_groups.group(event.state_group).is_some();
+            if self.events.contains_key(event.pdu.event_id()) || !known {
+                let id = event.pdu.event_id();
+                return Err(StoreError::Write(format!("event {id} cannot be stored")));
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, plan: &RoomWritePlan, writer: &str) {
+        let room = plan.room_id.to_string();
+        for group in &plan.state_groups {
+            // Checked above: the id is new and the prev group is known.
+            let _ = self.state_groups.insert(group.clone());
+        }
+        for event in &plan.events {
+            let pdu = &event.pdu;
+            let id = pdu.owned_event_id().clone();
+            if pdu.event_type() == "m.room.create" && pdu.state_key() == Some("") {
+                self.rooms.entry(room.clone()).or_insert_with(|| pdu.room_version().clone());
+            }
+            if event.outcome != EventOutcome::Rejected {
+                for prev in pdu.prev_events() {
+                    self.edges.insert((id.clone(), prev.clone()));
+                }
+            }
+            let metadata = InternalMetadata {
+                stream_ordering: Some(event.stream_ordering),
+                instance_name: Some(writer.to_owned()),
+                soft_failed: event.outcome == EventOutcome::SoftFailed,
+                ..InternalMetadata::default()
+            };
+            let rejected_reason =
+                (event.outcome == EventOutcome::Rejected).then(|| "auth_error".to_owned());
+            let _ = self.state_groups.insert_event(id.clone(), event.state_group);
+            let stored =
+                StoredEvent { pdu: pdu.clone(), internal_metadata: metadata, rejected_reason };
+            self.events.insert(id, stored);
+        }
+        if let Some(extremities) = &plan.forward_extremities {
+            self.extremities.insert(room.clone(), extremities.clone());
+        }
+        for key in &plan.current_state_delta.to_delete {
+            self.current_state.remove(&(room.clone(), key.clone()));
+        }
+        for (key, event_id, membership) in &plan.current_state_delta.to_insert {
+            let row = (event_id.clone(), membership.clone());
+            self.current_state.insert((room.clone(), key.clone()), row);
+        }
+        for row in &plan.memberships {
+            self.memberships.insert(row.event_id.clone(), row.clone());
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    async fn apply(&self, plan: &RoomWritePlan, writer: &str) -> Result<(), StoreError> {
+        let mut tables = self.tables.borrow_mut();
+        tables.check(plan)?;
+        tables.write(plan, writer);
+        Ok(())
+    }
+
+    async fn room_version(&self, room_id: &str) -> Result<Option<RoomVersion>, StoreError> {
+        Ok(self.tables.borrow().rooms.get(room_id).cloned())
+    }
+
+    async fn event(&self, event_id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
+        Ok(self.tables.borrow().events.get(event_id).cloned())
+    }
+
+    async fn forward_extremities(&self, room_id: &str) -> Result<BTreeSet<String>, StoreError> {
+        Ok(self.tables.borrow().extremities.get(room_id).cloned().unwrap_or_default())
+    }
+
+    async fn current_state(
+        &self,
+        room_id: &str,
+        filter: &StateFilter,
+    ) -> Result<StateIds, StoreError> {
+        let tables = self.tables.borrow();
+        let first = (room_id.to_owned(), (String::new(), String::new()));
+        Ok(tables
+            .current_state
+            .range(first..)
+            .take_while(|((room, _), _)| room == room_id)
+            .filter(|((_, (event_type, state_key)), _)| filter.matches(event_type, state_key))
+            .map(|((_, key), (event_id, _))| (key.clone(), event_id.clone()))
+            .collect())
+    }
+
+    async fn state_at_event(
+        &self,
+        event_id: &EventId,
+        filter: &StateFilter,
+    ) -> Result<Option<StateIds>, StoreError> {
+        let tables = self.tables.borrow();
+        if tables.state_groups.event_group(event_id).is_none() {
+            return Ok(None);
+        }
+        tables
+            .state_groups
+            .state_at_event(event_id, filter)
+            .map(Some)
+            .map_err(|error| StoreError::Corrupt(error.to_string()))
+    }
+
+    async fn memberships(&self, room_id: &str) -> Result<Vec<MembershipRow>, StoreError> {
+        let tables = self.tables.borrow();
+        let in_room = |row: &&MembershipRow| {
+            tables.events.get(&row.event_id).is_some_and(|event| event.pdu.room_id() == room_id)
+        };
+        Ok(tables.memberships.values().filter(in_room).cloned().collect())
+    }
+}
+
+impl MemoryStore {
+    /// The ids of a room's events, by stream ordering.
+    pub fn room_event_ids(&self, room_id: &str) -> Vec<OwnedEventId> {
+        let tables = self.tables.borrow();
+        let mut events: Vec<(i64, OwnedEventId)> = tables
+            .events
+            .values()
+            .filter(|event| event.pdu.room_id() == room_id)
+            .map(|event| {
+                let ordering = event.internal_metadata.stream_ordering.unwrap_or_default();
+                (ordering, event.pdu.owned_event_id().clone())
+            })
+            .collect();
+        events.sort();
+        events.into_iter().map(|(_, id)| id).collect()
+    }
+
+    /// Whether any table holds a row of this event (for atomicity checks).
+    pub fn holds_anything_of(&self, event_id: &EventId) -> bool {
+        let tables = self.tables.borrow();
+        tables.events.contains_key(event_id)
+            || tables.edges.iter().any(|(id, _)| id == event_id)
+            || tables.memberships.contains_key(event_id)
+            || tables.state_groups.event_group(event_id).is_some()
+            || tables.current_state.values().any(|(id, _)| id == event_id)
+    }
+}

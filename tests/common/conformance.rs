@@ -1,0 +1,435 @@
+//! The store conformance suite: every behaviour a backend must have, written once and run
+//! unchanged against each backend through [`store_conformance_tests!`].
+//!
+//! Expected values come from a real Synapse 1.163.2 (the fixtures), never from our own output.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use prejoin::model::StateFilter;
+use prejoin::persist::RoomWritePlan;
+use prejoin::storage::{EventStore, Store, StoreError, StoredEvent};
+use ruma_common::{EventId, OwnedEventId};
+use serde_json::Value as JsonValue;
+
+/// Expands to one test per behaviour of the suite, each run on a store from `$make_store` (an
+/// async function returning a fresh, empty backend). The list lives here, once.
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($make_store:path) => {
+        $crate::store_conformance_tests!(@each $make_store;
+            every_room_synapse_persisted_is_reproduced,
+            chunked_batches_give_the_same_tables,
+            forked_rooms_resolve_as_synapse,
+            soft_failed_events_as_synapse,
+            bad_input_changes_nothing,
+            a_failing_room_chunk_leaves_nothing_and_the_others_persist,
+            backfilled_events_take_negative_orderings,
+            state_filters_read_members_and_non_members,
+        );
+    };
+    (@each $make_store:path; $($name:ident),+ $(,)?) => {$(
+        #[cfg(not(target_arch = "wasm32"))]
+        #[test]
+        fn $name() {
+            common::block_on(async { common::conformance::$name($make_store().await).await })
+        }
+        #[cfg(target_arch = "wasm32")]
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn $name() {
+            common::conformance::$name($make_store().await).await
+        }
+    )+};
+}
+
+fn pdus_fixture() -> JsonValue {
+    serde_json::from_str(include_str!("../fixtures/synapse-1.163.2/pdus.json")).unwrap()
+}
+
+fn forks_fixture() -> JsonValue {
+    serde_json::from_str(include_str!("../fixtures/synapse-1.163.2/forks.json")).unwrap()
+}
+
+fn softfail_fixture() -> JsonValue {
+    serde_json::from_str(include_str!("../fixtures/synapse-1.163.2/softfail.json")).unwrap()
+}
+
+fn event_id(id: &str) -> OwnedEventId {
+    OwnedEventId::try_from(id).unwrap()
+}
+
+fn strings(list: &JsonValue) -> BTreeSet<String> {
+    list.as_array().unwrap().iter().map(|id| id.as_str().unwrap().to_owned()).collect()
+}
+
+fn state_of(state: prejoin::persist::StateIds) -> BTreeMap<(String, String), String> {
+    state.into_iter().map(|(key, id)| (key, id.to_string())).collect()
+}
+
+/// A fixture state as a map: `"type\u0000state_key"` → id, or rows of `{type, state_key, event_id}`.
+fn expected_state(value: &JsonValue) -> BTreeMap<(String, String), String> {
+    match value {
+        JsonValue::Object(map) => map
+            .iter()
+            .map(|(key, id)| {
+                let (event_type, state_key) = key.split_once('\u{0}').unwrap();
+                ((event_type.to_owned(), state_key.to_owned()), id.as_str().unwrap().to_owned())
+            })
+            .collect(),
+        _ => value
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| {
+                let text = |field: &str| row[field].as_str().unwrap().to_owned();
+                ((text("type"), text("state_key")), text("event_id"))
+            })
+            .collect(),
+    }
+}
+
+async fn stored(store: &EventStore<impl Store>, id: &str) -> StoredEvent {
+    store.event(&event_id(id)).await.unwrap().unwrap_or_else(|| panic!("{id} is stored"))
+}
+
+/// Persists `events` in batches of the given sizes, asserting every chunk stored.
+async fn persist(
+    store: &EventStore<impl Store>,
+    events: Vec<JsonValue>,
+    sizes: &mut dyn Iterator<Item = usize>,
+) {
+    let mut events = events.into_iter().peekable();
+    while events.peek().is_some() {
+        let batch: Vec<JsonValue> =
+            events.by_ref().take(sizes.next().unwrap_or(usize::MAX).max(1)).collect();
+        let result = store.persist_events(batch, false).await.unwrap();
+        for room in result.rooms {
+            assert_eq!(room.error, None, "{}", room.room_id);
+        }
+    }
+}
+
+/// Checks a store holding every room of `pdus.json` against Synapse's rows.
+async fn check_pdus_rooms(store: &EventStore<impl Store>, how: &str) {
+    for room in pdus_fixture()["rooms"].as_array().unwrap() {
+        let name = format!("{} ({how})", room["name"]);
+        let room_id = room["room_id"].as_str().unwrap();
+        for event in room["events"].as_array().unwrap() {
+            let id = event["event_id"].as_str().unwrap();
+            let ours = stored(store, id).await;
+            assert_eq!(ours.pdu.event_id().as_str(), id, "{name}");
+            assert_eq!(
+                u64::from(ours.pdu.format_version().number()),
+                event["format_version"].as_u64().unwrap(),
+                "{name}: format version of {id}"
+            );
+            assert_eq!(ours.pdu.room_id().as_str(), room_id, "{name}");
+            let state = store.state_at_event(&event_id(id), &StateFilter::all()).await.unwrap();
+            let group = event["state_group"].as_i64().unwrap();
+            assert_eq!(
+                state_of(state.unwrap()),
+                super::synapse_group_state(room, group),
+                "{name}: state at {id}"
+            );
+        }
+        assert_eq!(
+            store.forward_extremities(room_id).await.unwrap(),
+            strings(&room["forward_extremities"]),
+            "{name}"
+        );
+        let current = store.current_state(room_id, &StateFilter::all()).await.unwrap();
+        assert_eq!(
+            state_of(current),
+            expected_state(&room["current_state"]),
+            "{name}: current state"
+        );
+        let ours: BTreeSet<(String, String, String)> = store
+            .memberships(room_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|row| (row.event_id.to_string(), row.user_id, row.membership))
+            .collect();
+        let synapse: BTreeSet<(String, String, String)> = room["room_memberships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| {
+                let text = |field: &str| row[field].as_str().unwrap().to_owned();
+                (text("event_id"), text("user_id"), text("membership"))
+            })
+            .collect();
+        assert_eq!(ours, synapse, "{name}: memberships");
+    }
+}
+
+fn all_pdus_interleaved() -> Vec<JsonValue> {
+    let fixture = pdus_fixture();
+    let rooms = fixture["rooms"].as_array().unwrap();
+    let longest = rooms.iter().map(|room| room["events"].as_array().unwrap().len()).max().unwrap();
+    (0..longest)
+        .flat_map(|index| rooms.iter().filter_map(move |room| room["events"].get(index)))
+        .map(|event| event["pdu"].clone())
+        .collect()
+}
+
+/// Every room Synapse persisted, all in one interleaved batch: ids, format versions, states at
+/// every event, forward extremities, current state and memberships as Synapse's tables.
+pub async fn every_room_synapse_persisted_is_reproduced(backend: impl Store) {
+    let store = EventStore::new(backend, "tab-1");
+    persist(&store, all_pdus_interleaved(), &mut std::iter::empty()).await;
+    check_pdus_rooms(&store, "one batch").await;
+}
+
+/// The same events in batches of pseudo-random sizes give the same tables.
+pub async fn chunked_batches_give_the_same_tables(backend: impl Store) {
+    let store = EventStore::new(backend, "tab-1");
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut sizes = std::iter::from_fn(move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        Some((seed % 23) as usize + 1)
+    });
+    persist(&store, all_pdus_interleaved(), &mut sizes).await;
+    check_pdus_rooms(&store, "random batches").await;
+}
+
+/// Forked rooms (state resolution v1 and v2, rejected events) as Synapse resolved them.
+pub async fn forked_rooms_resolve_as_synapse(backend: impl Store) {
+    let store = EventStore::new(backend, "tab-1");
+    for room in forks_fixture()["rooms"].as_array().unwrap() {
+        let name = room["name"].as_str().unwrap();
+        let order: Vec<String> = room["batches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|batch| batch.as_array().unwrap())
+            .map(|id| id.as_str().unwrap().to_owned())
+            .collect();
+        persist(&store, room["pdus"].as_array().unwrap().clone(), &mut std::iter::repeat(1)).await;
+        let expected = &room["expected"];
+        for id in &order {
+            let ours = stored(&store, id).await;
+            let rejected = expected["rejected"].get(id).is_some();
+            assert_eq!(ours.rejected_reason.is_some(), rejected, "{name}: rejection of {id}");
+            let state = store.state_at_event(&event_id(id), &StateFilter::all()).await.unwrap();
+            assert_eq!(
+                state_of(state.unwrap()),
+                expected_state(&expected["state_after"][id]),
+                "{name}: state after {id}"
+            );
+        }
+        let room_id = room["room_id"].as_str().unwrap_or_default();
+        let room_id = if room_id.is_empty() {
+            stored(&store, &order[1]).await.pdu.room_id().to_string()
+        } else {
+            room_id.to_owned()
+        };
+        assert_eq!(
+            store.forward_extremities(&room_id).await.unwrap(),
+            strings(&expected["forward_extremities"]),
+            "{name}"
+        );
+        let current = store.current_state(&room_id, &StateFilter::all()).await.unwrap();
+        assert_eq!(state_of(current), expected_state(&expected["current_state"]), "{name}");
+    }
+}
+
+/// Soft-failed events (synapse#5269) batch by batch: the flag in internal metadata, the
+/// extremities and the current state after every batch.
+pub async fn soft_failed_events_as_synapse(backend: impl Store) {
+    let store = EventStore::new(backend, "tab-1");
+    for room in softfail_fixture()["rooms"].as_array().unwrap() {
+        let name = room["name"].as_str().unwrap();
+        let order: Vec<&str> = room["arrival_order"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| id.as_str().unwrap())
+            .collect();
+        let pdu_of =
+            |id: &str| room["pdus"][order.iter().position(|known| *known == id).unwrap()].clone();
+        let room_id = room["room_id"].as_str().unwrap();
+        for (index, batch) in room["batches"].as_array().unwrap().iter().enumerate() {
+            let events: Vec<JsonValue> = batch["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|id| pdu_of(id.as_str().unwrap()))
+                .collect();
+            let result = store.persist_events(events, false).await.unwrap();
+            assert_eq!(result.rooms[0].error, None, "{name}");
+            let expected = &batch["expected"];
+            let at = format!("{name}, after batch {index}");
+            for id in batch["events"].as_array().unwrap() {
+                let id = id.as_str().unwrap();
+                let soft = batch["outcomes"][id] == "soft_failed";
+                assert_eq!(
+                    stored(&store, id).await.internal_metadata.soft_failed,
+                    soft,
+                    "{at}: {id}"
+                );
+            }
+            assert_eq!(
+                store.forward_extremities(room_id).await.unwrap(),
+                strings(&expected["forward_extremities"]),
+                "{at}"
+            );
+            let current = store.current_state(room_id, &StateFilter::all()).await.unwrap();
+            assert_eq!(state_of(current), expected_state(&expected["current_state"]), "{at}");
+        }
+    }
+}
+
+/// A batch with one bad PDU is refused whole, with a typed error, and stores nothing.
+pub async fn bad_input_changes_nothing(backend: impl Store) {
+    let store = EventStore::new(backend, "tab-1");
+    let fixture = pdus_fixture();
+    let room = &fixture["rooms"][9];
+    let mut events: Vec<JsonValue> =
+        room["events"].as_array().unwrap().iter().map(|e| e["pdu"].clone()).collect();
+    events[4]["event_id"] =
+        JsonValue::String("$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_owned());
+    let error = store.persist_events(events, false).await.unwrap_err();
+    assert_eq!(error.code(), "EVENT_ID_MISMATCH");
+    for event in room["events"].as_array().unwrap() {
+        let id = event["event_id"].as_str().unwrap();
+        assert!(store.event(&event_id(id)).await.unwrap().is_none(), "{id} must not be stored");
+    }
+    let mut too_big = room["events"][0]["pdu"].clone();
+    too_big["content"]["n"] = serde_json::json!(9_007_199_254_740_992_u64);
+    let error = store.persist_events(vec![too_big], false).await.unwrap_err();
+    assert_eq!(error.code(), "INTEGER_OUT_OF_RANGE");
+}
+
+/// A backend whose writes fail for one room, to check that a failed chunk leaves nothing and
+/// the other rooms of the batch persist. (A stand-in only for the failure; every other call
+/// goes to the real backend under test.)
+struct FailingRoom<S> {
+    inner: S,
+    room_id: String,
+}
+
+impl<S: Store> Store for FailingRoom<S> {
+    async fn apply(&self, plan: &RoomWritePlan, writer: &str) -> Result<(), StoreError> {
+        if plan.room_id.as_str() == self.room_id {
+            return Err(StoreError::Write("forced failure".to_owned()));
+        }
+        self.inner.apply(plan, writer).await
+    }
+    async fn room_version(
+        &self,
+        room_id: &str,
+    ) -> Result<Option<prejoin::model::room_version::RoomVersion>, StoreError> {
+        self.inner.room_version(room_id).await
+    }
+    async fn event(&self, event_id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
+        self.inner.event(event_id).await
+    }
+    async fn forward_extremities(&self, room_id: &str) -> Result<BTreeSet<String>, StoreError> {
+        self.inner.forward_extremities(room_id).await
+    }
+    async fn current_state(
+        &self,
+        room_id: &str,
+        filter: &StateFilter,
+    ) -> Result<prejoin::persist::StateIds, StoreError> {
+        self.inner.current_state(room_id, filter).await
+    }
+    async fn state_at_event(
+        &self,
+        event_id: &EventId,
+        filter: &StateFilter,
+    ) -> Result<Option<prejoin::persist::StateIds>, StoreError> {
+        self.inner.state_at_event(event_id, filter).await
+    }
+    async fn memberships(
+        &self,
+        room_id: &str,
+    ) -> Result<Vec<prejoin::persist::MembershipRow>, StoreError> {
+        self.inner.memberships(room_id).await
+    }
+}
+
+/// A room chunk whose write fails leaves nothing of it; the other rooms of the batch persist,
+/// and the failed room persists whole when sent again.
+pub async fn a_failing_room_chunk_leaves_nothing_and_the_others_persist(backend: impl Store) {
+    let fixture = pdus_fixture();
+    let (failing, fine) = (&fixture["rooms"][3], &fixture["rooms"][4]);
+    let failing_id = failing["room_id"].as_str().unwrap().to_owned();
+    let store =
+        EventStore::new(FailingRoom { inner: backend, room_id: failing_id.clone() }, "tab-1");
+    let pdus = |room: &JsonValue| -> Vec<JsonValue> {
+        room["events"].as_array().unwrap().iter().map(|e| e["pdu"].clone()).collect()
+    };
+    let mut batch = pdus(failing);
+    batch.extend(pdus(fine));
+    let result = store.persist_events(batch, false).await.unwrap();
+    assert_eq!(result.rooms.len(), 2);
+    assert_eq!(result.rooms[0].error.as_ref().map(StoreError::code), Some("WRITE_FAILED"));
+    assert_eq!(result.rooms[1].error, None);
+    for event in failing["events"].as_array().unwrap() {
+        assert!(store
+            .event(&event_id(event["event_id"].as_str().unwrap()))
+            .await
+            .unwrap()
+            .is_none());
+    }
+    assert!(store.forward_extremities(&failing_id).await.unwrap().is_empty());
+    for event in fine["events"].as_array().unwrap() {
+        stored(&store, event["event_id"].as_str().unwrap()).await;
+    }
+}
+
+/// Backfilled events take decreasing negative stream orderings and leave the extremities alone.
+pub async fn backfilled_events_take_negative_orderings(backend: impl Store) {
+    let store = EventStore::new(backend, "tab-1");
+    let fixture = pdus_fixture();
+    let room = &fixture["rooms"][10];
+    let room_id = room["room_id"].as_str().unwrap();
+    let mut events: Vec<JsonValue> =
+        room["events"].as_array().unwrap().iter().map(|e| e["pdu"].clone()).collect();
+    let later = events.split_off(5);
+    persist(&store, events, &mut std::iter::empty()).await;
+    let extremities = store.forward_extremities(room_id).await.unwrap();
+    let result = store.persist_events(later.clone(), true).await.unwrap();
+    let count = later.len() as i64;
+    assert_eq!(result.rooms[0].stream_orderings, Some((-1, -count)));
+    for (index, id) in result.rooms[0].persisted.iter().enumerate() {
+        let ordering = stored(&store, id).await.internal_metadata.stream_ordering;
+        assert_eq!(ordering, Some(-(index as i64) - 1), "{id}");
+    }
+    assert_eq!(store.forward_extremities(room_id).await.unwrap(), extremities);
+}
+
+/// State at an event read with filters: members only, no members, one type.
+pub async fn state_filters_read_members_and_non_members(backend: impl Store) {
+    let store = EventStore::new(backend, "tab-1");
+    let fixture = pdus_fixture();
+    let room =
+        fixture["rooms"].as_array().unwrap().iter().find(|r| r["name"] == "state-changes").unwrap();
+    let events: Vec<JsonValue> =
+        room["events"].as_array().unwrap().iter().map(|e| e["pdu"].clone()).collect();
+    persist(&store, events, &mut std::iter::empty()).await;
+    let last = room["events"].as_array().unwrap().last().unwrap();
+    let full = super::synapse_group_state(room, last["state_group"].as_i64().unwrap());
+    let id = event_id(last["event_id"].as_str().unwrap());
+    let filters = [
+        (
+            StateFilter::from_json(serde_json::json!({"members": "all", "types": []})).unwrap(),
+            "members",
+        ),
+        (StateFilter::from_json(serde_json::json!({"members": "none"})).unwrap(), "no members"),
+        (StateFilter::from_types([("m.room.name", None::<&str>)]), "names"),
+    ];
+    for (filter, label) in filters {
+        let ours = state_of(store.state_at_event(&id, &filter).await.unwrap().unwrap());
+        let expected: BTreeMap<_, _> = full
+            .iter()
+            .filter(|((event_type, state_key), _)| filter.matches(event_type, state_key))
+            .map(|(key, id)| (key.clone(), id.clone()))
+            .collect();
+        assert!(!expected.is_empty(), "{label}: the fixture has such state");
+        assert_eq!(ours, expected, "{label}");
+    }
+}
