@@ -6,12 +6,15 @@
 //!
 //! - [`memory`]: every table in memory, for native tests and as the reference backend.
 //! - [`event_store`]: the persist pipeline and the reads, over any backend.
+//! - `indexeddb` (wasm only): the browser backend, Synapse's tables as IndexedDB object stores.
 //!
 //! To add a backend: implement [`Store`], then run the conformance suite against it by invoking
 //! `store_conformance_tests!` in a test file (see `tests/store_memory.rs`).
 
 pub mod error;
 pub mod event_store;
+#[cfg(target_arch = "wasm32")]
+pub mod indexeddb;
 pub mod memory;
 
 use std::collections::BTreeSet;

@@ -1,0 +1,201 @@
+//! One row type per object store, each named after the Synapse table it mirrors.
+//!
+//! Rows are small: the PDU JSON is stored once, as text, in [`EventJsonRow`]; every other row
+//! holds ids and short columns only. Field names are the key path components of the schema
+//! ([`super::schema`]), so the keys are in the values (in-line keys).
+
+use serde::{Deserialize, Serialize};
+
+/// `events`: one row per event, keyed by `event_id` (Synapse `events` + `rejections`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRow {
+    /// The event id (key).
+    pub event_id: String,
+    /// The room (index `room_id`).
+    pub room_id: String,
+    /// `type`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// `state_key`, for state events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_key: Option<String>,
+    /// `sender`.
+    pub sender: String,
+    /// `depth`.
+    pub depth: u64,
+    /// The stream ordering; negative for backfilled events.
+    pub stream_ordering: i64,
+    /// The writer (tab) that persisted the event.
+    pub instance_name: String,
+    /// Whether the event is an outlier.
+    pub outlier: bool,
+    /// The event format version (1–4).
+    pub format_version: u8,
+    /// Why the event was rejected (Synapse's `rejections.reason`), if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejection: Option<String>,
+}
+
+/// `event_json`: the PDU as received, keyed by `event_id` (Synapse `event_json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventJsonRow {
+    /// The event id (key).
+    pub event_id: String,
+    /// The room version the JSON is parsed with.
+    pub room_version: String,
+    /// The event format version (1–4).
+    pub format_version: u8,
+    /// The PDU as canonical JSON text (without the ids computed from it).
+    pub json: String,
+    /// The internal metadata dict as JSON text, without the values that are `events` columns.
+    pub internal_metadata: String,
+}
+
+/// `event_edges`: one DAG edge, keyed by `[event_id, prev_event_id]`, indexed by
+/// `prev_event_id` (Synapse `event_edges`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventEdgeRow {
+    /// The child event.
+    pub event_id: String,
+    /// One of its prev events.
+    pub prev_event_id: String,
+}
+
+/// `event_forward_extremities`: a leaf of a room's DAG, keyed by `[room_id, event_id]`
+/// (Synapse `event_forward_extremities`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForwardExtremityRow {
+    /// The room.
+    pub room_id: String,
+    /// The leaf event.
+    pub event_id: String,
+}
+
+/// `current_state_events`: one entry of a room's current state, keyed by
+/// `[room_id, type, state_key]` (Synapse `current_state_events`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurrentStateRow {
+    /// The room.
+    pub room_id: String,
+    /// The state event type.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The state key.
+    pub state_key: String,
+    /// The event holding this entry.
+    pub event_id: String,
+    /// `content.membership`, for member events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub membership: Option<String>,
+}
+
+/// `room_memberships`: one member event, keyed by `event_id`, indexed by `room_id` and by
+/// `[user_id, room_id]` (Synapse `room_memberships`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomMembershipRow {
+    /// The member event (key).
+    pub event_id: String,
+    /// The room.
+    pub room_id: String,
+    /// Whose membership (the state key).
+    pub user_id: String,
+    /// Who sent it.
+    pub sender: String,
+    /// `content.membership`.
+    pub membership: String,
+    /// `content.displayname`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// `content.avatar_url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_url: Option<String>,
+}
+
+/// `state_groups`: a group, keyed by `id` (Synapse `state_groups`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateGroupRow {
+    /// The group id (key).
+    pub id: u64,
+    /// The room.
+    pub room_id: String,
+    /// The event the group was made for.
+    pub event_id: String,
+}
+
+/// `state_groups_state`: one row of a group's delta, keyed by `[state_group, type, state_key]`
+/// (Synapse `state_groups_state`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateGroupStateRow {
+    /// The group.
+    pub state_group: u64,
+    /// The state event type.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The state key.
+    pub state_key: String,
+    /// The event.
+    pub event_id: String,
+}
+
+/// `state_group_edges`: a group's prev group, keyed by `state_group`, indexed by
+/// `prev_state_group` (Synapse `state_group_edges`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateGroupEdgeRow {
+    /// The group (key).
+    pub state_group: u64,
+    /// The group its delta applies to.
+    pub prev_state_group: u64,
+}
+
+/// `event_to_state_groups`: the group of the state after an event, keyed by `event_id`
+/// (Synapse `event_to_state_groups`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventToStateGroupRow {
+    /// The event (key).
+    pub event_id: String,
+    /// Its state group.
+    pub state_group: u64,
+}
+
+/// `rooms`: a room, keyed by `room_id` (Synapse `rooms`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomRow {
+    /// The room (key).
+    pub room_id: String,
+    /// Its room version.
+    pub room_version: String,
+    /// The create event's sender.
+    pub creator: String,
+}
+
+/// `stream_positions`: a writer's persisted position on a stream, keyed by
+/// `[stream_name, instance_name]` (Synapse `stream_positions`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamPositionRow {
+    /// The stream (`"events"`).
+    pub stream_name: String,
+    /// The writer.
+    pub instance_name: String,
+    /// The highest id this writer persisted.
+    pub stream_id: i64,
+}
+
+/// `sequences`: the last id handed out on a stream shared by every writer, keyed by
+/// `stream_name` (a Postgres sequence in Synapse).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SequenceRow {
+    /// The stream.
+    pub stream_name: String,
+    /// The last id handed out.
+    pub last_value: i64,
+}
+
+/// `meta`: facts about the database itself, keyed by `key` (Synapse's `schema_version` and
+/// `schema_compat_version` tables).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetaRow {
+    /// The fact's name (`"schema_version"`, `"compat_version"`).
+    pub key: String,
+    /// Its value.
+    pub value: u32,
+}
