@@ -77,7 +77,6 @@ pub fn synapse_group_state(room: &JsonValue, group: i64) -> BTreeMap<(String, St
 #[cfg(target_arch = "wasm32")]
 pub mod bindings;
 
-#[cfg(not(target_arch = "wasm32"))]
 pub mod conformance;
 
 /// Runs a future to completion on this thread. The memory backend never waits, so polling with
