@@ -2,15 +2,12 @@
 //! with rejected events, and every room Synapse persisted.
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::collections::BTreeSet;
+mod common;
+
+use common::{fixture, id_set as sorted};
 
 use prejoin::persist::{EventOutcome, ForwardExtremities};
 use serde_json::Value as JsonValue;
-
-fn fixture(name: &str) -> JsonValue {
-    let path = format!("{}/tests/fixtures/synapse-1.163.2/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
 
 /// `prev_events` as ids: room versions 1 and 2 list `[id, hashes]` pairs.
 fn prev_ids(pdu: &JsonValue) -> Vec<String> {
@@ -20,10 +17,6 @@ fn prev_ids(pdu: &JsonValue) -> Vec<String> {
         .iter()
         .map(|prev| prev.as_str().or_else(|| prev[0].as_str()).unwrap().to_owned())
         .collect()
-}
-
-fn sorted(list: &JsonValue) -> BTreeSet<String> {
-    list.as_array().unwrap().iter().map(|id| id.as_str().unwrap().to_owned()).collect()
 }
 
 fn outcome(name: &str) -> EventOutcome {

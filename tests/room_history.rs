@@ -5,54 +5,14 @@
 
 mod common;
 
+use common::{event_id, expected_state, fixture, id_set as ids, state_map as ours};
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use prejoin::model::pdu::Pdu;
 use prejoin::model::room_version::RoomVersion;
-use prejoin::persist::{EventOutcome, RoomHistory, StateIds};
-use ruma_common::OwnedEventId;
+use prejoin::persist::{EventOutcome, RoomHistory};
 use serde_json::Value as JsonValue;
-
-fn fixture(name: &str) -> JsonValue {
-    let path = format!("{}/tests/fixtures/synapse-1.163.2/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-/// A fixture state: `"type\u0000state_key"` → event id, or a list of `{type, state_key, event_id}`.
-fn expected_state(value: &JsonValue) -> BTreeMap<(String, String), String> {
-    match value {
-        JsonValue::Object(map) => map
-            .iter()
-            .map(|(key, id)| {
-                let (event_type, state_key) = key.split_once('\u{0}').unwrap();
-                ((event_type.to_owned(), state_key.to_owned()), id.as_str().unwrap().to_owned())
-            })
-            .collect(),
-        JsonValue::Array(rows) => rows
-            .iter()
-            .map(|row| {
-                let key = (
-                    row["type"].as_str().unwrap().to_owned(),
-                    row["state_key"].as_str().unwrap().to_owned(),
-                );
-                (key, row["event_id"].as_str().unwrap().to_owned())
-            })
-            .collect(),
-        other => panic!("not a state: {other}"),
-    }
-}
-
-fn ours(state: &StateIds) -> BTreeMap<(String, String), String> {
-    state.iter().map(|(key, id)| (key.clone(), id.to_string())).collect()
-}
-
-fn ids(value: &JsonValue) -> BTreeSet<String> {
-    value.as_array().unwrap().iter().map(|id| id.as_str().unwrap().to_owned()).collect()
-}
-
-fn event_id(id: &str) -> OwnedEventId {
-    OwnedEventId::try_from(id).unwrap()
-}
 
 fn receive_all(
     room: &JsonValue,

@@ -3,6 +3,10 @@
 //! bound on delta chains, resolved states, filtered reads, and loading stored groups back.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
+use common::{event_id, expected_state, fixture, fork_order, room_pdus, state_map as strings};
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use prejoin::model::pdu::Pdu;
@@ -15,34 +19,8 @@ use prejoin::persist::{EventStateGroups, RoomHistory, StateGroupRow, StateGroups
 use ruma_common::{EventId, OwnedEventId};
 use serde_json::{json, Value as JsonValue};
 
-fn fixture(name: &str) -> JsonValue {
-    let path = format!("{}/tests/fixtures/synapse-1.163.2/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn event_id(id: &str) -> OwnedEventId {
-    OwnedEventId::try_from(id).unwrap()
-}
-
 fn key(event_type: &str, state_key: &str) -> (String, String) {
     (event_type.to_owned(), state_key.to_owned())
-}
-
-fn strings(state: &StateIds) -> BTreeMap<(String, String), String> {
-    state.iter().map(|(key, id)| (key.clone(), id.to_string())).collect()
-}
-
-/// A fixture state: `"type\u0000state_key"` → event id.
-fn expected_state(value: &JsonValue) -> BTreeMap<(String, String), String> {
-    value
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(key, id)| {
-            let (event_type, state_key) = key.split_once('\u{0}').unwrap();
-            ((event_type.to_owned(), state_key.to_owned()), id.as_str().unwrap().to_owned())
-        })
-        .collect()
 }
 
 /// The state before a PDU, from the history that has not received it yet. With several prev
@@ -93,16 +71,6 @@ impl Replay {
         assert_eq!(self.groups.event_group(&id), Some(planned.state_group));
         self.planned.push((id, planned));
     }
-}
-
-fn room_pdus(room: &JsonValue) -> Vec<Pdu> {
-    let version = RoomVersion::parse(room["room_version"].as_str().unwrap()).unwrap();
-    room["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|event| Pdu::from_json_value(event["pdu"].clone(), &version).unwrap())
-        .collect()
 }
 
 /// Synapse's groups of a room: id → (event id, prev group, rows).
@@ -240,19 +208,6 @@ fn groups_match_synapse_rows_in_every_room() {
 
 fn ours_rows(row: &StateGroupRow) -> BTreeMap<(String, String), String> {
     strings(&row.delta)
-}
-
-fn fork_order(room: &JsonValue) -> (Vec<String>, BTreeMap<String, JsonValue>) {
-    let order: Vec<String> = room["batches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|batch| batch.as_array().unwrap())
-        .map(|id| id.as_str().unwrap().to_owned())
-        .collect();
-    let pdus =
-        order.iter().cloned().zip(room["pdus"].as_array().unwrap().iter().cloned()).collect();
-    (order, pdus)
 }
 
 #[test]

@@ -5,6 +5,12 @@
 
 mod common;
 
+use common::room_pdus as pdus;
+
+fn fixture() -> serde_json::Value {
+    common::fixture("pdus.json")
+}
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use prejoin::model::pdu::Pdu;
@@ -14,21 +20,6 @@ use prejoin::persist::state_groups::StateGroups;
 use prejoin::persist::{plan_room_chunk, RoomHistory, RoomWritePlan, StreamOrderings};
 use ruma_common::OwnedRoomId;
 use serde_json::Value as JsonValue;
-
-fn fixture() -> JsonValue {
-    let path = format!("{}/tests/fixtures/synapse-1.163.2/pdus.json", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn pdus(room: &JsonValue) -> Vec<Pdu> {
-    let version = RoomVersion::parse(room["room_version"].as_str().unwrap()).unwrap();
-    room["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|event| Pdu::from_json_value(event["pdu"].clone(), &version).unwrap())
-        .collect()
-}
 
 /// A `room_memberships` row: event, user, sender, membership, display name, avatar.
 type MembershipRow = (String, String, String, String, Option<String>, Option<String>);

@@ -8,8 +8,26 @@ use std::collections::{BTreeMap, BTreeSet};
 use prejoin::model::StateFilter;
 use prejoin::persist::RoomWritePlan;
 use prejoin::storage::{EventStore, Store, StoreError, StoredEvent};
-use ruma_common::{EventId, OwnedEventId};
+use ruma_common::EventId;
 use serde_json::Value as JsonValue;
+
+use super::{event_id, expected_state, fixture, id_set as strings};
+
+fn pdus_fixture() -> JsonValue {
+    fixture("pdus.json")
+}
+
+fn forks_fixture() -> JsonValue {
+    fixture("forks.json")
+}
+
+fn softfail_fixture() -> JsonValue {
+    fixture("softfail.json")
+}
+
+fn state_of(state: prejoin::persist::StateIds) -> BTreeMap<(String, String), String> {
+    super::state_map(&state)
+}
 
 /// Expands to one test per behaviour of the suite, each run on a store from `$make_store` (an
 /// async function returning a fresh, empty backend). The list lives here, once.
@@ -39,52 +57,6 @@ macro_rules! store_conformance_tests {
             common::conformance::$name($make_store().await).await
         }
     )+};
-}
-
-fn pdus_fixture() -> JsonValue {
-    serde_json::from_str(include_str!("../fixtures/synapse-1.163.2/pdus.json")).unwrap()
-}
-
-fn forks_fixture() -> JsonValue {
-    serde_json::from_str(include_str!("../fixtures/synapse-1.163.2/forks.json")).unwrap()
-}
-
-fn softfail_fixture() -> JsonValue {
-    serde_json::from_str(include_str!("../fixtures/synapse-1.163.2/softfail.json")).unwrap()
-}
-
-fn event_id(id: &str) -> OwnedEventId {
-    OwnedEventId::try_from(id).unwrap()
-}
-
-fn strings(list: &JsonValue) -> BTreeSet<String> {
-    list.as_array().unwrap().iter().map(|id| id.as_str().unwrap().to_owned()).collect()
-}
-
-fn state_of(state: prejoin::persist::StateIds) -> BTreeMap<(String, String), String> {
-    state.into_iter().map(|(key, id)| (key, id.to_string())).collect()
-}
-
-/// A fixture state as a map: `"type\u0000state_key"` → id, or rows of `{type, state_key, event_id}`.
-fn expected_state(value: &JsonValue) -> BTreeMap<(String, String), String> {
-    match value {
-        JsonValue::Object(map) => map
-            .iter()
-            .map(|(key, id)| {
-                let (event_type, state_key) = key.split_once('\u{0}').unwrap();
-                ((event_type.to_owned(), state_key.to_owned()), id.as_str().unwrap().to_owned())
-            })
-            .collect(),
-        _ => value
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|row| {
-                let text = |field: &str| row[field].as_str().unwrap().to_owned();
-                ((text("type"), text("state_key")), text("event_id"))
-            })
-            .collect(),
-    }
 }
 
 async fn stored(store: &EventStore<impl Store>, id: &str) -> StoredEvent {

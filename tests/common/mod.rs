@@ -1,30 +1,101 @@
 //! Fixtures shared by the integration tests: outputs of a real Synapse 1.163.2.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use prejoin::model::pdu::Pdu;
+use prejoin::model::room_version::RoomVersion;
+use prejoin::persist::StateIds;
+use ruma_common::OwnedEventId;
 use serde_json::Value as JsonValue;
+
+/// A fixture file of `tests/fixtures/synapse-1.163.2/`, parsed (embedded, so wasm tests read it too).
+pub fn fixture(name: &str) -> JsonValue {
+    let text = match name {
+        "scenarios.json" => include_str!("../fixtures/synapse-1.163.2/scenarios.json"),
+        "config-variants.json" => include_str!("../fixtures/synapse-1.163.2/config-variants.json"),
+        "pdus.json" => include_str!("../fixtures/synapse-1.163.2/pdus.json"),
+        "forks.json" => include_str!("../fixtures/synapse-1.163.2/forks.json"),
+        "softfail.json" => include_str!("../fixtures/synapse-1.163.2/softfail.json"),
+        other => panic!("no fixture {other}"),
+    };
+    serde_json::from_str(text).unwrap()
+}
+
+/// A fixture state: `"type\u0000state_key"` → event id, or rows of `{type, state_key, event_id}`.
+pub fn expected_state(value: &JsonValue) -> BTreeMap<(String, String), String> {
+    match value {
+        JsonValue::Object(map) => map
+            .iter()
+            .map(|(key, id)| {
+                let (event_type, state_key) = key.split_once('\u{0}').unwrap();
+                ((event_type.to_owned(), state_key.to_owned()), id.as_str().unwrap().to_owned())
+            })
+            .collect(),
+        JsonValue::Array(rows) => rows
+            .iter()
+            .map(|row| {
+                let text = |field: &str| row[field].as_str().unwrap().to_owned();
+                ((text("type"), text("state_key")), text("event_id"))
+            })
+            .collect(),
+        other => panic!("not a state: {other}"),
+    }
+}
+
+/// Our state in the fixtures' terms.
+pub fn state_map(state: &StateIds) -> BTreeMap<(String, String), String> {
+    state.iter().map(|(key, id)| (key.clone(), id.to_string())).collect()
+}
+
+/// A JSON list of ids as a set.
+pub fn id_set(value: &JsonValue) -> BTreeSet<String> {
+    value.as_array().unwrap().iter().map(|id| id.as_str().unwrap().to_owned()).collect()
+}
+
+/// An event id from a fixture.
+pub fn event_id(id: &str) -> OwnedEventId {
+    OwnedEventId::try_from(id).unwrap()
+}
+
+/// A `pdus.json` room's PDUs, parsed with its room version, in stream order.
+pub fn room_pdus(room: &JsonValue) -> Vec<Pdu> {
+    let version = RoomVersion::parse(room["room_version"].as_str().unwrap()).unwrap();
+    room["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| Pdu::from_json_value(event["pdu"].clone(), &version).unwrap())
+        .collect()
+}
+
+/// A `forks.json` room's event ids in list order (its batches, flattened), with each id's PDU.
+pub fn fork_order(room: &JsonValue) -> (Vec<String>, BTreeMap<String, JsonValue>) {
+    let order: Vec<String> = room["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|batch| batch.as_array().unwrap())
+        .map(|id| id.as_str().unwrap().to_owned())
+        .collect();
+    let pdus =
+        order.iter().cloned().zip(room["pdus"].as_array().unwrap().iter().cloned()).collect();
+    (order, pdus)
+}
 
 /// `scenarios.json`: room state, the invite/knock, and the `invite_state`/`knock_state` Synapse sent.
 pub fn scenarios() -> Vec<JsonValue> {
-    let all: JsonValue =
-        serde_json::from_str(include_str!("../fixtures/synapse-1.163.2/scenarios.json")).unwrap();
-    all["scenarios"].as_array().unwrap().clone()
+    fixture("scenarios.json")["scenarios"].as_array().unwrap().clone()
 }
 
 /// `scenarios.json`'s three users' initial `/sync` responses, by user id.
 pub fn initial_syncs() -> JsonValue {
-    let all: JsonValue =
-        serde_json::from_str(include_str!("../fixtures/synapse-1.163.2/scenarios.json")).unwrap();
-    all["initial_syncs"].clone()
+    fixture("scenarios.json")["initial_syncs"].clone()
 }
 
 /// `config-variants.json`: the same kind of records from Synapse run with four prejoin configs.
 pub fn config_variants() -> Vec<JsonValue> {
-    let all: JsonValue =
-        serde_json::from_str(include_str!("../fixtures/synapse-1.163.2/config-variants.json"))
-            .unwrap();
-    all["scenarios"].as_array().unwrap().clone()
+    fixture("config-variants.json")["scenarios"].as_array().unwrap().clone()
 }
 
 /// The scenario called `name`.
