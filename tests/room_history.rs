@@ -43,15 +43,7 @@ fn forked_rooms_match_synapse_event_by_event() {
     for room in fixture["rooms"].as_array().unwrap() {
         let name = room["name"].as_str().unwrap();
         let version = RoomVersion::parse(room["room_version"].as_str().unwrap()).unwrap();
-        let order: Vec<String> = room["batches"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|batch| batch.as_array().unwrap())
-            .map(|id| id.as_str().unwrap().to_owned())
-            .collect();
-        let pdus: BTreeMap<String, JsonValue> =
-            order.iter().cloned().zip(room["pdus"].as_array().unwrap().iter().cloned()).collect();
+        let (order, pdus) = common::fork_order(room);
         let mut history = RoomHistory::new(version.clone());
         receive_all(room, &order, &mut history, &version, &pdus);
 

@@ -171,13 +171,7 @@ pub async fn forked_rooms_resolve_as_synapse(backend: impl Store) {
     let store = EventStore::new(backend, "tab-1");
     for room in forks_fixture()["rooms"].as_array().unwrap() {
         let name = room["name"].as_str().unwrap();
-        let order: Vec<String> = room["batches"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|batch| batch.as_array().unwrap())
-            .map(|id| id.as_str().unwrap().to_owned())
-            .collect();
+        let (order, _) = super::fork_order(room);
         persist(&store, room["pdus"].as_array().unwrap().clone(), &mut std::iter::repeat(1)).await;
         let expected = &room["expected"];
         for id in &order {
