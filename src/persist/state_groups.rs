@@ -180,6 +180,13 @@ impl StateGroups {
         self.next_id
     }
 
+    /// Makes new groups take ids from `next_id` on, when that is above the current next id: a
+    /// store keeps one id sequence for the groups of every room, while planning keeps groups per
+    /// room.
+    pub fn continue_ids_from(&mut self, next_id: StateGroupId) {
+        self.next_id = self.next_id.max(next_id);
+    }
+
     /// How many groups are loaded or planned.
     pub fn len(&self) -> usize {
         self.groups.len()

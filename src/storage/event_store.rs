@@ -1,10 +1,10 @@
 //! The event store over any backend: persisting batches (read, plan, write per room chunk) and
 //! reading back.
 //!
-//! Each room chunk is planned on a copy of that room's planning state and written in one atomic
-//! [`Store::apply`]; only when the write succeeds does the copy replace the planning state. So a
-//! chunk that fails leaves nothing behind, in the store or in memory, and the other rooms of the
-//! batch still persist (Synapse's per-room persistence queues: a slow or failing room never holds
+//! Each room chunk is planned on a copy of that room's planning state (its history and state
+//! groups; never another room's) and written in one atomic [`Store::apply`]; only when the write
+//! succeeds does the copy replace the room's planning state. So a chunk that fails leaves nothing
+//! behind, in the store or in memory, and the other rooms of the batch still persist (Synapse's per-room persistence queues: a slow or failing room never holds
 //! back the others).
 
 use std::cell::RefCell;
@@ -17,7 +17,7 @@ use super::{Store, StoreError, StoredEvent};
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateFilter;
-use crate::persist::state_groups::StateGroups;
+use crate::persist::state_groups::{StateGroupId, StateGroups};
 use crate::persist::{
     parse_batch, plan_room_chunk, EventOutcome, MembershipRow, RoomHistory, RoomWritePlan,
     StateIds, StreamOrderings,
@@ -51,13 +51,27 @@ pub struct PersistResult {
     pub rooms: Vec<RoomPersistResult>,
 }
 
-/// The planning state kept between batches: each room's history, the state groups, the stream
-/// orderings handed out.
-#[derive(Debug, Clone, Default)]
+/// The planning state kept between batches: each room's own, plus the sequences every room
+/// shares (stream orderings, state group ids).
+#[derive(Debug, Default)]
 struct Planning {
-    rooms: BTreeMap<String, RoomHistory>,
-    groups: StateGroups,
+    rooms: BTreeMap<String, RoomPlanning>,
     orderings: StreamOrderings,
+    next_state_group: StateGroupId,
+}
+
+/// One room's planning state: its history and its state groups.
+#[derive(Debug, Clone)]
+struct RoomPlanning {
+    history: RoomHistory,
+    groups: StateGroups,
+}
+
+/// A planned chunk, and what planning state it leaves once written.
+struct Draft {
+    room: RoomPlanning,
+    orderings: StreamOrderings,
+    plan: RoomWritePlan,
 }
 
 /// An event store over a backend.
@@ -123,40 +137,43 @@ impl<S: Store> EventStore<S> {
             stream_orderings: None,
             error: None,
         };
-        let (mut draft, plan) = match self.plan(&room_id, pdus, backfilled) {
-            Ok(planned) => planned,
+        let draft = match self.plan(&room_id, pdus, backfilled) {
+            Ok(draft) => draft,
             Err(error) => {
                 failed.error = Some(error);
                 return failed;
             }
         };
-        if let Err(error) = self.backend.apply(&plan, &self.writer).await {
+        if let Err(error) = self.backend.apply(&draft.plan, &self.writer).await {
             failed.error = Some(error);
             return failed;
         }
-        let result = summarize(&room_id, &plan, &draft.rooms[&room_id]);
-        std::mem::swap(&mut *self.planning.borrow_mut(), &mut draft);
+        let result = summarize(&room_id, &draft.plan, &draft.room.history);
+        let mut planning = self.planning.borrow_mut();
+        planning.orderings = draft.orderings;
+        planning.next_state_group = draft.room.groups.next_id();
+        planning.rooms.insert(room_id, draft.room);
         result
     }
 
-    /// Plans a chunk on a copy of the planning state; the copy replaces it only once written.
-    fn plan(
-        &self,
-        room_id: &str,
-        pdus: Vec<Pdu>,
-        backfilled: bool,
-    ) -> Result<(Planning, RoomWritePlan), StoreError> {
-        let mut draft = self.planning.borrow().clone();
+    /// Plans a chunk on a copy of its room's planning state, which replaces it only once written.
+    fn plan(&self, room_id: &str, pdus: Vec<Pdu>, backfilled: bool) -> Result<Draft, StoreError> {
         let Some(first) = pdus.first() else {
             return Err(StoreError::Plan("empty room chunk".to_owned()));
         };
         let room = first.room_id().to_owned();
-        let version = first.room_version().clone();
-        let Planning { rooms, groups, orderings } = &mut draft;
-        let history = rooms.entry(room_id.to_owned()).or_insert_with(|| RoomHistory::new(version));
-        let plan = plan_room_chunk(history, groups, room, pdus, backfilled, orderings)
+        let planning = self.planning.borrow();
+        let mut draft = planning.rooms.get(room_id).cloned().unwrap_or_else(|| RoomPlanning {
+            history: RoomHistory::new(first.room_version().clone()),
+            groups: StateGroups::default(),
+        });
+        draft.groups.continue_ids_from(planning.next_state_group);
+        let mut orderings = planning.orderings.clone();
+        drop(planning);
+        let RoomPlanning { history, groups } = &mut draft;
+        let plan = plan_room_chunk(history, groups, room, pdus, backfilled, &mut orderings)
             .map_err(|error| StoreError::Plan(error.to_string()))?;
-        Ok((draft, plan))
+        Ok(Draft { room: draft, orderings, plan })
     }
 
     /// A stored event, with its internal metadata and format version.
