@@ -33,13 +33,8 @@ fn soft_failed_rooms_after_every_batch() {
     let fixture = fixture("softfail.json");
     for room in fixture["rooms"].as_array().unwrap() {
         let name = &room["name"];
-        let order: Vec<&str> = room["arrival_order"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|id| id.as_str().unwrap())
-            .collect();
-        let pdu_of = |id: &str| &room["pdus"][order.iter().position(|known| *known == id).unwrap()];
+        let pdus = common::softfail_pdus(room);
+        let pdu_of = |id: &str| &pdus[id];
         let mut extremities = ForwardExtremities::default();
         for (index, batch) in room["batches"].as_array().unwrap().iter().enumerate() {
             for id in batch["events"].as_array().unwrap() {

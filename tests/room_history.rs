@@ -75,14 +75,7 @@ fn soft_failed_rooms_match_synapse_after_every_batch() {
     for room in fixture["rooms"].as_array().unwrap() {
         let name = room["name"].as_str().unwrap();
         let version = RoomVersion::parse(room["room_version"].as_str().unwrap()).unwrap();
-        let order: Vec<String> = room["arrival_order"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|id| id.as_str().unwrap().to_owned())
-            .collect();
-        let pdus: BTreeMap<String, JsonValue> =
-            order.iter().cloned().zip(room["pdus"].as_array().unwrap().iter().cloned()).collect();
+        let pdus = common::softfail_pdus(room);
         let mut history = RoomHistory::new(version.clone());
         let mut seen: Vec<String> = Vec::new();
         for (index, batch) in room["batches"].as_array().unwrap().iter().enumerate() {

@@ -207,14 +207,8 @@ pub async fn soft_failed_events_as_synapse(backend: impl Store) {
     let store = EventStore::new(backend, "tab-1");
     for room in softfail_fixture()["rooms"].as_array().unwrap() {
         let name = room["name"].as_str().unwrap();
-        let order: Vec<&str> = room["arrival_order"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|id| id.as_str().unwrap())
-            .collect();
-        let pdu_of =
-            |id: &str| room["pdus"][order.iter().position(|known| *known == id).unwrap()].clone();
+        let pdus = super::softfail_pdus(room);
+        let pdu_of = |id: &str| pdus[id].clone();
         let room_id = room["room_id"].as_str().unwrap();
         for (index, batch) in room["batches"].as_array().unwrap().iter().enumerate() {
             let events: Vec<JsonValue> = batch["events"]

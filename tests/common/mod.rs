@@ -83,6 +83,14 @@ pub fn fork_order(room: &JsonValue) -> (Vec<String>, BTreeMap<String, JsonValue>
     (order, pdus)
 }
 
+/// A `softfail.json` room's PDUs by event id (`pdus` lists them in `arrival_order`).
+pub fn softfail_pdus(room: &JsonValue) -> BTreeMap<String, JsonValue> {
+    let ids = room["arrival_order"].as_array().unwrap().iter();
+    ids.map(|id| id.as_str().unwrap().to_owned())
+        .zip(room["pdus"].as_array().unwrap().iter().cloned())
+        .collect()
+}
+
 /// `scenarios.json`: room state, the invite/knock, and the `invite_state`/`knock_state` Synapse sent.
 pub fn scenarios() -> Vec<JsonValue> {
     fixture("scenarios.json")["scenarios"].as_array().unwrap().clone()
