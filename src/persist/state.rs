@@ -105,15 +105,11 @@ impl RoomHistory {
         self.receive_as(pdu, Arrival::Live).map(|(outcome, _)| outcome)
     }
 
-    /// Receives one backfilled (older) PDU: authorized against its auth events and the state
-    /// before it, never soft-failed (Synapse does not check backfilled events against the current
-    /// state), and without moving the forward extremities or the current state.
-    pub fn receive_backfilled(&mut self, pdu: Pdu) -> Result<EventOutcome, PlanError> {
-        self.receive_as(pdu, Arrival::Backfilled).map(|(outcome, _)| outcome)
-    }
-
-    /// Receives a PDU live or backfilled, and also returns the state before it (which state
-    /// groups store it against). An event already held gives its outcome and `None`.
+    /// Receives a PDU live or, when `backfilled`, as older history: authorized against its auth
+    /// events and the state before it, never soft-failed (Synapse does not check backfilled
+    /// events against the current state), and without moving the forward extremities or the
+    /// current state. Also returns the state before it (which state groups store it against).
+    /// An event already held gives its outcome and `None`.
     pub(super) fn receive_with_state_before(
         &mut self,
         pdu: Pdu,

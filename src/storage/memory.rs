@@ -177,31 +177,3 @@ impl Store for MemoryStore {
         Ok(tables.memberships.values().filter(in_room).cloned().collect())
     }
 }
-
-impl MemoryStore {
-    /// The ids of a room's events, by stream ordering.
-    pub fn room_event_ids(&self, room_id: &str) -> Vec<OwnedEventId> {
-        let tables = self.tables.borrow();
-        let mut events: Vec<(i64, OwnedEventId)> = tables
-            .events
-            .values()
-            .filter(|event| event.pdu.room_id() == room_id)
-            .map(|event| {
-                let ordering = event.internal_metadata.stream_ordering.unwrap_or_default();
-                (ordering, event.pdu.owned_event_id().clone())
-            })
-            .collect();
-        events.sort();
-        events.into_iter().map(|(_, id)| id).collect()
-    }
-
-    /// Whether any table holds a row of this event (for atomicity checks).
-    pub fn holds_anything_of(&self, event_id: &EventId) -> bool {
-        let tables = self.tables.borrow();
-        tables.events.contains_key(event_id)
-            || tables.edges.iter().any(|(id, _)| id == event_id)
-            || tables.memberships.contains_key(event_id)
-            || tables.state_groups.event_group(event_id).is_some()
-            || tables.current_state.values().any(|(id, _)| id == event_id)
-    }
-}
