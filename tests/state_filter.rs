@@ -4,7 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use prejoin::model::state_filter::{MembersInput, StateFilterInput};
-use prejoin::model::{InputError, MemberFilter, NonMemberFilter, StateFilter, StateKeyFilter};
+use prejoin::model::{InputError, MemberFilter, NonMemberFilter, StateFilter, StateIds, StateKeyFilter};
+use ruma_common::OwnedEventId;
 use proptest::prelude::*;
 use serde_json::{json, Value as JsonValue};
 
@@ -26,11 +27,12 @@ const ROWS: [(&str, &str); 8] = [
 const NON_MEMBERS: [(&str, &str); 5] =
     [("m.room.create", ""), ("m.room.name", ""), ("m.room.topic", ""), (TAG, "a"), (TAG, "b")];
 
-fn state() -> BTreeMap<(String, String), usize> {
+fn state() -> StateIds {
     ROWS.iter()
         .enumerate()
         .map(|(index, (event_type, state_key))| {
-            (((*event_type).to_owned(), (*state_key).to_owned()), index)
+            let id = OwnedEventId::try_from(format!("$row{index}")).expect("a valid event id");
+            (((*event_type).to_owned(), (*state_key).to_owned()), id)
         })
         .collect()
 }

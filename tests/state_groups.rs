@@ -482,7 +482,7 @@ fn resolved_states_reuse_or_build_on_the_closest_prev_group() {
         (row.id, row.prev_group, &row.event_id),
         (merge.state_group, Some(g_avatar), &eid("merge"))
     );
-    assert_eq!(row.delta, StateIds::from([(key("m.room.name", ""), eid("name"))]));
+    assert_eq!(row.delta, StateIds::from_iter([(key("m.room.name", ""), eid("name"))]));
     assert_eq!(groups.state_of(merge.state_group).unwrap(), merged);
 
     // The same prev groups again (in another order): the resolution is remembered, a state event
@@ -514,7 +514,7 @@ fn resolved_states_reuse_or_build_on_the_closest_prev_group() {
     let (before_row, after_row) = (&merge3.new_groups[0], &merge3.new_groups[1]);
     assert_eq!(before_row.prev_group, Some(g_name.min(topic.state_group)));
     assert_eq!(after_row.prev_group, Some(before_row.id));
-    assert_eq!(after_row.delta, StateIds::from([(key("m.room.member", "@bob:x"), eid("merge3"))]));
+    assert_eq!(after_row.delta, StateIds::from_iter([(key("m.room.member", "@bob:x"), eid("merge3"))]));
     assert!(before_row.event_id == eid("merge3") && after_row.event_id == eid("merge3"));
     assert_eq!(groups.state_of(merge3.state_group).unwrap(), after3);
     assert_eq!(groups.state_of(merge3.state_group_before).unwrap(), both);
@@ -610,7 +610,7 @@ fn bad_input_is_an_error_and_changes_nothing() {
     // One id left, two needed (the empty group and the create event's): nothing is planned.
     let mut last = StateGroups::new(MAX_STATE_GROUP_ID);
     let empty = StateIds::new();
-    let state = StateIds::from([(key("m.room.create", ""), eid("create"))]);
+    let state = StateIds::from_iter([(key("m.room.create", ""), eid("create"))]);
     assert_eq!(last.plan(&eid("create"), &[], &empty, &state), Err(StateGroupError::IdsExhausted));
     assert!(last.is_empty() && last.event_group(&eid("create")).is_none());
     assert_eq!(last.next_id(), MAX_STATE_GROUP_ID);

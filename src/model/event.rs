@@ -13,6 +13,12 @@ use super::InputError;
 /// The `(type, state_key)` pair that identifies a piece of room state.
 pub type StateKey = (String, String);
 
+/// A room state: `(type, state_key)` to the id of the event that holds it, ordered by key.
+///
+/// A persistent map: a clone shares its nodes, and a change copies only the path to the key. A
+/// room's history keeps the state after every event, most of them equal or one key apart.
+pub type StateIds = imbl::OrdMap<StateKey, ruma_common::OwnedEventId>;
+
 /// A state event: the four fields that stripped state keeps, plus the rest of the event.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]

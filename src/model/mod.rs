@@ -10,6 +10,6 @@ pub mod state_filter;
 pub mod stripped;
 
 pub use error::InputError;
-pub use event::{StateEvent, StateKey};
+pub use event::{StateEvent, StateIds, StateKey};
 pub use state_filter::{MemberFilter, NonMemberFilter, StateFilter, StateKeyFilter};
 pub use stripped::{parse_events, InvalidEvent, StrippedEventRef};

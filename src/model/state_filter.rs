@@ -12,7 +12,7 @@ use ruma_common::UserId;
 use serde::{de, Deserialize, Deserializer};
 use serde_json::Value as JsonValue;
 
-use crate::model::InputError;
+use crate::model::{InputError, StateIds};
 
 /// The event type of membership state, whose state_keys are user ids.
 pub const MEMBER_EVENT_TYPE: &str = "m.room.member";
@@ -236,10 +236,7 @@ impl StateFilter {
     }
 
     /// A copy of the entries of `state` that the filter matches.
-    pub fn filter_state<V: Clone>(
-        &self,
-        state: &BTreeMap<(String, String), V>,
-    ) -> BTreeMap<(String, String), V> {
+    pub fn filter_state(&self, state: &StateIds) -> StateIds {
         if self.is_full() {
             return state.clone();
         }
@@ -251,9 +248,9 @@ impl StateFilter {
     }
 
     /// Removes from `state` the entries the filter does not match.
-    pub fn retain_state<V>(&self, state: &mut BTreeMap<(String, String), V>) {
+    pub fn retain_state(&self, state: &mut StateIds) {
         if !self.is_full() {
-            state.retain(|(event_type, state_key), _| self.matches(event_type, state_key));
+            *state = self.filter_state(state);
         }
     }
 

@@ -15,14 +15,7 @@
 //! - [`state`]: each PDU authorized (accepted, soft-failed or rejected) and given its state; the
 //!   current state resolved from the states after the forward extremities.
 
-use std::collections::BTreeMap;
-
-use ruma_common::OwnedEventId;
-
-use crate::model::StateKey;
-
-/// A room state: `(type, state_key)` to the id of the event that holds it.
-pub type StateIds = BTreeMap<StateKey, OwnedEventId>;
+pub use crate::model::StateIds;
 
 pub mod batch;
 pub mod chunk;

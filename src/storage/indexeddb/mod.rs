@@ -13,7 +13,7 @@ pub mod error;
 pub mod rows;
 pub mod schema;
 
-use std::collections::btree_map::Entry;
+use imbl::ordmap::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 use indexed_db_futures::database::Database;
