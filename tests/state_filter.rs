@@ -4,9 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use prejoin::model::state_filter::{MembersInput, StateFilterInput};
-use prejoin::model::{InputError, MemberFilter, NonMemberFilter, StateFilter, StateIds, StateKeyFilter};
-use ruma_common::OwnedEventId;
+use prejoin::model::{
+    InputError, MemberFilter, NonMemberFilter, StateFilter, StateIds, StateKeyFilter,
+};
 use proptest::prelude::*;
+use ruma_common::OwnedEventId;
 use serde_json::{json, Value as JsonValue};
 
 const MEMBER: &str = "m.room.member";

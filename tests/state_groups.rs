@@ -514,7 +514,10 @@ fn resolved_states_reuse_or_build_on_the_closest_prev_group() {
     let (before_row, after_row) = (&merge3.new_groups[0], &merge3.new_groups[1]);
     assert_eq!(before_row.prev_group, Some(g_name.min(topic.state_group)));
     assert_eq!(after_row.prev_group, Some(before_row.id));
-    assert_eq!(after_row.delta, StateIds::from_iter([(key("m.room.member", "@bob:x"), eid("merge3"))]));
+    assert_eq!(
+        after_row.delta,
+        StateIds::from_iter([(key("m.room.member", "@bob:x"), eid("merge3"))])
+    );
     assert!(before_row.event_id == eid("merge3") && after_row.event_id == eid("merge3"));
     assert_eq!(groups.state_of(merge3.state_group).unwrap(), after3);
     assert_eq!(groups.state_of(merge3.state_group_before).unwrap(), both);

@@ -76,6 +76,16 @@ impl ForwardExtremities {
         }
     }
 
+    /// Remembers a stored soft-failed event and its prevs, for the walk.
+    pub fn remember_soft_failed(&mut self, event_id: &str, prev_events: Vec<String>) {
+        self.dag.soft_failed.insert(event_id.to_owned(), prev_events);
+    }
+
+    /// Remembers events that a stored, accepted event names as a prev.
+    pub fn remember_referenced(&mut self, event_ids: impl IntoIterator<Item = String>) {
+        self.dag.referenced.extend(event_ids);
+    }
+
     fn apply_accepted(&mut self, event_id: &str, prev_events: &[String]) {
         if !self.dag.referenced.contains(event_id) {
             self.extremities.insert(event_id.to_owned());

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeSet;
 
+use imbl::ordmap::DiffItem;
 use ruma_common::{OwnedEventId, OwnedRoomId};
 use serde::Deserialize;
 
@@ -36,6 +37,16 @@ impl StreamOrderings {
     /// Continues from the last orderings handed out (as stored).
     pub fn new(last: i64, last_backfilled: i64) -> Self {
         Self { last, last_backfilled }
+    }
+
+    /// The last live ordering handed out (0 when none).
+    pub fn last(&self) -> i64 {
+        self.last
+    }
+
+    /// The last backfill ordering handed out (0 when none).
+    pub fn last_backfilled(&self) -> i64 {
+        self.last_backfilled
     }
 
     fn next(&mut self, backfilled: bool) -> i64 {
@@ -116,7 +127,8 @@ pub struct RoomWritePlan {
 /// groups, then hands out stream orderings to the new ones.
 ///
 /// On error the history and groups may hold part of the chunk: drop them and restore from the
-/// store, as after a failed write.
+/// store, as after a failed write. When the history noted misses ([`RoomHistory::take_misses`]),
+/// the plan (or the error) rests on a partial view: load what was missed and plan again.
 pub fn plan_room_chunk(
     history: &mut RoomHistory,
     groups: &mut StateGroups,
@@ -135,6 +147,11 @@ pub fn plan_room_chunk(
         }
         if history.contains(pdu.event_id()) {
             continue;
+        }
+        for prev in pdu.prev_events() {
+            if history.has_state(prev) && groups.event_group(prev).is_none() {
+                history.note_state_miss(prev);
+            }
         }
         let (outcome, state_before) = history.receive_with_state_before(pdu.clone(), backfilled)?;
         let state_before = state_before.unwrap_or_default();
@@ -169,19 +186,23 @@ pub fn plan_room_chunk(
 }
 
 fn state_delta(history: &RoomHistory, before: &StateIds, after: &StateIds) -> CurrentStateDelta {
-    let to_delete = before.keys().filter(|key| !after.contains_key(*key)).cloned().collect();
-    let to_insert = after
-        .iter()
-        .filter(|(key, id)| before.get(*key) != Some(*id))
-        .map(|(key, id)| {
-            let membership = (key.0 == "m.room.member")
-                .then(|| history.event(id).and_then(|event| member_content(event.pdu())))
-                .flatten()
-                .map(|content| content.membership);
-            (key.clone(), id.clone(), membership)
-        })
-        .collect();
-    CurrentStateDelta { to_delete, to_insert }
+    let membership = |key: &StateKey, id: &OwnedEventId| {
+        (key.0 == "m.room.member")
+            .then(|| history.event(id).and_then(|event| member_content(event.pdu())))
+            .flatten()
+            .map(|content| content.membership)
+    };
+    let mut delta = CurrentStateDelta::default();
+    // Only the parts the two states do not share are walked.
+    for change in before.diff(after) {
+        match change {
+            DiffItem::Remove(key, _) => delta.to_delete.push(key.clone()),
+            DiffItem::Add(key, id) | DiffItem::Update { new: (key, id), .. } => {
+                delta.to_insert.push((key.clone(), id.clone(), membership(key, id)));
+            }
+        }
+    }
+    delta
 }
 
 /// The fields of a member event's content that `room_memberships` keeps.

@@ -9,8 +9,15 @@
 //! the forward extremities. State resolution: v1 for room version 1 ([`resolve_v1`]), v2 from
 //! `ruma-state-res` after (v2.1, with the conflicted state subgraph, from room version 12).
 //!
+//! The history is a cache of the room, not all of it: a room restored from the store starts with
+//! its forward extremities and current state only, and a long history drops old events and
+//! states ([`RoomHistory::prune`]). Whatever planning looks up and the history does not hold is
+//! noted as a [`Miss`]; the caller loads those from the store ([`RoomHistory::load_event`],
+//! [`RoomHistory::load_state`]) and plans again, so the outcome never depends on what was cached.
+//!
 //! [`resolve_v1`]: super::state_res_v1::resolve_v1
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use ruma_common::room_version_rules::StateResolutionVersion;
@@ -19,7 +26,7 @@ use ruma_events::StateEventType;
 use ruma_state_res::{Event as _, StateMap};
 use thiserror::Error;
 
-use super::extremities::{EventOutcome, ForwardExtremities};
+use super::extremities::{EventOutcome, ForwardExtremities, StoredDag};
 use super::room_event::RoomEvent;
 use super::StateIds;
 use crate::model::pdu::Pdu;
@@ -49,13 +56,29 @@ pub enum PlanError {
     StateGroups(String),
 }
 
+/// Something planning needed that the history did not hold: an event (for authorization, state
+/// resolution or the extremities), or the state after an event (a prev event).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Miss {
+    /// The event itself.
+    Event(OwnedEventId),
+    /// The state after the event.
+    State(OwnedEventId),
+}
+
 /// A room's events with their outcomes and states, the forward extremities and current state.
 #[derive(Debug, Clone)]
 pub struct RoomHistory {
     room_version: RoomVersion,
+    /// Whether `outcomes` names every event of the room the store holds: then an event it does
+    /// not name is new, not a miss. True for a room whose history began here.
+    complete: bool,
     events: BTreeMap<OwnedEventId, RoomEvent>,
     outcomes: BTreeMap<OwnedEventId, EventOutcome>,
     state_after: BTreeMap<OwnedEventId, StateIds>,
+    /// Events looked up in the store and not found there.
+    absent: BTreeSet<OwnedEventId>,
+    misses: RefCell<BTreeSet<Miss>>,
     extremities: ForwardExtremities,
     current_state: StateIds,
 }
@@ -63,14 +86,159 @@ pub struct RoomHistory {
 impl RoomHistory {
     /// An empty history of a room of this version.
     pub fn new(room_version: RoomVersion) -> Self {
+        Self::with_tips(room_version, true, BTreeSet::new(), StateIds::new())
+    }
+
+    /// The history of a room the store holds, from its forward extremities and current state;
+    /// everything else is loaded as planning misses it.
+    pub fn restored(
+        room_version: RoomVersion,
+        forward_extremities: BTreeSet<String>,
+        current_state: StateIds,
+    ) -> Self {
+        Self::with_tips(room_version, false, forward_extremities, current_state)
+    }
+
+    fn with_tips(
+        room_version: RoomVersion,
+        complete: bool,
+        forward_extremities: BTreeSet<String>,
+        current_state: StateIds,
+    ) -> Self {
         Self {
             room_version,
+            complete,
             events: BTreeMap::new(),
             outcomes: BTreeMap::new(),
             state_after: BTreeMap::new(),
-            extremities: ForwardExtremities::default(),
-            current_state: StateIds::new(),
+            absent: BTreeSet::new(),
+            misses: RefCell::default(),
+            extremities: ForwardExtremities::new(forward_extremities, StoredDag::default()),
+            current_state,
         }
+    }
+
+    /// The room version.
+    pub fn room_version(&self) -> &RoomVersion {
+        &self.room_version
+    }
+
+    /// What planning looked up and the history did not hold, since the last call.
+    pub fn take_misses(&self) -> BTreeSet<Miss> {
+        self.misses.take()
+    }
+
+    /// Loads a stored event and how it was judged.
+    pub fn load_event(&mut self, pdu: Pdu, outcome: EventOutcome) {
+        let event_id = pdu.owned_event_id().clone();
+        if outcome == EventOutcome::SoftFailed {
+            let prevs: Vec<String> = pdu.prev_events().iter().map(ToString::to_string).collect();
+            self.extremities.remember_soft_failed(event_id.as_str(), prevs);
+        }
+        let event = RoomEvent::new(pdu, outcome == EventOutcome::Rejected);
+        self.events.insert(event_id.clone(), event);
+        self.outcomes.insert(event_id, outcome);
+    }
+
+    /// Loads the stored state after an event (its state group).
+    pub fn load_state(&mut self, event_id: OwnedEventId, state: StateIds) {
+        self.state_after.insert(event_id, state);
+    }
+
+    /// Records that the store does not hold an event.
+    pub fn load_absent(&mut self, event_id: OwnedEventId) {
+        self.absent.insert(event_id);
+    }
+
+    /// Records events that a stored, accepted event names as a prev (a late event among them
+    /// does not become a forward extremity).
+    pub fn load_referenced(&mut self, event_ids: impl IntoIterator<Item = OwnedEventId>) {
+        self.extremities.remember_referenced(event_ids.into_iter().map(|id| id.to_string()));
+    }
+
+    /// Whether every event of the room the store holds is named here.
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    /// How many events the history holds whole.
+    pub fn held_events(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Drops the events and states planning is unlikely to need again: keeps the forward
+    /// extremities (with their states) and the events of the current state. What is dropped is
+    /// loaded back from the store when missed. Outcomes stay, so a complete history stays
+    /// complete.
+    /// Returns the events whose states are kept (their state groups must stay loaded).
+    pub fn prune(&mut self) -> BTreeSet<OwnedEventId> {
+        let tips: BTreeSet<OwnedEventId> = self
+            .extremities
+            .current()
+            .iter()
+            .filter_map(|id| OwnedEventId::try_from(id.as_str()).ok())
+            .collect();
+        let current: BTreeSet<&OwnedEventId> = self.current_state.values().collect();
+        self.events.retain(|id, _| tips.contains(id) || current.contains(id));
+        self.state_after.retain(|id, _| tips.contains(id));
+        self.absent.clear();
+        tips
+    }
+
+    /// Whether the history holds the event whole.
+    pub fn holds_event(&self, event_id: &EventId) -> bool {
+        self.events.contains_key(event_id)
+    }
+
+    /// Whether loading this would add to what the history knows (and the store may hold it).
+    pub fn needs_load(&self, miss: &Miss) -> bool {
+        match miss {
+            Miss::Event(id) => !self.events.contains_key(id) && self.may_be_stored(id),
+            Miss::State(id) => {
+                !self.state_after.contains_key(id)
+                    && self.outcomes.get(id) != Some(&EventOutcome::Outlier)
+                    && self.may_be_stored(id)
+            }
+        }
+    }
+
+    /// Whether the store may hold an event that the history does not name.
+    fn may_be_stored(&self, event_id: &EventId) -> bool {
+        self.outcomes.contains_key(event_id) || (!self.complete && !self.absent.contains(event_id))
+    }
+
+    fn miss(&self, miss: Miss) {
+        self.misses.borrow_mut().insert(miss);
+    }
+
+    /// An event, or a miss noted when the store may hold it.
+    fn lookup(&self, event_id: &EventId) -> Option<&RoomEvent> {
+        let event = self.events.get(event_id);
+        if event.is_none() && self.may_be_stored(event_id) {
+            self.miss(Miss::Event(event_id.to_owned()));
+        }
+        event
+    }
+
+    /// The state after an event, or a miss noted when the store may hold it. Outliers have none.
+    fn lookup_state(&self, event_id: &EventId) -> Option<&StateIds> {
+        let state = self.state_after.get(event_id);
+        let outlier = self.outcomes.get(event_id) == Some(&EventOutcome::Outlier);
+        if state.is_none() && !outlier && self.may_be_stored(event_id) {
+            self.miss(Miss::State(event_id.to_owned()));
+        }
+        state
+    }
+
+    /// Whether the history has the state after an event: a prev event whose state group planning
+    /// must know too.
+    pub fn has_state(&self, event_id: &EventId) -> bool {
+        self.state_after.contains_key(event_id)
+    }
+
+    /// Notes that the state (and state group) of an event must be loaded.
+    pub fn note_state_miss(&self, event_id: &EventId) {
+        self.miss(Miss::State(event_id.to_owned()));
     }
 
     /// The forward extremities.
@@ -94,9 +262,13 @@ impl RoomHistory {
         self.outcomes.get(event_id).copied()
     }
 
-    /// Whether the history already holds this event.
+    /// Whether the history already holds this event (a miss is noted when the store may).
     pub fn contains(&self, event_id: &EventId) -> bool {
-        self.outcomes.contains_key(event_id)
+        let known = self.outcomes.contains_key(event_id);
+        if !known && self.may_be_stored(event_id) {
+            self.miss(Miss::Event(event_id.to_owned()));
+        }
+        known
     }
 
     /// Receives one PDU, as federation delivers them: authorizes it against its auth events and
@@ -164,6 +336,9 @@ impl RoomHistory {
         prevs: &[OwnedEventId],
         outcome: EventOutcome,
     ) -> Result<(), PlanError> {
+        if outcome == EventOutcome::Accepted {
+            self.note_walk_misses(prevs);
+        }
         let before = self.extremities.current().clone();
         let prev_strings: Vec<String> = prevs.iter().map(ToString::to_string).collect();
         self.extremities.apply(event_id.as_str(), &prev_strings, outcome);
@@ -179,16 +354,39 @@ impl RoomHistory {
         Ok(())
     }
 
-    /// An event the history holds.
+    /// The #5269 walk goes back through soft-failed prevs: notes those whose outcome is not held.
+    fn note_walk_misses(&self, prevs: &[OwnedEventId]) {
+        let mut to_check: Vec<&OwnedEventId> = prevs.iter().collect();
+        let mut seen = BTreeSet::new();
+        while let Some(id) = to_check.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            match (self.outcomes.get(id), self.events.get(id)) {
+                (Some(EventOutcome::SoftFailed), Some(event)) => {
+                    to_check.extend(event.pdu().prev_events());
+                }
+                (Some(EventOutcome::SoftFailed), None) => {
+                    self.lookup(id);
+                }
+                (None, _) => {
+                    self.lookup(id);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// An event the history holds (a miss is noted when the store may hold it).
     pub fn event(&self, event_id: &EventId) -> Option<&RoomEvent> {
-        self.events.get(event_id)
+        self.lookup(event_id)
     }
 
     /// The resolved state after a set of events (the state before an event with these prevs).
     /// Unknown events are left out: their state cannot be known here.
     fn state_after_all(&self, event_ids: &[OwnedEventId]) -> Result<StateIds, PlanError> {
         let mut states: Vec<&StateIds> =
-            event_ids.iter().filter_map(|id| self.state_after.get(id)).collect();
+            event_ids.iter().filter_map(|id| self.lookup_state(id)).collect();
         states.dedup();
         match states.as_slice() {
             [] => Ok(StateIds::new()),
@@ -199,7 +397,7 @@ impl RoomHistory {
 
     fn resolve(&self, states: &[&StateIds]) -> Result<StateIds, PlanError> {
         let rules = self.room_version.rules();
-        let fetch = |id: &EventId| self.events.get(id).cloned();
+        let fetch = |id: &EventId| self.lookup(id).cloned();
         match &rules.state_res {
             StateResolutionVersion::V1 => {
                 let sets: Vec<StateIds> = states.iter().map(|state| (*state).clone()).collect();
@@ -236,7 +434,7 @@ impl RoomHistory {
         let mut chain = BTreeSet::new();
         let mut to_visit: Vec<OwnedEventId> = event_ids.into_iter().collect();
         while let Some(id) = to_visit.pop() {
-            let Some(event) = self.events.get(&id) else { continue };
+            let Some(event) = self.lookup(&id) else { continue };
             for auth in event.auth_events() {
                 if chain.insert(auth.clone()) {
                     to_visit.push(auth.clone());
@@ -267,7 +465,7 @@ impl RoomHistory {
     /// Authorization on receipt: against the event's own auth events, then the state before it.
     fn passes_auth(&self, event: &RoomEvent, state_before: &StateIds) -> bool {
         let rules = &self.room_version.rules().authorization;
-        let fetch_event = |id: &EventId| self.events.get(id).cloned();
+        let fetch_event = |id: &EventId| self.lookup(id).cloned();
         if ruma_state_res::check_state_independent_auth_rules(rules, event, fetch_event).is_err() {
             return false;
         }
@@ -281,7 +479,7 @@ impl RoomHistory {
         let auth_state: StateIds = event
             .auth_events()
             .chain(create.as_ref())
-            .filter_map(|id| self.events.get(id))
+            .filter_map(|id| self.lookup(id))
             .filter_map(|auth| {
                 let key = (auth.event_type().to_string(), auth.state_key()?.to_owned());
                 Some((key, auth.event_id().clone()))
@@ -304,7 +502,7 @@ impl RoomHistory {
         let rules = &self.room_version.rules().authorization;
         let fetch_state = |event_type: &StateEventType, state_key: &str| {
             let id = state.get(&(event_type.to_string(), state_key.to_owned()))?;
-            self.events.get(id).cloned()
+            self.lookup(id).cloned()
         };
         ruma_state_res::check_state_dependent_auth_rules(rules, event, fetch_state).is_ok()
     }

@@ -53,6 +53,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use imbl::ordmap::DiffItem;
 use ruma_common::{EventId, OwnedEventId};
 use thiserror::Error;
 
@@ -233,6 +234,35 @@ impl StateGroups {
         self.next_id = self.next_id.max(row.id + 1);
         self.groups.insert(row.id, Group { row, hops });
         Ok(())
+    }
+
+    /// Loads a stored group chain, snapshot first; groups already loaded are skipped.
+    pub fn load_chain(&mut self, chain: Vec<StateGroupRow>) -> Result<(), StateGroupError> {
+        for row in chain {
+            if !self.groups.contains_key(&row.id) {
+                self.insert(row)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps the groups of these events with their chains, and drops the rest (the store keeps
+    /// them; they are loaded again when needed). A remembered resolution is kept while its group
+    /// is.
+    pub fn retain_events(&mut self, keep: &BTreeSet<OwnedEventId>) {
+        self.events.retain(|id, _| keep.contains(id));
+        let mut needed = BTreeSet::new();
+        for &group in self.events.values() {
+            let mut next = Some(group);
+            while let Some(id) = next {
+                if !needed.insert(id) {
+                    break;
+                }
+                next = self.groups.get(&id).and_then(|group| group.row.prev_group);
+            }
+        }
+        self.groups.retain(|id, _| needed.contains(id));
+        self.resolutions.retain(|_, group| needed.contains(group));
     }
 
     /// Loads a stored `event_to_state_groups` row. The group must be loaded.
@@ -470,18 +500,18 @@ enum Before {
 }
 
 /// The rows that turn `base` into `state`, or `None` when `state` lacks a key of `base` (a delta
-/// can add and replace, not remove).
+/// can add and replace, not remove). Walks only the parts the two states do not share.
 fn delta(base: &StateIds, state: &StateIds) -> Option<StateIds> {
-    if base.keys().any(|key| !state.contains_key(key)) {
-        return None;
+    let mut rows = StateIds::new();
+    for change in base.diff(state) {
+        match change {
+            DiffItem::Add(key, id) | DiffItem::Update { new: (key, id), .. } => {
+                rows.insert(key.clone(), id.clone());
+            }
+            DiffItem::Remove(..) => return None,
+        }
     }
-    Some(
-        state
-            .iter()
-            .filter(|(key, id)| base.get(*key) != Some(*id))
-            .map(|(key, id)| (key.clone(), id.clone()))
-            .collect(),
-    )
+    Some(rows)
 }
 
 /// Adds rows not already hidden by a newer group.

@@ -3,25 +3,40 @@
 //!
 //! Each room chunk is planned on a copy of that room's planning state (its history and state
 //! groups; never another room's) and written in one atomic [`Store::apply`]; only when the write
-//! succeeds does the copy replace the room's planning state. So a chunk that fails leaves nothing
+//! succeeds does the copy replace the room's planning state.
+//!
+//! The planning state is a cache over the store: opening reads only the sequences' positions; a
+//! room is restored on first use from its forward extremities and current state; what planning
+//! then misses (older events, the states and state groups of prev events) is loaded and the chunk
+//! planned again; and a room's cache is pruned after a write once it holds more events than the
+//! cache limit. So a chunk that fails leaves nothing
 //! behind, in the store or in memory, and the other rooms of the batch still persist (Synapse's per-room persistence queues: a slow or failing room never holds
 //! back the others).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
-use ruma_common::EventId;
+use ruma_common::{EventId, OwnedEventId};
 use serde_json::Value as JsonValue;
 
-use super::{Store, StoreError, StoredEvent};
+use super::{Positions, Store, StoreError, StoredEvent};
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateFilter;
+use crate::persist::state::Miss;
 use crate::persist::state_groups::{StateGroupId, StateGroups};
 use crate::persist::{
     parse_batch, plan_room_chunk, EventOutcome, MembershipRow, RoomHistory, RoomWritePlan,
     StateIds, StreamOrderings,
 };
+
+/// How many events a room's planning cache holds before it is pruned after a write.
+pub const DEFAULT_CACHE_LIMIT: usize = 4096;
+
+/// How many times a chunk is planned again after loading what planning missed. Each round loads
+/// events or states the one before could not know of; a history deeper than this in one chunk is
+/// refused rather than read without bound.
+const MAX_LOAD_ROUNDS: usize = 64;
 
 /// What persisting one room chunk did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +68,7 @@ pub struct PersistResult {
 
 /// The planning state kept between batches: each room's own, plus the sequences every room
 /// shares (stream orderings, state group ids).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Planning {
     rooms: BTreeMap<String, RoomPlanning>,
     orderings: StreamOrderings,
@@ -67,6 +82,12 @@ struct RoomPlanning {
     groups: StateGroups,
 }
 
+/// A chunk planned on a copy of its room's planning state: the state it leaves once written.
+struct DraftRoom {
+    room: RoomPlanning,
+    orderings: StreamOrderings,
+}
+
 /// A planned chunk, and what planning state it leaves once written.
 struct Draft {
     room: RoomPlanning,
@@ -75,26 +96,65 @@ struct Draft {
 }
 
 /// An event store over a backend.
-///
-/// The planning state lives here, filled as batches are persisted; a store opened on a backend
-/// that already holds rooms starts with empty planning state (restoring it from the backend's
-/// rows comes with the IndexedDB backend).
 #[derive(Debug)]
 pub struct EventStore<S> {
     backend: S,
     writer: String,
     planning: RefCell<Planning>,
+    cache_limit: usize,
 }
 
 impl<S: Store> EventStore<S> {
-    /// An event store writing to `backend` as the writer (browser tab) `writer`.
-    pub fn new(backend: S, writer: impl Into<String>) -> Self {
-        Self { backend, writer: writer.into(), planning: RefCell::new(Planning::default()) }
+    /// Opens an event store on `backend`, writing as the writer (browser tab) `writer`: reads
+    /// where the sequences stand, nothing else.
+    pub async fn open(backend: S, writer: impl Into<String>) -> Result<Self, StoreError> {
+        let positions = backend.positions().await?;
+        let planning = Planning {
+            rooms: BTreeMap::new(),
+            orderings: StreamOrderings::new(
+                positions.last_stream_ordering,
+                positions.last_backfill_ordering,
+            ),
+            next_state_group: positions.next_state_group,
+        };
+        Ok(Self {
+            backend,
+            writer: writer.into(),
+            planning: RefCell::new(planning),
+            cache_limit: DEFAULT_CACHE_LIMIT,
+        })
+    }
+
+    /// Prunes a room's planning cache once it holds more than `events` events (0: after every
+    /// write). Smaller caches read more from the store; the results are the same.
+    pub fn with_cache_limit(mut self, events: usize) -> Self {
+        self.cache_limit = events;
+        self
     }
 
     /// The backend.
     pub fn backend(&self) -> &S {
         &self.backend
+    }
+
+    /// Closes the event store, handing back its backend.
+    pub fn into_backend(self) -> S {
+        self.backend
+    }
+
+    /// The highest stream ordering persisted by this store's writer or found at open.
+    pub fn current_token(&self) -> i64 {
+        self.planning.borrow().orderings.last()
+    }
+
+    /// Where the sequences stand.
+    pub fn positions(&self) -> Positions {
+        let planning = self.planning.borrow();
+        Positions {
+            last_stream_ordering: planning.orderings.last(),
+            last_backfill_ordering: planning.orderings.last_backfilled(),
+            next_state_group: planning.next_state_group,
+        }
     }
 
     /// Persists a batch of PDUs: the whole batch is read first (bad input stores nothing), then
@@ -137,7 +197,7 @@ impl<S: Store> EventStore<S> {
             stream_orderings: None,
             error: None,
         };
-        let draft = match self.plan(&room_id, pdus, backfilled) {
+        let draft = match self.plan(&room_id, pdus, backfilled).await {
             Ok(draft) => draft,
             Err(error) => {
                 failed.error = Some(error);
@@ -149,31 +209,182 @@ impl<S: Store> EventStore<S> {
             return failed;
         }
         let result = summarize(&room_id, &draft.plan, &draft.room.history);
+        let mut room = draft.room;
+        if room.history.held_events() > self.cache_limit {
+            let kept = room.history.prune();
+            room.groups.retain_events(&kept);
+        }
         let mut planning = self.planning.borrow_mut();
         planning.orderings = draft.orderings;
-        planning.next_state_group = draft.room.groups.next_id();
-        planning.rooms.insert(room_id, draft.room);
+        planning.next_state_group = room.groups.next_id();
+        planning.rooms.insert(room_id, room);
         result
     }
 
-    /// Plans a chunk on a copy of its room's planning state, which replaces it only once written.
-    fn plan(&self, room_id: &str, pdus: Vec<Pdu>, backfilled: bool) -> Result<Draft, StoreError> {
+    /// Plans a chunk on a copy of its room's planning state, which replaces it only once written;
+    /// what planning misses is loaded into the room's planning state and the chunk planned again.
+    async fn plan(
+        &self,
+        room_id: &str,
+        pdus: Vec<Pdu>,
+        backfilled: bool,
+    ) -> Result<Draft, StoreError> {
         let Some(first) = pdus.first() else {
             return Err(StoreError::Plan("empty room chunk".to_owned()));
         };
-        let room = first.room_id().to_owned();
+        let version = first.room_version().clone();
+        self.restore_room(room_id, version).await?;
+        self.prefetch(room_id, &pdus).await?;
+        for _ in 0..MAX_LOAD_ROUNDS {
+            let (draft, result) = self.try_plan(room_id, pdus.clone(), backfilled);
+            let misses = draft.room.history.take_misses();
+            if misses.is_empty() {
+                let plan = result.map_err(|error| StoreError::Plan(error.to_string()))?;
+                return Ok(Draft { room: draft.room, orderings: draft.orderings, plan });
+            }
+            self.load(room_id, misses).await?;
+        }
+        Err(StoreError::Plan(format!(
+            "{room_id}: planning still missed events after {MAX_LOAD_ROUNDS} reads"
+        )))
+    }
+
+    /// Plans once, on a copy of the room's planning state.
+    fn try_plan(
+        &self,
+        room_id: &str,
+        pdus: Vec<Pdu>,
+        backfilled: bool,
+    ) -> (DraftRoom, Result<RoomWritePlan, crate::persist::PlanError>) {
         let planning = self.planning.borrow();
-        let mut draft = planning.rooms.get(room_id).cloned().unwrap_or_else(|| RoomPlanning {
-            history: RoomHistory::new(first.room_version().clone()),
+        let mut room = planning.rooms.get(room_id).cloned().unwrap_or_else(|| RoomPlanning {
+            history: RoomHistory::new(pdus[0].room_version().clone()),
             groups: StateGroups::default(),
         });
-        draft.groups.continue_ids_from(planning.next_state_group);
+        room.groups.continue_ids_from(planning.next_state_group);
         let mut orderings = planning.orderings.clone();
         drop(planning);
-        let RoomPlanning { history, groups } = &mut draft;
-        let plan = plan_room_chunk(history, groups, room, pdus, backfilled, &mut orderings)
-            .map_err(|error| StoreError::Plan(error.to_string()))?;
-        Ok(Draft { room: draft, orderings, plan })
+        let room_key = pdus[0].room_id().to_owned();
+        let RoomPlanning { history, groups } = &mut room;
+        let result = plan_room_chunk(history, groups, room_key, pdus, backfilled, &mut orderings);
+        (DraftRoom { room, orderings }, result)
+    }
+
+    /// Starts a room's planning state: empty for a new room, its forward extremities and current
+    /// state for a room the store holds.
+    async fn restore_room(&self, room_id: &str, version: RoomVersion) -> Result<(), StoreError> {
+        if self.planning.borrow().rooms.contains_key(room_id) {
+            return Ok(());
+        }
+        let history = if self.backend.room_version(room_id).await?.is_some() {
+            let tips = self.backend.forward_extremities(room_id).await?;
+            let current = self.backend.current_state(room_id, &StateFilter::all()).await?;
+            RoomHistory::restored(version, tips, current)
+        } else {
+            RoomHistory::new(version)
+        };
+        let mut planning = self.planning.borrow_mut();
+        let groups = StateGroups::new(planning.next_state_group);
+        planning.rooms.insert(room_id.to_owned(), RoomPlanning { history, groups });
+        Ok(())
+    }
+
+    /// Loads, before planning, what a chunk will surely look up and the cache lacks: its events
+    /// (already stored?), its prev events with their states, its auth events; and for a room not
+    /// planned here from its start, which of its events stored events already name as prevs.
+    async fn prefetch(&self, room_id: &str, pdus: &[Pdu]) -> Result<(), StoreError> {
+        let (misses, complete) = {
+            let planning = self.planning.borrow();
+            let Some(room) = planning.rooms.get(room_id) else { return Ok(()) };
+            let history = &room.history;
+            let chunk: BTreeSet<&OwnedEventId> = pdus.iter().map(Pdu::owned_event_id).collect();
+            let mut misses = BTreeSet::new();
+            for pdu in pdus {
+                misses.insert(Miss::Event(pdu.owned_event_id().clone()));
+                for prev in pdu.prev_events().iter().filter(|id| !chunk.contains(id)) {
+                    misses.insert(Miss::State(prev.clone()));
+                }
+                misses.extend(pdu.auth_events().iter().map(|id| Miss::Event(id.clone())));
+            }
+            misses.retain(|miss| history.needs_load(miss));
+            (misses, history.is_complete())
+        };
+        if !misses.is_empty() {
+            self.load(room_id, misses).await?;
+        }
+        if !complete {
+            let ids: Vec<OwnedEventId> =
+                pdus.iter().map(|pdu| pdu.owned_event_id().clone()).collect();
+            let referenced = self.backend.referenced_as_prev(&ids).await?;
+            if let Some(room) = self.planning.borrow_mut().rooms.get_mut(room_id) {
+                room.history.load_referenced(referenced);
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads what planning missed: the events (with their auth events, level by level, so that
+    /// an authorization or a resolution finds its auth chain in one round), then the states of
+    /// the events whose state was missed, with their state group chains.
+    async fn load(&self, room_id: &str, misses: BTreeSet<Miss>) -> Result<(), StoreError> {
+        let mut want_state = BTreeSet::new();
+        let mut level: Vec<OwnedEventId> = Vec::new();
+        for miss in misses {
+            match miss {
+                Miss::Event(id) => level.push(id),
+                Miss::State(id) => {
+                    want_state.insert(id.clone());
+                    level.push(id);
+                }
+            }
+        }
+        let mut groups_to_load: Vec<(OwnedEventId, StateGroupId)> = Vec::new();
+        let mut seen: BTreeSet<OwnedEventId> = BTreeSet::new();
+        while !level.is_empty() {
+            level.retain(|id| seen.insert(id.clone()));
+            let found = self.backend.planning_events(&level).await?;
+            let mut next = Vec::new();
+            let mut planning = self.planning.borrow_mut();
+            let Some(room) = planning.rooms.get_mut(room_id) else { return Ok(()) };
+            for (id, found) in level.iter().zip(found) {
+                let Some(found) = found else {
+                    room.history.load_absent(id.clone());
+                    continue;
+                };
+                if want_state.contains(id) {
+                    if let Some(group) = found.state_group {
+                        groups_to_load.push((id.clone(), group));
+                    }
+                }
+                if !room.history.holds_event(id) {
+                    let outcome = found.event.outcome();
+                    let auth = found.event.pdu.auth_events().to_vec();
+                    room.history.load_event(found.event.pdu, outcome);
+                    next.extend(auth.into_iter().filter(|id| !room.history.holds_event(id)));
+                }
+            }
+            level = next;
+        }
+        for (event_id, group) in groups_to_load {
+            let known = self
+                .planning
+                .borrow()
+                .rooms
+                .get(room_id)
+                .is_some_and(|room| room.groups.group(group).is_some());
+            let chain =
+                if known { Vec::new() } else { self.backend.state_group_chain(group).await? };
+            let mut planning = self.planning.borrow_mut();
+            let Some(room) = planning.rooms.get_mut(room_id) else { return Ok(()) };
+            let corrupt = |error: crate::persist::state_groups::StateGroupError| {
+                StoreError::Corrupt(error.to_string())
+            };
+            room.groups.load_chain(chain).map_err(corrupt)?;
+            room.groups.insert_event(event_id.clone(), group).map_err(corrupt)?;
+            let state = room.groups.state_of(group).map_err(corrupt)?;
+            room.history.load_state(event_id, state);
+        }
+        Ok(())
     }
 
     /// A stored event, with its internal metadata and format version.

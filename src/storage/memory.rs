@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ruma_common::{EventId, OwnedEventId};
 
-use super::{Store, StoreError, StoredEvent};
+use super::{PlanningEvent, Positions, Store, StoreError, StoredEvent};
 use crate::model::internal_metadata::InternalMetadata;
 use crate::model::room_version::RoomVersion;
 use crate::model::{StateFilter, StateKey};
-use crate::persist::state_groups::StateGroups;
+use crate::persist::state_groups::{StateGroupId, StateGroupRow, StateGroups};
 use crate::persist::{EventOutcome, MembershipRow, RoomWritePlan, StateIds};
 
 /// Every table in memory.
@@ -25,8 +25,8 @@ struct Tables {
     rooms: BTreeMap<String, RoomVersion>,
     /// `events` + `event_json` + `rejections`, by event id.
     events: BTreeMap<OwnedEventId, StoredEvent>,
-    /// `event_edges`: (event, prev event).
-    edges: BTreeSet<(OwnedEventId, OwnedEventId)>,
+    /// `event_edges`, as its index on the prev event: prev event → events naming it.
+    edges_by_prev: BTreeMap<OwnedEventId, BTreeSet<OwnedEventId>>,
     /// `event_forward_extremities`, by room.
     extremities: BTreeMap<String, BTreeSet<String>>,
     /// `current_state_events`: (room, type, state_key) → (event, membership).
@@ -35,6 +35,8 @@ struct Tables {
     memberships: BTreeMap<OwnedEventId, MembershipRow>,
     /// `state_groups`, `state_group_edges`, `state_groups_state`, `event_to_state_groups`.
     state_groups: StateGroups,
+    /// `sequences`.
+    positions: Positions,
 }
 
 impl MemoryStore {
@@ -85,7 +87,7 @@ impl Tables {
             }
             if event.outcome != EventOutcome::Rejected {
                 for prev in pdu.prev_events() {
-                    self.edges.insert((id.clone(), prev.clone()));
+                    self.edges_by_prev.entry(prev.clone()).or_default().insert(id.clone());
                 }
             }
             let metadata = InternalMetadata {
@@ -114,6 +116,7 @@ impl Tables {
         for row in &plan.memberships {
             self.memberships.insert(row.event_id.clone(), row.clone());
         }
+        self.positions = self.positions.after(plan);
     }
 }
 
@@ -175,5 +178,59 @@ impl Store for MemoryStore {
             tables.events.get(&row.event_id).is_some_and(|event| event.pdu.room_id() == room_id)
         };
         Ok(tables.memberships.values().filter(in_room).cloned().collect())
+    }
+
+    async fn positions(&self) -> Result<Positions, StoreError> {
+        Ok(self.tables.borrow().positions)
+    }
+
+    async fn planning_events(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<Vec<Option<PlanningEvent>>, StoreError> {
+        let tables = self.tables.borrow();
+        Ok(event_ids
+            .iter()
+            .map(|id| {
+                let event = tables.events.get(id)?.clone();
+                Some(PlanningEvent { event, state_group: tables.state_groups.event_group(id) })
+            })
+            .collect())
+    }
+
+    async fn state_group_chain(
+        &self,
+        group: StateGroupId,
+    ) -> Result<Vec<StateGroupRow>, StoreError> {
+        let tables = self.tables.borrow();
+        let mut chain = Vec::new();
+        let mut next = Some(group);
+        while let Some(id) = next {
+            let row = tables
+                .state_groups
+                .group(id)
+                .ok_or_else(|| StoreError::Corrupt(format!("state group {id} is missing")))?;
+            chain.push(row.clone());
+            next = row.prev_group;
+        }
+        chain.reverse();
+        Ok(chain)
+    }
+
+    async fn referenced_as_prev(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<BTreeSet<OwnedEventId>, StoreError> {
+        let tables = self.tables.borrow();
+        let referenced = |prev: &OwnedEventId| {
+            tables
+                .edges_by_prev
+                .get(prev)
+                .into_iter()
+                .flatten()
+                .filter_map(|event| tables.events.get(event))
+                .any(|event| event.outcome() == EventOutcome::Accepted)
+        };
+        Ok(event_ids.iter().filter(|id| referenced(id)).cloned().collect())
     }
 }

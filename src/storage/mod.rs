@@ -19,7 +19,7 @@ pub mod memory;
 
 use std::collections::BTreeSet;
 
-use ruma_common::EventId;
+use ruma_common::{EventId, OwnedEventId};
 
 pub use self::error::StoreError;
 pub use self::event_store::{EventStore, PersistResult, RoomPersistResult};
@@ -28,7 +28,8 @@ use crate::model::internal_metadata::InternalMetadata;
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateFilter;
-use crate::persist::{MembershipRow, RoomWritePlan, StateIds};
+use crate::persist::state_groups::{StateGroupId, StateGroupRow};
+use crate::persist::{EventOutcome, MembershipRow, RoomWritePlan, StateIds};
 
 /// An event as loaded: the PDU, its internal metadata populated from the row, and whether it was
 /// rejected.
@@ -41,6 +42,64 @@ pub struct StoredEvent {
     pub internal_metadata: InternalMetadata,
     /// Why it was rejected (`rejections.reason`), if it was.
     pub rejected_reason: Option<String>,
+}
+
+impl StoredEvent {
+    /// How the event was judged when it arrived.
+    pub fn outcome(&self) -> EventOutcome {
+        if self.rejected_reason.is_some() {
+            EventOutcome::Rejected
+        } else if self.internal_metadata.outlier {
+            EventOutcome::Outlier
+        } else if self.internal_metadata.soft_failed {
+            EventOutcome::SoftFailed
+        } else {
+            EventOutcome::Accepted
+        }
+    }
+}
+
+/// An event as planning loads it: the stored event and the group of the state after it (none for
+/// an outlier).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PlanningEvent {
+    /// The stored event.
+    pub event: StoredEvent,
+    /// Its `event_to_state_groups` row.
+    pub state_group: Option<StateGroupId>,
+}
+
+/// Where a store's sequences stand: read when a store opens (a few rows, never the events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Positions {
+    /// The highest stream ordering of a live event (0 when none).
+    pub last_stream_ordering: i64,
+    /// The lowest stream ordering of a backfilled event (0 when none).
+    pub last_backfill_ordering: i64,
+    /// The id the next state group takes.
+    pub next_state_group: StateGroupId,
+}
+
+impl Default for Positions {
+    /// An empty store: no ordering taken, state group ids from 1 (as Synapse's sequence).
+    fn default() -> Self {
+        Self { last_stream_ordering: 0, last_backfill_ordering: 0, next_state_group: 1 }
+    }
+}
+
+impl Positions {
+    /// The positions once a plan is written: they only move forward.
+    pub fn after(self, plan: &RoomWritePlan) -> Self {
+        let orderings = plan.events.iter().map(|event| event.stream_ordering);
+        let groups = plan.state_groups.iter().map(|group| group.id + 1);
+        Self {
+            last_stream_ordering: orderings.clone().fold(self.last_stream_ordering, i64::max),
+            last_backfill_ordering: orderings.fold(self.last_backfill_ordering, i64::min),
+            next_state_group: groups.fold(self.next_state_group, StateGroupId::max),
+        }
+    }
 }
 
 /// What a backend stores and reads. Methods are async so that browser storage (IndexedDB) can
@@ -77,4 +136,26 @@ pub trait Store {
 
     /// A room's `room_memberships` rows.
     async fn memberships(&self, room_id: &str) -> Result<Vec<MembershipRow>, StoreError>;
+
+    /// Where the sequences stand (see [`Positions`]).
+    async fn positions(&self) -> Result<Positions, StoreError>;
+
+    /// Events for planning, in the order of `event_ids`: `None` for one not stored.
+    async fn planning_events(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<Vec<Option<PlanningEvent>>, StoreError>;
+
+    /// A state group and every group down its chain, the snapshot first.
+    async fn state_group_chain(
+        &self,
+        group: StateGroupId,
+    ) -> Result<Vec<StateGroupRow>, StoreError>;
+
+    /// Those of `event_ids` that a stored event names as a prev, counting only events that are
+    /// neither rejected, soft-failed nor outliers (Synapse's `_get_events_which_are_prevs`).
+    async fn referenced_as_prev(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<BTreeSet<OwnedEventId>, StoreError>;
 }

@@ -6,9 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use prejoin::model::StateFilter;
+use prejoin::persist::state_groups::{StateGroupId, StateGroupRow};
 use prejoin::persist::RoomWritePlan;
-use prejoin::storage::{EventStore, Store, StoreError, StoredEvent};
-use ruma_common::EventId;
+use prejoin::storage::{EventStore, PlanningEvent, Positions, Store, StoreError, StoredEvent};
+use ruma_common::{EventId, OwnedEventId};
 use serde_json::Value as JsonValue;
 
 use super::{event_id, expected_state, fixture, id_set as strings};
@@ -43,6 +44,8 @@ macro_rules! store_conformance_tests {
             a_failing_room_chunk_leaves_nothing_and_the_others_persist,
             backfilled_events_take_negative_orderings,
             state_filters_read_members_and_non_members,
+            a_reopened_store_goes_on_as_synapse,
+            a_store_that_keeps_no_cache_goes_on_as_synapse,
         );
     };
     (@each $make_store:path; $($name:ident),+ $(,)?) => {$(
@@ -57,6 +60,10 @@ macro_rules! store_conformance_tests {
             common::conformance::$name($make_store().await).await
         }
     )+};
+}
+
+async fn open<S: Store>(backend: S) -> EventStore<S> {
+    EventStore::open(backend, "tab-1").await.unwrap()
 }
 
 async fn stored(store: &EventStore<impl Store>, id: &str) -> StoredEvent {
@@ -147,14 +154,14 @@ fn all_pdus_interleaved() -> Vec<JsonValue> {
 /// Every room Synapse persisted, all in one interleaved batch: ids, format versions, states at
 /// every event, forward extremities, current state and memberships as Synapse's tables.
 pub async fn every_room_synapse_persisted_is_reproduced(backend: impl Store) {
-    let store = EventStore::new(backend, "tab-1");
+    let store = open(backend).await;
     persist(&store, all_pdus_interleaved(), &mut std::iter::empty()).await;
     check_pdus_rooms(&store, "one batch").await;
 }
 
 /// The same events in batches of pseudo-random sizes give the same tables.
 pub async fn chunked_batches_give_the_same_tables(backend: impl Store) {
-    let store = EventStore::new(backend, "tab-1");
+    let store = open(backend).await;
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
     let mut sizes = std::iter::from_fn(move || {
         seed ^= seed << 13;
@@ -168,14 +175,21 @@ pub async fn chunked_batches_give_the_same_tables(backend: impl Store) {
 
 /// Forked rooms (state resolution v1 and v2, rejected events) as Synapse resolved them.
 pub async fn forked_rooms_resolve_as_synapse(backend: impl Store) {
-    let store = EventStore::new(backend, "tab-1");
+    let store = open(backend).await;
     for room in forks_fixture()["rooms"].as_array().unwrap() {
-        let name = room["name"].as_str().unwrap();
-        let (order, _) = super::fork_order(room);
         persist(&store, room["pdus"].as_array().unwrap().clone(), &mut std::iter::repeat(1)).await;
+    }
+    check_forks(&store, "one event per batch").await;
+}
+
+/// Checks a store holding every room of `forks.json` against Synapse's results.
+async fn check_forks(store: &EventStore<impl Store>, how: &str) {
+    for room in forks_fixture()["rooms"].as_array().unwrap() {
+        let name = format!("{} ({how})", room["name"].as_str().unwrap());
+        let (order, _) = super::fork_order(room);
         let expected = &room["expected"];
         for id in &order {
-            let ours = stored(&store, id).await;
+            let ours = stored(store, id).await;
             let rejected = expected["rejected"].get(id).is_some();
             assert_eq!(ours.rejected_reason.is_some(), rejected, "{name}: rejection of {id}");
             let state = store.state_at_event(&event_id(id), &StateFilter::all()).await.unwrap();
@@ -187,7 +201,7 @@ pub async fn forked_rooms_resolve_as_synapse(backend: impl Store) {
         }
         let room_id = room["room_id"].as_str().unwrap_or_default();
         let room_id = if room_id.is_empty() {
-            stored(&store, &order[1]).await.pdu.room_id().to_string()
+            stored(store, &order[1]).await.pdu.room_id().to_string()
         } else {
             room_id.to_owned()
         };
@@ -203,47 +217,52 @@ pub async fn forked_rooms_resolve_as_synapse(backend: impl Store) {
 
 /// Soft-failed events (synapse#5269) batch by batch: the flag in internal metadata, the
 /// extremities and the current state after every batch.
-pub async fn soft_failed_events_as_synapse(backend: impl Store) {
-    let store = EventStore::new(backend, "tab-1");
+pub async fn soft_failed_events_as_synapse<S: Store>(backend: S) {
+    let mut store = open(backend).await;
     for room in softfail_fixture()["rooms"].as_array().unwrap() {
-        let name = room["name"].as_str().unwrap();
-        let pdus = super::softfail_pdus(room);
-        let pdu_of = |id: &str| pdus[id].clone();
-        let room_id = room["room_id"].as_str().unwrap();
-        for (index, batch) in room["batches"].as_array().unwrap().iter().enumerate() {
-            let events: Vec<JsonValue> = batch["events"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|id| pdu_of(id.as_str().unwrap()))
-                .collect();
-            let result = store.persist_events(events, false).await.unwrap();
-            assert_eq!(result.rooms[0].error, None, "{name}");
-            let expected = &batch["expected"];
-            let at = format!("{name}, after batch {index}");
-            for id in batch["events"].as_array().unwrap() {
-                let id = id.as_str().unwrap();
-                let soft = batch["outcomes"][id] == "soft_failed";
-                assert_eq!(
-                    stored(&store, id).await.internal_metadata.soft_failed,
-                    soft,
-                    "{at}: {id}"
-                );
-            }
-            assert_eq!(
-                store.forward_extremities(room_id).await.unwrap(),
-                strings(&expected["forward_extremities"]),
-                "{at}"
-            );
-            let current = store.current_state(room_id, &StateFilter::all()).await.unwrap();
-            assert_eq!(state_of(current), expected_state(&expected["current_state"]), "{at}");
-        }
+        store = check_softfail_room(store, room, false).await;
     }
+}
+
+/// Persists a `softfail.json` room batch by batch, checking Synapse's tables after each; with
+/// `reopen`, the store is closed and opened again after every batch.
+async fn check_softfail_room<S: Store>(
+    mut store: EventStore<S>,
+    room: &JsonValue,
+    reopen: bool,
+) -> EventStore<S> {
+    let name = room["name"].as_str().unwrap();
+    let pdus = super::softfail_pdus(room);
+    let room_id = room["room_id"].as_str().unwrap();
+    for (index, batch) in room["batches"].as_array().unwrap().iter().enumerate() {
+        let ids: Vec<&str> =
+            batch["events"].as_array().unwrap().iter().map(|id| id.as_str().unwrap()).collect();
+        let events: Vec<JsonValue> = ids.iter().map(|id| pdus[*id].clone()).collect();
+        let result = store.persist_events(events, false).await.unwrap();
+        assert_eq!(result.rooms[0].error, None, "{name}");
+        if reopen {
+            store = open(store.into_backend()).await;
+        }
+        let expected = &batch["expected"];
+        let at = format!("{name}, after batch {index}");
+        for id in ids {
+            let soft = batch["outcomes"][id] == "soft_failed";
+            assert_eq!(stored(&store, id).await.internal_metadata.soft_failed, soft, "{at}: {id}");
+        }
+        assert_eq!(
+            store.forward_extremities(room_id).await.unwrap(),
+            strings(&expected["forward_extremities"]),
+            "{at}"
+        );
+        let current = store.current_state(room_id, &StateFilter::all()).await.unwrap();
+        assert_eq!(state_of(current), expected_state(&expected["current_state"]), "{at}");
+    }
+    store
 }
 
 /// A batch with one bad PDU is refused whole, with a typed error, and stores nothing.
 pub async fn bad_input_changes_nothing(backend: impl Store) {
-    let store = EventStore::new(backend, "tab-1");
+    let store = open(backend).await;
     let fixture = pdus_fixture();
     let room = &fixture["rooms"][9];
     let mut events: Vec<JsonValue> =
@@ -309,6 +328,27 @@ impl<S: Store> Store for FailingRoom<S> {
     ) -> Result<Vec<prejoin::persist::MembershipRow>, StoreError> {
         self.inner.memberships(room_id).await
     }
+    async fn positions(&self) -> Result<Positions, StoreError> {
+        self.inner.positions().await
+    }
+    async fn planning_events(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<Vec<Option<PlanningEvent>>, StoreError> {
+        self.inner.planning_events(event_ids).await
+    }
+    async fn state_group_chain(
+        &self,
+        group: StateGroupId,
+    ) -> Result<Vec<StateGroupRow>, StoreError> {
+        self.inner.state_group_chain(group).await
+    }
+    async fn referenced_as_prev(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<BTreeSet<OwnedEventId>, StoreError> {
+        self.inner.referenced_as_prev(event_ids).await
+    }
 }
 
 /// A room chunk whose write fails leaves nothing of it; the other rooms of the batch persist,
@@ -317,8 +357,7 @@ pub async fn a_failing_room_chunk_leaves_nothing_and_the_others_persist(backend:
     let fixture = pdus_fixture();
     let (failing, fine) = (&fixture["rooms"][3], &fixture["rooms"][4]);
     let failing_id = failing["room_id"].as_str().unwrap().to_owned();
-    let store =
-        EventStore::new(FailingRoom { inner: backend, room_id: failing_id.clone() }, "tab-1");
+    let store = open(FailingRoom { inner: backend, room_id: failing_id.clone() }).await;
     let pdus = |room: &JsonValue| -> Vec<JsonValue> {
         room["events"].as_array().unwrap().iter().map(|e| e["pdu"].clone()).collect()
     };
@@ -343,7 +382,7 @@ pub async fn a_failing_room_chunk_leaves_nothing_and_the_others_persist(backend:
 
 /// Backfilled events take decreasing negative stream orderings and leave the extremities alone.
 pub async fn backfilled_events_take_negative_orderings(backend: impl Store) {
-    let store = EventStore::new(backend, "tab-1");
+    let store = open(backend).await;
     let fixture = pdus_fixture();
     let room = &fixture["rooms"][10];
     let room_id = room["room_id"].as_str().unwrap();
@@ -364,7 +403,7 @@ pub async fn backfilled_events_take_negative_orderings(backend: impl Store) {
 
 /// State at an event read with filters: members only, no members, one type.
 pub async fn state_filters_read_members_and_non_members(backend: impl Store) {
-    let store = EventStore::new(backend, "tab-1");
+    let store = open(backend).await;
     let fixture = pdus_fixture();
     let room =
         fixture["rooms"].as_array().unwrap().iter().find(|r| r["name"] == "state-changes").unwrap();
@@ -391,5 +430,69 @@ pub async fn state_filters_read_members_and_non_members(backend: impl Store) {
             .collect();
         assert!(!expected.is_empty(), "{label}: the fixture has such state");
         assert_eq!(ours, expected, "{label}");
+    }
+}
+
+/// Batch sizes from a fixed xorshift seed: 1 to 23.
+fn random_sizes() -> impl Iterator<Item = usize> {
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    std::iter::from_fn(move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        Some((seed % 23) as usize + 1)
+    })
+}
+
+/// Closing the store and opening it again on the same backend between batches changes nothing:
+/// planning state is restored from the store (forward extremities, current state, then whatever
+/// planning misses), and stream orderings and state group ids go on from the stored positions.
+pub async fn a_reopened_store_goes_on_as_synapse<S: Store>(backend: S) {
+    let mut store = open(backend).await;
+    let events = all_pdus_interleaved();
+    let mut sizes = random_sizes();
+    let mut events = events.into_iter().peekable();
+    let mut last_ordering = 0;
+    while events.peek().is_some() {
+        let batch: Vec<JsonValue> = events.by_ref().take(sizes.next().unwrap_or(1)).collect();
+        let result = store.persist_events(batch, false).await.unwrap();
+        for room in &result.rooms {
+            assert_eq!(room.error, None, "{}", room.room_id);
+            let (first, last) = room.stream_orderings.unwrap();
+            assert_eq!(first, last_ordering + 1, "orderings go on after a reopen");
+            last_ordering = last;
+        }
+        store = open(store.into_backend()).await;
+        assert_eq!(store.current_token(), last_ordering);
+    }
+    check_pdus_rooms(&store, "reopened between batches").await;
+
+    // Forks (state resolution over restored states) one event per batch, and soft failure batch
+    // by batch (the #5269 walk over restored soft-failed events), reopening every time.
+    for room in forks_fixture()["rooms"].as_array().unwrap() {
+        for pdu in room["pdus"].as_array().unwrap() {
+            let result = store.persist_events(vec![pdu.clone()], false).await.unwrap();
+            assert_eq!(result.rooms[0].error, None);
+            store = open(store.into_backend()).await;
+        }
+    }
+    check_forks(&store, "reopened after every event").await;
+    for room in softfail_fixture()["rooms"].as_array().unwrap() {
+        store = check_softfail_room(store, room, true).await;
+    }
+}
+
+/// A store that prunes its planning cache after every write (and so reads back from the store
+/// whatever planning needs) gives the same tables.
+pub async fn a_store_that_keeps_no_cache_goes_on_as_synapse<S: Store>(backend: S) {
+    let mut store = open(backend).await.with_cache_limit(0);
+    persist(&store, all_pdus_interleaved(), &mut random_sizes()).await;
+    check_pdus_rooms(&store, "no cache").await;
+    for room in forks_fixture()["rooms"].as_array().unwrap() {
+        persist(&store, room["pdus"].as_array().unwrap().clone(), &mut std::iter::repeat(1)).await;
+    }
+    check_forks(&store, "no cache").await;
+    for room in softfail_fixture()["rooms"].as_array().unwrap() {
+        store = check_softfail_room(store, room, false).await;
     }
 }

@@ -10,6 +10,7 @@
 //! requests is awaited while it is open (the browser commits an idle transaction by itself).
 
 pub mod error;
+mod planning;
 pub mod rows;
 pub mod schema;
 
@@ -34,8 +35,7 @@ use self::rows::{
 };
 use self::schema::{indices, stores, Version};
 use super::{Store, StoreError, StoredEvent};
-use crate::model::internal_metadata::{InternalMetadata, InternalMetadataColumns};
-use crate::model::pdu::Pdu;
+use crate::model::internal_metadata::InternalMetadata;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateFilter;
 use crate::persist::{EventOutcome, MembershipRow, RoomWritePlan, StateIds};
@@ -199,19 +199,7 @@ impl IndexedDbStore {
         let (Some(row), Some(json)) = (row.await?, json.await?) else {
             return Ok(None);
         };
-        let version = RoomVersion::parse(&json.room_version)
-            .map_err(|error| IdbError::Unreadable(format!("{id}: {error}")))?;
-        let pdu = Pdu::from_json_str(&json.json, &version)
-            .map_err(|error| IdbError::Unreadable(format!("{id}: {error}")))?;
-        let dict = serde_json::from_str(&json.internal_metadata)
-            .map_err(|error| IdbError::Unreadable(format!("{id}: {error}")))?;
-        let columns = InternalMetadataColumns::new(
-            row.outlier,
-            Some(row.stream_ordering),
-            Some(row.instance_name),
-        );
-        let internal_metadata = InternalMetadata::from_parts(columns, dict);
-        Ok(Some(StoredEvent { pdu, internal_metadata, rejected_reason: row.rejection }))
+        planning::stored_event(row, json).map(Some)
     }
 
     async fn get_row<T: DeserializeOwned>(
