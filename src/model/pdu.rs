@@ -6,6 +6,8 @@
 //! `synapse/events/utils.py` (`format_event_for_client_v2`); spec:
 //! <https://spec.matrix.org/v1.16/server-server-api/#pdus>.
 
+use std::sync::Arc;
+
 use js_int::UInt;
 use ruma_common::{
     room_version_rules::EventsReferenceFormatVersion, CanonicalJsonObject, CanonicalJsonValue,
@@ -39,8 +41,14 @@ const FEDERATION_ONLY_KEYS: [&str; 7] =
 ///
 /// Deviation from Synapse: floats are refused (`INVALID_PDU`) in every room version, because
 /// canonical JSON has integers only; Synapse accepts them in room versions 1–5.
+///
+/// Cloning is cheap (the fields are shared): the persist pipeline hands the same PDU to planning,
+/// authorization and the write.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pdu {
+pub struct Pdu(Arc<Fields>);
+
+#[derive(Debug, PartialEq, Eq)]
+struct Fields {
     object: CanonicalJsonObject,
     room_version: RoomVersion,
     event_id: OwnedEventId,
@@ -131,7 +139,7 @@ impl Pdu {
             (carried_event_id(&object)?, room_id_field(&object, format)?)
         };
 
-        Ok(Self {
+        Ok(Self(Arc::new(Fields {
             object,
             room_version: room_version.clone(),
             event_id,
@@ -144,78 +152,78 @@ impl Pdu {
             prev_events,
             auth_events,
             redacts,
-        })
+        })))
     }
 
     /// The event id: the PDU's `event_id` in room versions 1–2, `$` + its reference hash after.
     pub fn event_id(&self) -> &EventId {
-        &self.event_id
+        &self.0.event_id
     }
 
     /// [`event_id`](Self::event_id), owned, for maps keyed by owned ids.
     pub fn owned_event_id(&self) -> &OwnedEventId {
-        &self.event_id
+        &self.0.event_id
     }
 
     /// The room id: the `room_id` field, or for a room version 12 create event `!` + its event id
     /// without the `$`.
     pub fn room_id(&self) -> &RoomId {
-        &self.room_id
+        &self.0.room_id
     }
 
     /// The room version the PDU was parsed with.
     pub fn room_version(&self) -> &RoomVersion {
-        &self.room_version
+        &self.0.room_version
     }
 
     /// The event format, stored beside the event as Synapse's `event_json.format_version`.
     pub fn format_version(&self) -> EventFormatVersion {
-        self.room_version.event_format()
+        self.0.room_version.event_format()
     }
 
     /// `type`.
     pub fn event_type(&self) -> &str {
-        &self.event_type
+        &self.0.event_type
     }
 
     /// `state_key`; `None` for a message-like event.
     pub fn state_key(&self) -> Option<&str> {
-        self.state_key.as_deref()
+        self.0.state_key.as_deref()
     }
 
     /// Whether this is a state event (it has a `state_key`).
     pub fn is_state(&self) -> bool {
-        self.state_key.is_some()
+        self.0.state_key.is_some()
     }
 
     /// `sender`.
     pub fn sender(&self) -> &UserId {
-        &self.sender
+        &self.0.sender
     }
 
     /// `depth`.
     pub fn depth(&self) -> UInt {
-        self.depth
+        self.0.depth
     }
 
     /// `origin_server_ts`.
     pub fn origin_server_ts(&self) -> MilliSecondsSinceUnixEpoch {
-        self.origin_server_ts
+        self.0.origin_server_ts
     }
 
     /// The ids of `prev_events`, in order (in room versions 1–2 the first item of each pair).
     pub fn prev_events(&self) -> &[OwnedEventId] {
-        &self.prev_events
+        &self.0.prev_events
     }
 
     /// The ids of `auth_events`, in order (in room versions 1–2 the first item of each pair).
     pub fn auth_events(&self) -> &[OwnedEventId] {
-        &self.auth_events
+        &self.0.auth_events
     }
 
     /// `content`.
     pub fn content(&self) -> &CanonicalJsonObject {
-        match self.object.get("content") {
+        match self.0.object.get("content") {
             Some(CanonicalJsonValue::Object(content)) => content,
             // Unreachable: `from_canonical` checked that content is an object.
             _ => &EMPTY_OBJECT,
@@ -225,37 +233,37 @@ impl Pdu {
     /// `unsigned`, which no hash covers (Synapse stores `age_ts`, `replaces_state`,
     /// `invite_room_state` … there).
     pub fn unsigned(&self) -> Option<&CanonicalJsonObject> {
-        self.object.get("unsigned").and_then(CanonicalJsonValue::as_object)
+        self.0.object.get("unsigned").and_then(CanonicalJsonValue::as_object)
     }
 
     /// The event a redaction redacts: `content.redacts` from room version 11 (MSC2174), the
     /// top-level `redacts` before. `None` when absent or not an event id, as Synapse's
     /// `EventBase.redacts` reads it for any event type.
     pub fn redacts(&self) -> Option<&EventId> {
-        self.redacts.as_deref()
+        self.0.redacts.as_deref()
     }
 
     /// [`redacts`](Self::redacts), owned.
     pub fn owned_redacts(&self) -> Option<&OwnedEventId> {
-        self.redacts.as_ref()
+        self.0.redacts.as_ref()
     }
 
     /// The PDU as hashed and as Synapse stores it in `event_json.json`.
     pub fn as_object(&self) -> &CanonicalJsonObject {
-        &self.object
+        &self.0.object
     }
 
     /// The PDU as hashed, by value.
     pub fn into_object(self) -> CanonicalJsonObject {
-        self.object
+        Arc::try_unwrap(self.0).map_or_else(|shared| shared.object.clone(), |fields| fields.object)
     }
 
     /// The whole PDU with `event_id`, and `room_id` for a room version 12 create event: the form
     /// other APIs than federation show.
     pub fn to_json_with_ids(&self) -> CanonicalJsonObject {
-        let mut object = self.object.clone();
-        object.insert("event_id".to_owned(), self.event_id.as_str().into());
-        object.entry("room_id".to_owned()).or_insert_with(|| self.room_id.as_str().into());
+        let mut object = self.0.object.clone();
+        object.insert("event_id".to_owned(), self.0.event_id.as_str().into());
+        object.entry("room_id".to_owned()).or_insert_with(|| self.0.room_id.as_str().into());
         object
     }
 

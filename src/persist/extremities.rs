@@ -19,7 +19,10 @@
 //! arrive one by one (as federation delivers them); Synapse persisting a soft-failed event and its
 //! child in one call would skip the walk through it, a difference its fixtures call out.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+
+// Persistent maps: planning works on a copy, which costs nothing to make.
+use imbl::{OrdMap, OrdSet};
 
 /// How an event was judged on arrival.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,9 +45,9 @@ pub enum EventOutcome {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoredDag {
     /// Stored soft-failed events, with their `prev_events`.
-    pub soft_failed: BTreeMap<String, Vec<String>>,
+    pub soft_failed: OrdMap<String, Vec<String>>,
     /// Stored event ids that some stored accepted event names as a prev.
-    pub referenced: BTreeSet<String>,
+    pub referenced: OrdSet<String>,
 }
 
 /// A room's forward extremities, updated event by event.

@@ -17,6 +17,17 @@
 
 pub use crate::model::StateIds;
 
+/// The entries of a persistent map whose keys `keep` holds.
+fn retained<K: Ord + Clone, V: Clone>(
+    map: &imbl::OrdMap<K, V>,
+    keep: impl Fn(&K) -> bool,
+) -> imbl::OrdMap<K, V> {
+    map.iter()
+        .filter(|(key, _)| keep(key))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect()
+}
+
 pub mod batch;
 pub mod chunk;
 pub mod extremities;

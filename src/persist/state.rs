@@ -18,7 +18,9 @@
 //! [`resolve_v1`]: super::state_res_v1::resolve_v1
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+
+use imbl::{OrdMap, OrdSet};
 
 use ruma_common::room_version_rules::StateResolutionVersion;
 use ruma_common::{EventId, OwnedEventId};
@@ -28,7 +30,7 @@ use thiserror::Error;
 
 use super::extremities::{EventOutcome, ForwardExtremities, StoredDag};
 use super::room_event::RoomEvent;
-use super::StateIds;
+use super::{retained, StateIds};
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 
@@ -73,11 +75,12 @@ pub struct RoomHistory {
     /// Whether `outcomes` names every event of the room the store holds: then an event it does
     /// not name is new, not a miss. True for a room whose history began here.
     complete: bool,
-    events: BTreeMap<OwnedEventId, RoomEvent>,
-    outcomes: BTreeMap<OwnedEventId, EventOutcome>,
-    state_after: BTreeMap<OwnedEventId, StateIds>,
+    // Persistent maps: planning works on a copy of the history, which costs nothing to make.
+    events: OrdMap<OwnedEventId, RoomEvent>,
+    outcomes: OrdMap<OwnedEventId, EventOutcome>,
+    state_after: OrdMap<OwnedEventId, StateIds>,
     /// Events looked up in the store and not found there.
-    absent: BTreeSet<OwnedEventId>,
+    absent: OrdSet<OwnedEventId>,
     misses: RefCell<BTreeSet<Miss>>,
     extremities: ForwardExtremities,
     current_state: StateIds,
@@ -108,10 +111,10 @@ impl RoomHistory {
         Self {
             room_version,
             complete,
-            events: BTreeMap::new(),
-            outcomes: BTreeMap::new(),
-            state_after: BTreeMap::new(),
-            absent: BTreeSet::new(),
+            events: OrdMap::new(),
+            outcomes: OrdMap::new(),
+            state_after: OrdMap::new(),
+            absent: OrdSet::new(),
             misses: RefCell::default(),
             extremities: ForwardExtremities::new(forward_extremities, StoredDag::default()),
             current_state,
@@ -179,8 +182,8 @@ impl RoomHistory {
             .filter_map(|id| OwnedEventId::try_from(id.as_str()).ok())
             .collect();
         let current: BTreeSet<&OwnedEventId> = self.current_state.values().collect();
-        self.events.retain(|id, _| tips.contains(id) || current.contains(id));
-        self.state_after.retain(|id, _| tips.contains(id));
+        self.events = retained(&self.events, |id| tips.contains(id) || current.contains(id));
+        self.state_after = retained(&self.state_after, |id| tips.contains(id));
         self.absent.clear();
         tips
     }

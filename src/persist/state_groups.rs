@@ -51,13 +51,14 @@
 //!   stores it as a snapshot. Here the caller passes the groups of the prev events it knows;
 //!   the others are left out.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use imbl::ordmap::DiffItem;
+use imbl::OrdMap;
 use ruma_common::{EventId, OwnedEventId};
 use thiserror::Error;
 
-use super::StateIds;
+use super::{retained, StateIds};
 use crate::model::state_filter::StateKeyFilter;
 use crate::model::StateFilter;
 
@@ -150,10 +151,11 @@ struct Group {
 /// group is kept, so the next event can build on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateGroups {
-    groups: BTreeMap<StateGroupId, Group>,
-    events: BTreeMap<OwnedEventId, StateGroupId>,
+    // Persistent maps: planning works on a copy, which costs nothing to make.
+    groups: OrdMap<StateGroupId, Group>,
+    events: OrdMap<OwnedEventId, StateGroupId>,
     /// The group of the state resolved from each set of prev groups seen.
-    resolutions: BTreeMap<BTreeSet<StateGroupId>, StateGroupId>,
+    resolutions: OrdMap<BTreeSet<StateGroupId>, StateGroupId>,
     next_id: StateGroupId,
 }
 
@@ -168,12 +170,7 @@ impl StateGroups {
     /// No group loaded; new groups take ids from `next_id` on (the store's sequence), and above
     /// every group loaded.
     pub fn new(next_id: StateGroupId) -> Self {
-        Self {
-            groups: BTreeMap::new(),
-            events: BTreeMap::new(),
-            resolutions: BTreeMap::new(),
-            next_id,
-        }
+        Self { groups: OrdMap::new(), events: OrdMap::new(), resolutions: OrdMap::new(), next_id }
     }
 
     /// The id the next new group takes.
@@ -250,7 +247,7 @@ impl StateGroups {
     /// them; they are loaded again when needed). A remembered resolution is kept while its group
     /// is.
     pub fn retain_events(&mut self, keep: &BTreeSet<OwnedEventId>) {
-        self.events.retain(|id, _| keep.contains(id));
+        self.events = retained(&self.events, |id| keep.contains(id));
         let mut needed = BTreeSet::new();
         for &group in self.events.values() {
             let mut next = Some(group);
@@ -261,8 +258,13 @@ impl StateGroups {
                 next = self.groups.get(&id).and_then(|group| group.row.prev_group);
             }
         }
-        self.groups.retain(|id, _| needed.contains(id));
-        self.resolutions.retain(|_, group| needed.contains(group));
+        self.groups = retained(&self.groups, |id| needed.contains(id));
+        self.resolutions = self
+            .resolutions
+            .iter()
+            .filter(|(_, group)| needed.contains(*group))
+            .map(|(prevs, group)| (prevs.clone(), *group))
+            .collect();
     }
 
     /// Loads a stored `event_to_state_groups` row. The group must be loaded.

@@ -46,6 +46,7 @@ macro_rules! store_conformance_tests {
             state_filters_read_members_and_non_members,
             a_reopened_store_goes_on_as_synapse,
             a_store_that_keeps_no_cache_goes_on_as_synapse,
+            a_large_room_through_a_small_cache,
         );
     };
     (@each $make_store:path; $($name:ident),+ $(,)?) => {$(
@@ -495,4 +496,46 @@ pub async fn a_store_that_keeps_no_cache_goes_on_as_synapse<S: Store>(backend: S
     for room in softfail_fixture()["rooms"].as_array().unwrap() {
         store = check_softfail_room(store, room, false).await;
     }
+}
+
+/// A room of 1,500 joined members and 300 messages, persisted in batches of 100 through a cache
+/// of 64 events and reopened half-way: every member is in the current state and the state at
+/// the last event, the forward extremity is the last event, and the reads with a filter see the
+/// members and the rest apart.
+pub async fn a_large_room_through_a_small_cache<S: Store>(backend: S) {
+    let room = super::synthetic::SyntheticRoom::new("large").with_members(1_500).with_messages(300);
+    let mut store = open(backend).await.with_cache_limit(64);
+    let total = room.events.len();
+    for (index, batch) in room.events.chunks(100).enumerate() {
+        let result = store.persist_events(batch.to_vec(), false).await.unwrap();
+        let chunk = &result.rooms[0];
+        assert_eq!((chunk.error.as_ref(), chunk.rejected.len()), (None, 0), "batch {index}");
+        assert_eq!(chunk.persisted.len(), batch.len());
+        if index == total / 200 {
+            store = open(store.into_backend()).await.with_cache_limit(64);
+        }
+    }
+    assert_eq!(store.current_token(), total as i64);
+    let last = event_id(room.last_event_id());
+    assert_eq!(
+        store.forward_extremities(&room.room_id).await.unwrap(),
+        BTreeSet::from([room.last_event_id().to_owned()])
+    );
+    let members =
+        StateFilter::from_json(serde_json::json!({"members": "all", "types": []})).unwrap();
+    let no_members = StateFilter::from_json(serde_json::json!({"members": "none"})).unwrap();
+    let current = store.current_state(&room.room_id, &StateFilter::all()).await.unwrap();
+    assert_eq!(current.len(), 1_501 + 3, "create, power levels, join rules and 1,501 members");
+    let at_last = store.state_at_event(&last, &StateFilter::all()).await.unwrap().unwrap();
+    assert_eq!(at_last, current);
+    let member_state = store.state_at_event(&last, &members).await.unwrap().unwrap();
+    assert_eq!(member_state.len(), 1_501);
+    assert!(member_state.keys().all(|(event_type, _)| event_type == "m.room.member"));
+    let other_state = store.state_at_event(&last, &no_members).await.unwrap().unwrap();
+    let other_types: BTreeSet<&str> = other_state.keys().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        other_types,
+        BTreeSet::from(["m.room.create", "m.room.join_rules", "m.room.power_levels"])
+    );
+    assert_eq!(store.memberships(&room.room_id).await.unwrap().len(), 1_501);
 }

@@ -153,10 +153,12 @@ pub fn synapse_group_state(room: &JsonValue, group: i64) -> BTreeMap<(String, St
     state
 }
 
-#[cfg(target_arch = "wasm32")]
 pub mod bindings;
+#[cfg(target_arch = "wasm32")]
+pub mod synthetic;
 
 pub mod conformance;
+pub mod synthetic;
 
 /// Runs a future to completion on this thread. The memory backend never waits, so polling with
 /// a no-op waker until ready is enough (and keeps an async runtime out of the dependencies).
