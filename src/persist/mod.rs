@@ -41,7 +41,8 @@ pub use batch::parse_batch;
 pub use chunk::{split_into_room_chunks, DagEvent, RoomChunk};
 pub use extremities::{EventOutcome, ForwardExtremities, StoredDag};
 pub use plan::{
-    plan_room_chunk, CurrentStateDelta, MembershipRow, PlannedEvent, RoomWritePlan, StreamOrderings,
+    plan_room_chunk, BackwardExtremitiesDelta, CurrentStateDelta, MembershipRow, PlannedEvent,
+    RoomWritePlan, StreamOrderings,
 };
 pub use room_event::RoomEvent;
 pub use state::{PlanError, RoomHistory};

@@ -9,6 +9,7 @@
 use std::collections::BTreeSet;
 
 use imbl::ordmap::DiffItem;
+use imbl::OrdSet;
 use ruma_common::{OwnedEventId, OwnedRoomId};
 use serde::Deserialize;
 
@@ -121,6 +122,17 @@ pub struct RoomWritePlan {
     pub memberships: Vec<MembershipRow>,
     /// New state groups, each after its prev group.
     pub state_groups: Vec<StateGroupRow>,
+    /// How the backward extremities change.
+    pub backward_extremities: BackwardExtremitiesDelta,
+}
+
+/// How a room's backward extremities (`event_backward_extremities`) change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackwardExtremitiesDelta {
+    /// Prev events now known to be missing.
+    pub to_insert: Vec<OwnedEventId>,
+    /// Events that arrived, or that no longer count as missing.
+    pub to_delete: Vec<OwnedEventId>,
 }
 
 /// Plans one room chunk: receives each PDU in order into the room's history and the state
@@ -138,6 +150,7 @@ pub fn plan_room_chunk(
     orderings: &mut StreamOrderings,
 ) -> Result<RoomWritePlan, PlanError> {
     let extremities_before = history.forward_extremities().clone();
+    let backward_before = history.backward_extremities().clone();
     let state_before = history.current_state().clone();
     let mut received = Vec::new();
     let mut new_groups = Vec::new();
@@ -182,6 +195,7 @@ pub fn plan_room_chunk(
         current_state_delta: state_delta(history, &state_before, history.current_state()),
         memberships,
         state_groups: new_groups,
+        backward_extremities: backward_delta(&backward_before, history.backward_extremities()),
     })
 }
 
@@ -203,6 +217,16 @@ fn state_delta(history: &RoomHistory, before: &StateIds, after: &StateIds) -> Cu
         }
     }
     delta
+}
+
+fn backward_delta(
+    before: &OrdSet<OwnedEventId>,
+    after: &OrdSet<OwnedEventId>,
+) -> BackwardExtremitiesDelta {
+    BackwardExtremitiesDelta {
+        to_insert: after.iter().filter(|id| !before.contains(*id)).cloned().collect(),
+        to_delete: before.iter().filter(|id| !after.contains(*id)).cloned().collect(),
+    }
 }
 
 /// The fields of a member event's content that `room_memberships` keeps.

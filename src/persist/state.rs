@@ -83,6 +83,9 @@ pub struct RoomHistory {
     absent: OrdSet<OwnedEventId>,
     misses: RefCell<BTreeSet<Miss>>,
     extremities: ForwardExtremities,
+    /// Prev events named by stored events and not stored themselves (Synapse's
+    /// `event_backward_extremities`): where the room's history has gaps.
+    backward_extremities: OrdSet<OwnedEventId>,
     current_state: StateIds,
 }
 
@@ -90,6 +93,20 @@ impl RoomHistory {
     /// An empty history of a room of this version.
     pub fn new(room_version: RoomVersion) -> Self {
         Self::with_tips(room_version, true, BTreeSet::new(), StateIds::new())
+    }
+
+    /// Restores the backward extremities of a room the store holds.
+    pub fn with_backward_extremities(
+        mut self,
+        event_ids: impl IntoIterator<Item = OwnedEventId>,
+    ) -> Self {
+        self.backward_extremities = event_ids.into_iter().collect();
+        self
+    }
+
+    /// The backward extremities: prev events of stored events that are not stored themselves.
+    pub fn backward_extremities(&self) -> &OrdSet<OwnedEventId> {
+        &self.backward_extremities
     }
 
     /// The history of a room the store holds, from its forward extremities and current state;
@@ -117,6 +134,7 @@ impl RoomHistory {
             absent: OrdSet::new(),
             misses: RefCell::default(),
             extremities: ForwardExtremities::new(forward_extremities, StoredDag::default()),
+            backward_extremities: OrdSet::new(),
             current_state,
         }
     }
@@ -307,7 +325,7 @@ impl RoomHistory {
             return Ok((*outcome, None));
         }
         let prevs: Vec<OwnedEventId> = pdu.prev_events().to_vec();
-        let state_before = self.state_after_all(&prevs)?;
+        let state_before = self.state_before(&prevs)?;
         let event = RoomEvent::new(pdu, false);
         let outcome = if !self.passes_auth(&event, &state_before) {
             EventOutcome::Rejected
@@ -326,6 +344,7 @@ impl RoomHistory {
         self.state_after.insert(event_id.clone(), state_after);
         self.events.insert(event_id.clone(), event);
         self.outcomes.insert(event_id.clone(), outcome);
+        self.update_backward_extremities(&event_id, &prevs, outcome);
         if arrival == Arrival::Live {
             self.advance(&event_id, &prevs, outcome)?;
         }
@@ -383,6 +402,37 @@ impl RoomHistory {
     /// An event the history holds (a miss is noted when the store may hold it).
     pub fn event(&self, event_id: &EventId) -> Option<&RoomEvent> {
         self.lookup(event_id)
+    }
+
+    /// The state before an event with these prevs: the resolution of their states. When none of
+    /// them is stored (a gap in the history), the current state: Synapse asks the server that
+    /// sent the event for the state at the missing prevs, and a client has nothing closer than
+    /// the state it knows now.
+    fn state_before(&self, prevs: &[OwnedEventId]) -> Result<StateIds, PlanError> {
+        let known = prevs.iter().filter(|id| self.lookup_state(id).is_some()).count();
+        if known == 0 && !prevs.is_empty() {
+            return Ok(self.current_state.clone());
+        }
+        self.state_after_all(prevs)
+    }
+
+    /// An event that arrives fills its own gap; the prevs of an event that is not rejected are
+    /// gaps when they are not stored, or stored only as outliers (rejected events keep no edges).
+    fn update_backward_extremities(
+        &mut self,
+        event_id: &OwnedEventId,
+        prevs: &[OwnedEventId],
+        outcome: EventOutcome,
+    ) {
+        self.backward_extremities.remove(event_id);
+        if outcome == EventOutcome::Rejected {
+            return;
+        }
+        for prev in prevs {
+            if matches!(self.outcomes.get(prev), None | Some(EventOutcome::Outlier)) {
+                self.backward_extremities.insert(prev.clone());
+            }
+        }
     }
 
     /// The resolved state after a set of events (the state before an event with these prevs).

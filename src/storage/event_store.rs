@@ -279,7 +279,8 @@ impl<S: Store> EventStore<S> {
         let history = if self.backend.room_version(room_id).await?.is_some() {
             let tips = self.backend.forward_extremities(room_id).await?;
             let current = self.backend.current_state(room_id, &StateFilter::all()).await?;
-            RoomHistory::restored(version, tips, current)
+            let gaps = self.backend.backward_extremities(room_id).await?;
+            RoomHistory::restored(version, tips, current).with_backward_extremities(gaps)
         } else {
             RoomHistory::new(version)
         };
@@ -413,6 +414,15 @@ impl<S: Store> EventStore<S> {
     /// A room's forward extremities.
     pub async fn forward_extremities(&self, room_id: &str) -> Result<BTreeSet<String>, StoreError> {
         self.backend.forward_extremities(room_id).await
+    }
+
+    /// A room's backward extremities: prev events of stored events that are not stored (gaps
+    /// to fill by backfill).
+    pub async fn backward_extremities(
+        &self,
+        room_id: &str,
+    ) -> Result<BTreeSet<OwnedEventId>, StoreError> {
+        self.backend.backward_extremities(room_id).await
     }
 
     /// A room's membership rows.

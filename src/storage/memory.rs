@@ -29,6 +29,8 @@ struct Tables {
     edges_by_prev: BTreeMap<OwnedEventId, BTreeSet<OwnedEventId>>,
     /// `event_forward_extremities`, by room.
     extremities: BTreeMap<String, BTreeSet<String>>,
+    /// `event_backward_extremities`, by room.
+    backward_extremities: BTreeMap<String, BTreeSet<OwnedEventId>>,
     /// `current_state_events`: (room, type, state_key) → (event, membership).
     current_state: BTreeMap<(String, StateKey), (OwnedEventId, Option<String>)>,
     /// `room_memberships`, by event id.
@@ -106,6 +108,11 @@ impl Tables {
         if let Some(extremities) = &plan.forward_extremities {
             self.extremities.insert(room.clone(), extremities.clone());
         }
+        let backward = self.backward_extremities.entry(room.clone()).or_default();
+        for id in &plan.backward_extremities.to_delete {
+            backward.remove(id);
+        }
+        backward.extend(plan.backward_extremities.to_insert.iter().cloned());
         for key in &plan.current_state_delta.to_delete {
             self.current_state.remove(&(room.clone(), key.clone()));
         }
@@ -138,6 +145,13 @@ impl Store for MemoryStore {
 
     async fn forward_extremities(&self, room_id: &str) -> Result<BTreeSet<String>, StoreError> {
         Ok(self.tables.borrow().extremities.get(room_id).cloned().unwrap_or_default())
+    }
+
+    async fn backward_extremities(
+        &self,
+        room_id: &str,
+    ) -> Result<BTreeSet<OwnedEventId>, StoreError> {
+        Ok(self.tables.borrow().backward_extremities.get(room_id).cloned().unwrap_or_default())
     }
 
     async fn current_state(

@@ -119,6 +119,12 @@ pub trait Store {
     /// A room's forward extremities.
     async fn forward_extremities(&self, room_id: &str) -> Result<BTreeSet<String>, StoreError>;
 
+    /// A room's backward extremities: prev events of stored events that are not stored.
+    async fn backward_extremities(
+        &self,
+        room_id: &str,
+    ) -> Result<BTreeSet<OwnedEventId>, StoreError>;
+
     /// A room's current state that `filter` matches.
     async fn current_state(
         &self,

@@ -47,6 +47,7 @@ macro_rules! store_conformance_tests {
             a_reopened_store_goes_on_as_synapse,
             a_store_that_keeps_no_cache_goes_on_as_synapse,
             a_large_room_through_a_small_cache,
+            a_gap_is_a_backward_extremity_until_filled,
         );
     };
     (@each $make_store:path; $($name:ident),+ $(,)?) => {$(
@@ -316,6 +317,12 @@ impl<S: Store> Store for FailingRoom<S> {
     ) -> Result<prejoin::persist::StateIds, StoreError> {
         self.inner.current_state(room_id, filter).await
     }
+    async fn backward_extremities(
+        &self,
+        room_id: &str,
+    ) -> Result<BTreeSet<OwnedEventId>, StoreError> {
+        self.inner.backward_extremities(room_id).await
+    }
     async fn state_at_event(
         &self,
         event_id: &EventId,
@@ -538,4 +545,46 @@ pub async fn a_large_room_through_a_small_cache<S: Store>(backend: S) {
         BTreeSet::from(["m.room.create", "m.room.join_rules", "m.room.power_levels"])
     );
     assert_eq!(store.memberships(&room.room_id).await.unwrap().len(), 1_501);
+}
+
+/// An event whose prev is not stored is stored all the same, the prev recorded as a backward
+/// extremity until it arrives. The state-changes room without its message at index 9: the event
+/// after it names it as its prev; once the message arrives (late), every table equals Synapse's.
+pub async fn a_gap_is_a_backward_extremity_until_filled(backend: impl Store) {
+    let fixture = pdus_fixture();
+    let room =
+        fixture["rooms"].as_array().unwrap().iter().find(|r| r["name"] == "state-changes").unwrap();
+    let room_id = room["room_id"].as_str().unwrap();
+    let events = room["events"].as_array().unwrap();
+    assert_eq!(events[9]["type"], "m.room.message", "the gap is a message: no state is lost");
+    let missing = events[9]["event_id"].as_str().unwrap();
+    let pdus = |range: std::ops::Range<usize>| -> Vec<JsonValue> {
+        events[range].iter().map(|event| event["pdu"].clone()).collect()
+    };
+    let store = open(backend).await;
+    persist(&store, pdus(0..9), &mut std::iter::empty()).await;
+    assert!(store.backward_extremities(room_id).await.unwrap().is_empty());
+    let result = store.persist_events(pdus(10..events.len()), false).await.unwrap();
+    assert_eq!(result.rooms[0].error, None);
+    assert!(result.rooms[0].rejected.is_empty(), "events after a gap are authorized");
+    assert_eq!(
+        store.backward_extremities(room_id).await.unwrap(),
+        BTreeSet::from([event_id(missing)])
+    );
+    let result = store.persist_events(pdus(9..10), false).await.unwrap();
+    assert_eq!(result.rooms[0].persisted, [missing]);
+    assert!(store.backward_extremities(room_id).await.unwrap().is_empty());
+    // A late event that a stored event names as its prev does not become a forward extremity.
+    assert_eq!(
+        store.forward_extremities(room_id).await.unwrap(),
+        strings(&room["forward_extremities"])
+    );
+    let current = store.current_state(room_id, &StateFilter::all()).await.unwrap();
+    assert_eq!(state_of(current), expected_state(&room["current_state"]));
+    for event in events {
+        let id = event_id(event["event_id"].as_str().unwrap());
+        let state = store.state_at_event(&id, &StateFilter::all()).await.unwrap().unwrap();
+        let group = event["state_group"].as_i64().unwrap();
+        assert_eq!(state_of(state), super::synapse_group_state(room, group), "state at {id}");
+    }
 }
