@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use js_int::UInt;
+use ruma_common::canonical_json::redact;
 use ruma_common::{
     room_version_rules::EventsReferenceFormatVersion, CanonicalJsonObject, CanonicalJsonValue,
     EventId, MilliSecondsSinceUnixEpoch, OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId,
@@ -251,6 +252,27 @@ impl Pdu {
     /// The PDU as hashed and as Synapse stores it in `event_json.json`.
     pub fn as_object(&self) -> &CanonicalJsonObject {
         &self.0.object
+    }
+
+    /// The event as a redaction leaves it (Synapse's `prune_event`, with `_maybe_redact_event_row`'s
+    /// `unsigned`): pruned by its room version's redaction rules, keeping `age_ts` and
+    /// `replaces_state` of `unsigned`, with `redacted_by` and `redacted_because` (the redaction
+    /// event in client format) added. The event id is unchanged: it is the hash of this form.
+    pub fn redacted_by(&self, redaction: &Pdu) -> Result<Pdu, InputError> {
+        let rules = &self.0.room_version.rules().redaction;
+        let mut object = redact(self.0.object.clone(), rules, None)
+            .map_err(|error| invalid(format!("cannot be redacted: {error}")))?;
+        let mut unsigned: CanonicalJsonObject = self
+            .unsigned()
+            .into_iter()
+            .flatten()
+            .filter(|(key, _)| matches!(key.as_str(), "age_ts" | "replaces_state"))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        unsigned.insert("redacted_by".to_owned(), redaction.event_id().as_str().into());
+        unsigned.insert("redacted_because".to_owned(), redaction.to_client_event().into());
+        object.insert("unsigned".to_owned(), unsigned.into());
+        Pdu::from_canonical(object, &self.0.room_version)
     }
 
     /// The PDU as hashed, by value.

@@ -12,6 +12,8 @@
 //! - [`room_event`]: a PDU as the authorization rules and state resolution read it.
 //! - [`plan`]: the write plan of a room chunk: new events with their outcomes, then stream
 //!   orderings (taken last), the current state delta and the membership rows.
+//! - [`redactions`]: the `redactions` rows of redaction events, and whether each needs the
+//!   server check when the redacted event is read.
 //! - [`state`]: each PDU authorized (accepted, soft-failed or rejected) and given its state; the
 //!   current state resolved from the states after the forward extremities.
 
@@ -32,6 +34,7 @@ pub mod batch;
 pub mod chunk;
 pub mod extremities;
 pub mod plan;
+pub mod redactions;
 pub mod room_event;
 pub mod state;
 pub mod state_groups;
@@ -44,6 +47,7 @@ pub use plan::{
     plan_room_chunk, BackwardExtremitiesDelta, CurrentStateDelta, MembershipRow, PlannedEvent,
     RoomWritePlan, StreamOrderings,
 };
+pub use redactions::RedactionRow;
 pub use room_event::RoomEvent;
 pub use state::{PlanError, RoomHistory};
 pub use state_groups::{EventStateGroups, StateGroupRow, StateGroups};

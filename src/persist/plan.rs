@@ -14,6 +14,7 @@ use ruma_common::{OwnedEventId, OwnedRoomId};
 use serde::Deserialize;
 
 use super::extremities::EventOutcome;
+use super::redactions::{redaction_row, RedactionRow};
 use super::state::{PlanError, RoomHistory};
 use super::state_groups::{StateGroupId, StateGroupRow, StateGroups};
 use super::StateIds;
@@ -124,6 +125,8 @@ pub struct RoomWritePlan {
     pub state_groups: Vec<StateGroupRow>,
     /// How the backward extremities change.
     pub backward_extremities: BackwardExtremitiesDelta,
+    /// New `redactions` rows.
+    pub redactions: Vec<RedactionRow>,
 }
 
 /// How a room's backward extremities (`event_backward_extremities`) change.
@@ -154,6 +157,7 @@ pub fn plan_room_chunk(
     let state_before = history.current_state().clone();
     let mut received = Vec::new();
     let mut new_groups = Vec::new();
+    let mut redactions = Vec::new();
     for pdu in chunk {
         if pdu.room_id() != &*room_id {
             return Err(PlanError::WrongRoom(pdu.owned_event_id().clone()));
@@ -168,6 +172,7 @@ pub fn plan_room_chunk(
         }
         let (outcome, state_before) = history.receive_with_state_before(pdu.clone(), backfilled)?;
         let state_before = state_before.unwrap_or_default();
+        redactions.extend(redaction_row(history, &pdu, outcome, &state_before));
         let state_after = history.state_after(pdu.event_id()).cloned().unwrap_or_default();
         let planned = groups
             .plan_event(pdu.event_id(), pdu.prev_events(), &state_before, &state_after)
@@ -196,6 +201,7 @@ pub fn plan_room_chunk(
         memberships,
         state_groups: new_groups,
         backward_extremities: backward_delta(&backward_before, history.backward_extremities()),
+        redactions,
     })
 }
 

@@ -388,9 +388,36 @@ impl<S: Store> EventStore<S> {
         Ok(())
     }
 
-    /// A stored event, with its internal metadata and format version.
+    /// A stored event, with its internal metadata and format version; a redacted event pruned,
+    /// with `unsigned.redacted_because`.
     pub async fn event(&self, event_id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
-        self.backend.event(event_id).await
+        let Some(mut event) = self.backend.event(event_id).await? else { return Ok(None) };
+        if let Some(redaction) = self.applicable_redaction(&event).await? {
+            event.pdu = event
+                .pdu
+                .redacted_by(&redaction)
+                .map_err(|error| StoreError::Corrupt(format!("{event_id}: {error}")))?;
+            event.internal_metadata.redacted = true;
+        }
+        Ok(Some(event))
+    }
+
+    /// The first stored redaction of an event that applies to it (Synapse's
+    /// `_maybe_redact_event_row`): not rejected, in the same room, and when its sender lacked the
+    /// power to redact, from the same server as the event's sender.
+    async fn applicable_redaction(&self, event: &StoredEvent) -> Result<Option<Pdu>, StoreError> {
+        for row in self.backend.redactions_of(event.pdu.event_id()).await? {
+            let Some(redaction) = self.backend.event(&row.event_id).await? else { continue };
+            let same_server =
+                redaction.pdu.sender().server_name() == event.pdu.sender().server_name();
+            if redaction.rejected_reason.is_none()
+                && redaction.pdu.room_id() == event.pdu.room_id()
+                && (!row.recheck || same_server)
+            {
+                return Ok(Some(redaction.pdu));
+            }
+        }
+        Ok(None)
     }
 
     /// A room's current state that `filter` matches.

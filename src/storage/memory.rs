@@ -11,7 +11,7 @@ use crate::model::internal_metadata::InternalMetadata;
 use crate::model::room_version::RoomVersion;
 use crate::model::{StateFilter, StateKey};
 use crate::persist::state_groups::{StateGroupId, StateGroupRow, StateGroups};
-use crate::persist::{EventOutcome, MembershipRow, RoomWritePlan, StateIds};
+use crate::persist::{EventOutcome, MembershipRow, RedactionRow, RoomWritePlan, StateIds};
 
 /// Every table in memory.
 #[derive(Debug, Default)]
@@ -29,6 +29,8 @@ struct Tables {
     edges_by_prev: BTreeMap<OwnedEventId, BTreeSet<OwnedEventId>>,
     /// `event_forward_extremities`, by room.
     extremities: BTreeMap<String, BTreeSet<String>>,
+    /// `redactions`, by the event redacted.
+    redactions: BTreeMap<OwnedEventId, Vec<RedactionRow>>,
     /// `event_backward_extremities`, by room.
     backward_extremities: BTreeMap<String, BTreeSet<OwnedEventId>>,
     /// `current_state_events`: (room, type, state_key) → (event, membership).
@@ -108,6 +110,9 @@ impl Tables {
         if let Some(extremities) = &plan.forward_extremities {
             self.extremities.insert(room.clone(), extremities.clone());
         }
+        for row in &plan.redactions {
+            self.redactions.entry(row.redacts.clone()).or_default().push(row.clone());
+        }
         let backward = self.backward_extremities.entry(room.clone()).or_default();
         for id in &plan.backward_extremities.to_delete {
             backward.remove(id);
@@ -152,6 +157,10 @@ impl Store for MemoryStore {
         room_id: &str,
     ) -> Result<BTreeSet<OwnedEventId>, StoreError> {
         Ok(self.tables.borrow().backward_extremities.get(room_id).cloned().unwrap_or_default())
+    }
+
+    async fn redactions_of(&self, event_id: &EventId) -> Result<Vec<RedactionRow>, StoreError> {
+        Ok(self.tables.borrow().redactions.get(event_id).cloned().unwrap_or_default())
     }
 
     async fn current_state(

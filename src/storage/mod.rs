@@ -29,7 +29,7 @@ use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateFilter;
 use crate::persist::state_groups::{StateGroupId, StateGroupRow};
-use crate::persist::{EventOutcome, MembershipRow, RoomWritePlan, StateIds};
+use crate::persist::{EventOutcome, MembershipRow, RedactionRow, RoomWritePlan, StateIds};
 
 /// An event as loaded: the PDU, its internal metadata populated from the row, and whether it was
 /// rejected.
@@ -118,6 +118,9 @@ pub trait Store {
 
     /// A room's forward extremities.
     async fn forward_extremities(&self, room_id: &str) -> Result<BTreeSet<String>, StoreError>;
+
+    /// The `redactions` rows that name an event.
+    async fn redactions_of(&self, event_id: &EventId) -> Result<Vec<RedactionRow>, StoreError>;
 
     /// A room's backward extremities: prev events of stored events that are not stored.
     async fn backward_extremities(

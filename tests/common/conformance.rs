@@ -48,6 +48,7 @@ macro_rules! store_conformance_tests {
             a_store_that_keeps_no_cache_goes_on_as_synapse,
             a_large_room_through_a_small_cache,
             a_gap_is_a_backward_extremity_until_filled,
+            redacted_events_load_pruned,
         );
     };
     (@each $make_store:path; $($name:ident),+ $(,)?) => {$(
@@ -323,6 +324,12 @@ impl<S: Store> Store for FailingRoom<S> {
     ) -> Result<BTreeSet<OwnedEventId>, StoreError> {
         self.inner.backward_extremities(room_id).await
     }
+    async fn redactions_of(
+        &self,
+        event_id: &EventId,
+    ) -> Result<Vec<prejoin::persist::RedactionRow>, StoreError> {
+        self.inner.redactions_of(event_id).await
+    }
     async fn state_at_event(
         &self,
         event_id: &EventId,
@@ -586,5 +593,51 @@ pub async fn a_gap_is_a_backward_extremity_until_filled(backend: impl Store) {
         let state = store.state_at_event(&id, &StateFilter::all()).await.unwrap().unwrap();
         let group = event["state_group"].as_i64().unwrap();
         assert_eq!(state_of(state), super::synapse_group_state(room, group), "state at {id}");
+    }
+}
+
+/// Synapse's `redactions` rows, and a redacted event read back pruned by its room version's
+/// rules (the stored JSON stays whole, as Synapse keeps it until its retention period ends).
+pub async fn redacted_events_load_pruned(backend: impl Store) {
+    let fixture = pdus_fixture();
+    let room =
+        fixture["rooms"].as_array().unwrap().iter().find(|r| r["name"] == "state-changes").unwrap();
+    let events = room["events"].as_array().unwrap();
+    let store = open(backend).await;
+    persist(&store, events.iter().map(|e| e["pdu"].clone()).collect(), &mut std::iter::empty())
+        .await;
+    for row in room["redactions"].as_array().unwrap() {
+        let (redaction, redacts) =
+            (row["event_id"].as_str().unwrap(), row["redacts"].as_str().unwrap());
+        let stored_rows = store.backend().redactions_of(&event_id(redacts)).await.unwrap();
+        let ours: Vec<(String, String, bool)> = stored_rows
+            .iter()
+            .map(|row| (row.event_id.to_string(), row.redacts.to_string(), row.recheck))
+            .collect();
+        let recheck = row["recheck"].as_bool().unwrap();
+        assert_eq!(ours, [(redaction.to_owned(), redacts.to_owned(), recheck)]);
+    }
+    for event in events {
+        let id = event["event_id"].as_str().unwrap();
+        let loaded = stored(&store, id).await;
+        let redacted_by = event["redacted_by"].as_str();
+        assert_eq!(loaded.internal_metadata.redacted, redacted_by.is_some(), "{id}");
+        let unsigned = loaded.pdu.unsigned().cloned().unwrap_or_default();
+        let Some(redaction) = redacted_by else {
+            assert_eq!(
+                serde_json::to_value(loaded.pdu.content()).unwrap(),
+                event["pdu"]["content"]
+            );
+            continue;
+        };
+        assert_eq!(event["type"], "m.room.message");
+        // The spec's redaction algorithm keeps no content key of a message.
+        assert!(loaded.pdu.content().is_empty(), "{id}: content pruned");
+        assert_eq!(loaded.pdu.event_id().as_str(), id, "the id survives redaction");
+        let unsigned = serde_json::to_value(unsigned).unwrap();
+        assert_eq!(unsigned["redacted_by"], redaction);
+        assert_eq!(unsigned["redacted_because"]["event_id"], redaction);
+        assert_eq!(unsigned["redacted_because"]["content"]["redacts"], id);
+        assert_eq!(unsigned["age_ts"], event["pdu"]["unsigned"]["age_ts"]);
     }
 }
