@@ -5,14 +5,23 @@
 mod common;
 
 use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet};
 
+use indexed_db_futures::database::Database;
+use indexed_db_futures::prelude::*;
+use indexed_db_futures::transaction::TransactionMode;
+use prejoin::model::StateFilter;
 use prejoin::persist::state_groups::StateGroups;
-use prejoin::persist::{parse_batch, plan_room_chunk, RoomHistory, StreamOrderings};
+use prejoin::persist::{parse_batch, plan_room_chunk, RoomHistory, StateIds, StreamOrderings};
+use prejoin::storage::indexeddb::rows::StateGroupEdgeRow;
+use prejoin::storage::indexeddb::schema::stores;
 use prejoin::storage::indexeddb::IndexedDbStore;
-use prejoin::storage::Store;
-use ruma_common::OwnedRoomId;
+use prejoin::storage::{EventStore, Store};
+use ruma_common::{OwnedEventId, OwnedRoomId};
 use serde_json::Value as JsonValue;
-use wasm_bindgen_test::wasm_bindgen_test;
+use wasm_bindgen_test::{console_log, wasm_bindgen_test};
+
+use common::{event_id, fixture, softfail_pdus, state_map, synapse_group_state};
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
@@ -115,4 +124,187 @@ async fn opening_creates_every_store_and_reopening_keeps_rows() {
     assert_eq!(written["events"] as usize, plan.events.len());
     assert_eq!(written["event_json"] as usize, plan.events.len());
     assert_eq!(written["stream_positions"], 1);
+}
+
+thread_local! {
+    static PDUS_ROOMS: Vec<JsonValue> = fixture("pdus.json")["rooms"].as_array().unwrap().clone();
+}
+
+/// Every room of `pdus.json` (parsed once: the fixture is large for a debug build).
+fn pdus_rooms() -> Vec<JsonValue> {
+    PDUS_ROOMS.with(Clone::clone)
+}
+
+/// A room's PDUs as JSON, in the fixture's (stream) order.
+fn pdus_of(room: &JsonValue) -> Vec<JsonValue> {
+    room["events"].as_array().unwrap().iter().map(|event| event["pdu"].clone()).collect()
+}
+
+/// Persists a batch, asserting every room chunk of it stored; the orderings each chunk took.
+async fn persist(
+    store: &EventStore<IndexedDbStore>,
+    events: Vec<JsonValue>,
+    backfilled: bool,
+) -> Vec<(i64, i64)> {
+    let result = store.persist_events(events, backfilled).await.unwrap();
+    let mut orderings = Vec::new();
+    for room in result.rooms {
+        assert_eq!(room.error, None, "{}", room.room_id);
+        orderings.extend(room.stream_orderings);
+    }
+    orderings
+}
+
+/// For every event of the `pdus.json` room with the longest chains (many state changes): its
+/// group's chain starts at a snapshot, each group follows its prev group, it loads in order into
+/// `StateGroups`, and folded newest-first it is the state at the event (as `state_at_event`
+/// reads it, and as Synapse's group holds it).
+#[wasm_bindgen_test]
+async fn state_group_chains_give_the_state_at_every_event() {
+    let store = EventStore::new(indexeddb_store().await, "tab-1");
+    let rooms: Vec<JsonValue> =
+        pdus_rooms().into_iter().filter(|room| room["name"] == "state-changes").collect();
+    assert_eq!(rooms.len(), 1);
+    for room in &rooms {
+        persist(&store, pdus_of(room), false).await;
+    }
+    let backend = store.backend();
+    let (mut checked, mut longest, mut snapshots) = (0, 0, BTreeSet::new());
+    for room in &rooms {
+        for event in room["events"].as_array().unwrap() {
+            let id = event_id(event["event_id"].as_str().unwrap());
+            let at = format!("{}: {id}", room["name"]);
+            let group = backend.state_group_of(&id).await.unwrap().expect("a group");
+            let chain = backend.state_group_chain(group).await.unwrap();
+            assert!(chain[0].is_snapshot(), "{at}");
+            assert_eq!(chain.last().map(|row| row.id), Some(group), "{at}");
+            for pair in chain.windows(2) {
+                assert_eq!(pair[1].prev_group, Some(pair[0].id), "{at}");
+            }
+            let mut folded = StateIds::new();
+            for row in chain.iter().rev() {
+                for (key, event_id) in &row.delta {
+                    folded.entry(key.clone()).or_insert_with(|| event_id.clone());
+                }
+            }
+            let read = store.state_at_event(&id, &StateFilter::all()).await.unwrap();
+            assert_eq!(Some(&folded), read.as_ref(), "{at}");
+            let synapse = synapse_group_state(room, event["state_group"].as_i64().unwrap());
+            assert_eq!(state_map(&folded), synapse, "{at}");
+            longest = longest.max(chain.len());
+            snapshots.insert(chain[0].id);
+            let mut groups = StateGroups::default();
+            for row in chain {
+                groups.insert(row).unwrap();
+            }
+            assert_eq!(groups.state_of(group).unwrap(), folded, "{at}");
+            checked += 1;
+        }
+    }
+    assert!(longest > 2, "the fixture has delta chains");
+    console_log!(
+        "chains checked: {checked} events, longest chain {longest} groups, {} snapshots",
+        snapshots.len()
+    );
+    let unknown = event_id("$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    assert_eq!(backend.state_group_of(&unknown).await.unwrap(), None);
+}
+
+/// Opens the database by hand at the version it has.
+async fn open_by_hand(name: &str) -> Database {
+    Database::open(name).await.unwrap()
+}
+
+/// A chain that comes back to a group, or that names a missing group, is a corrupt store.
+#[wasm_bindgen_test]
+async fn a_broken_state_group_chain_is_corrupt() {
+    let name = fresh_name();
+    let store = EventStore::new(IndexedDbStore::open(&name).await.unwrap(), "tab-1");
+    let room = &pdus_rooms()[0];
+    persist(&store, pdus_of(room), false).await;
+    let last = room["events"].as_array().unwrap().last().unwrap();
+    let group = store
+        .backend()
+        .state_group_of(&event_id(last["event_id"].as_str().unwrap()))
+        .await
+        .unwrap()
+        .unwrap();
+    let chain = store.backend().state_group_chain(group).await.unwrap();
+    assert!(chain.len() >= 3);
+    let (snapshot, middle) = (chain[0].id, chain[1].id);
+
+    let db = open_by_hand(&name).await;
+    let tx = db.transaction(stores::STATE_GROUP_EDGES).with_mode(TransactionMode::Readwrite);
+    let tx = tx.build().unwrap();
+    let loop_back = StateGroupEdgeRow { state_group: snapshot, prev_state_group: group };
+    tx.object_store(stores::STATE_GROUP_EDGES)
+        .unwrap()
+        .put(loop_back)
+        .serde()
+        .unwrap()
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let error = store.backend().state_group_chain(group).await.unwrap_err();
+    assert_eq!(error.code(), "CORRUPT_STORE");
+    assert!(error.to_string().contains("cycle"), "{error}");
+
+    let tx = db.transaction([stores::STATE_GROUP_EDGES, stores::STATE_GROUPS]);
+    let tx = tx.with_mode(TransactionMode::Readwrite).build().unwrap();
+    let edges = tx.object_store(stores::STATE_GROUP_EDGES).unwrap();
+    edges.delete(snapshot as f64).primitive().unwrap().await.unwrap();
+    let groups = tx.object_store(stores::STATE_GROUPS).unwrap();
+    groups.delete(middle as f64).primitive().unwrap().await.unwrap();
+    tx.commit().await.unwrap();
+    db.close();
+    let error = store.backend().state_group_chain(group).await.unwrap_err();
+    assert_eq!(error.code(), "CORRUPT_STORE");
+    assert!(error.to_string().contains(&format!("state group {middle} is missing")), "{error}");
+}
+
+/// After each `softfail.json` room: the events that some accepted event names as a prev (from
+/// the PDUs and Synapse's outcomes), so not those only a soft-failed event names.
+#[wasm_bindgen_test]
+async fn referenced_as_prev_leaves_out_soft_failed_referrers() {
+    let store = EventStore::new(indexeddb_store().await, "tab-1");
+    let fixture = fixture("softfail.json");
+    let mut excluded_somewhere = false;
+    for room in fixture["rooms"].as_array().unwrap() {
+        let name = room["name"].as_str().unwrap();
+        let pdus = softfail_pdus(room);
+        let mut outcomes = BTreeMap::new();
+        for batch in room["batches"].as_array().unwrap() {
+            let events = batch["events"].as_array().unwrap();
+            let batch_pdus = events.iter().map(|id| pdus[id.as_str().unwrap()].clone()).collect();
+            persist(&store, batch_pdus, false).await;
+            for (id, outcome) in batch["outcomes"].as_object().unwrap() {
+                outcomes.insert(id.clone(), outcome.as_str().unwrap().to_owned());
+            }
+        }
+        let prevs_of = |pdu: &JsonValue| -> Vec<String> {
+            pdu["prev_events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|prev| prev.as_str().or_else(|| prev[0].as_str()).unwrap().to_owned())
+                .collect()
+        };
+        let mut expected = BTreeSet::new();
+        let mut by_anyone = BTreeSet::new();
+        for (id, pdu) in &pdus {
+            by_anyone.extend(prevs_of(pdu));
+            if outcomes[id] == "accepted" {
+                expected.extend(prevs_of(pdu));
+            }
+        }
+        excluded_somewhere |= expected != by_anyone;
+        let mut asked: Vec<OwnedEventId> = pdus.keys().map(|id| event_id(id)).collect();
+        asked.push(event_id("$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+        let ours = store.backend().referenced_as_prev(&asked).await.unwrap();
+        let ours: BTreeSet<String> = ours.iter().map(ToString::to_string).collect();
+        assert_eq!(ours, expected, "{name}");
+        console_log!("{name}: {} of {} events referenced", ours.len(), pdus.len());
+    }
+    assert!(excluded_somewhere, "some event is named only by a soft-failed event");
+    assert!(store.backend().referenced_as_prev(&[]).await.unwrap().is_empty());
 }

@@ -34,10 +34,13 @@ use self::rows::{
 };
 use self::schema::{indices, stores, Version};
 use super::{Store, StoreError, StoredEvent};
-use crate::model::internal_metadata::{InternalMetadata, InternalMetadataColumns};
+use crate::model::internal_metadata::{
+    InternalMetadata, InternalMetadataColumns, InternalMetadataDict,
+};
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateFilter;
+use crate::persist::state_groups::{self, StateGroupId};
 use crate::persist::{EventOutcome, MembershipRow, RoomWritePlan, StateIds};
 
 /// The stream the events' orderings are taken from (`stream_positions.stream_name`).
@@ -119,6 +122,149 @@ impl IndexedDbStore {
     /// Closes the connection.
     pub fn close(self) {
         self.db.close();
+    }
+
+    /// The state group of the state after an event (`event_to_state_groups`), if it is stored.
+    pub async fn state_group_of(
+        &self,
+        event_id: &EventId,
+    ) -> Result<Option<StateGroupId>, StoreError> {
+        let row = self
+            .get_row::<EventToStateGroupRow>(stores::EVENT_TO_STATE_GROUPS, event_id.as_str())
+            .await?;
+        Ok(row.map(|row| row.state_group))
+    }
+
+    /// A state group and every group down its `state_group_edges` chain to its snapshot, the
+    /// snapshot first (so that they load in order with
+    /// [`StateGroups::insert`](crate::persist::state_groups::StateGroups::insert)), each with
+    /// its whole delta and the event it was made for. Each group's three reads (its
+    /// `state_groups` row, its edge, its `state_groups_state` rows) are requested together.
+    ///
+    /// A group that is missing, or a chain that comes back to a group, is
+    /// [`StoreError::Corrupt`].
+    pub async fn state_group_chain(
+        &self,
+        group: StateGroupId,
+    ) -> Result<Vec<state_groups::StateGroupRow>, StoreError> {
+        Ok(self.load_state_group_chain(group).await?)
+    }
+
+    async fn load_state_group_chain(
+        &self,
+        group: StateGroupId,
+    ) -> Result<Vec<state_groups::StateGroupRow>, IdbError> {
+        let tx = self
+            .db
+            .transaction([
+                stores::STATE_GROUPS,
+                stores::STATE_GROUP_EDGES,
+                stores::STATE_GROUPS_STATE,
+            ])
+            .build()?;
+        let groups = tx.object_store(stores::STATE_GROUPS)?;
+        let edges = tx.object_store(stores::STATE_GROUP_EDGES)?;
+        let group_state = tx.object_store(stores::STATE_GROUPS_STATE)?;
+        let by_group = group_state.index(indices::GROUP_STATE_BY_GROUP)?;
+        let mut chain = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut next = Some(group);
+        while let Some(id) = next {
+            if !seen.insert(id) {
+                return Err(IdbError::Unreadable(format!("state group {id} is in a cycle")));
+            }
+            // Group ids are at most 2^53 - 1, exact as doubles.
+            let key = id as f64;
+            let row = groups.get::<StateGroupRow, f64, _>(key).serde()?;
+            let edge = edges.get::<StateGroupEdgeRow, f64, _>(key).serde()?;
+            let rows =
+                by_group.get_all::<StateGroupStateRow>().with_query::<f64, _>(key).serde()?;
+            let Some(row) = row.await? else {
+                return Err(IdbError::Unreadable(format!("state group {id} is missing")));
+            };
+            let mut delta = StateIds::new();
+            for state in rows.await? {
+                let state = state?;
+                delta.insert((state.event_type, state.state_key), event_id_of(&state.event_id)?);
+            }
+            let prev_group = edge.await?.map(|edge| edge.prev_state_group);
+            chain.push(state_groups::StateGroupRow {
+                id,
+                event_id: event_id_of(&row.event_id)?,
+                prev_group,
+                delta,
+            });
+            next = prev_group;
+        }
+        chain.reverse();
+        Ok(chain)
+    }
+
+    /// Those of `event_ids` that a stored event names as a prev event, counting only referencing
+    /// events that are neither rejected, nor outliers, nor soft-failed (Synapse's
+    /// `_get_events_which_are_prevs`; see [`crate::persist::extremities`]).
+    ///
+    /// One readonly transaction: the `event_edges` lookups (index `prev_event_id`) for every id
+    /// are issued before any is awaited, then the `events` and `event_json` rows of every
+    /// referencing event, likewise.
+    pub async fn referenced_as_prev(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<BTreeSet<OwnedEventId>, StoreError> {
+        Ok(self.load_referenced_as_prev(event_ids).await?)
+    }
+
+    async fn load_referenced_as_prev(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<BTreeSet<OwnedEventId>, IdbError> {
+        let tx = self
+            .db
+            .transaction([stores::EVENT_EDGES, stores::EVENTS, stores::EVENT_JSON])
+            .build()?;
+        let edges = tx.object_store(stores::EVENT_EDGES)?;
+        let by_prev = edges.index(indices::EDGES_BY_PREV)?;
+        let asked: BTreeSet<&OwnedEventId> = event_ids.iter().collect();
+        let mut edge_requests = Vec::with_capacity(asked.len());
+        for id in &asked {
+            let request = by_prev
+                .get_all::<EventEdgeRow>()
+                .with_query::<String, _>(id.as_str().to_owned())
+                .serde()?;
+            edge_requests.push((*id, request));
+        }
+        // Each referencing event, with the asked ids it names as prevs.
+        let mut referencing: BTreeMap<String, Vec<&OwnedEventId>> = BTreeMap::new();
+        for (id, request) in edge_requests {
+            for edge in request.await? {
+                referencing.entry(edge?.event_id).or_default().push(id);
+            }
+        }
+        let events = tx.object_store(stores::EVENTS)?;
+        let event_json = tx.object_store(stores::EVENT_JSON)?;
+        let mut lookups = Vec::with_capacity(referencing.len());
+        for (child, prevs) in referencing {
+            let row = events.get::<EventRow, String, _>(child.clone()).serde()?;
+            let json = event_json.get::<EventJsonRow, String, _>(child.clone()).serde()?;
+            lookups.push((child, prevs, row, json));
+        }
+        let mut referenced = BTreeSet::new();
+        for (child, prevs, row, json) in lookups {
+            let (Some(row), Some(json)) = (row.await?, json.await?) else {
+                return Err(IdbError::Unreadable(format!(
+                    "{child} has event_edges rows but is not stored"
+                )));
+            };
+            if row.outlier || row.rejection.is_some() {
+                continue;
+            }
+            let dict: InternalMetadataDict = serde_json::from_str(&json.internal_metadata)
+                .map_err(|error| IdbError::Unreadable(format!("{child}: {error}")))?;
+            if !dict.soft_failed {
+                referenced.extend(prevs.into_iter().cloned());
+            }
+        }
+        Ok(referenced)
     }
 
     async fn write(&self, plan: &RoomWritePlan, writer: &str) -> Result<(), IdbError> {
