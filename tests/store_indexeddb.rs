@@ -11,11 +11,13 @@ use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
 use prejoin::model::StateFilter;
-use prejoin::persist::state_groups::StateGroups;
-use prejoin::persist::{parse_batch, plan_room_chunk, RoomHistory, StateIds, StreamOrderings};
+use prejoin::persist::state_groups::{StateGroupId, StateGroups};
+use prejoin::persist::{
+    parse_batch, plan_room_chunk, RoomHistory, RoomWritePlan, StateIds, StreamOrderings,
+};
 use prejoin::storage::indexeddb::rows::StateGroupEdgeRow;
 use prejoin::storage::indexeddb::schema::stores;
-use prejoin::storage::indexeddb::IndexedDbStore;
+use prejoin::storage::indexeddb::{IndexedDbStore, Positions};
 use prejoin::storage::{EventStore, Store};
 use ruma_common::{OwnedEventId, OwnedRoomId};
 use serde_json::Value as JsonValue;
@@ -153,6 +155,124 @@ async fn persist(
         orderings.extend(room.stream_orderings);
     }
     orderings
+}
+
+/// Plans one room's PDUs from scratch, outside any event store: as another writer (tab) whose
+/// planning state starts from `orderings` and state group `next_group`.
+fn plan_alone(
+    pdus: Vec<JsonValue>,
+    backfilled: bool,
+    orderings: &mut StreamOrderings,
+    next_group: StateGroupId,
+) -> RoomWritePlan {
+    let mut chunks = parse_batch(pdus, &|_| None).unwrap();
+    assert_eq!(chunks.len(), 1);
+    let chunk = chunks.remove(0);
+    let room_id = OwnedRoomId::try_from(chunk.room_id.as_str()).unwrap();
+    let mut history = RoomHistory::new(chunk.events[0].room_version().clone());
+    let mut groups = StateGroups::new(next_group);
+    plan_room_chunk(&mut history, &mut groups, room_id, chunk.events, backfilled, orderings)
+        .unwrap()
+}
+
+/// The ids of every group in the chains of the groups of `events`.
+async fn chain_groups(store: &IndexedDbStore, events: &[OwnedEventId]) -> BTreeSet<StateGroupId> {
+    let mut ids = BTreeSet::new();
+    for id in events {
+        let group = store.state_group_of(id).await.unwrap().unwrap();
+        for row in store.state_group_chain(group).await.unwrap() {
+            ids.insert(row.id);
+        }
+    }
+    ids
+}
+
+/// An empty store's positions; after some `pdus.json` rooms (one backfilled in part), the
+/// highest live and the lowest backfill orderings the persist results report, the highest state
+/// group id + 1 and the writer's position; the same after reopening. A second writer's chunk
+/// whose orderings are below the stored ones moves its own `stream_positions` row and the state
+/// group sequence, and lowers nothing.
+#[wasm_bindgen_test]
+async fn positions_follow_the_sequences_and_never_go_back() {
+    let name = fresh_name();
+    let empty = IndexedDbStore::open(&name).await.unwrap();
+    let positions = empty.positions().await.unwrap();
+    assert_eq!(positions.last_stream_ordering, 0);
+    assert_eq!(positions.last_backfill_ordering, 0);
+    assert_eq!(positions.next_state_group, 1);
+    assert!(positions.writers.is_empty());
+    assert_eq!(positions, Positions::default());
+    empty.close();
+
+    let store = EventStore::new(IndexedDbStore::open(&name).await.unwrap(), "tab-1");
+    let rooms = pdus_rooms();
+    let mut live = Vec::new();
+    let mut backfill = Vec::new();
+    let mut events = Vec::new();
+    // Room versions 1, 11 and 12; the v11 room partly backfilled.
+    for (index, room) in rooms.iter().enumerate().filter(|(index, _)| [0, 10, 11].contains(index)) {
+        let mut pdus = pdus_of(room);
+        if index == 10 {
+            let later = pdus.split_off(5);
+            live.extend(persist(&store, pdus, false).await);
+            backfill.extend(persist(&store, later, true).await);
+        } else {
+            live.extend(persist(&store, pdus, false).await);
+        }
+        for event in room["events"].as_array().unwrap() {
+            events.push(event_id(event["event_id"].as_str().unwrap()));
+        }
+    }
+    let last_live = live.iter().map(|(first, last)| *first.max(last)).max().unwrap();
+    let last_backfill = backfill.iter().map(|(first, last)| *first.min(last)).min().unwrap();
+    assert!(last_backfill < 0 && last_live > 0);
+    let groups = chain_groups(store.backend(), &events).await;
+    let last_group = *groups.last().unwrap();
+    let counts = store.backend().row_counts().await.unwrap();
+    assert_eq!(counts["state_groups"] as usize, groups.len(), "every group is in some chain");
+    let expected = Positions {
+        last_stream_ordering: last_live,
+        last_backfill_ordering: last_backfill,
+        next_state_group: last_group + 1,
+        writers: BTreeMap::from([("tab-1".to_owned(), last_live)]),
+    };
+    assert_eq!(store.backend().positions().await.unwrap(), expected);
+    assert_eq!(counts["sequences"], 3);
+    console_log!(
+        "positions after {} events: last {last_live}, backfill {last_backfill}, next group {}",
+        events.len(),
+        last_group + 1
+    );
+    drop(store);
+
+    let store = IndexedDbStore::open(&name).await.unwrap();
+    assert_eq!(store.positions().await.unwrap(), expected, "as stored");
+
+    // A second writer whose own orderings start again from 1 and from -1.
+    let forks = fixture("forks.json");
+    let fork_pdus = forks["rooms"][0]["pdus"].as_array().unwrap().clone();
+    let mut orderings = StreamOrderings::default();
+    let second = plan_alone(fork_pdus, false, &mut orderings, last_group + 100);
+    let second_last = second.events.last().unwrap().stream_ordering;
+    assert!(second_last < last_live, "the fixture room is smaller than everything before");
+    let second_group = second.state_groups.iter().map(|group| group.id).max().unwrap();
+    store.apply(&second, "tab-2").await.unwrap();
+    let softfail = fixture("softfail.json");
+    let room = &softfail["rooms"][0];
+    let pdus = softfail_pdus(room);
+    let first_three = room["arrival_order"].as_array().unwrap()[..3]
+        .iter()
+        .map(|id| pdus[id.as_str().unwrap()].clone())
+        .collect();
+    let third = plan_alone(first_three, true, &mut orderings, second_group + 1);
+    assert_eq!(third.events.last().unwrap().stream_ordering, -3);
+    assert!(-3 > last_backfill);
+    store.apply(&third, "tab-2").await.unwrap();
+    let third_group = third.state_groups.iter().map(|group| group.id).max().unwrap();
+    let mut expected = expected;
+    expected.next_state_group = third_group + 1;
+    expected.writers.insert("tab-2".to_owned(), second_last);
+    assert_eq!(store.positions().await.unwrap(), expected);
 }
 
 /// For every event of the `pdus.json` room with the longest chains (many state changes): its

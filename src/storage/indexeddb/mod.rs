@@ -8,6 +8,8 @@
 //! committed at the end: a request that fails aborts the transaction, so a failed chunk leaves
 //! nothing. Every row is computed before the transaction opens, and nothing but IndexedDB
 //! requests is awaited while it is open (the browser commits an idle transaction by itself).
+//! The same transaction advances the shared `sequences` rows and the writer's `stream_positions`
+//! row, so opening a store reads [`Positions`] from those few rows and never scans `events`.
 
 pub mod error;
 pub mod rows;
@@ -29,8 +31,8 @@ use wasm_bindgen::JsValue;
 pub use self::error::IdbError;
 use self::rows::{
     CurrentStateRow, EventEdgeRow, EventJsonRow, EventRow, EventToStateGroupRow,
-    ForwardExtremityRow, MetaRow, RoomMembershipRow, RoomRow, StateGroupEdgeRow, StateGroupRow,
-    StateGroupStateRow, StreamPositionRow,
+    ForwardExtremityRow, MetaRow, RoomMembershipRow, RoomRow, SequenceRow, StateGroupEdgeRow,
+    StateGroupRow, StateGroupStateRow, StreamPositionRow,
 };
 use self::schema::{indices, stores, Version};
 use super::{Store, StoreError, StoredEvent};
@@ -43,11 +45,16 @@ use crate::model::StateFilter;
 use crate::persist::state_groups::{self, StateGroupId};
 use crate::persist::{EventOutcome, MembershipRow, RoomWritePlan, StateIds};
 
-/// The stream the events' orderings are taken from (`stream_positions.stream_name`).
+/// The stream the live events' orderings are taken from (`stream_positions.stream_name`, and
+/// its `sequences` row: the highest ordering handed out).
 const EVENTS_STREAM: &str = "events";
+/// The `sequences` row of backfilled events' orderings: the lowest (negative) one handed out.
+const BACKFILL_SEQUENCE: &str = "backfill";
+/// The `sequences` row of state group ids: the highest id handed out.
+const STATE_GROUPS_SEQUENCE: &str = "state_groups";
 
 /// The object stores one room chunk writes.
-const WRITTEN_BY_APPLY: [&str; 12] = [
+const WRITTEN_BY_APPLY: [&str; 13] = [
     stores::EVENTS,
     stores::EVENT_JSON,
     stores::EVENT_EDGES,
@@ -60,7 +67,37 @@ const WRITTEN_BY_APPLY: [&str; 12] = [
     stores::EVENT_TO_STATE_GROUPS,
     stores::ROOMS,
     stores::STREAM_POSITIONS,
+    stores::SEQUENCES,
 ];
+
+/// Where the shared sequences and each writer stand, as stored: what a store needs when it opens
+/// to go on handing out ids, read from the `sequences` and `stream_positions` rows alone (as
+/// Synapse's `MultiWriterIdGenerator` starts from `stream_positions` and the sequence, never
+/// from a scan of `events`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Positions {
+    /// The highest live stream ordering handed out; 0 when none was.
+    pub last_stream_ordering: i64,
+    /// The lowest backfill stream ordering handed out (negative); 0 when none was.
+    pub last_backfill_ordering: i64,
+    /// The id the next new state group takes; 1 when no group was stored.
+    pub next_state_group: StateGroupId,
+    /// Each writer's (tab's) persisted position on the events stream, by `instance_name`.
+    pub writers: BTreeMap<String, i64>,
+}
+
+impl Default for Positions {
+    /// An empty store's positions: nothing handed out, state group ids from 1 (as Synapse's
+    /// sequence).
+    fn default() -> Self {
+        Self {
+            last_stream_ordering: 0,
+            last_backfill_ordering: 0,
+            next_state_group: 1,
+            writers: BTreeMap::new(),
+        }
+    }
+}
 
 /// An event store in an IndexedDB database.
 #[derive(Debug)]
@@ -122,6 +159,49 @@ impl IndexedDbStore {
     /// Closes the connection.
     pub fn close(self) {
         self.db.close();
+    }
+
+    /// Where the shared sequences and every writer stand ([`Positions`]): three gets on
+    /// `sequences` and one `getAll` on the tiny `stream_positions` store, in one readonly
+    /// transaction; no event is read.
+    pub async fn positions(&self) -> Result<Positions, StoreError> {
+        Ok(self.load_positions().await?)
+    }
+
+    async fn load_positions(&self) -> Result<Positions, IdbError> {
+        let tx = self.db.transaction([stores::SEQUENCES, stores::STREAM_POSITIONS]).build()?;
+        let sequences = tx.object_store(stores::SEQUENCES)?;
+        let sequence =
+            |name: &str| sequences.get::<SequenceRow, String, _>(name.to_owned()).serde();
+        let events = sequence(EVENTS_STREAM)?;
+        let backfill = sequence(BACKFILL_SEQUENCE)?;
+        let groups = sequence(STATE_GROUPS_SEQUENCE)?;
+        // One row per writer and stream: the whole store is a handful of rows.
+        let writers =
+            tx.object_store(stores::STREAM_POSITIONS)?.get_all::<StreamPositionRow>().serde()?;
+        let mut positions = Positions::default();
+        if let Some(row) = events.await? {
+            positions.last_stream_ordering = row.last_value;
+        }
+        if let Some(row) = backfill.await? {
+            positions.last_backfill_ordering = row.last_value;
+        }
+        if let Some(row) = groups.await? {
+            let last = StateGroupId::try_from(row.last_value)
+                .ok()
+                .filter(|id| *id <= state_groups::MAX_STATE_GROUP_ID)
+                .ok_or_else(|| {
+                    IdbError::Unreadable(format!("state group sequence at {}", row.last_value))
+                })?;
+            positions.next_state_group = last + 1;
+        }
+        for row in writers.await? {
+            let row = row?;
+            if row.stream_name == EVENTS_STREAM {
+                positions.writers.insert(row.instance_name, row.stream_id);
+            }
+        }
+        Ok(positions)
     }
 
     /// The state group of the state after an event (`event_to_state_groups`), if it is stored.
@@ -275,6 +355,15 @@ impl IndexedDbStore {
         let mut requests: Vec<VoidRequest> = Vec::new();
         {
             let store = |name: &str| tx.object_store(name);
+            // The stored sequences are read first (so their requests complete first), and
+            // advanced once read, below.
+            let sequences = store(stores::SEQUENCES)?;
+            let mut stored_sequences = Vec::with_capacity(rows.sequences.len());
+            for row in &rows.sequences {
+                let stored =
+                    sequences.get::<SequenceRow, String, _>(row.stream_name.clone()).serde()?;
+                stored_sequences.push((row, stored));
+            }
             let state_groups = store(stores::STATE_GROUPS)?;
             let group_state = store(stores::STATE_GROUPS_STATE)?;
             let group_edges = store(stores::STATE_GROUP_EDGES)?;
@@ -324,6 +413,15 @@ impl IndexedDbStore {
             put_all(&current_state, &rows.current_state, &mut requests)?;
             put_all(&store(stores::ROOM_MEMBERSHIPS)?, &rows.memberships, &mut requests)?;
             put_all(&store(stores::STREAM_POSITIONS)?, &rows.stream_position, &mut requests)?;
+            for (planned, stored) in stored_sequences {
+                let stored = stored.await?.map(|row| row.last_value);
+                if let Some(last_value) =
+                    advance_sequence(&planned.stream_name, stored, planned.last_value)
+                {
+                    let row = SequenceRow { stream_name: planned.stream_name.clone(), last_value };
+                    requests.push(sequences.put(row).serde()?);
+                }
+            }
         }
         // Requests complete in order: the first error is the one that aborted the transaction.
         for request in requests {
@@ -451,6 +549,19 @@ impl IndexedDbStore {
     }
 }
 
+/// The value a `sequences` row takes after a chunk whose own highest (for `backfill`: lowest)
+/// value is `planned`, or `None` when the stored row is as far along already: `events` and
+/// `state_groups` only go up and `backfill` only goes down. One writer's plans are monotonic
+/// already; the rule keeps a row from going back when another writer (tab) went further.
+fn advance_sequence(stream: &str, stored: Option<i64>, planned: i64) -> Option<i64> {
+    let further = match stored {
+        None => true,
+        Some(stored) if stream == BACKFILL_SEQUENCE => planned < stored,
+        Some(stored) => planned > stored,
+    };
+    further.then_some(planned)
+}
+
 /// A compound key: a JS array of its parts.
 fn key(parts: &[JsValue]) -> JsValue {
     parts.iter().collect::<js_sys::Array>().into()
@@ -486,6 +597,8 @@ struct PlanRows {
     state_group_edges: Vec<StateGroupEdgeRow>,
     state_groups_state: Vec<StateGroupStateRow>,
     stream_position: Vec<StreamPositionRow>,
+    /// The chunk's own value for each `sequences` row it moves.
+    sequences: Vec<SequenceRow>,
 }
 
 impl PlanRows {
@@ -536,6 +649,7 @@ impl PlanRows {
             state_group_edges: Vec::new(),
             state_groups_state: Vec::new(),
             stream_position: Vec::new(),
+            sequences: Vec::new(),
         };
         for group in &plan.state_groups {
             rows.state_groups.push(StateGroupRow {
@@ -611,14 +725,32 @@ impl PlanRows {
             rows.event_to_state_groups
                 .push(EventToStateGroupRow { event_id, state_group: event.state_group });
         }
-        let position =
-            plan.events.iter().map(|event| event.stream_ordering).filter(|o| *o > 0).max();
+        let orderings = || plan.events.iter().map(|event| event.stream_ordering);
+        let position = orderings().filter(|ordering| *ordering > 0).max();
         if let Some(stream_id) = position {
             rows.stream_position.push(StreamPositionRow {
                 stream_name: EVENTS_STREAM.to_owned(),
                 instance_name: writer.to_owned(),
                 stream_id,
             });
+        }
+        let last_group = plan.state_groups.iter().map(|group| group.id).max();
+        let last_group = last_group
+            .map(|id| {
+                i64::try_from(id)
+                    .map_err(|_| IdbError::Unreadable(format!("state group id {id} is too large")))
+            })
+            .transpose()?;
+        let sequences = [
+            (EVENTS_STREAM, position),
+            (BACKFILL_SEQUENCE, orderings().filter(|ordering| *ordering < 0).min()),
+            (STATE_GROUPS_SEQUENCE, last_group),
+        ];
+        for (stream_name, last_value) in sequences {
+            if let Some(last_value) = last_value {
+                rows.sequences
+                    .push(SequenceRow { stream_name: stream_name.to_owned(), last_value });
+            }
         }
         Ok(rows)
     }

@@ -180,13 +180,15 @@ pub struct StreamPositionRow {
     pub stream_id: i64,
 }
 
-/// `sequences`: the last id handed out on a stream shared by every writer, keyed by
-/// `stream_name` (a Postgres sequence in Synapse).
+/// `sequences`: the last id handed out on a sequence shared by every writer, keyed by
+/// `stream_name` (a Postgres sequence in Synapse): `"events"` (live stream orderings),
+/// `"backfill"` (backfilled events' negative orderings) and `"state_groups"` (state group ids).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SequenceRow {
-    /// The stream.
+    /// The sequence.
     pub stream_name: String,
-    /// The last id handed out.
+    /// The last id handed out: the highest for `events` and `state_groups`, the lowest (the
+    /// furthest below zero) for `backfill`.
     pub last_value: i64,
 }
 
