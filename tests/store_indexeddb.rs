@@ -15,10 +15,10 @@ use prejoin::persist::state_groups::{StateGroupId, StateGroups};
 use prejoin::persist::{
     parse_batch, plan_room_chunk, RoomHistory, RoomWritePlan, StateIds, StreamOrderings,
 };
-use prejoin::storage::indexeddb::rows::StateGroupEdgeRow;
-use prejoin::storage::indexeddb::schema::stores;
+use prejoin::storage::indexeddb::rows::{MetaRow, StateGroupEdgeRow};
+use prejoin::storage::indexeddb::schema::{stores, Version};
 use prejoin::storage::indexeddb::{IndexedDbStore, Positions};
-use prejoin::storage::{EventStore, Store};
+use prejoin::storage::{EventStore, Store, StoreError};
 use ruma_common::{OwnedEventId, OwnedRoomId};
 use serde_json::Value as JsonValue;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test};
@@ -275,15 +275,15 @@ async fn positions_follow_the_sequences_and_never_go_back() {
     assert_eq!(store.positions().await.unwrap(), expected);
 }
 
-/// For every event of the `pdus.json` room with the longest chains (many state changes): its
-/// group's chain starts at a snapshot, each group follows its prev group, it loads in order into
+/// For every event of a `pdus.json` room (version 12; chains of up to 14 groups): its group's
+/// chain starts at a snapshot, each group follows its prev group, it loads in order into
 /// `StateGroups`, and folded newest-first it is the state at the event (as `state_at_event`
 /// reads it, and as Synapse's group holds it).
 #[wasm_bindgen_test]
 async fn state_group_chains_give_the_state_at_every_event() {
     let store = EventStore::new(indexeddb_store().await, "tab-1");
     let rooms: Vec<JsonValue> =
-        pdus_rooms().into_iter().filter(|room| room["name"] == "state-changes").collect();
+        pdus_rooms().into_iter().filter(|room| room["name"] == "v12").collect();
     assert_eq!(rooms.len(), 1);
     for room in &rooms {
         persist(&store, pdus_of(room), false).await;
@@ -427,4 +427,158 @@ async fn referenced_as_prev_leaves_out_soft_failed_referrers() {
     }
     assert!(excluded_somewhere, "some event is named only by a soft-failed event");
     assert!(store.backend().referenced_as_prev(&[]).await.unwrap().is_empty());
+}
+
+/// Every row of every object store of a database, read by hand, and its version.
+async fn dump(name: &str) -> (f64, BTreeMap<String, Vec<JsonValue>>) {
+    let db = open_by_hand(name).await;
+    let names: Vec<String> = db.object_store_names().collect();
+    let mut rows = BTreeMap::new();
+    for store in &names {
+        let tx = db.transaction(store).build().unwrap();
+        let all = tx.object_store(store).unwrap().get_all::<JsonValue>().serde().unwrap();
+        let all = all.await.unwrap().collect::<Result<Vec<_>, _>>().unwrap();
+        rows.insert(store.clone(), all);
+    }
+    let version = db.version();
+    db.close();
+    (version, rows)
+}
+
+/// Makes a database of this code's schema into one of `version`, as newer code would: a new
+/// object store, and `meta` saying `version` and `compat_version` (removed when `None`).
+async fn upgrade_by_hand(name: &str, version: u32, compat_version: Option<u32>) {
+    let db = Database::open(name)
+        .with_version(version)
+        .with_on_upgrade_needed(|_, db| {
+            db.create_object_store("added_later").build()?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let tx = db.transaction(stores::META).with_mode(TransactionMode::Readwrite).build().unwrap();
+    let meta = tx.object_store(stores::META).unwrap();
+    let row = MetaRow { key: "schema_version".to_owned(), value: version };
+    meta.put(row).serde().unwrap().await.unwrap();
+    match compat_version {
+        Some(value) => {
+            let row = MetaRow { key: "compat_version".to_owned(), value };
+            meta.put(row).serde().unwrap().await.unwrap();
+        }
+        None => meta.delete("compat_version").primitive().unwrap().await.unwrap(),
+    }
+    tx.commit().await.unwrap();
+    db.close();
+}
+
+/// A database holding the first events of a `pdus.json` room, closed again.
+async fn database_with_a_room() -> String {
+    let name = fresh_name();
+    let store = EventStore::new(IndexedDbStore::open(&name).await.unwrap(), "tab-1");
+    persist(&store, pdus_of(&pdus_rooms()[0])[..6].to_vec(), false).await;
+    name
+}
+
+/// A database of a newer schema whose `compat_version` is above this code's version (or that
+/// has none) is refused with SCHEMA_TOO_NEW naming both versions, and left as it was.
+#[wasm_bindgen_test]
+async fn a_newer_incompatible_schema_is_refused_untouched() {
+    let newer = Version::CURRENT.number() + 1;
+    for compat_version in [Some(newer), None] {
+        let name = database_with_a_room().await;
+        upgrade_by_hand(&name, newer, compat_version).await;
+        let before = dump(&name).await;
+        assert_eq!(before.0, f64::from(newer));
+        assert!(before.1["events"].len() > 1);
+        let error = IndexedDbStore::open(&name).await.unwrap_err();
+        assert_eq!(error.code(), "SCHEMA_TOO_NEW");
+        assert_eq!(
+            error,
+            StoreError::SchemaTooNew {
+                version: newer,
+                compat_version: newer,
+                supported: Version::CURRENT.number(),
+            }
+        );
+        let message = error.to_string();
+        assert!(message.contains(&format!("schema version {newer}")), "{message}");
+        let current = format!("schema version {}", Version::CURRENT.number());
+        assert!(message.contains(&current), "{message}");
+        assert_eq!(dump(&name).await, before, "nothing changed ({compat_version:?})");
+    }
+}
+
+/// A database of a newer schema whose `compat_version` allows this code opens at its own
+/// version, without an upgrade or a rewrite of `meta`; reads and writes work.
+#[wasm_bindgen_test]
+async fn a_newer_compatible_schema_opens_at_its_version() {
+    let name = database_with_a_room().await;
+    let newer = Version::CURRENT.number() + 1;
+    upgrade_by_hand(&name, newer, Some(Version::CURRENT.number())).await;
+    let before = dump(&name).await;
+    let store = IndexedDbStore::open(&name).await.unwrap();
+    assert_eq!(store.schema_version(), newer);
+    let rooms = pdus_rooms();
+    let room = &rooms[0];
+    let events = &room["events"].as_array().unwrap()[..6];
+    for event in events {
+        let id = event_id(event["event_id"].as_str().unwrap());
+        assert!(store.event(&id).await.unwrap().is_some(), "{id}");
+        let state = store.state_at_event(&id, &StateFilter::all()).await.unwrap().unwrap();
+        let synapse = synapse_group_state(room, event["state_group"].as_i64().unwrap());
+        assert_eq!(state_map(&state), synapse, "{id}");
+    }
+    let positions = store.positions().await.unwrap();
+    assert_eq!(positions.last_stream_ordering, events.len() as i64);
+    assert_eq!(dump(&name).await, before, "opening wrote nothing");
+
+    // A writer continuing from the stored positions.
+    let mut orderings = StreamOrderings::new(positions.last_stream_ordering, 0);
+    let plan = plan_alone(pdus_of(&rooms[1]), false, &mut orderings, positions.next_state_group);
+    store.apply(&plan, "tab-1").await.unwrap();
+    assert!(store.event(plan.events[0].pdu.event_id()).await.unwrap().is_some());
+    let after = dump(&name).await;
+    assert_eq!(after.0, f64::from(newer));
+    assert_eq!(after.1["meta"], before.1["meta"], "meta keeps the newer versions");
+}
+
+/// Two connections close themselves when a third opens the database at a higher version, which
+/// so succeeds; their next calls fail with STORE_CLOSED. Deleting the database closes a
+/// connection the same way.
+#[wasm_bindgen_test]
+async fn another_tabs_upgrade_closes_this_connection() {
+    let name = fresh_name();
+    let first = IndexedDbStore::open(&name).await.unwrap();
+    let second = IndexedDbStore::open(&name).await.unwrap();
+    let mut orderings = StreamOrderings::default();
+    let plan = plan_alone(pdus_of(&pdus_rooms()[0]), false, &mut orderings, 1);
+    first.apply(&plan, "tab-1").await.unwrap();
+    let stored = plan.events[0].pdu.event_id().to_owned();
+    assert!(second.event(&stored).await.unwrap().is_some());
+
+    let newer = Version::CURRENT.number() + 1;
+    let upgraded = Database::open(name.as_str())
+        .with_version(newer)
+        .with_on_upgrade_needed(|_, _| Ok(()))
+        .await
+        .unwrap();
+    assert_eq!(upgraded.version(), f64::from(newer));
+    assert!(first.is_closed() && second.is_closed());
+    assert_eq!(first.positions().await.unwrap_err(), StoreError::Closed);
+    assert_eq!(first.positions().await.unwrap_err().code(), "STORE_CLOSED");
+    assert_eq!(second.event(&stored).await.unwrap_err().code(), "STORE_CLOSED");
+    assert_eq!(second.apply(&plan, "tab-1").await.unwrap_err().code(), "STORE_CLOSED");
+    assert_eq!(
+        second.referenced_as_prev(std::slice::from_ref(&stored)).await.unwrap_err().code(),
+        "STORE_CLOSED"
+    );
+    upgraded.close();
+
+    // The upgrade kept `meta` (compat_version of this code), so this code opens it again.
+    let again = IndexedDbStore::open(&name).await.unwrap();
+    assert_eq!(again.schema_version(), newer);
+    assert!(again.event(&stored).await.unwrap().is_some());
+    Database::delete_by_name(&name).unwrap().await.unwrap();
+    assert!(again.is_closed());
+    assert_eq!(again.state_group_of(&stored).await.unwrap_err().code(), "STORE_CLOSED");
 }

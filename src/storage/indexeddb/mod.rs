@@ -10,23 +10,33 @@
 //! requests is awaited while it is open (the browser commits an idle transaction by itself).
 //! The same transaction advances the shared `sequences` rows and the writer's `stream_positions`
 //! row, so opening a store reads [`Positions`] from those few rows and never scans `events`.
+//!
+//! Connections: opening a database of a newer schema succeeds only when its `meta` row's
+//! `compat_version` allows this code (Synapse's `schema_compat_version`), and is otherwise a
+//! [`StoreError::SchemaTooNew`] that leaves the database untouched. A connection closes itself
+//! on `versionchange`, so another tab's upgrade (or deletion) of the database is never blocked by
+//! it; every later call on that store fails with [`StoreError::Closed`].
 
 pub mod error;
 pub mod rows;
 pub mod schema;
 
+use std::cell::Cell;
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 use indexed_db_futures::database::Database;
 use indexed_db_futures::future::VoidRequest;
+use indexed_db_futures::internals::SystemRepr;
 use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
 use indexed_db_futures::KeyRange;
 use ruma_common::{EventId, OwnedEventId};
 use serde::de::DeserializeOwned;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
 
 pub use self::error::IdbError;
 use self::rows::{
@@ -52,6 +62,10 @@ const EVENTS_STREAM: &str = "events";
 const BACKFILL_SEQUENCE: &str = "backfill";
 /// The `sequences` row of state group ids: the highest id handed out.
 const STATE_GROUPS_SEQUENCE: &str = "state_groups";
+
+/// The `meta` keys of the schema versions.
+const SCHEMA_VERSION_KEY: &str = "schema_version";
+const COMPAT_VERSION_KEY: &str = "compat_version";
 
 /// The object stores one room chunk writes.
 const WRITTEN_BY_APPLY: [&str; 13] = [
@@ -100,41 +114,156 @@ impl Default for Positions {
 }
 
 /// An event store in an IndexedDB database.
+///
+/// Dropping it closes its connection.
 #[derive(Debug)]
 pub struct IndexedDbStore {
     db: Database,
+    /// Set when the connection was closed on `versionchange`.
+    closed: Rc<Cell<bool>>,
+    /// The connection's `versionchange` handler, kept alive as long as the connection.
+    _on_version_change: Closure<dyn FnMut()>,
 }
 
 impl IndexedDbStore {
-    /// Opens (creating or upgrading to [`Version::CURRENT`]) the database called `name`.
+    /// Opens the database called `name`: creates it, or upgrades it to [`Version::CURRENT`]
+    /// (waiting while another connection blocks the upgrade; this backend's connections close on
+    /// `versionchange`). A database of a newer schema is opened at its own version, without
+    /// upgrading it or rewriting its `meta` row, when its `compat_version` is at most
+    /// [`Version::CURRENT`]; otherwise the open fails with [`StoreError::SchemaTooNew`] and
+    /// changes nothing.
     pub async fn open(name: &str) -> Result<Self, StoreError> {
         Ok(Self::open_db(name).await?)
     }
 
     async fn open_db(name: &str) -> Result<Self, IdbError> {
-        let db = Database::open(name)
+        let opened = Database::open(name)
             .with_version(Version::CURRENT.number())
             .with_on_upgrade_needed(|event, db| {
                 // Version numbers are small integers; the event carries them as doubles.
                 schema::upgrade(&db, event.old_version() as u32)
             })
+            .await;
+        let db = match opened.map_err(IdbError::from) {
+            Ok(db) => db,
+            // The database is of a newer version than this code: IndexedDB cannot open it at a
+            // lower one, so open it at its own, and let its `meta` row say whether that is allowed.
+            Err(IdbError::Version(_)) => Self::open_at_stored_version(name).await?,
+            Err(error) => return Err(error),
+        };
+        // Watched at once, so that another tab's upgrade is never blocked by this connection.
+        let store = Self::watch(db);
+        // On error the store is dropped, which closes the connection.
+        store.check_schema().await?;
+        Ok(store)
+    }
+
+    /// Opens the database at the version it has. An `upgradeneeded` here means the database was
+    /// deleted since the versioned open failed: the upgrade is refused (the error aborts it, so no
+    /// empty database is left), and opening again starts over.
+    async fn open_at_stored_version(name: &str) -> Result<Database, IdbError> {
+        let db = Database::open(name)
+            .with_on_upgrade_needed(|_, _| {
+                Err(js_sys::Error::new("the database was deleted while it was being opened").into())
+            })
             .await?;
-        let tx = db.transaction(stores::META).with_mode(TransactionMode::Readwrite).build()?;
-        let meta = tx.object_store(stores::META)?;
-        let facts = [
-            ("schema_version", Version::CURRENT.number()),
-            ("compat_version", Version::COMPAT.number()),
-        ];
-        for (key, value) in facts {
-            meta.put(MetaRow { key: key.to_owned(), value }).serde()?.await?;
+        Ok(db)
+    }
+
+    /// Wraps a connection and closes it on `versionchange`: another connection (tab) waits to
+    /// upgrade or delete the database, and must not be blocked by this one.
+    fn watch(db: Database) -> Self {
+        let closed = Rc::new(Cell::new(false));
+        let on_version_change = {
+            let (db, closed) = (db.clone(), Rc::clone(&closed));
+            Closure::<dyn FnMut()>::new(move || {
+                closed.set(true);
+                db.as_sys().close();
+            })
+        };
+        db.as_sys().set_onversionchange(Some(on_version_change.as_ref().unchecked_ref()));
+        Self { db, closed, _on_version_change: on_version_change }
+    }
+
+    /// Checks the schema versions in `meta` against this code's: a database whose
+    /// `compat_version` is above [`Version::CURRENT`] is refused, untouched. A database of this
+    /// code's version gets this code's versions recorded (once, after it was created or
+    /// upgraded); a newer one keeps its own.
+    async fn check_schema(&self) -> Result<(), IdbError> {
+        // Version numbers are small integers; IndexedDB gives them as doubles.
+        let version = self.db.version() as u32;
+        let current = Version::CURRENT.number();
+        if version < current {
+            // Only when the database was deleted and made again by older code while this open
+            // went on.
+            return Err(IdbError::Unavailable(format!(
+                "the database went back to schema version {version} while it was being opened"
+            )));
         }
-        tx.commit().await?;
-        Ok(Self { db })
+        let mode =
+            if version == current { TransactionMode::Readwrite } else { TransactionMode::Readonly };
+        let tx = match self.db.transaction(stores::META).with_mode(mode).build() {
+            Ok(tx) => tx,
+            // A newer schema without `meta`: nothing says that this code may use it.
+            Err(error) => match IdbError::from(error) {
+                IdbError::NotFound(_) if version > current => {
+                    return Err(IdbError::SchemaTooNew { version, compat_version: version })
+                }
+                error => return Err(error),
+            },
+        };
+        let meta = tx.object_store(stores::META)?;
+        let stored_schema =
+            meta.get::<MetaRow, String, _>(SCHEMA_VERSION_KEY.to_owned()).serde()?;
+        let stored_compat =
+            meta.get::<MetaRow, String, _>(COMPAT_VERSION_KEY.to_owned()).serde()?;
+        let stored_schema = stored_schema.await?.map(|row| row.value);
+        let stored_compat = stored_compat.await?.map(|row| row.value);
+        // Without a `compat_version`, a newer database needs code of its own version.
+        let compat_version = stored_compat.unwrap_or(version);
+        if compat_version > current {
+            // Dropped without a commit: nothing was written.
+            return Err(IdbError::SchemaTooNew { version, compat_version });
+        }
+        if version == current {
+            let wanted = [
+                (SCHEMA_VERSION_KEY, stored_schema, current),
+                (COMPAT_VERSION_KEY, stored_compat, Version::COMPAT.number()),
+            ];
+            for (key, stored, value) in wanted {
+                if stored != Some(value) {
+                    meta.put(MetaRow { key: key.to_owned(), value }).serde()?.await?;
+                }
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// The connection, unless it was closed on `versionchange`.
+    fn db(&self) -> Result<&Database, IdbError> {
+        if self.closed.get() {
+            Err(IdbError::Closed)
+        } else {
+            Ok(&self.db)
+        }
+    }
+
+    /// Whether the connection was closed so that another connection could upgrade or delete the
+    /// database; every call on the store then fails with [`StoreError::Closed`].
+    pub fn is_closed(&self) -> bool {
+        self.closed.get()
     }
 
     /// The database's name.
     pub fn name(&self) -> String {
         self.db.name()
+    }
+
+    /// The database's schema version: [`Version::CURRENT`], or a newer one that allows this code.
+    pub fn schema_version(&self) -> u32 {
+        // Version numbers are small integers; IndexedDB gives them as doubles.
+        self.db.version() as u32
     }
 
     /// How many rows each object store holds, by store name (for checks that a failed write
@@ -144,7 +273,7 @@ impl IndexedDbStore {
     }
 
     async fn count_rows(&self) -> Result<BTreeMap<String, u32>, IdbError> {
-        let tx = self.db.transaction(stores::ALL).build()?;
+        let tx = self.db()?.transaction(stores::ALL).build()?;
         let mut requests = Vec::with_capacity(stores::ALL.len());
         for name in stores::ALL {
             requests.push((name, tx.object_store(name)?.count().primitive()?));
@@ -156,9 +285,9 @@ impl IndexedDbStore {
         Ok(counts)
     }
 
-    /// Closes the connection.
+    /// Closes the connection (as dropping the store does).
     pub fn close(self) {
-        self.db.close();
+        drop(self);
     }
 
     /// Where the shared sequences and every writer stand ([`Positions`]): three gets on
@@ -169,7 +298,7 @@ impl IndexedDbStore {
     }
 
     async fn load_positions(&self) -> Result<Positions, IdbError> {
-        let tx = self.db.transaction([stores::SEQUENCES, stores::STREAM_POSITIONS]).build()?;
+        let tx = self.db()?.transaction([stores::SEQUENCES, stores::STREAM_POSITIONS]).build()?;
         let sequences = tx.object_store(stores::SEQUENCES)?;
         let sequence =
             |name: &str| sequences.get::<SequenceRow, String, _>(name.to_owned()).serde();
@@ -235,7 +364,7 @@ impl IndexedDbStore {
         group: StateGroupId,
     ) -> Result<Vec<state_groups::StateGroupRow>, IdbError> {
         let tx = self
-            .db
+            .db()?
             .transaction([
                 stores::STATE_GROUPS,
                 stores::STATE_GROUP_EDGES,
@@ -299,7 +428,7 @@ impl IndexedDbStore {
         event_ids: &[OwnedEventId],
     ) -> Result<BTreeSet<OwnedEventId>, IdbError> {
         let tx = self
-            .db
+            .db()?
             .transaction([stores::EVENT_EDGES, stores::EVENTS, stores::EVENT_JSON])
             .build()?;
         let edges = tx.object_store(stores::EVENT_EDGES)?;
@@ -350,8 +479,11 @@ impl IndexedDbStore {
     async fn write(&self, plan: &RoomWritePlan, writer: &str) -> Result<(), IdbError> {
         // Every row first: nothing but IndexedDB requests is awaited once the transaction is open.
         let rows = PlanRows::of(plan, writer)?;
-        let tx =
-            self.db.transaction(WRITTEN_BY_APPLY).with_mode(TransactionMode::Readwrite).build()?;
+        let tx = self
+            .db()?
+            .transaction(WRITTEN_BY_APPLY)
+            .with_mode(TransactionMode::Readwrite)
+            .build()?;
         let mut requests: Vec<VoidRequest> = Vec::new();
         {
             let store = |name: &str| tx.object_store(name);
@@ -432,7 +564,7 @@ impl IndexedDbStore {
     }
 
     async fn load_event(&self, event_id: &EventId) -> Result<Option<StoredEvent>, IdbError> {
-        let tx = self.db.transaction([stores::EVENTS, stores::EVENT_JSON]).build()?;
+        let tx = self.db()?.transaction([stores::EVENTS, stores::EVENT_JSON]).build()?;
         let id = event_id.as_str().to_owned();
         let row =
             tx.object_store(stores::EVENTS)?.get::<EventRow, String, _>(id.clone()).serde()?;
@@ -463,7 +595,7 @@ impl IndexedDbStore {
         store: &str,
         key: &str,
     ) -> Result<Option<T>, IdbError> {
-        let tx = self.db.transaction(store).build()?;
+        let tx = self.db()?.transaction(store).build()?;
         let key = key.to_owned();
         let row = tx.object_store(store)?.get::<T, String, _>(key).serde()?.await?;
         Ok(row)
@@ -476,7 +608,7 @@ impl IndexedDbStore {
         index: &str,
         value: &str,
     ) -> Result<Vec<T>, IdbError> {
-        let tx = self.db.transaction(store).build()?;
+        let tx = self.db()?.transaction(store).build()?;
         let value = value.to_owned();
         let rows = tx
             .object_store(store)?
@@ -497,7 +629,7 @@ impl IndexedDbStore {
         filter: &StateFilter,
     ) -> Result<Option<StateIds>, IdbError> {
         let tx = self
-            .db
+            .db()?
             .transaction([
                 stores::EVENT_TO_STATE_GROUPS,
                 stores::STATE_GROUP_EDGES,
@@ -546,6 +678,13 @@ impl IndexedDbStore {
             next = edge.await?.map(|edge| edge.prev_state_group);
         }
         Ok(Some(state))
+    }
+}
+
+impl Drop for IndexedDbStore {
+    fn drop(&mut self) {
+        self.db.as_sys().set_onversionchange(None);
+        self.db.as_sys().close();
     }
 }
 

@@ -9,6 +9,9 @@
 //!
 //! The `meta` store holds `schema_version` and `compat_version` (the oldest code version allowed
 //! to write to this database), as Synapse's `SCHEMA_VERSION` / `SCHEMA_COMPAT_VERSION`.
+//! IndexedDB cannot open a database at a lower version than it has, so code older than a
+//! database opens it at the database's own version when `compat_version` allows that (never
+//! upgrading it, nor rewriting `meta`), and otherwise refuses it with `SCHEMA_TOO_NEW`, untouched.
 
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
