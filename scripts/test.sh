@@ -44,6 +44,10 @@ step() {
   times+=("$(($(now) - t0))")
 }
 
+# The browser suites run every store behaviour over real IndexedDB in a debug build: about a minute,
+# beyond wasm-bindgen-test's default limit of 20 s per run.
+export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}"
+
 step "cargo test (native)" cargo test
 step "wasm tests in Node" wasm-pack test --node --mode no-install
 step "wasm tests in headless Chromium" wasm-pack test --headless --chrome --mode no-install

@@ -5,14 +5,25 @@
 mod common;
 
 use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet};
 
-use prejoin::persist::state_groups::StateGroups;
-use prejoin::persist::{parse_batch, plan_room_chunk, RoomHistory, StreamOrderings};
-use prejoin::storage::indexeddb::IndexedDbStore;
-use prejoin::storage::Store;
-use ruma_common::OwnedRoomId;
+use indexed_db_futures::database::Database;
+use indexed_db_futures::prelude::*;
+use indexed_db_futures::transaction::TransactionMode;
+use prejoin::model::StateFilter;
+use prejoin::persist::state_groups::{StateGroupId, StateGroups};
+use prejoin::persist::{
+    parse_batch, plan_room_chunk, RoomHistory, RoomWritePlan, StateIds, StreamOrderings,
+};
+use prejoin::storage::indexeddb::rows::{MetaRow, StateGroupEdgeRow};
+use prejoin::storage::indexeddb::schema::{stores, Version};
+use prejoin::storage::indexeddb::{IndexedDbStore, Positions};
+use prejoin::storage::{EventStore, Store, StoreError};
+use ruma_common::{OwnedEventId, OwnedRoomId};
 use serde_json::Value as JsonValue;
-use wasm_bindgen_test::wasm_bindgen_test;
+use wasm_bindgen_test::{console_log, wasm_bindgen_test};
+
+use common::{event_id, fixture, softfail_pdus, state_map, synapse_group_state};
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
@@ -115,4 +126,462 @@ async fn opening_creates_every_store_and_reopening_keeps_rows() {
     assert_eq!(written["events"] as usize, plan.events.len());
     assert_eq!(written["event_json"] as usize, plan.events.len());
     assert_eq!(written["stream_positions"], 1);
+}
+
+thread_local! {
+    static PDUS_ROOMS: Vec<JsonValue> = fixture("pdus.json")["rooms"].as_array().unwrap().clone();
+}
+
+/// Every room of `pdus.json` (parsed once: the fixture is large for a debug build).
+fn pdus_rooms() -> Vec<JsonValue> {
+    PDUS_ROOMS.with(Clone::clone)
+}
+
+/// A room's PDUs as JSON, in the fixture's (stream) order.
+fn pdus_of(room: &JsonValue) -> Vec<JsonValue> {
+    room["events"].as_array().unwrap().iter().map(|event| event["pdu"].clone()).collect()
+}
+
+/// Persists a batch, asserting every room chunk of it stored; the orderings each chunk took.
+async fn persist(
+    store: &EventStore<IndexedDbStore>,
+    events: Vec<JsonValue>,
+    backfilled: bool,
+) -> Vec<(i64, i64)> {
+    let result = store.persist_events(events, backfilled).await.unwrap();
+    let mut orderings = Vec::new();
+    for room in result.rooms {
+        assert_eq!(room.error, None, "{}", room.room_id);
+        orderings.extend(room.stream_orderings);
+    }
+    orderings
+}
+
+/// Plans one room's PDUs from scratch, outside any event store: as another writer (tab) whose
+/// planning state starts from `orderings` and state group `next_group`.
+fn plan_alone(
+    pdus: Vec<JsonValue>,
+    backfilled: bool,
+    orderings: &mut StreamOrderings,
+    next_group: StateGroupId,
+) -> RoomWritePlan {
+    let mut chunks = parse_batch(pdus, &|_| None).unwrap();
+    assert_eq!(chunks.len(), 1);
+    let chunk = chunks.remove(0);
+    let room_id = OwnedRoomId::try_from(chunk.room_id.as_str()).unwrap();
+    let mut history = RoomHistory::new(chunk.events[0].room_version().clone());
+    let mut groups = StateGroups::new(next_group);
+    plan_room_chunk(&mut history, &mut groups, room_id, chunk.events, backfilled, orderings)
+        .unwrap()
+}
+
+/// The ids of every group in the chains of the groups of `events`.
+async fn chain_groups(store: &IndexedDbStore, events: &[OwnedEventId]) -> BTreeSet<StateGroupId> {
+    let mut ids = BTreeSet::new();
+    for id in events {
+        let group = store.state_group_of(id).await.unwrap().unwrap();
+        for row in store.state_group_chain(group).await.unwrap() {
+            ids.insert(row.id);
+        }
+    }
+    ids
+}
+
+/// An empty store's positions; after some `pdus.json` rooms (one backfilled in part), the
+/// highest live and the lowest backfill orderings the persist results report, the highest state
+/// group id + 1 and the writer's position; the same after reopening. A second writer's chunk
+/// whose orderings are below the stored ones moves its own `stream_positions` row and the state
+/// group sequence, and lowers nothing.
+#[wasm_bindgen_test]
+async fn positions_follow_the_sequences_and_never_go_back() {
+    let name = fresh_name();
+    let empty = IndexedDbStore::open(&name).await.unwrap();
+    let positions = empty.positions().await.unwrap();
+    assert_eq!(positions.last_stream_ordering, 0);
+    assert_eq!(positions.last_backfill_ordering, 0);
+    assert_eq!(positions.next_state_group, 1);
+    assert!(positions.writers.is_empty());
+    assert_eq!(positions, Positions::default());
+    empty.close();
+
+    let store =
+        EventStore::open(IndexedDbStore::open(&name).await.unwrap(), "tab-1").await.unwrap();
+    let rooms = pdus_rooms();
+    let mut live = Vec::new();
+    let mut backfill = Vec::new();
+    let mut events = Vec::new();
+    // Room versions 1, 11 and 12; the v11 room partly backfilled.
+    for (index, room) in rooms.iter().enumerate().filter(|(index, _)| [0, 10, 11].contains(index)) {
+        let mut pdus = pdus_of(room);
+        if index == 10 {
+            let later = pdus.split_off(5);
+            live.extend(persist(&store, pdus, false).await);
+            backfill.extend(persist(&store, later, true).await);
+        } else {
+            live.extend(persist(&store, pdus, false).await);
+        }
+        for event in room["events"].as_array().unwrap() {
+            events.push(event_id(event["event_id"].as_str().unwrap()));
+        }
+    }
+    let last_live = live.iter().map(|(first, last)| *first.max(last)).max().unwrap();
+    let last_backfill = backfill.iter().map(|(first, last)| *first.min(last)).min().unwrap();
+    assert!(last_backfill < 0 && last_live > 0);
+    let groups = chain_groups(store.backend(), &events).await;
+    let last_group = *groups.last().unwrap();
+    let counts = store.backend().row_counts().await.unwrap();
+    assert_eq!(counts["state_groups"] as usize, groups.len(), "every group is in some chain");
+    let expected = Positions {
+        last_stream_ordering: last_live,
+        last_backfill_ordering: last_backfill,
+        next_state_group: last_group + 1,
+        writers: BTreeMap::from([("tab-1".to_owned(), last_live)]),
+    };
+    assert_eq!(store.backend().positions().await.unwrap(), expected);
+    assert_eq!(counts["sequences"], 3);
+    console_log!(
+        "positions after {} events: last {last_live}, backfill {last_backfill}, next group {}",
+        events.len(),
+        last_group + 1
+    );
+    drop(store);
+
+    let store = IndexedDbStore::open(&name).await.unwrap();
+    assert_eq!(store.positions().await.unwrap(), expected, "as stored");
+
+    // A second writer whose own orderings start again from 1 and from -1.
+    let forks = fixture("forks.json");
+    let fork_pdus = forks["rooms"][0]["pdus"].as_array().unwrap().clone();
+    let mut orderings = StreamOrderings::default();
+    let second = plan_alone(fork_pdus, false, &mut orderings, last_group + 100);
+    let second_last = second.events.last().unwrap().stream_ordering;
+    assert!(second_last < last_live, "the fixture room is smaller than everything before");
+    let second_group = second.state_groups.iter().map(|group| group.id).max().unwrap();
+    store.apply(&second, "tab-2").await.unwrap();
+    let softfail = fixture("softfail.json");
+    let room = &softfail["rooms"][0];
+    let pdus = softfail_pdus(room);
+    let first_three = room["arrival_order"].as_array().unwrap()[..3]
+        .iter()
+        .map(|id| pdus[id.as_str().unwrap()].clone())
+        .collect();
+    let third = plan_alone(first_three, true, &mut orderings, second_group + 1);
+    assert_eq!(third.events.last().unwrap().stream_ordering, -3);
+    assert!(-3 > last_backfill);
+    store.apply(&third, "tab-2").await.unwrap();
+    let third_group = third.state_groups.iter().map(|group| group.id).max().unwrap();
+    let mut expected = expected;
+    expected.next_state_group = third_group + 1;
+    expected.writers.insert("tab-2".to_owned(), second_last);
+    assert_eq!(store.positions().await.unwrap(), expected);
+}
+
+/// For every event of a `pdus.json` room (version 12; chains of up to 14 groups): its group's
+/// chain starts at a snapshot, each group follows its prev group, it loads in order into
+/// `StateGroups`, and folded newest-first it is the state at the event (as `state_at_event`
+/// reads it, and as Synapse's group holds it).
+#[wasm_bindgen_test]
+async fn state_group_chains_give_the_state_at_every_event() {
+    let store = EventStore::open(indexeddb_store().await, "tab-1").await.unwrap();
+    let rooms: Vec<JsonValue> =
+        pdus_rooms().into_iter().filter(|room| room["name"] == "v12").collect();
+    assert_eq!(rooms.len(), 1);
+    for room in &rooms {
+        persist(&store, pdus_of(room), false).await;
+    }
+    let backend = store.backend();
+    let (mut checked, mut longest, mut snapshots) = (0, 0, BTreeSet::new());
+    for room in &rooms {
+        for event in room["events"].as_array().unwrap() {
+            let id = event_id(event["event_id"].as_str().unwrap());
+            let at = format!("{}: {id}", room["name"]);
+            let group = backend.state_group_of(&id).await.unwrap().expect("a group");
+            let chain = backend.state_group_chain(group).await.unwrap();
+            assert!(chain[0].is_snapshot(), "{at}");
+            assert_eq!(chain.last().map(|row| row.id), Some(group), "{at}");
+            for pair in chain.windows(2) {
+                assert_eq!(pair[1].prev_group, Some(pair[0].id), "{at}");
+            }
+            let mut folded = StateIds::new();
+            for row in chain.iter().rev() {
+                for (key, event_id) in &row.delta {
+                    folded.entry(key.clone()).or_insert_with(|| event_id.clone());
+                }
+            }
+            let read = store.state_at_event(&id, &StateFilter::all()).await.unwrap();
+            assert_eq!(Some(&folded), read.as_ref(), "{at}");
+            let synapse = synapse_group_state(room, event["state_group"].as_i64().unwrap());
+            assert_eq!(state_map(&folded), synapse, "{at}");
+            longest = longest.max(chain.len());
+            snapshots.insert(chain[0].id);
+            let mut groups = StateGroups::default();
+            for row in chain {
+                groups.insert(row).unwrap();
+            }
+            assert_eq!(groups.state_of(group).unwrap(), folded, "{at}");
+            checked += 1;
+        }
+    }
+    assert!(longest > 2, "the fixture has delta chains");
+    console_log!(
+        "chains checked: {checked} events, longest chain {longest} groups, {} snapshots",
+        snapshots.len()
+    );
+    let unknown = event_id("$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    assert_eq!(backend.state_group_of(&unknown).await.unwrap(), None);
+}
+
+/// Opens the database by hand at the version it has.
+async fn open_by_hand(name: &str) -> Database {
+    Database::open(name).await.unwrap()
+}
+
+/// A chain that comes back to a group, or that names a missing group, is a corrupt store.
+#[wasm_bindgen_test]
+async fn a_broken_state_group_chain_is_corrupt() {
+    let name = fresh_name();
+    let store =
+        EventStore::open(IndexedDbStore::open(&name).await.unwrap(), "tab-1").await.unwrap();
+    let room = &pdus_rooms()[0];
+    persist(&store, pdus_of(room), false).await;
+    let last = room["events"].as_array().unwrap().last().unwrap();
+    let group = store
+        .backend()
+        .state_group_of(&event_id(last["event_id"].as_str().unwrap()))
+        .await
+        .unwrap()
+        .unwrap();
+    let chain = store.backend().state_group_chain(group).await.unwrap();
+    assert!(chain.len() >= 3);
+    let (snapshot, middle) = (chain[0].id, chain[1].id);
+
+    let db = open_by_hand(&name).await;
+    let tx = db.transaction(stores::STATE_GROUP_EDGES).with_mode(TransactionMode::Readwrite);
+    let tx = tx.build().unwrap();
+    let loop_back = StateGroupEdgeRow { state_group: snapshot, prev_state_group: group };
+    tx.object_store(stores::STATE_GROUP_EDGES)
+        .unwrap()
+        .put(loop_back)
+        .serde()
+        .unwrap()
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let error = store.backend().state_group_chain(group).await.unwrap_err();
+    assert_eq!(error.code(), "CORRUPT_STORE");
+    assert!(error.to_string().contains("cycle"), "{error}");
+
+    let tx = db.transaction([stores::STATE_GROUP_EDGES, stores::STATE_GROUPS]);
+    let tx = tx.with_mode(TransactionMode::Readwrite).build().unwrap();
+    let edges = tx.object_store(stores::STATE_GROUP_EDGES).unwrap();
+    edges.delete(snapshot as f64).primitive().unwrap().await.unwrap();
+    let groups = tx.object_store(stores::STATE_GROUPS).unwrap();
+    groups.delete(middle as f64).primitive().unwrap().await.unwrap();
+    tx.commit().await.unwrap();
+    db.close();
+    let error = store.backend().state_group_chain(group).await.unwrap_err();
+    assert_eq!(error.code(), "CORRUPT_STORE");
+    assert!(error.to_string().contains(&format!("state group {middle} is missing")), "{error}");
+}
+
+/// After each `softfail.json` room: the events that some accepted event names as a prev (from
+/// the PDUs and Synapse's outcomes), so not those only a soft-failed event names.
+#[wasm_bindgen_test]
+async fn referenced_as_prev_leaves_out_soft_failed_referrers() {
+    let store = EventStore::open(indexeddb_store().await, "tab-1").await.unwrap();
+    let fixture = fixture("softfail.json");
+    let mut excluded_somewhere = false;
+    for room in fixture["rooms"].as_array().unwrap() {
+        let name = room["name"].as_str().unwrap();
+        let pdus = softfail_pdus(room);
+        let mut outcomes = BTreeMap::new();
+        for batch in room["batches"].as_array().unwrap() {
+            let events = batch["events"].as_array().unwrap();
+            let batch_pdus = events.iter().map(|id| pdus[id.as_str().unwrap()].clone()).collect();
+            persist(&store, batch_pdus, false).await;
+            for (id, outcome) in batch["outcomes"].as_object().unwrap() {
+                outcomes.insert(id.clone(), outcome.as_str().unwrap().to_owned());
+            }
+        }
+        let prevs_of = |pdu: &JsonValue| -> Vec<String> {
+            pdu["prev_events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|prev| prev.as_str().or_else(|| prev[0].as_str()).unwrap().to_owned())
+                .collect()
+        };
+        let mut expected = BTreeSet::new();
+        let mut by_anyone = BTreeSet::new();
+        for (id, pdu) in &pdus {
+            by_anyone.extend(prevs_of(pdu));
+            if outcomes[id] == "accepted" {
+                expected.extend(prevs_of(pdu));
+            }
+        }
+        excluded_somewhere |= expected != by_anyone;
+        let mut asked: Vec<OwnedEventId> = pdus.keys().map(|id| event_id(id)).collect();
+        asked.push(event_id("$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+        let ours = store.backend().referenced_as_prev(&asked).await.unwrap();
+        let ours: BTreeSet<String> = ours.iter().map(ToString::to_string).collect();
+        assert_eq!(ours, expected, "{name}");
+        console_log!("{name}: {} of {} events referenced", ours.len(), pdus.len());
+    }
+    assert!(excluded_somewhere, "some event is named only by a soft-failed event");
+    assert!(store.backend().referenced_as_prev(&[]).await.unwrap().is_empty());
+}
+
+/// Every row of every object store of a database, read by hand, and its version.
+async fn dump(name: &str) -> (f64, BTreeMap<String, Vec<JsonValue>>) {
+    let db = open_by_hand(name).await;
+    let names: Vec<String> = db.object_store_names().collect();
+    let mut rows = BTreeMap::new();
+    for store in &names {
+        let tx = db.transaction(store).build().unwrap();
+        let all = tx.object_store(store).unwrap().get_all::<JsonValue>().serde().unwrap();
+        let all = all.await.unwrap().collect::<Result<Vec<_>, _>>().unwrap();
+        rows.insert(store.clone(), all);
+    }
+    let version = db.version();
+    db.close();
+    (version, rows)
+}
+
+/// Makes a database of this code's schema into one of `version`, as newer code would: a new
+/// object store, and `meta` saying `version` and `compat_version` (removed when `None`).
+async fn upgrade_by_hand(name: &str, version: u32, compat_version: Option<u32>) {
+    let db = Database::open(name)
+        .with_version(version)
+        .with_on_upgrade_needed(|_, db| {
+            db.create_object_store("added_later").build()?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let tx = db.transaction(stores::META).with_mode(TransactionMode::Readwrite).build().unwrap();
+    let meta = tx.object_store(stores::META).unwrap();
+    let row = MetaRow { key: "schema_version".to_owned(), value: version };
+    meta.put(row).serde().unwrap().await.unwrap();
+    match compat_version {
+        Some(value) => {
+            let row = MetaRow { key: "compat_version".to_owned(), value };
+            meta.put(row).serde().unwrap().await.unwrap();
+        }
+        None => meta.delete("compat_version").primitive().unwrap().await.unwrap(),
+    }
+    tx.commit().await.unwrap();
+    db.close();
+}
+
+/// A database holding the first events of a `pdus.json` room, closed again.
+async fn database_with_a_room() -> String {
+    let name = fresh_name();
+    let store =
+        EventStore::open(IndexedDbStore::open(&name).await.unwrap(), "tab-1").await.unwrap();
+    persist(&store, pdus_of(&pdus_rooms()[0])[..6].to_vec(), false).await;
+    name
+}
+
+/// A database of a newer schema whose `compat_version` is above this code's version (or that
+/// has none) is refused with SCHEMA_TOO_NEW naming both versions, and left as it was.
+#[wasm_bindgen_test]
+async fn a_newer_incompatible_schema_is_refused_untouched() {
+    let newer = Version::CURRENT.number() + 1;
+    for compat_version in [Some(newer), None] {
+        let name = database_with_a_room().await;
+        upgrade_by_hand(&name, newer, compat_version).await;
+        let before = dump(&name).await;
+        assert_eq!(before.0, f64::from(newer));
+        assert!(before.1["events"].len() > 1);
+        let error = IndexedDbStore::open(&name).await.unwrap_err();
+        assert_eq!(error.code(), "SCHEMA_TOO_NEW");
+        assert_eq!(
+            error,
+            StoreError::SchemaTooNew {
+                version: newer,
+                compat_version: newer,
+                supported: Version::CURRENT.number(),
+            }
+        );
+        let message = error.to_string();
+        assert!(message.contains(&format!("schema version {newer}")), "{message}");
+        let current = format!("schema version {}", Version::CURRENT.number());
+        assert!(message.contains(&current), "{message}");
+        assert_eq!(dump(&name).await, before, "nothing changed ({compat_version:?})");
+    }
+}
+
+/// A database of a newer schema whose `compat_version` allows this code opens at its own
+/// version, without an upgrade or a rewrite of `meta`; reads and writes work.
+#[wasm_bindgen_test]
+async fn a_newer_compatible_schema_opens_at_its_version() {
+    let name = database_with_a_room().await;
+    let newer = Version::CURRENT.number() + 1;
+    upgrade_by_hand(&name, newer, Some(Version::CURRENT.number())).await;
+    let before = dump(&name).await;
+    let store = IndexedDbStore::open(&name).await.unwrap();
+    assert_eq!(store.schema_version(), newer);
+    let rooms = pdus_rooms();
+    let room = &rooms[0];
+    let events = &room["events"].as_array().unwrap()[..6];
+    for event in events {
+        let id = event_id(event["event_id"].as_str().unwrap());
+        assert!(store.event(&id).await.unwrap().is_some(), "{id}");
+        let state = store.state_at_event(&id, &StateFilter::all()).await.unwrap().unwrap();
+        let synapse = synapse_group_state(room, event["state_group"].as_i64().unwrap());
+        assert_eq!(state_map(&state), synapse, "{id}");
+    }
+    let positions = store.positions().await.unwrap();
+    assert_eq!(positions.last_stream_ordering, events.len() as i64);
+    assert_eq!(dump(&name).await, before, "opening wrote nothing");
+
+    // A writer continuing from the stored positions.
+    let mut orderings = StreamOrderings::new(positions.last_stream_ordering, 0);
+    let plan = plan_alone(pdus_of(&rooms[1]), false, &mut orderings, positions.next_state_group);
+    store.apply(&plan, "tab-1").await.unwrap();
+    assert!(store.event(plan.events[0].pdu.event_id()).await.unwrap().is_some());
+    let after = dump(&name).await;
+    assert_eq!(after.0, f64::from(newer));
+    assert_eq!(after.1["meta"], before.1["meta"], "meta keeps the newer versions");
+}
+
+/// Two connections close themselves when a third opens the database at a higher version, which
+/// so succeeds; their next calls fail with STORE_CLOSED. Deleting the database closes a
+/// connection the same way.
+#[wasm_bindgen_test]
+async fn another_tabs_upgrade_closes_this_connection() {
+    let name = fresh_name();
+    let first = IndexedDbStore::open(&name).await.unwrap();
+    let second = IndexedDbStore::open(&name).await.unwrap();
+    let mut orderings = StreamOrderings::default();
+    let plan = plan_alone(pdus_of(&pdus_rooms()[0]), false, &mut orderings, 1);
+    first.apply(&plan, "tab-1").await.unwrap();
+    let stored = plan.events[0].pdu.event_id().to_owned();
+    assert!(second.event(&stored).await.unwrap().is_some());
+
+    let newer = Version::CURRENT.number() + 1;
+    let upgraded = Database::open(name.as_str())
+        .with_version(newer)
+        .with_on_upgrade_needed(|_, _| Ok(()))
+        .await
+        .unwrap();
+    assert_eq!(upgraded.version(), f64::from(newer));
+    assert!(first.is_closed() && second.is_closed());
+    assert_eq!(first.positions().await.unwrap_err(), StoreError::Closed);
+    assert_eq!(first.positions().await.unwrap_err().code(), "STORE_CLOSED");
+    assert_eq!(second.event(&stored).await.unwrap_err().code(), "STORE_CLOSED");
+    assert_eq!(second.apply(&plan, "tab-1").await.unwrap_err().code(), "STORE_CLOSED");
+    assert_eq!(
+        second.referenced_as_prev(std::slice::from_ref(&stored)).await.unwrap_err().code(),
+        "STORE_CLOSED"
+    );
+    upgraded.close();
+
+    // The upgrade kept `meta` (compat_version of this code), so this code opens it again.
+    let again = IndexedDbStore::open(&name).await.unwrap();
+    assert_eq!(again.schema_version(), newer);
+    assert!(again.event(&stored).await.unwrap().is_some());
+    Database::delete_by_name(&name).unwrap().await.unwrap();
+    assert!(again.is_closed());
+    assert_eq!(again.state_group_of(&stored).await.unwrap_err().code(), "STORE_CLOSED");
 }

@@ -23,6 +23,24 @@ pub enum StoreError {
     /// Stored data that cannot be read back as written.
     #[error("corrupt store: {0}")]
     Corrupt(String),
+    /// The database was written by newer code that older code may not use (Synapse's
+    /// `schema_compat_version`): nothing was read or written.
+    #[error(
+        "the database has schema version {version} and needs code of schema version \
+         {compat_version} or newer; this code has schema version {supported}"
+    )]
+    SchemaTooNew {
+        /// The database's schema version.
+        version: u32,
+        /// The oldest schema version of code that may use it.
+        compat_version: u32,
+        /// The schema version of this code.
+        supported: u32,
+    },
+    /// The store's connection was closed so that another connection (another tab) could upgrade
+    /// or delete the database; open the store again.
+    #[error("the store was closed for another connection's upgrade or deletion")]
+    Closed,
 }
 
 impl StoreError {
@@ -34,6 +52,8 @@ impl StoreError {
             Self::Write(_) => "WRITE_FAILED",
             Self::QuotaExceeded => "QUOTA_EXCEEDED",
             Self::Corrupt(_) => "CORRUPT_STORE",
+            Self::SchemaTooNew { .. } => "SCHEMA_TOO_NEW",
+            Self::Closed => "STORE_CLOSED",
         }
     }
 }
@@ -51,9 +71,24 @@ mod tests {
             (StoreError::Write("x".into()), "WRITE_FAILED"),
             (StoreError::QuotaExceeded, "QUOTA_EXCEEDED"),
             (StoreError::Corrupt("x".into()), "CORRUPT_STORE"),
+            (
+                StoreError::SchemaTooNew { version: 3, compat_version: 2, supported: 1 },
+                "SCHEMA_TOO_NEW",
+            ),
+            (StoreError::Closed, "STORE_CLOSED"),
         ];
         for (error, code) in table {
             assert_eq!(error.code(), code, "{error:?}");
         }
+    }
+
+    #[test]
+    fn schema_too_new_names_every_version() {
+        let error = StoreError::SchemaTooNew { version: 3, compat_version: 2, supported: 1 };
+        assert_eq!(
+            error.to_string(),
+            "the database has schema version 3 and needs code of schema version 2 or newer; \
+             this code has schema version 1"
+        );
     }
 }

@@ -153,9 +153,8 @@ pub fn synapse_group_state(room: &JsonValue, group: i64) -> BTreeMap<(String, St
     state
 }
 
-pub mod bindings;
 #[cfg(target_arch = "wasm32")]
-pub mod synthetic;
+pub mod bindings;
 
 pub mod conformance;
 pub mod synthetic;

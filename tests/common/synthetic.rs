@@ -13,6 +13,8 @@ pub struct SyntheticRoom {
     version: RoomVersion,
     pub room_id: String,
     pub events: Vec<JsonValue>,
+    /// The id of each event of `events`.
+    pub event_ids: Vec<String>,
     create: String,
     power_levels: String,
     join_rules: String,
@@ -31,6 +33,7 @@ impl SyntheticRoom {
             version,
             room_id: format!("!{name}:bench.example"),
             events: Vec::new(),
+            event_ids: Vec::new(),
             create: String::new(),
             power_levels: String::new(),
             join_rules: String::new(),
@@ -128,6 +131,7 @@ impl SyntheticRoom {
         }
         let id = Pdu::from_json_value(pdu.clone(), &self.version).unwrap().event_id().to_string();
         self.events.push(pdu);
+        self.event_ids.push(id.clone());
         self.last = id.clone();
         id
     }

@@ -3,7 +3,9 @@
 //! The name is kept as its own variant (never folded into a catch-all string), and each variant
 //! maps onto the backend-independent [`StoreError`]: `QuotaExceededError` becomes
 //! [`StoreError::QuotaExceeded`], a row that cannot be read back becomes [`StoreError::Corrupt`],
-//! everything else [`StoreError::Write`] with the exception's name first in the message.
+//! a database of a newer schema [`StoreError::SchemaTooNew`], a connection closed for another
+//! tab's upgrade [`StoreError::Closed`], everything else [`StoreError::Write`] with the
+//! exception's name first in the message.
 
 use indexed_db_futures::error::{DomException, Error as IdbLibError, OpenDbError};
 use thiserror::Error;
@@ -53,6 +55,22 @@ pub enum IdbError {
     /// IndexedDB is missing in this environment, or another non-DOM failure.
     #[error("{0}")]
     Unavailable(String),
+    /// The database's `meta` row asks for newer code than this (its `compat_version` is above
+    /// [`Version::CURRENT`](super::schema::Version::CURRENT)).
+    #[error(
+        "the database has schema version {version} and needs code of schema version \
+         {compat_version} or newer"
+    )]
+    SchemaTooNew {
+        /// The database's schema version.
+        version: u32,
+        /// The oldest schema version of code that may use it.
+        compat_version: u32,
+    },
+    /// The connection was closed on a `versionchange` event (another connection upgrades or
+    /// deletes the database).
+    #[error("the connection was closed for another connection's upgrade or deletion")]
+    Closed,
 }
 
 impl IdbError {
@@ -83,7 +101,10 @@ impl IdbError {
             Self::InvalidState(_) => "InvalidStateError",
             Self::NotFound(_) => "NotFoundError",
             Self::OtherDom { name, .. } => name,
-            Self::Unreadable(_) | Self::Unavailable(_) => return None,
+            Self::Unreadable(_)
+            | Self::Unavailable(_)
+            | Self::SchemaTooNew { .. }
+            | Self::Closed => return None,
         })
     }
 }
@@ -133,6 +154,12 @@ impl From<IdbError> for StoreError {
         match error {
             IdbError::QuotaExceeded(_) => StoreError::QuotaExceeded,
             IdbError::Unreadable(message) => StoreError::Corrupt(message),
+            IdbError::SchemaTooNew { version, compat_version } => StoreError::SchemaTooNew {
+                version,
+                compat_version,
+                supported: super::schema::Version::CURRENT.number(),
+            },
+            IdbError::Closed => StoreError::Closed,
             other => StoreError::Write(other.to_string()),
         }
     }

@@ -8,43 +8,66 @@
 //! committed at the end: a request that fails aborts the transaction, so a failed chunk leaves
 //! nothing. Every row is computed before the transaction opens, and nothing but IndexedDB
 //! requests is awaited while it is open (the browser commits an idle transaction by itself).
+//! The same transaction advances the shared `sequences` rows and the writer's `stream_positions`
+//! row, so opening a store reads [`Positions`] from those few rows and never scans `events`.
+//!
+//! Connections: opening a database of a newer schema succeeds only when its `meta` row's
+//! `compat_version` allows this code (Synapse's `schema_compat_version`), and is otherwise a
+//! [`StoreError::SchemaTooNew`] that leaves the database untouched. A connection closes itself
+//! on `versionchange`, so another tab's upgrade (or deletion) of the database is never blocked by
+//! it; every later call on that store fails with [`StoreError::Closed`].
 
 pub mod error;
 mod planning;
 pub mod rows;
 pub mod schema;
 
-use imbl::ordmap::Entry;
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+use imbl::ordmap::Entry;
 
 use indexed_db_futures::database::Database;
 use indexed_db_futures::future::VoidRequest;
+use indexed_db_futures::internals::SystemRepr;
 use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
 use indexed_db_futures::KeyRange;
 use ruma_common::{EventId, OwnedEventId};
 use serde::de::DeserializeOwned;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
 
 pub use self::error::IdbError;
 use self::rows::{
-    CurrentStateRow, EventEdgeRow, EventJsonRow, EventRow, EventToStateGroupRow,
-    ForwardExtremityRow, MetaRow, RoomMembershipRow, RoomRow, StateGroupEdgeRow, StateGroupRow,
-    StateGroupStateRow, StreamPositionRow,
+    BackwardExtremityRow, CurrentStateRow, EventEdgeRow, EventJsonRow, EventRow,
+    EventToStateGroupRow, ForwardExtremityRow, MetaRow, RoomMembershipRow, RoomRow, SequenceRow,
+    StateGroupEdgeRow, StateGroupRow, StateGroupStateRow, StreamPositionRow,
 };
 use self::schema::{indices, stores, Version};
-use super::{Store, StoreError, StoredEvent};
-use crate::model::internal_metadata::InternalMetadata;
+use super::{PlanningEvent, Store, StoreError, StoredEvent};
+use crate::model::internal_metadata::{InternalMetadata, InternalMetadataDict};
 use crate::model::room_version::RoomVersion;
 use crate::model::StateFilter;
+use crate::persist::state_groups::{self, StateGroupId};
 use crate::persist::{EventOutcome, MembershipRow, RoomWritePlan, StateIds};
 
-/// The stream the events' orderings are taken from (`stream_positions.stream_name`).
+/// The stream the live events' orderings are taken from (`stream_positions.stream_name`, and
+/// its `sequences` row: the highest ordering handed out).
 const EVENTS_STREAM: &str = "events";
+/// The `sequences` row of backfilled events' orderings: the lowest (negative) one handed out.
+const BACKFILL_SEQUENCE: &str = "backfill";
+/// The `sequences` row of state group ids: the highest id handed out.
+const STATE_GROUPS_SEQUENCE: &str = "state_groups";
+
+/// The `meta` keys of the schema versions.
+const SCHEMA_VERSION_KEY: &str = "schema_version";
+const COMPAT_VERSION_KEY: &str = "compat_version";
 
 /// The object stores one room chunk writes.
-const WRITTEN_BY_APPLY: [&str; 12] = [
+const WRITTEN_BY_APPLY: [&str; 15] = [
     stores::EVENTS,
     stores::EVENT_JSON,
     stores::EVENT_EDGES,
@@ -57,44 +80,191 @@ const WRITTEN_BY_APPLY: [&str; 12] = [
     stores::EVENT_TO_STATE_GROUPS,
     stores::ROOMS,
     stores::STREAM_POSITIONS,
+    stores::SEQUENCES,
+    stores::EVENT_BACKWARD_EXTREMITIES,
+    stores::REDACTIONS,
 ];
 
+/// Where the shared sequences and each writer stand, as stored: what a store needs when it opens
+/// to go on handing out ids, read from the `sequences` and `stream_positions` rows alone (as
+/// Synapse's `MultiWriterIdGenerator` starts from `stream_positions` and the sequence, never
+/// from a scan of `events`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Positions {
+    /// The highest live stream ordering handed out; 0 when none was.
+    pub last_stream_ordering: i64,
+    /// The lowest backfill stream ordering handed out (negative); 0 when none was.
+    pub last_backfill_ordering: i64,
+    /// The id the next new state group takes; 1 when no group was stored.
+    pub next_state_group: StateGroupId,
+    /// Each writer's (tab's) persisted position on the events stream, by `instance_name`.
+    pub writers: BTreeMap<String, i64>,
+}
+
+impl Default for Positions {
+    /// An empty store's positions: nothing handed out, state group ids from 1 (as Synapse's
+    /// sequence).
+    fn default() -> Self {
+        Self {
+            last_stream_ordering: 0,
+            last_backfill_ordering: 0,
+            next_state_group: 1,
+            writers: BTreeMap::new(),
+        }
+    }
+}
+
 /// An event store in an IndexedDB database.
+///
+/// Dropping it closes its connection.
 #[derive(Debug)]
 pub struct IndexedDbStore {
     db: Database,
+    /// Set when the connection was closed on `versionchange`.
+    closed: Rc<Cell<bool>>,
+    /// The connection's `versionchange` handler, kept alive as long as the connection.
+    _on_version_change: Closure<dyn FnMut()>,
 }
 
 impl IndexedDbStore {
-    /// Opens (creating or upgrading to [`Version::CURRENT`]) the database called `name`.
+    /// Opens the database called `name`: creates it, or upgrades it to [`Version::CURRENT`]
+    /// (waiting while another connection blocks the upgrade; this backend's connections close on
+    /// `versionchange`). A database of a newer schema is opened at its own version, without
+    /// upgrading it or rewriting its `meta` row, when its `compat_version` is at most
+    /// [`Version::CURRENT`]; otherwise the open fails with [`StoreError::SchemaTooNew`] and
+    /// changes nothing.
     pub async fn open(name: &str) -> Result<Self, StoreError> {
         Ok(Self::open_db(name).await?)
     }
 
     async fn open_db(name: &str) -> Result<Self, IdbError> {
-        let db = Database::open(name)
+        let opened = Database::open(name)
             .with_version(Version::CURRENT.number())
             .with_on_upgrade_needed(|event, db| {
                 // Version numbers are small integers; the event carries them as doubles.
                 schema::upgrade(&db, event.old_version() as u32)
             })
+            .await;
+        let db = match opened.map_err(IdbError::from) {
+            Ok(db) => db,
+            // The database is of a newer version than this code: IndexedDB cannot open it at a
+            // lower one, so open it at its own, and let its `meta` row say whether that is allowed.
+            Err(IdbError::Version(_)) => Self::open_at_stored_version(name).await?,
+            Err(error) => return Err(error),
+        };
+        // Watched at once, so that another tab's upgrade is never blocked by this connection.
+        let store = Self::watch(db);
+        // On error the store is dropped, which closes the connection.
+        store.check_schema().await?;
+        Ok(store)
+    }
+
+    /// Opens the database at the version it has. An `upgradeneeded` here means the database was
+    /// deleted since the versioned open failed: the upgrade is refused (the error aborts it, so no
+    /// empty database is left), and opening again starts over.
+    async fn open_at_stored_version(name: &str) -> Result<Database, IdbError> {
+        let db = Database::open(name)
+            .with_on_upgrade_needed(|_, _| {
+                Err(js_sys::Error::new("the database was deleted while it was being opened").into())
+            })
             .await?;
-        let tx = db.transaction(stores::META).with_mode(TransactionMode::Readwrite).build()?;
-        let meta = tx.object_store(stores::META)?;
-        let facts = [
-            ("schema_version", Version::CURRENT.number()),
-            ("compat_version", Version::COMPAT.number()),
-        ];
-        for (key, value) in facts {
-            meta.put(MetaRow { key: key.to_owned(), value }).serde()?.await?;
+        Ok(db)
+    }
+
+    /// Wraps a connection and closes it on `versionchange`: another connection (tab) waits to
+    /// upgrade or delete the database, and must not be blocked by this one.
+    fn watch(db: Database) -> Self {
+        let closed = Rc::new(Cell::new(false));
+        let on_version_change = {
+            let (db, closed) = (db.clone(), Rc::clone(&closed));
+            Closure::<dyn FnMut()>::new(move || {
+                closed.set(true);
+                db.as_sys().close();
+            })
+        };
+        db.as_sys().set_onversionchange(Some(on_version_change.as_ref().unchecked_ref()));
+        Self { db, closed, _on_version_change: on_version_change }
+    }
+
+    /// Checks the schema versions in `meta` against this code's: a database whose
+    /// `compat_version` is above [`Version::CURRENT`] is refused, untouched. A database of this
+    /// code's version gets this code's versions recorded (once, after it was created or
+    /// upgraded); a newer one keeps its own.
+    async fn check_schema(&self) -> Result<(), IdbError> {
+        // Version numbers are small integers; IndexedDB gives them as doubles.
+        let version = self.db.version() as u32;
+        let current = Version::CURRENT.number();
+        if version < current {
+            // Only when the database was deleted and made again by older code while this open
+            // went on.
+            return Err(IdbError::Unavailable(format!(
+                "the database went back to schema version {version} while it was being opened"
+            )));
         }
-        tx.commit().await?;
-        Ok(Self { db })
+        let mode =
+            if version == current { TransactionMode::Readwrite } else { TransactionMode::Readonly };
+        let tx = match self.db.transaction(stores::META).with_mode(mode).build() {
+            Ok(tx) => tx,
+            // A newer schema without `meta`: nothing says that this code may use it.
+            Err(error) => match IdbError::from(error) {
+                IdbError::NotFound(_) if version > current => {
+                    return Err(IdbError::SchemaTooNew { version, compat_version: version })
+                }
+                error => return Err(error),
+            },
+        };
+        let meta = tx.object_store(stores::META)?;
+        let stored_schema =
+            meta.get::<MetaRow, String, _>(SCHEMA_VERSION_KEY.to_owned()).serde()?;
+        let stored_compat =
+            meta.get::<MetaRow, String, _>(COMPAT_VERSION_KEY.to_owned()).serde()?;
+        let stored_schema = stored_schema.await?.map(|row| row.value);
+        let stored_compat = stored_compat.await?.map(|row| row.value);
+        // Without a `compat_version`, a newer database needs code of its own version.
+        let compat_version = stored_compat.unwrap_or(version);
+        if compat_version > current {
+            // Dropped without a commit: nothing was written.
+            return Err(IdbError::SchemaTooNew { version, compat_version });
+        }
+        if version == current {
+            let wanted = [
+                (SCHEMA_VERSION_KEY, stored_schema, current),
+                (COMPAT_VERSION_KEY, stored_compat, Version::COMPAT.number()),
+            ];
+            for (key, stored, value) in wanted {
+                if stored != Some(value) {
+                    meta.put(MetaRow { key: key.to_owned(), value }).serde()?.await?;
+                }
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// The connection, unless it was closed on `versionchange`.
+    fn db(&self) -> Result<&Database, IdbError> {
+        if self.closed.get() {
+            Err(IdbError::Closed)
+        } else {
+            Ok(&self.db)
+        }
+    }
+
+    /// Whether the connection was closed so that another connection could upgrade or delete the
+    /// database; every call on the store then fails with [`StoreError::Closed`].
+    pub fn is_closed(&self) -> bool {
+        self.closed.get()
     }
 
     /// The database's name.
     pub fn name(&self) -> String {
         self.db.name()
+    }
+
+    /// The database's schema version: [`Version::CURRENT`], or a newer one that allows this code.
+    pub fn schema_version(&self) -> u32 {
+        // Version numbers are small integers; IndexedDB gives them as doubles.
+        self.db.version() as u32
     }
 
     /// How many rows each object store holds, by store name (for checks that a failed write
@@ -104,7 +274,7 @@ impl IndexedDbStore {
     }
 
     async fn count_rows(&self) -> Result<BTreeMap<String, u32>, IdbError> {
-        let tx = self.db.transaction(stores::ALL).build()?;
+        let tx = self.db()?.transaction(stores::ALL).build()?;
         let mut requests = Vec::with_capacity(stores::ALL.len());
         for name in stores::ALL {
             requests.push((name, tx.object_store(name)?.count().primitive()?));
@@ -116,19 +286,217 @@ impl IndexedDbStore {
         Ok(counts)
     }
 
-    /// Closes the connection.
+    /// Closes the connection (as dropping the store does).
     pub fn close(self) {
-        self.db.close();
+        drop(self);
+    }
+
+    /// Where the shared sequences and every writer stand ([`Positions`]): three gets on
+    /// `sequences` and one `getAll` on the tiny `stream_positions` store, in one readonly
+    /// transaction; no event is read.
+    pub async fn positions(&self) -> Result<Positions, StoreError> {
+        Ok(self.load_positions().await?)
+    }
+
+    async fn load_positions(&self) -> Result<Positions, IdbError> {
+        let tx = self.db()?.transaction([stores::SEQUENCES, stores::STREAM_POSITIONS]).build()?;
+        let sequences = tx.object_store(stores::SEQUENCES)?;
+        let sequence =
+            |name: &str| sequences.get::<SequenceRow, String, _>(name.to_owned()).serde();
+        let events = sequence(EVENTS_STREAM)?;
+        let backfill = sequence(BACKFILL_SEQUENCE)?;
+        let groups = sequence(STATE_GROUPS_SEQUENCE)?;
+        // One row per writer and stream: the whole store is a handful of rows.
+        let writers =
+            tx.object_store(stores::STREAM_POSITIONS)?.get_all::<StreamPositionRow>().serde()?;
+        let mut positions = Positions::default();
+        if let Some(row) = events.await? {
+            positions.last_stream_ordering = row.last_value;
+        }
+        if let Some(row) = backfill.await? {
+            positions.last_backfill_ordering = row.last_value;
+        }
+        if let Some(row) = groups.await? {
+            let last = StateGroupId::try_from(row.last_value)
+                .ok()
+                .filter(|id| *id <= state_groups::MAX_STATE_GROUP_ID)
+                .ok_or_else(|| {
+                    IdbError::Unreadable(format!("state group sequence at {}", row.last_value))
+                })?;
+            positions.next_state_group = last + 1;
+        }
+        for row in writers.await? {
+            let row = row?;
+            if row.stream_name == EVENTS_STREAM {
+                positions.writers.insert(row.instance_name, row.stream_id);
+            }
+        }
+        Ok(positions)
+    }
+
+    /// The state group of the state after an event (`event_to_state_groups`), if it is stored.
+    pub async fn state_group_of(
+        &self,
+        event_id: &EventId,
+    ) -> Result<Option<StateGroupId>, StoreError> {
+        let row = self
+            .get_row::<EventToStateGroupRow>(stores::EVENT_TO_STATE_GROUPS, event_id.as_str())
+            .await?;
+        Ok(row.map(|row| row.state_group))
+    }
+
+    /// A state group and every group down its `state_group_edges` chain to its snapshot, the
+    /// snapshot first (so that they load in order with
+    /// [`StateGroups::insert`](crate::persist::state_groups::StateGroups::insert)), each with
+    /// its whole delta and the event it was made for. Each group's three reads (its
+    /// `state_groups` row, its edge, its `state_groups_state` rows) are requested together.
+    ///
+    /// A group that is missing, or a chain that comes back to a group, is
+    /// [`StoreError::Corrupt`].
+    pub async fn state_group_chain(
+        &self,
+        group: StateGroupId,
+    ) -> Result<Vec<state_groups::StateGroupRow>, StoreError> {
+        Ok(self.load_state_group_chain(group).await?)
+    }
+
+    async fn load_state_group_chain(
+        &self,
+        group: StateGroupId,
+    ) -> Result<Vec<state_groups::StateGroupRow>, IdbError> {
+        let tx = self
+            .db()?
+            .transaction([
+                stores::STATE_GROUPS,
+                stores::STATE_GROUP_EDGES,
+                stores::STATE_GROUPS_STATE,
+            ])
+            .build()?;
+        let groups = tx.object_store(stores::STATE_GROUPS)?;
+        let edges = tx.object_store(stores::STATE_GROUP_EDGES)?;
+        let group_state = tx.object_store(stores::STATE_GROUPS_STATE)?;
+        let by_group = group_state.index(indices::GROUP_STATE_BY_GROUP)?;
+        let mut chain = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut next = Some(group);
+        while let Some(id) = next {
+            if !seen.insert(id) {
+                return Err(IdbError::Unreadable(format!("state group {id} is in a cycle")));
+            }
+            // Group ids are at most 2^53 - 1, exact as doubles.
+            let key = id as f64;
+            let row = groups.get::<StateGroupRow, f64, _>(key).serde()?;
+            let edge = edges.get::<StateGroupEdgeRow, f64, _>(key).serde()?;
+            let rows =
+                by_group.get_all::<StateGroupStateRow>().with_query::<f64, _>(key).serde()?;
+            let Some(row) = row.await? else {
+                return Err(IdbError::Unreadable(format!("state group {id} is missing")));
+            };
+            let mut delta = StateIds::new();
+            for state in rows.await? {
+                let state = state?;
+                delta.insert((state.event_type, state.state_key), event_id_of(&state.event_id)?);
+            }
+            let prev_group = edge.await?.map(|edge| edge.prev_state_group);
+            chain.push(state_groups::StateGroupRow {
+                id,
+                event_id: event_id_of(&row.event_id)?,
+                prev_group,
+                delta,
+            });
+            next = prev_group;
+        }
+        chain.reverse();
+        Ok(chain)
+    }
+
+    /// Those of `event_ids` that a stored event names as a prev event, counting only referencing
+    /// events that are neither rejected, nor outliers, nor soft-failed (Synapse's
+    /// `_get_events_which_are_prevs`; see [`crate::persist::extremities`]).
+    ///
+    /// One readonly transaction: the `event_edges` lookups (index `prev_event_id`) for every id
+    /// are issued before any is awaited, then the `events` and `event_json` rows of every
+    /// referencing event, likewise.
+    pub async fn referenced_as_prev(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<BTreeSet<OwnedEventId>, StoreError> {
+        Ok(self.load_referenced_as_prev(event_ids).await?)
+    }
+
+    async fn load_referenced_as_prev(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<BTreeSet<OwnedEventId>, IdbError> {
+        let tx = self
+            .db()?
+            .transaction([stores::EVENT_EDGES, stores::EVENTS, stores::EVENT_JSON])
+            .build()?;
+        let edges = tx.object_store(stores::EVENT_EDGES)?;
+        let by_prev = edges.index(indices::EDGES_BY_PREV)?;
+        let asked: BTreeSet<&OwnedEventId> = event_ids.iter().collect();
+        let mut edge_requests = Vec::with_capacity(asked.len());
+        for id in &asked {
+            let request = by_prev
+                .get_all::<EventEdgeRow>()
+                .with_query::<String, _>(id.as_str().to_owned())
+                .serde()?;
+            edge_requests.push((*id, request));
+        }
+        // Each referencing event, with the asked ids it names as prevs.
+        let mut referencing: BTreeMap<String, Vec<&OwnedEventId>> = BTreeMap::new();
+        for (id, request) in edge_requests {
+            for edge in request.await? {
+                referencing.entry(edge?.event_id).or_default().push(id);
+            }
+        }
+        let events = tx.object_store(stores::EVENTS)?;
+        let event_json = tx.object_store(stores::EVENT_JSON)?;
+        let mut lookups = Vec::with_capacity(referencing.len());
+        for (child, prevs) in referencing {
+            let row = events.get::<EventRow, String, _>(child.clone()).serde()?;
+            let json = event_json.get::<EventJsonRow, String, _>(child.clone()).serde()?;
+            lookups.push((child, prevs, row, json));
+        }
+        let mut referenced = BTreeSet::new();
+        for (child, prevs, row, json) in lookups {
+            let (Some(row), Some(json)) = (row.await?, json.await?) else {
+                return Err(IdbError::Unreadable(format!(
+                    "{child} has event_edges rows but is not stored"
+                )));
+            };
+            if row.outlier || row.rejection.is_some() {
+                continue;
+            }
+            let dict: InternalMetadataDict = serde_json::from_str(&json.internal_metadata)
+                .map_err(|error| IdbError::Unreadable(format!("{child}: {error}")))?;
+            if !dict.soft_failed {
+                referenced.extend(prevs.into_iter().cloned());
+            }
+        }
+        Ok(referenced)
     }
 
     async fn write(&self, plan: &RoomWritePlan, writer: &str) -> Result<(), IdbError> {
         // Every row first: nothing but IndexedDB requests is awaited once the transaction is open.
         let rows = PlanRows::of(plan, writer)?;
-        let tx =
-            self.db.transaction(WRITTEN_BY_APPLY).with_mode(TransactionMode::Readwrite).build()?;
+        let tx = self
+            .db()?
+            .transaction(WRITTEN_BY_APPLY)
+            .with_mode(TransactionMode::Readwrite)
+            .build()?;
         let mut requests: Vec<VoidRequest> = Vec::new();
         {
             let store = |name: &str| tx.object_store(name);
+            // The stored sequences are read first (so their requests complete first), and
+            // advanced once read, below.
+            let sequences = store(stores::SEQUENCES)?;
+            let mut stored_sequences = Vec::with_capacity(rows.sequences.len());
+            for row in &rows.sequences {
+                let stored =
+                    sequences.get::<SequenceRow, String, _>(row.stream_name.clone()).serde()?;
+                stored_sequences.push((row, stored));
+            }
             let state_groups = store(stores::STATE_GROUPS)?;
             let group_state = store(stores::STATE_GROUPS_STATE)?;
             let group_edges = store(stores::STATE_GROUP_EDGES)?;
@@ -177,7 +545,24 @@ impl IndexedDbStore {
             }
             put_all(&current_state, &rows.current_state, &mut requests)?;
             put_all(&store(stores::ROOM_MEMBERSHIPS)?, &rows.memberships, &mut requests)?;
+            put_all(&store(stores::REDACTIONS)?, &rows.redactions, &mut requests)?;
+            let backward = store(stores::EVENT_BACKWARD_EXTREMITIES)?;
+            for id in &plan.backward_extremities.to_delete {
+                let row_key =
+                    key(&[JsValue::from_str(&rows.room_id), JsValue::from_str(id.as_str())]);
+                requests.push(backward.delete::<JsValue, _>(row_key).primitive()?);
+            }
+            put_all(&backward, &rows.backward_extremities, &mut requests)?;
             put_all(&store(stores::STREAM_POSITIONS)?, &rows.stream_position, &mut requests)?;
+            for (planned, stored) in stored_sequences {
+                let stored = stored.await?.map(|row| row.last_value);
+                if let Some(last_value) =
+                    advance_sequence(&planned.stream_name, stored, planned.last_value)
+                {
+                    let row = SequenceRow { stream_name: planned.stream_name.clone(), last_value };
+                    requests.push(sequences.put(row).serde()?);
+                }
+            }
         }
         // Requests complete in order: the first error is the one that aborted the transaction.
         for request in requests {
@@ -188,7 +573,7 @@ impl IndexedDbStore {
     }
 
     async fn load_event(&self, event_id: &EventId) -> Result<Option<StoredEvent>, IdbError> {
-        let tx = self.db.transaction([stores::EVENTS, stores::EVENT_JSON]).build()?;
+        let tx = self.db()?.transaction([stores::EVENTS, stores::EVENT_JSON]).build()?;
         let id = event_id.as_str().to_owned();
         let row =
             tx.object_store(stores::EVENTS)?.get::<EventRow, String, _>(id.clone()).serde()?;
@@ -207,7 +592,7 @@ impl IndexedDbStore {
         store: &str,
         key: &str,
     ) -> Result<Option<T>, IdbError> {
-        let tx = self.db.transaction(store).build()?;
+        let tx = self.db()?.transaction(store).build()?;
         let key = key.to_owned();
         let row = tx.object_store(store)?.get::<T, String, _>(key).serde()?.await?;
         Ok(row)
@@ -220,7 +605,7 @@ impl IndexedDbStore {
         index: &str,
         value: &str,
     ) -> Result<Vec<T>, IdbError> {
-        let tx = self.db.transaction(store).build()?;
+        let tx = self.db()?.transaction(store).build()?;
         let value = value.to_owned();
         let rows = tx
             .object_store(store)?
@@ -241,7 +626,7 @@ impl IndexedDbStore {
         filter: &StateFilter,
     ) -> Result<Option<StateIds>, IdbError> {
         let tx = self
-            .db
+            .db()?
             .transaction([
                 stores::EVENT_TO_STATE_GROUPS,
                 stores::STATE_GROUP_EDGES,
@@ -293,6 +678,26 @@ impl IndexedDbStore {
     }
 }
 
+impl Drop for IndexedDbStore {
+    fn drop(&mut self) {
+        self.db.as_sys().set_onversionchange(None);
+        self.db.as_sys().close();
+    }
+}
+
+/// The value a `sequences` row takes after a chunk whose own highest (for `backfill`: lowest)
+/// value is `planned`, or `None` when the stored row is as far along already: `events` and
+/// `state_groups` only go up and `backfill` only goes down. One writer's plans are monotonic
+/// already; the rule keeps a row from going back when another writer (tab) went further.
+fn advance_sequence(stream: &str, stored: Option<i64>, planned: i64) -> Option<i64> {
+    let further = match stored {
+        None => true,
+        Some(stored) if stream == BACKFILL_SEQUENCE => planned < stored,
+        Some(stored) => planned > stored,
+    };
+    further.then_some(planned)
+}
+
 /// A compound key: a JS array of its parts.
 fn key(parts: &[JsValue]) -> JsValue {
     parts.iter().collect::<js_sys::Array>().into()
@@ -322,12 +727,16 @@ struct PlanRows {
     event_edges: Vec<EventEdgeRow>,
     rooms: Vec<RoomRow>,
     forward_extremities: Option<Vec<ForwardExtremityRow>>,
+    backward_extremities: Vec<BackwardExtremityRow>,
+    redactions: Vec<rows::RedactionRow>,
     current_state: Vec<CurrentStateRow>,
     memberships: Vec<RoomMembershipRow>,
     state_groups: Vec<StateGroupRow>,
     state_group_edges: Vec<StateGroupEdgeRow>,
     state_groups_state: Vec<StateGroupStateRow>,
     stream_position: Vec<StreamPositionRow>,
+    /// The chunk's own value for each `sequences` row it moves.
+    sequences: Vec<SequenceRow>,
 }
 
 impl PlanRows {
@@ -340,6 +749,24 @@ impl PlanRows {
             event_to_state_groups: Vec::with_capacity(plan.events.len()),
             event_edges: Vec::new(),
             rooms: Vec::new(),
+            backward_extremities: plan
+                .backward_extremities
+                .to_insert
+                .iter()
+                .map(|id| BackwardExtremityRow {
+                    room_id: room_id.clone(),
+                    event_id: id.to_string(),
+                })
+                .collect(),
+            redactions: plan
+                .redactions
+                .iter()
+                .map(|row| rows::RedactionRow {
+                    event_id: row.event_id.to_string(),
+                    redacts: row.redacts.to_string(),
+                    recheck: row.recheck,
+                })
+                .collect(),
             forward_extremities: plan.forward_extremities.as_ref().map(|extremities| {
                 extremities
                     .iter()
@@ -378,6 +805,7 @@ impl PlanRows {
             state_group_edges: Vec::new(),
             state_groups_state: Vec::new(),
             stream_position: Vec::new(),
+            sequences: Vec::new(),
         };
         for group in &plan.state_groups {
             rows.state_groups.push(StateGroupRow {
@@ -453,14 +881,32 @@ impl PlanRows {
             rows.event_to_state_groups
                 .push(EventToStateGroupRow { event_id, state_group: event.state_group });
         }
-        let position =
-            plan.events.iter().map(|event| event.stream_ordering).filter(|o| *o > 0).max();
+        let orderings = || plan.events.iter().map(|event| event.stream_ordering);
+        let position = orderings().filter(|ordering| *ordering > 0).max();
         if let Some(stream_id) = position {
             rows.stream_position.push(StreamPositionRow {
                 stream_name: EVENTS_STREAM.to_owned(),
                 instance_name: writer.to_owned(),
                 stream_id,
             });
+        }
+        let last_group = plan.state_groups.iter().map(|group| group.id).max();
+        let last_group = last_group
+            .map(|id| {
+                i64::try_from(id)
+                    .map_err(|_| IdbError::Unreadable(format!("state group id {id} is too large")))
+            })
+            .transpose()?;
+        let sequences = [
+            (EVENTS_STREAM, position),
+            (BACKFILL_SEQUENCE, orderings().filter(|ordering| *ordering < 0).min()),
+            (STATE_GROUPS_SEQUENCE, last_group),
+        ];
+        for (stream_name, last_value) in sequences {
+            if let Some(last_value) = last_value {
+                rows.sequences
+                    .push(SequenceRow { stream_name: stream_name.to_owned(), last_value });
+            }
         }
         Ok(rows)
     }
@@ -532,5 +978,67 @@ impl Store for IndexedDbStore {
             });
         }
         Ok(memberships)
+    }
+
+    async fn positions(&self) -> Result<super::Positions, StoreError> {
+        let positions = IndexedDbStore::positions(self).await?;
+        Ok(super::Positions {
+            last_stream_ordering: positions.last_stream_ordering,
+            last_backfill_ordering: positions.last_backfill_ordering,
+            next_state_group: positions.next_state_group,
+        })
+    }
+
+    async fn planning_events(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<Vec<Option<PlanningEvent>>, StoreError> {
+        Ok(self.load_planning_events(event_ids).await?)
+    }
+
+    async fn state_group_chain(
+        &self,
+        group: StateGroupId,
+    ) -> Result<Vec<state_groups::StateGroupRow>, StoreError> {
+        IndexedDbStore::state_group_chain(self, group).await
+    }
+
+    async fn referenced_as_prev(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<BTreeSet<OwnedEventId>, StoreError> {
+        IndexedDbStore::referenced_as_prev(self, event_ids).await
+    }
+
+    async fn backward_extremities(
+        &self,
+        room_id: &str,
+    ) -> Result<BTreeSet<OwnedEventId>, StoreError> {
+        let rows: Vec<BackwardExtremityRow> = self
+            .rows_by_index(
+                stores::EVENT_BACKWARD_EXTREMITIES,
+                indices::BACKWARD_EXTREMITIES_BY_ROOM,
+                room_id,
+            )
+            .await?;
+        Ok(rows.iter().map(|row| event_id_of(&row.event_id)).collect::<Result<_, _>>()?)
+    }
+
+    async fn redactions_of(
+        &self,
+        event_id: &EventId,
+    ) -> Result<Vec<crate::persist::RedactionRow>, StoreError> {
+        let rows: Vec<rows::RedactionRow> = self
+            .rows_by_index(stores::REDACTIONS, indices::REDACTIONS_BY_REDACTS, event_id.as_str())
+            .await?;
+        let mut redactions = Vec::with_capacity(rows.len());
+        for row in rows {
+            redactions.push(crate::persist::RedactionRow {
+                event_id: event_id_of(&row.event_id)?,
+                redacts: event_id_of(&row.redacts)?,
+                recheck: row.recheck,
+            });
+        }
+        Ok(redactions)
     }
 }

@@ -19,7 +19,7 @@ impl IndexedDbStore {
         event_ids: &[OwnedEventId],
     ) -> Result<Vec<Option<PlanningEvent>>, IdbError> {
         let tx = self
-            .db
+            .db()?
             .transaction([stores::EVENTS, stores::EVENT_JSON, stores::EVENT_TO_STATE_GROUPS])
             .build()?;
         let (events, json, groups) = (

@@ -71,6 +71,28 @@ pub struct ForwardExtremityRow {
     pub event_id: String,
 }
 
+/// `event_backward_extremities`: a prev event of a stored event that is not stored itself, keyed
+/// by `[room_id, event_id]` (Synapse `event_backward_extremities`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackwardExtremityRow {
+    /// The room.
+    pub room_id: String,
+    /// The missing event.
+    pub event_id: String,
+}
+
+/// `redactions`: a redaction event and the event it names, keyed by `event_id` (the redaction),
+/// indexed by `redacts` (Synapse `redactions`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RedactionRow {
+    /// The redaction event.
+    pub event_id: String,
+    /// The event it names.
+    pub redacts: String,
+    /// Whether reading must check that the two senders share a server.
+    pub recheck: bool,
+}
+
 /// `current_state_events`: one entry of a room's current state, keyed by
 /// `[room_id, type, state_key]` (Synapse `current_state_events`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -180,13 +202,15 @@ pub struct StreamPositionRow {
     pub stream_id: i64,
 }
 
-/// `sequences`: the last id handed out on a stream shared by every writer, keyed by
-/// `stream_name` (a Postgres sequence in Synapse).
+/// `sequences`: the last id handed out on a sequence shared by every writer, keyed by
+/// `stream_name` (a Postgres sequence in Synapse): `"events"` (live stream orderings),
+/// `"backfill"` (backfilled events' negative orderings) and `"state_groups"` (state group ids).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SequenceRow {
-    /// The stream.
+    /// The sequence.
     pub stream_name: String,
-    /// The last id handed out.
+    /// The last id handed out: the highest for `events` and `state_groups`, the lowest (the
+    /// furthest below zero) for `backfill`.
     pub last_value: i64,
 }
 

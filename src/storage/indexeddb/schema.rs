@@ -4,11 +4,16 @@
 //! the row's own fields), never strings joined with separators, so ranges follow native key
 //! order.
 //!
-//! Versions:
+//! Versions (each a migration from the one before, run in order):
 //! - 1: every object store and index of the persistence model (DESIGN.md's table).
+//! - 2: `event_backward_extremities` and `redactions`. Code of version 1 would write events
+//!   without their rows, so a version 2 database is not compatible with it.
 //!
 //! The `meta` store holds `schema_version` and `compat_version` (the oldest code version allowed
 //! to write to this database), as Synapse's `SCHEMA_VERSION` / `SCHEMA_COMPAT_VERSION`.
+//! IndexedDB cannot open a database at a lower version than it has, so code older than a
+//! database opens it at the database's own version when `compat_version` allows that (never
+//! upgrading it, nor rewriting `meta`), and otherwise refuses it with `SCHEMA_TOO_NEW`, untouched.
 
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
@@ -20,13 +25,15 @@ use indexed_db_futures::KeyPath;
 pub enum Version {
     /// Every object store and index of the persistence model.
     V1 = 1,
+    /// Backward extremities and redactions.
+    V2 = 2,
 }
 
 impl Version {
     /// The version this code creates and writes.
-    pub const CURRENT: Self = Self::V1;
+    pub const CURRENT: Self = Self::V2;
     /// The oldest code version that may write to a database of [`Self::CURRENT`].
-    pub const COMPAT: Self = Self::V1;
+    pub const COMPAT: Self = Self::V2;
 
     /// The IndexedDB version number.
     pub const fn number(self) -> u32 {
@@ -62,11 +69,15 @@ pub mod stores {
     pub const STREAM_POSITIONS: &str = "stream_positions";
     /// [`SequenceRow`](super::super::rows::SequenceRow)s.
     pub const SEQUENCES: &str = "sequences";
+    /// [`BackwardExtremityRow`](super::super::rows::BackwardExtremityRow)s (version 2).
+    pub const EVENT_BACKWARD_EXTREMITIES: &str = "event_backward_extremities";
+    /// [`RedactionRow`](super::super::rows::RedactionRow)s (version 2).
+    pub const REDACTIONS: &str = "redactions";
     /// [`MetaRow`](super::super::rows::MetaRow)s.
     pub const META: &str = "meta";
 
     /// Every object store of the current version.
-    pub const ALL: [&str; 14] = [
+    pub const ALL: [&str; 16] = [
         EVENTS,
         EVENT_JSON,
         EVENT_EDGES,
@@ -81,6 +92,8 @@ pub mod stores {
         STREAM_POSITIONS,
         SEQUENCES,
         META,
+        EVENT_BACKWARD_EXTREMITIES,
+        REDACTIONS,
     ];
 }
 
@@ -102,6 +115,10 @@ pub mod indices {
     pub const MEMBERSHIPS_BY_USER_ROOM: &str = "user_id_room_id";
     /// `state_groups_state` by `state_group`.
     pub const GROUP_STATE_BY_GROUP: &str = "state_group";
+    /// `event_backward_extremities` by `room_id`.
+    pub const BACKWARD_EXTREMITIES_BY_ROOM: &str = "room_id";
+    /// `redactions` by `redacts`.
+    pub const REDACTIONS_BY_REDACTS: &str = "redacts";
     /// `state_group_edges` by `prev_state_group`.
     pub const GROUP_EDGES_BY_PREV: &str = "prev_state_group";
 }
@@ -112,7 +129,35 @@ pub(super) fn upgrade(db: &Database, old_version: u32) -> indexed_db_futures::Re
     if old_version < Version::V1.number() {
         v1::upgrade(db)?;
     }
+    if old_version < Version::V2.number() {
+        v2::upgrade(db)?;
+    }
     Ok(())
+}
+
+/// Version 2: the backward extremities and redactions of the persistence model.
+mod v2 {
+    use super::*;
+
+    pub(super) fn upgrade(db: &Database) -> indexed_db_futures::Result<()> {
+        // `event_backward_extremities`: key `[room_id, event_id]`; index `room_id`. Synapse
+        // `event_backward_extremities`.
+        let store = db
+            .create_object_store(stores::EVENT_BACKWARD_EXTREMITIES)
+            .with_key_path(KeyPath::from(["room_id", "event_id"]))
+            .build()?;
+        store
+            .create_index(indices::BACKWARD_EXTREMITIES_BY_ROOM, KeyPath::One("room_id"))
+            .build()?;
+        // `redactions`: key `event_id` (the redaction); index `redacts` (not unique). Synapse
+        // `redactions`.
+        let store = db
+            .create_object_store(stores::REDACTIONS)
+            .with_key_path(KeyPath::One("event_id"))
+            .build()?;
+        store.create_index(indices::REDACTIONS_BY_REDACTS, KeyPath::One("redacts")).build()?;
+        Ok(())
+    }
 }
 
 /// Version 1: every object store and index of the persistence model.
