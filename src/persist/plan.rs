@@ -38,6 +38,11 @@ impl StreamOrderings {
         Self { last, last_backfilled }
     }
 
+    /// The last ordering handed out to a live (not backfilled) event; 0 before the first.
+    pub fn last(&self) -> i64 {
+        self.last
+    }
+
     fn next(&mut self, backfilled: bool) -> i64 {
         if backfilled {
             self.last_backfilled -= 1;

@@ -244,6 +244,13 @@ impl IndexedDbStore {
         Ok(rows.collect::<Result<Vec<T>, _>>()?)
     }
 
+    /// Every row of `store`.
+    async fn all_rows<T: DeserializeOwned>(&self, store: &str) -> Result<Vec<T>, IdbError> {
+        let tx = self.db.transaction(store).build()?;
+        let rows = tx.object_store(store)?.get_all::<T>().serde()?.await?;
+        Ok(rows.collect::<Result<Vec<T>, _>>()?)
+    }
+
     /// Reads `event_to_state_groups`, then walks the group chain once: for each group, its edge
     /// and its rows are requested together; rows the filter does not match are skipped, members
     /// and non-members in the same pass, and a newer group's row hides an older one.
@@ -490,6 +497,11 @@ impl Store for IndexedDbStore {
         RoomVersion::parse(&row.room_version)
             .map(Some)
             .map_err(|error| StoreError::Corrupt(format!("{room_id}: {error}")))
+    }
+
+    async fn rooms(&self) -> Result<BTreeSet<String>, StoreError> {
+        let rows: Vec<RoomRow> = self.all_rows(stores::ROOMS).await?;
+        Ok(rows.into_iter().map(|row| row.room_id).collect())
     }
 
     async fn event(&self, event_id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
