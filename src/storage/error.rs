@@ -23,6 +23,13 @@ pub enum StoreError {
     /// Stored data that cannot be read back as written.
     #[error("corrupt store: {0}")]
     Corrupt(String),
+    /// The storage a backend needs is missing here (no `indexedDB` in Node.js, or in a browser
+    /// that disabled it).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// The store was closed; open it again to use it.
+    #[error("the store is closed")]
+    Closed,
 }
 
 impl StoreError {
@@ -34,6 +41,8 @@ impl StoreError {
             Self::Write(_) => "WRITE_FAILED",
             Self::QuotaExceeded => "QUOTA_EXCEEDED",
             Self::Corrupt(_) => "CORRUPT_STORE",
+            Self::Unavailable(_) => "INDEXEDDB_UNAVAILABLE",
+            Self::Closed => "STORE_CLOSED",
         }
     }
 }
@@ -51,6 +60,8 @@ mod tests {
             (StoreError::Write("x".into()), "WRITE_FAILED"),
             (StoreError::QuotaExceeded, "QUOTA_EXCEEDED"),
             (StoreError::Corrupt("x".into()), "CORRUPT_STORE"),
+            (StoreError::Unavailable("x".into()), "INDEXEDDB_UNAVAILABLE"),
+            (StoreError::Closed, "STORE_CLOSED"),
         ];
         for (error, code) in table {
             assert_eq!(error.code(), code, "{error:?}");

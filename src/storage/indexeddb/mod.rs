@@ -116,9 +116,10 @@ impl IndexedDbStore {
         Ok(counts)
     }
 
-    /// Closes the connection.
-    pub fn close(self) {
-        self.db.close();
+    /// Closes the connection: requests already placed finish, new ones fail.
+    pub fn close(&self) {
+        // A clone is another handle on the same connection; closing it closes the connection.
+        self.db.clone().close();
     }
 
     async fn write(&self, plan: &RoomWritePlan, writer: &str) -> Result<(), IdbError> {
