@@ -1,4 +1,5 @@
-//! The JS surface in headless Chromium (`wasm-pack test --headless --chrome`).
+//! The JS surface in headless Chromium (`wasm-pack test --headless --chrome`); the event store
+//! over real IndexedDB.
 #![cfg(target_arch = "wasm32")]
 
 mod common;
@@ -6,3 +7,67 @@ mod common;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 bindings_tests!();
+
+thread_local! {
+    static OPENED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// A fresh IndexedDB database per store, so that tests are isolated without teardown.
+fn indexeddb_options() -> JsonValue {
+    let count = OPENED.with(|opened| {
+        opened.set(opened.get() + 1);
+        opened.get()
+    });
+    let random = (js_sys::Math::random() * 1e9) as u64;
+    json!({"name": format!("prejoin-bindings-{}-{count}-{random}", js_sys::Date::now() as u64)})
+}
+
+event_store_tests!(indexeddb_options);
+
+mod reopen {
+    use prejoin::bindings::{EventArray, JsEventStore};
+    use serde::Serialize;
+    use serde_json::{json, Value as JsonValue};
+    use tsify::Ts;
+    use wasm_bindgen::{JsCast, JsValue};
+
+    use super::common;
+
+    fn to_js(value: &JsonValue) -> JsValue {
+        value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap()
+    }
+
+    /// What one connection wrote, a second one opened on the same database after `close()`
+    /// reads.
+    #[wasm_bindgen_test::wasm_bindgen_test]
+    async fn a_reopened_store_reads_what_was_written() {
+        let fixture = common::fixture("pdus.json");
+        let room = &fixture["rooms"][13];
+        let room_id = room["room_id"].as_str().unwrap();
+        let events: Vec<JsonValue> =
+            room["events"].as_array().unwrap().iter().map(|e| e["pdu"].clone()).collect();
+        let opts = super::indexeddb_options();
+        let store = JsEventStore::open(Ts::new_unchecked(to_js(&opts))).await.unwrap();
+        let events = to_js(&JsonValue::Array(events)).unchecked_into::<EventArray>();
+        store.persist_events(events, None).await.unwrap();
+        store.close();
+
+        let again = JsEventStore::open(Ts::new_unchecked(to_js(&opts))).await.unwrap();
+        for event in room["events"].as_array().unwrap() {
+            let id = event["event_id"].as_str().unwrap();
+            let stored = again.get_event(JsValue::from_str(id)).await.unwrap().expect("stored");
+            let stored: JsonValue = serde_wasm_bindgen::from_value(stored.js_value()).unwrap();
+            assert_eq!(stored["formatVersion"], event["format_version"], "{id}");
+            assert_eq!(stored["internalMetadata"]["softFailed"], false, "{id}");
+        }
+        let state = again.current_state(JsValue::from_str(room_id), None).await.unwrap();
+        let state: JsonValue = serde_wasm_bindgen::from_value(state.into()).unwrap();
+        let ids: Vec<&JsonValue> =
+            state.as_array().unwrap().iter().map(|e| &e["event_id"]).collect();
+        let expected = common::expected_state(&room["current_state"]);
+        assert_eq!(ids, expected.values().collect::<Vec<_>>());
+        let extremities = again.forward_extremities(JsValue::from_str(room_id)).await.unwrap();
+        assert_eq!(json!(extremities), room["forward_extremities"]);
+        again.close();
+    }
+}

@@ -10,6 +10,7 @@ use serde_json::Value as JsonValue;
 use wasm_bindgen::prelude::*;
 
 use crate::model::InputError;
+use crate::storage::StoreError;
 
 #[wasm_bindgen]
 extern "C" {
@@ -50,8 +51,10 @@ pub(super) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
     js_sys::JSON::parse(&text).map_err(|error| invalid(js_sys::Error::from(error).message().into()))
 }
 
-/// An input error as a JS `Error` whose `code` is the error's stable code.
-pub(super) fn to_js_error(error: InputError) -> JsValue {
+/// An error as a JS `Error` whose `code` is the error's stable code: input errors and store
+/// errors alike (a [`StoreError`] wraps an [`InputError`] with the same message and code).
+pub(super) fn to_js_error(error: impl Into<StoreError>) -> JsValue {
+    let error: StoreError = error.into();
     let js_error = js_sys::Error::new(&error.to_string());
     js_error.set_name("PrejoinError");
     // Setting a property on a fresh, unfrozen Error object cannot fail.

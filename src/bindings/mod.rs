@@ -7,12 +7,18 @@
 //! for absent values).
 
 mod convert;
+mod event_store;
 mod options;
 
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
 use self::convert::{json_from_js, json_text_from_js, options_from_js, to_js, to_js_error};
+pub use self::event_store::{
+    ChunkError, ClientEventArray, EventStoreOptions, InternalMetadata, JsEventStore,
+    PersistOptions, PersistResult, RejectedEvent, RoomPersistResult, RoomPreviewArray,
+    RoomPreviewsOptions, StoredEvent, StoredStrippedStateOptions, StreamOrderingRange,
+};
 use self::options::{RoomPreviewOptions, StrippedStateOptions};
 use crate::prejoin::{self, RoomPreview};
 
@@ -45,11 +51,48 @@ export interface StrippedEvent {
     [key: string]: unknown;
 }
 
-/** The stable codes of the errors prejoin throws. */
+/** An event in client format, as the event store returns state: the PDU with its ids and
+ *  without the federation-only fields (`auth_events`, `prev_events`, `hashes`, `signatures`,
+ *  `depth`, `origin`, `prev_state`). */
+export interface ClientEvent extends Event {
+    event_id: string;
+    room_id: string;
+    origin_server_ts: number;
+}
+
+/** A PDU (federation format) as stored, with its `event_id` (and `room_id`, which a room
+ *  version 12 create event does not carry). */
+export interface Pdu extends Event {
+    event_id: string;
+    room_id: string;
+    origin_server_ts: number;
+    depth: number;
+    /** Event ids; `[event_id, hashes]` pairs in room versions 1 and 2. */
+    prev_events: (string | [string, Record<string, unknown>])[];
+    /** Event ids; `[event_id, hashes]` pairs in room versions 1 and 2. */
+    auth_events: (string | [string, Record<string, unknown>])[];
+    hashes?: Record<string, string>;
+    signatures?: Record<string, Record<string, string>>;
+}
+
+// wasm-bindgen declares `[Symbol.dispose]()` on every class, which only type-checks with
+// TypeScript's `esnext.disposable` lib; declaring the symbol here lets clients on an ES2022 lib
+// (without skipLibCheck) use the package too, and merges with that lib where it is present.
+declare global {
+    interface SymbolConstructor {
+        readonly dispose: unique symbol;
+    }
+}
+
+/** The stable codes of the errors prejoin throws (and of `persistEvents`' per-room errors). */
 export type PrejoinErrorCode =
     | "INVALID_STATE" | "INVALID_EVENT" | "INVALID_STATE_KEY" | "INVALID_CONTENT"
     | "DUPLICATE_STATE" | "INVALID_MEMBERSHIP_EVENT" | "ROOM_MISMATCH"
-    | "MEMBERSHIP_USER_FOR_KNOCK" | "INVALID_CONFIG" | "INVALID_OPTIONS" | "INVALID_JSON";
+    | "MEMBERSHIP_USER_FOR_KNOCK" | "INVALID_CONFIG" | "INVALID_OPTIONS" | "INVALID_JSON"
+    | "INVALID_STATE_FILTER" | "UNKNOWN_ROOM_VERSION" | "INVALID_PDU" | "EVENT_ID_MISMATCH"
+    | "INVALID_ROOM_ID" | "UNKNOWN_ROOM" | "INTEGER_OUT_OF_RANGE" | "INVALID_EVENT_ID"
+    | "UNKNOWN_EVENT" | "MEMBERSHIP_MISMATCH" | "PLAN_FAILED" | "WRITE_FAILED"
+    | "QUOTA_EXCEEDED" | "CORRUPT_STORE" | "INDEXEDDB_UNAVAILABLE" | "STORE_CLOSED";
 
 /** Every error prejoin throws is an `Error` with one of the stable codes. */
 export interface PrejoinError extends Error {

@@ -96,6 +96,25 @@ pub enum InputError {
         /// Where the integer is, as `content.size` or `prev_events[0]`.
         path: String,
     },
+    /// A string that is not an event id (`$opaque:server` or `$` and a reference hash).
+    #[error("invalid event id {0:?}")]
+    InvalidEventId(String),
+    /// An event the store does not hold, where one is needed (the state at an event).
+    #[error("unknown event {0}: it is not stored")]
+    UnknownEvent(String),
+    /// A user's current membership in a room is not the one asked for (stripped state for an
+    /// invite needs a current invite, for a knock a current knock).
+    #[error("the current membership of {user_id} in {room_id} is {found}, not {expected}")]
+    MembershipMismatch {
+        /// The user.
+        user_id: String,
+        /// The room.
+        room_id: String,
+        /// `"invite"` or `"knock"`.
+        expected: &'static str,
+        /// The current membership, or `"none"` without a member event.
+        found: String,
+    },
 }
 
 impl InputError {
@@ -120,6 +139,9 @@ impl InputError {
             Self::InvalidRoomId(_) => "INVALID_ROOM_ID",
             Self::UnknownRoom(_) => "UNKNOWN_ROOM",
             Self::IntegerOutOfRange { .. } => "INTEGER_OUT_OF_RANGE",
+            Self::InvalidEventId(_) => "INVALID_EVENT_ID",
+            Self::UnknownEvent(_) => "UNKNOWN_EVENT",
+            Self::MembershipMismatch { .. } => "MEMBERSHIP_MISMATCH",
         }
     }
 }
@@ -159,6 +181,17 @@ mod tests {
             (InputError::InvalidRoomId("x".into()), "INVALID_ROOM_ID"),
             (InputError::UnknownRoom("!r:x".into()), "UNKNOWN_ROOM"),
             (InputError::IntegerOutOfRange { path: "depth".into() }, "INTEGER_OUT_OF_RANGE"),
+            (InputError::InvalidEventId("x".into()), "INVALID_EVENT_ID"),
+            (InputError::UnknownEvent("$e".into()), "UNKNOWN_EVENT"),
+            (
+                InputError::MembershipMismatch {
+                    user_id: "@u:x".into(),
+                    room_id: "!r:x".into(),
+                    expected: "invite",
+                    found: "join".into(),
+                },
+                "MEMBERSHIP_MISMATCH",
+            ),
         ];
         for (error, code) in table {
             assert_eq!(error.code(), code, "{error:?}");

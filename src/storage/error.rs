@@ -37,9 +37,13 @@ pub enum StoreError {
         /// The schema version of this code.
         supported: u32,
     },
-    /// The store's connection was closed so that another connection (another tab) could upgrade
-    /// or delete the database; open the store again.
-    #[error("the store was closed for another connection's upgrade or deletion")]
+    /// The storage a backend needs is missing here (no `indexedDB` in Node.js, or in a browser
+    /// that disabled it).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// The store was closed, by `close()` or so that another connection (another tab) could
+    /// upgrade or delete the database; open it again to use it.
+    #[error("the store is closed")]
     Closed,
 }
 
@@ -53,6 +57,7 @@ impl StoreError {
             Self::QuotaExceeded => "QUOTA_EXCEEDED",
             Self::Corrupt(_) => "CORRUPT_STORE",
             Self::SchemaTooNew { .. } => "SCHEMA_TOO_NEW",
+            Self::Unavailable(_) => "INDEXEDDB_UNAVAILABLE",
             Self::Closed => "STORE_CLOSED",
         }
     }
@@ -75,6 +80,7 @@ mod tests {
                 StoreError::SchemaTooNew { version: 3, compat_version: 2, supported: 1 },
                 "SCHEMA_TOO_NEW",
             ),
+            (StoreError::Unavailable("x".into()), "INDEXEDDB_UNAVAILABLE"),
             (StoreError::Closed, "STORE_CLOSED"),
         ];
         for (error, code) in table {

@@ -144,6 +144,10 @@ impl Store for MemoryStore {
         Ok(self.tables.borrow().rooms.get(room_id).cloned())
     }
 
+    async fn rooms(&self) -> Result<BTreeSet<String>, StoreError> {
+        Ok(self.tables.borrow().rooms.keys().cloned().collect())
+    }
+
     async fn event(&self, event_id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
         Ok(self.tables.borrow().events.get(event_id).cloned())
     }

@@ -113,6 +113,9 @@ pub trait Store {
     /// The version of a stored room (`rooms.room_version`).
     async fn room_version(&self, room_id: &str) -> Result<Option<RoomVersion>, StoreError>;
 
+    /// Every stored room (the keys of `rooms`: a room is stored once its create event is).
+    async fn rooms(&self) -> Result<BTreeSet<String>, StoreError>;
+
     /// A stored event.
     async fn event(&self, event_id: &EventId) -> Result<Option<StoredEvent>, StoreError>;
 

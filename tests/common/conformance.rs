@@ -49,6 +49,10 @@ macro_rules! store_conformance_tests {
             a_large_room_through_a_small_cache,
             a_gap_is_a_backward_extremity_until_filled,
             redacted_events_load_pruned,
+            stored_rooms_are_listed,
+            stripped_state_of_stored_invites,
+            stripped_state_of_a_stored_knock,
+            room_previews_of_every_stored_room,
         );
     };
     (@each $make_store:path; $($name:ident),+ $(,)?) => {$(
@@ -305,6 +309,9 @@ impl<S: Store> Store for FailingRoom<S> {
     ) -> Result<Option<prejoin::model::room_version::RoomVersion>, StoreError> {
         self.inner.room_version(room_id).await
     }
+    async fn rooms(&self) -> Result<BTreeSet<String>, StoreError> {
+        self.inner.rooms().await
+    }
     async fn event(&self, event_id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
         self.inner.event(event_id).await
     }
@@ -393,6 +400,9 @@ pub async fn a_failing_room_chunk_leaves_nothing_and_the_others_persist(backend:
     for event in fine["events"].as_array().unwrap() {
         stored(&store, event["event_id"].as_str().unwrap()).await;
     }
+    let fine_id = fine["room_id"].as_str().unwrap().to_owned();
+    assert_eq!(store.rooms().await.unwrap(), BTreeSet::from([fine_id]));
+    assert_eq!(store.current_token(), fine["events"].as_array().unwrap().len() as i64);
 }
 
 /// Backfilled events take decreasing negative stream orderings and leave the extremities alone.
@@ -405,8 +415,10 @@ pub async fn backfilled_events_take_negative_orderings(backend: impl Store) {
         room["events"].as_array().unwrap().iter().map(|e| e["pdu"].clone()).collect();
     let later = events.split_off(5);
     persist(&store, events, &mut std::iter::empty()).await;
+    assert_eq!(store.current_token(), 5);
     let extremities = store.forward_extremities(room_id).await.unwrap();
     let result = store.persist_events(later.clone(), true).await.unwrap();
+    assert_eq!(store.current_token(), 5, "backfilled events leave the current token");
     let count = later.len() as i64;
     assert_eq!(result.rooms[0].stream_orderings, Some((-1, -count)));
     for (index, id) in result.rooms[0].persisted.iter().enumerate() {
@@ -639,5 +651,204 @@ pub async fn redacted_events_load_pruned(backend: impl Store) {
         assert_eq!(unsigned["redacted_because"]["event_id"], redaction);
         assert_eq!(unsigned["redacted_because"]["content"]["redacts"], id);
         assert_eq!(unsigned["age_ts"], event["pdu"]["unsigned"]["age_ts"]);
+    }
+}
+
+/// The PDUs (as JSON) of a fixture state, by the fixture's event ids.
+fn fixture_state_pdus(
+    room: &JsonValue,
+    state: &BTreeMap<(String, String), String>,
+) -> Vec<JsonValue> {
+    let pdus: BTreeMap<&str, &JsonValue> = room["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| (event["event_id"].as_str().unwrap(), &event["pdu"]))
+        .collect();
+    state.values().map(|id| pdus[id.as_str()].clone()).collect()
+}
+
+/// The fixture event with this id.
+fn fixture_event<'a>(room: &'a JsonValue, id: &str) -> &'a JsonValue {
+    room["events"].as_array().unwrap().iter().find(|event| event["event_id"] == id).unwrap()
+}
+
+fn stripped_json(events: Vec<prejoin::model::StateEvent>) -> Vec<JsonValue> {
+    events.into_iter().map(prejoin::model::StateEvent::into_json).collect()
+}
+
+/// Every room whose create event is stored is listed, sorted, once.
+pub async fn stored_rooms_are_listed(backend: impl Store) {
+    let store = open(backend).await;
+    assert!(store.rooms().await.unwrap().is_empty());
+    persist(&store, all_pdus_interleaved(), &mut std::iter::empty()).await;
+    let expected: BTreeSet<String> = pdus_fixture()["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|room| room["room_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(store.rooms().await.unwrap(), expected);
+}
+
+/// Dave's invites (current in rooms v1–v12 of `pdus.json`): the stripped state the store gives
+/// is `compute_stripped_state` on Synapse's current state with Dave's invite event, and it ends
+/// with the inviter's member event and the invite. The user's membership must be the kind.
+pub async fn stripped_state_of_stored_invites(backend: impl Store) {
+    use prejoin::prejoin::{compute_stripped_state, MembershipKind, PrejoinConfig, StripRequest};
+
+    let store = open(backend).await;
+    persist(&store, all_pdus_interleaved(), &mut std::iter::empty()).await;
+    let fixture = pdus_fixture();
+    let default = PrejoinConfig::default();
+    let mut invites = 0;
+    for room in fixture["rooms"].as_array().unwrap() {
+        let name = room["name"].as_str().unwrap();
+        let room_id = room["room_id"].as_str().unwrap();
+        let current = expected_state(&room["current_state"]);
+        let dave = current
+            .iter()
+            .map(|((_, state_key), id)| (state_key, fixture_event(room, id)))
+            .find(|(state_key, event)| {
+                state_key.starts_with("@dave")
+                    && event["pdu"]["content"]["membership"] == "invite"
+                    && event["type"] == "m.room.member"
+            });
+        let Some((dave, invite)) = dave else { continue };
+        invites += 1;
+        let ours = store.stripped_state(room_id, MembershipKind::Invite, dave, &default).await;
+        let ours = stripped_json(ours.unwrap_or_else(|error| panic!("{name}: {error}")));
+        let request = StripRequest::new(MembershipKind::Invite, invite["pdu"].clone());
+        let state = JsonValue::Array(fixture_state_pdus(room, &current));
+        let expected = stripped_json(compute_stripped_state(state, request).unwrap());
+        assert_eq!(ours, expected, "{name}");
+        let inviter = invite["pdu"]["sender"].as_str().unwrap();
+        let last_two: Vec<(&JsonValue, &JsonValue)> =
+            ours[ours.len() - 2..].iter().map(|e| (&e["state_key"], &e["content"])).collect();
+        assert_eq!(last_two[0].0, inviter, "{name}: the inviter's member event");
+        assert_eq!(last_two[1].0, dave.as_str(), "{name}: the invite itself, last");
+        assert_eq!(last_two[1].1["membership"], "invite", "{name}");
+        assert_eq!(ours[0]["type"], "m.room.create", "{name}");
+
+        let alice = inviter;
+        let error = store.stripped_state(room_id, MembershipKind::Invite, alice, &default).await;
+        assert_eq!(error.unwrap_err().code(), "MEMBERSHIP_MISMATCH", "{name}: alice is joined");
+        let error = store.stripped_state(room_id, MembershipKind::Knock, dave, &default).await;
+        assert_eq!(error.unwrap_err().code(), "MEMBERSHIP_MISMATCH", "{name}: dave is invited");
+        let error = store.stripped_state(room_id, MembershipKind::Invite, "@nobody:x", &default);
+        assert_eq!(error.await.unwrap_err().code(), "MEMBERSHIP_MISMATCH", "{name}: no member");
+
+        let config = PrejoinConfig::from_json(serde_json::json!({
+            "disableDefaultEventTypes": true,
+        }))
+        .unwrap();
+        let bare = store.stripped_state(room_id, MembershipKind::Invite, dave, &config).await;
+        let types: Vec<JsonValue> =
+            stripped_json(bare.unwrap()).into_iter().map(|e| e["type"].clone()).collect();
+        assert_eq!(types, ["m.room.create", "m.room.member", "m.room.member"], "{name}");
+    }
+    assert_eq!(invites, 12, "rooms v1-v12 have a current invite");
+    let error = store
+        .stripped_state("!unknown:localhost", MembershipKind::Invite, "@dave:localhost", &default)
+        .await;
+    assert_eq!(error.unwrap_err().code(), "UNKNOWN_ROOM");
+}
+
+/// Carol's knock in `state-changes`, persisted up to it: stripped state as
+/// `compute_stripped_state` gives it on Synapse's state at the knock, without any member event
+/// but the knock.
+pub async fn stripped_state_of_a_stored_knock(backend: impl Store) {
+    use prejoin::prejoin::{compute_stripped_state, MembershipKind, PrejoinConfig, StripRequest};
+
+    let store = open(backend).await;
+    let fixture = pdus_fixture();
+    let room =
+        fixture["rooms"].as_array().unwrap().iter().find(|r| r["name"] == "state-changes").unwrap();
+    let events = room["events"].as_array().unwrap();
+    let knock_at = events
+        .iter()
+        .position(|e| e["type"] == "m.room.member" && e["pdu"]["content"]["membership"] == "knock")
+        .unwrap();
+    let knock = &events[knock_at];
+    let carol = knock["state_key"].as_str().unwrap();
+    let prefix: Vec<JsonValue> = events[..=knock_at].iter().map(|e| e["pdu"].clone()).collect();
+    persist(&store, prefix, &mut std::iter::empty()).await;
+
+    let room_id = room["room_id"].as_str().unwrap();
+    let default = PrejoinConfig::default();
+    let ours = store.stripped_state(room_id, MembershipKind::Knock, carol, &default).await;
+    let ours = stripped_json(ours.unwrap());
+    let state = super::synapse_group_state(room, knock["state_group"].as_i64().unwrap());
+    let request = StripRequest::new(MembershipKind::Knock, knock["pdu"].clone());
+    let state = JsonValue::Array(fixture_state_pdus(room, &state));
+    assert_eq!(ours, stripped_json(compute_stripped_state(state, request).unwrap()));
+    let members: Vec<&JsonValue> =
+        ours.iter().filter(|e| e["type"] == "m.room.member").map(|e| &e["state_key"]).collect();
+    assert_eq!(members, [carol], "the knock is the only member event");
+    assert_eq!(ours.last().unwrap()["content"]["membership"], "knock");
+    let error = store.stripped_state(room_id, MembershipKind::Invite, carol, &default).await;
+    assert_eq!(error.unwrap_err().code(), "MEMBERSHIP_MISMATCH");
+}
+
+/// A preview of every stored room, sorted by room id, named as Synapse's current state says:
+/// Dave's invites by the room name with Alice as the inviter, a room he left by its alias.
+pub async fn room_previews_of_every_stored_room(backend: impl Store) {
+    let store = open(backend).await;
+    persist(&store, all_pdus_interleaved(), &mut std::iter::empty()).await;
+    let fixture = pdus_fixture();
+    let mut rooms: Vec<&JsonValue> = fixture["rooms"].as_array().unwrap().iter().collect();
+    rooms.sort_by_key(|room| room["room_id"].as_str().unwrap());
+    let dave = "@dave4e7453:localhost";
+    let previews = store.room_previews(dave).await.unwrap();
+    assert_eq!(previews.len(), rooms.len());
+    for (preview, room) in previews.iter().zip(&rooms) {
+        let name = room["name"].as_str().unwrap();
+        let preview = serde_json::to_value(preview).unwrap();
+        assert_eq!(preview["roomId"], room["room_id"], "{name}");
+        let current = expected_state(&room["current_state"]);
+        let content = |event_type: &str, state_key: &str| {
+            let key = (event_type.to_owned(), state_key.to_owned());
+            current.get(&key).map(|id| fixture_event(room, id)["pdu"]["content"].clone())
+        };
+        let own = content("m.room.member", dave);
+        let membership = own.as_ref().map(|content| content["membership"].clone());
+        assert_eq!(preview["membership"], membership.unwrap_or(JsonValue::Null), "{name}");
+        let room_name = content("m.room.name", "").map(|c| c["name"].clone());
+        let alias = content("m.room.canonical_alias", "").map(|c| c["alias"].clone());
+        match (room_name, alias) {
+            (Some(room_name), _) if room_name != "" => {
+                assert_eq!(preview["displayName"], room_name, "{name}");
+                assert_eq!(preview["displayNameSource"], "name", "{name}");
+            }
+            (_, Some(alias)) => {
+                assert_eq!(preview["displayName"], alias, "{name}");
+                assert_eq!(preview["displayNameSource"], "alias", "{name}");
+            }
+            _ => {
+                let others: BTreeSet<String> = current
+                    .iter()
+                    .filter(|((event_type, user), _)| event_type == "m.room.member" && user != dave)
+                    .map(|(_, id)| &fixture_event(room, id)["pdu"]["content"])
+                    .filter(|content| {
+                        ["join", "invite"].contains(&content["membership"].as_str().unwrap())
+                    })
+                    .map(|content| content["displayname"].as_str().unwrap().to_owned())
+                    .collect();
+                assert!(!others.is_empty(), "{name}: the room has members");
+                let heroes: BTreeSet<String> = preview["heroes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|hero| hero.as_str().unwrap().to_owned())
+                    .collect();
+                assert_eq!(heroes, others, "{name}");
+                assert_eq!(preview["displayNameSource"], "heroes", "{name}");
+            }
+        }
+        if preview["membership"] == "invite" {
+            let invite = current[&("m.room.member".to_owned(), dave.to_owned())].as_str();
+            let inviter = &fixture_event(room, invite)["pdu"]["sender"];
+            assert_eq!(&preview["inviter"]["userId"], inviter, "{name}");
+        }
     }
 }

@@ -286,9 +286,11 @@ impl IndexedDbStore {
         Ok(counts)
     }
 
-    /// Closes the connection (as dropping the store does).
-    pub fn close(self) {
-        drop(self);
+    /// Closes the connection: requests already placed finish, and every later call fails with
+    /// [`StoreError::Closed`].
+    pub fn close(&self) {
+        self.closed.set(true);
+        self.db.as_sys().close();
     }
 
     /// Where the shared sequences and every writer stand ([`Positions`]): three gets on
@@ -617,6 +619,13 @@ impl IndexedDbStore {
         Ok(rows.collect::<Result<Vec<T>, _>>()?)
     }
 
+    /// Every row of `store`.
+    async fn all_rows<T: DeserializeOwned>(&self, store: &str) -> Result<Vec<T>, IdbError> {
+        let tx = self.db.transaction(store).build()?;
+        let rows = tx.object_store(store)?.get_all::<T>().serde()?.await?;
+        Ok(rows.collect::<Result<Vec<T>, _>>()?)
+    }
+
     /// Reads `event_to_state_groups`, then walks the group chain once: for each group, its edge
     /// and its rows are requested together; rows the filter does not match are skipped, members
     /// and non-members in the same pass, and a newer group's row hides an older one.
@@ -924,6 +933,11 @@ impl Store for IndexedDbStore {
         RoomVersion::parse(&row.room_version)
             .map(Some)
             .map_err(|error| StoreError::Corrupt(format!("{room_id}: {error}")))
+    }
+
+    async fn rooms(&self) -> Result<BTreeSet<String>, StoreError> {
+        let rows: Vec<RoomRow> = self.all_rows(stores::ROOMS).await?;
+        Ok(rows.into_iter().map(|row| row.room_id).collect())
     }
 
     async fn event(&self, event_id: &EventId) -> Result<Option<StoredEvent>, StoreError> {

@@ -1,0 +1,523 @@
+//! `EventStore`: the event store's JS class, over IndexedDB (browsers) or memory (`inMemory`,
+//! for Node.js and tests). Conversions only: every behaviour is
+//! [`crate::storage::EventStore`]'s.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use ruma_common::{CanonicalJsonValue, OwnedEventId, RoomId};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as JsonValue;
+use tsify::{Ts, Tsify};
+use wasm_bindgen::prelude::*;
+
+use super::convert::{json_from_js, json_text_from_js, options_from_js, to_js, to_js_error};
+use super::{EventArray, StrippedEventArray};
+use crate::model::internal_metadata::InternalMetadata as StoredMetadata;
+use crate::model::state_filter::StateFilterInput;
+use crate::model::{InputError, StateFilter};
+use crate::prejoin::{MembershipKind, PrejoinConfig};
+use crate::storage::indexeddb::IndexedDbStore;
+use crate::storage::{self, EventStore, MemoryStore, StoreError};
+
+#[wasm_bindgen]
+extern "C" {
+    /// `ClientEvent[]` in TypeScript.
+    #[wasm_bindgen(typescript_type = "ClientEvent[]")]
+    pub type ClientEventArray;
+
+    /// `RoomPreview[]` in TypeScript.
+    #[wasm_bindgen(typescript_type = "RoomPreview[]")]
+    pub type RoomPreviewArray;
+}
+
+/// Options of `EventStore.open`.
+#[derive(Debug, Deserialize, Serialize, Tsify)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EventStoreOptions {
+    /// The IndexedDB database's name (with `inMemory`, a label only).
+    pub name: String,
+    /// This writer's `instance_name` (one per tab); a random `tab-…` id when absent.
+    #[tsify(optional)]
+    pub instance_name: Option<String>,
+    /// Synapse's `room_prejoin_state`, used by `strippedState`; the defaults when absent.
+    #[tsify(optional, type = "PrejoinConfig")]
+    pub config: Option<JsonValue>,
+    /// Keep everything in memory instead of IndexedDB (Node.js, tests); gone on `close()`.
+    #[tsify(optional)]
+    pub in_memory: Option<bool>,
+}
+
+/// Options of `EventStore.persistEvents`.
+#[derive(Debug, Default, Deserialize, Serialize, Tsify)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PersistOptions {
+    /// The events are older history (`/messages`, backfill): they take negative stream
+    /// orderings and move neither the forward extremities nor the current state.
+    #[tsify(optional)]
+    pub backfilled: Option<bool>,
+}
+
+/// Options of `EventStore.strippedState`.
+#[derive(Debug, Deserialize, Serialize, Tsify)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StoredStrippedStateOptions {
+    /// Invite or knock: the user's current membership must be this.
+    pub kind: MembershipKind,
+    /// The invited or knocking user.
+    pub user_id: String,
+}
+
+/// Options of `EventStore.roomPreviews`.
+#[derive(Debug, Deserialize, Serialize, Tsify)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoomPreviewsOptions {
+    /// The user the previews are for.
+    pub own_user_id: String,
+}
+
+/// What `persistEvents` did, room chunk by room chunk.
+#[derive(Debug, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct PersistResult {
+    /// One entry per room, in the order the rooms first appear in the batch.
+    pub rooms: Vec<RoomPersistResult>,
+}
+
+/// What persisting one room's events did.
+#[derive(Debug, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomPersistResult {
+    /// The room.
+    pub room_id: String,
+    /// Events stored (accepted, soft-failed and rejected alike), in stream order.
+    pub persisted: Vec<String>,
+    /// Rejected events (stored, flagged, never part of the state).
+    pub rejected: Vec<RejectedEvent>,
+    /// Soft-failed events (stored, never forward extremities, never in the current state).
+    pub soft_failed: Vec<String>,
+    /// The room's forward extremities afterwards, sorted.
+    pub forward_extremities: Vec<String>,
+    /// The first and last stream ordering taken, or `null` when nothing new was stored.
+    pub stream_orderings: Option<StreamOrderingRange>,
+    /// Why nothing of this room's events was stored, or `null`.
+    pub error: Option<ChunkError>,
+}
+
+/// A rejected event and why.
+#[derive(Debug, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct RejectedEvent {
+    /// The event.
+    pub event_id: String,
+    /// Synapse's `rejections.reason` (`auth_error`).
+    pub reason: String,
+}
+
+/// The stream orderings one room chunk took: increasing for live events, decreasing (negative)
+/// for backfilled ones.
+#[derive(Debug, Serialize, Tsify)]
+pub struct StreamOrderingRange {
+    /// The first event's.
+    pub first: i64,
+    /// The last event's.
+    pub last: i64,
+}
+
+/// Why a room chunk was not stored; the other rooms of the batch are unaffected.
+#[derive(Debug, Serialize, Tsify)]
+pub struct ChunkError {
+    /// The stable code, e.g. `QUOTA_EXCEEDED` or `WRITE_FAILED`.
+    #[tsify(type = "PrejoinErrorCode")]
+    pub code: &'static str,
+    /// What happened, for logs.
+    pub message: String,
+}
+
+/// A stored event, as `getEvent` returns it.
+#[derive(Debug, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredEvent {
+    /// The event id.
+    pub event_id: String,
+    /// The PDU as stored, with its `event_id` (and a room version 12 create event's `room_id`).
+    #[tsify(type = "Pdu")]
+    pub event: JsonValue,
+    /// The room version it was parsed with.
+    pub room_version: String,
+    /// Its event format version (1–4), stored with it.
+    pub format_version: u8,
+    /// What the store knows about it beyond its JSON.
+    pub internal_metadata: InternalMetadata,
+    /// Why it was rejected (`auth_error`), or `null`.
+    pub rejected_reason: Option<String>,
+}
+
+/// The internal metadata of a stored event (Synapse's `EventInternalMetadata`).
+#[derive(Debug, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct InternalMetadata {
+    /// Not part of the room's DAG as the store knows it (its state is unknown).
+    pub outlier: bool,
+    /// Authorized by the state before it but not by the room's current state: stored, never a
+    /// forward extremity, never in the current state.
+    pub soft_failed: bool,
+    /// Its position in the events stream; negative when backfilled.
+    pub stream_ordering: Option<i64>,
+    /// The writer (tab) that persisted it.
+    pub instance_name: Option<String>,
+    /// A membership event of a room the user is not in (an invite or knock received out of
+    /// band).
+    pub out_of_band_membership: bool,
+    /// The client transaction id it was sent with.
+    pub txn_id: Option<String>,
+    /// It was redacted.
+    pub redacted: bool,
+}
+
+/// The two backends; every method dispatches through [`with_store!`].
+enum Backend {
+    Memory(EventStore<MemoryStore>),
+    IndexedDb(EventStore<IndexedDbStore>),
+}
+
+/// Runs `$body` with `$store` bound to the open backend's event store.
+macro_rules! with_store {
+    ($backend:expr, $store:ident => $body:expr) => {
+        match $backend {
+            Backend::Memory($store) => $body,
+            Backend::IndexedDb($store) => $body,
+        }
+    };
+}
+
+/// An event store mirroring Synapse's persistence model, in IndexedDB or in memory. Open it with
+/// `EventStore.open`.
+///
+/// Every method throws (or rejects with) a `PrejoinError` on bad input; a room whose events
+/// cannot be written is reported in `persistEvents`' result instead.
+#[wasm_bindgen(js_name = EventStore)]
+pub struct JsEventStore {
+    /// `None` once closed. Methods take a clone of the `Rc` for their whole run, so closing
+    /// while one runs never invalidates it.
+    backend: RefCell<Option<Rc<Backend>>>,
+    config: PrejoinConfig,
+    instance_name: String,
+}
+
+#[wasm_bindgen(js_class = EventStore)]
+impl JsEventStore {
+    /// Opens (creating or upgrading) the store called `name`: the IndexedDB database of that
+    /// name, or with `inMemory: true` an empty store in memory.
+    ///
+    /// @throws {PrejoinError} `INVALID_OPTIONS`, `INVALID_CONFIG`, `INDEXEDDB_UNAVAILABLE` (no
+    /// `indexedDB` here: use `inMemory` in Node.js), or the IndexedDB failure's code.
+    pub async fn open(opts: Ts<EventStoreOptions>) -> Result<JsEventStore, JsValue> {
+        let opts = options_from_js::<EventStoreOptions>(&opts.js_value())?;
+        let config = match opts.config {
+            Some(config) => PrejoinConfig::from_json(config).map_err(to_js_error)?,
+            None => PrejoinConfig::default(),
+        };
+        let instance_name = opts.instance_name.unwrap_or_else(random_instance_name);
+        let backend = if opts.in_memory.unwrap_or(false) {
+            let store = EventStore::open(MemoryStore::new(), instance_name.clone()).await;
+            Backend::Memory(store.map_err(to_js_error)?)
+        } else {
+            if !has_indexed_db() {
+                return Err(to_js_error(StoreError::Unavailable(
+                    "there is no indexedDB here; open with inMemory: true instead".to_owned(),
+                )));
+            }
+            let store = IndexedDbStore::open(&opts.name).await.map_err(to_js_error)?;
+            let store = EventStore::open(store, instance_name.clone()).await;
+            Backend::IndexedDb(store.map_err(to_js_error)?)
+        };
+        Ok(Self { backend: RefCell::new(Some(Rc::new(backend))), config, instance_name })
+    }
+
+    /// This writer's `instance_name`.
+    #[wasm_bindgen(getter, js_name = instanceName)]
+    pub fn instance_name(&self) -> String {
+        self.instance_name.clone()
+    }
+
+    /// Persists a batch of PDUs (federation format). The batch is read whole first: one bad PDU
+    /// throws and stores nothing. Then each room's events are written atomically, a room at a
+    /// time; a room that fails (e.g. `QUOTA_EXCEEDED`) has its `error` set and nothing of it
+    /// stored, and the other rooms persist. Calls run one after another, in call order.
+    ///
+    /// @throws {PrejoinError} `INVALID_JSON`, `INVALID_PDU`, `UNKNOWN_ROOM_VERSION`,
+    /// `EVENT_ID_MISMATCH`, `INVALID_ROOM_ID`, `UNKNOWN_ROOM`, `INTEGER_OUT_OF_RANGE`,
+    /// `INVALID_OPTIONS`, `STORE_CLOSED`.
+    #[wasm_bindgen(js_name = persistEvents)]
+    pub async fn persist_events(
+        &self,
+        events: EventArray,
+        opts: Option<Ts<PersistOptions>>,
+    ) -> Result<Ts<PersistResult>, JsValue> {
+        let backend = self.backend()?;
+        let text = json_text_from_js(&events)?;
+        let events: Vec<JsonValue> = serde_json::from_str(&text).map_err(|error| {
+            let error = match error.classify() {
+                serde_json::error::Category::Data => {
+                    InputError::InvalidPdu(format!("events must be an array of PDUs: {error}"))
+                }
+                _ => InputError::InvalidJson(error.to_string()),
+            };
+            to_js_error(error)
+        })?;
+        let opts = match opts {
+            Some(opts) => options_from_js::<PersistOptions>(&opts.js_value())?,
+            None => PersistOptions::default(),
+        };
+        let backfilled = opts.backfilled.unwrap_or(false);
+        let result =
+            with_store!(&*backend, store => store.persist_events(events, backfilled).await)
+                .map_err(to_js_error)?;
+        let rooms = result.rooms.into_iter().map(RoomPersistResult::from).collect();
+        Ok(Ts::new_unchecked(to_js(&PersistResult { rooms })?))
+    }
+
+    /// A stored event with its internal metadata and format version, or `undefined`.
+    ///
+    /// @throws {PrejoinError} `INVALID_EVENT_ID`, `STORE_CLOSED`, `CORRUPT_STORE`.
+    #[wasm_bindgen(js_name = getEvent)]
+    pub async fn get_event(
+        &self,
+        #[wasm_bindgen(js_name = eventId, unchecked_param_type = "string")] event_id: JsValue,
+    ) -> Result<Option<Ts<StoredEvent>>, JsValue> {
+        let backend = self.backend()?;
+        let event_id = event_id_from_js(&event_id)?;
+        let Some(event) =
+            with_store!(&*backend, store => store.event(&event_id).await).map_err(to_js_error)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Ts::new_unchecked(to_js(&StoredEvent::from(event))?)))
+    }
+
+    /// The room's current state that `filter` matches (all of it without one), as client-format
+    /// events ordered by type, then state_key; `[]` for a room that is not stored.
+    ///
+    /// @throws {PrejoinError} `INVALID_ROOM_ID`, `INVALID_STATE_FILTER`, `STORE_CLOSED`.
+    #[wasm_bindgen(js_name = currentState)]
+    pub async fn current_state(
+        &self,
+        #[wasm_bindgen(js_name = roomId, unchecked_param_type = "string")] room_id: JsValue,
+        filter: Option<Ts<StateFilterInput>>,
+    ) -> Result<ClientEventArray, JsValue> {
+        let backend = self.backend()?;
+        let room_id = room_id_from_js(&room_id)?;
+        let filter = filter_from_js(filter)?;
+        let events =
+            with_store!(&*backend, store => store.current_state_events(&room_id, &filter).await)
+                .map_err(to_js_error)?;
+        client_events_to_js(&events)
+    }
+
+    /// The state after an event (including it, for a state event) that `filter` matches, as
+    /// client-format events ordered by type, then state_key.
+    ///
+    /// @throws {PrejoinError} `INVALID_EVENT_ID`, `UNKNOWN_EVENT`, `INVALID_STATE_FILTER`,
+    /// `STORE_CLOSED`.
+    #[wasm_bindgen(js_name = stateAtEvent)]
+    pub async fn state_at_event(
+        &self,
+        #[wasm_bindgen(js_name = eventId, unchecked_param_type = "string")] event_id: JsValue,
+        filter: Option<Ts<StateFilterInput>>,
+    ) -> Result<ClientEventArray, JsValue> {
+        let backend = self.backend()?;
+        let event_id = event_id_from_js(&event_id)?;
+        let filter = filter_from_js(filter)?;
+        let events =
+            with_store!(&*backend, store => store.state_events_at(&event_id, &filter).await)
+                .map_err(to_js_error)?
+                .ok_or_else(|| to_js_error(InputError::UnknownEvent(event_id.to_string())))?;
+        client_events_to_js(&events)
+    }
+
+    /// The room's forward extremities (the leaves of its DAG), sorted.
+    ///
+    /// @throws {PrejoinError} `INVALID_ROOM_ID`, `STORE_CLOSED`.
+    #[wasm_bindgen(js_name = forwardExtremities)]
+    pub async fn forward_extremities(
+        &self,
+        #[wasm_bindgen(js_name = roomId, unchecked_param_type = "string")] room_id: JsValue,
+    ) -> Result<Vec<String>, JsValue> {
+        let backend = self.backend()?;
+        let room_id = room_id_from_js(&room_id)?;
+        let extremities =
+            with_store!(&*backend, store => store.forward_extremities(&room_id).await)
+                .map_err(to_js_error)?;
+        Ok(extremities.into_iter().collect())
+    }
+
+    /// The stripped state of `userId`'s current invite or knock, from the room's current state
+    /// and the config the store was opened with: exactly `computeStrippedState` on that state with
+    /// the user's member event.
+    ///
+    /// @throws {PrejoinError} `UNKNOWN_ROOM`, `MEMBERSHIP_MISMATCH` (the user's current
+    /// membership is not `kind`), `INVALID_ROOM_ID`, `INVALID_OPTIONS`, `STORE_CLOSED`.
+    #[wasm_bindgen(js_name = strippedState)]
+    pub async fn stripped_state(
+        &self,
+        #[wasm_bindgen(js_name = roomId, unchecked_param_type = "string")] room_id: JsValue,
+        opts: Ts<StoredStrippedStateOptions>,
+    ) -> Result<StrippedEventArray, JsValue> {
+        let backend = self.backend()?;
+        let room_id = room_id_from_js(&room_id)?;
+        let opts = options_from_js::<StoredStrippedStateOptions>(&opts.js_value())?;
+        let config = &self.config;
+        let stripped = with_store!(&*backend, store => {
+            store.stripped_state(&room_id, opts.kind, &opts.user_id, config).await
+        })
+        .map_err(to_js_error)?;
+        let events: Vec<JsonValue> = stripped.into_iter().map(|e| e.into_json()).collect();
+        Ok(to_js(&events)?.unchecked_into())
+    }
+
+    /// The preview of every stored room for `ownUserId`, from its current state, sorted by room
+    /// id; each room's kind follows the user's current membership (invite, knock, else join).
+    ///
+    /// @throws {PrejoinError} `INVALID_OPTIONS`, `STORE_CLOSED`.
+    #[wasm_bindgen(js_name = roomPreviews)]
+    pub async fn room_previews(
+        &self,
+        opts: Ts<RoomPreviewsOptions>,
+    ) -> Result<RoomPreviewArray, JsValue> {
+        let backend = self.backend()?;
+        let opts = options_from_js::<RoomPreviewsOptions>(&opts.js_value())?;
+        let previews =
+            with_store!(&*backend, store => store.room_previews(&opts.own_user_id).await)
+                .map_err(to_js_error)?;
+        Ok(to_js(&previews)?.unchecked_into())
+    }
+
+    /// The highest stream ordering persisted by this store (0 before any event).
+    ///
+    /// @throws {PrejoinError} `STORE_CLOSED`.
+    #[wasm_bindgen(js_name = currentToken)]
+    pub fn current_token(&self) -> Result<f64, JsValue> {
+        let backend = self.backend()?;
+        // Orderings count events: far below 2^53, so exact as a JS number.
+        Ok(with_store!(&*backend, store => store.current_token()) as f64)
+    }
+
+    /// Closes the store: calls already running finish, later ones throw `STORE_CLOSED`. An
+    /// in-memory store's events are gone. Closing twice does nothing.
+    pub fn close(&self) {
+        let backend = self.backend.borrow_mut().take();
+        if let Some(Backend::IndexedDb(store)) = backend.as_deref() {
+            store.backend().close();
+        }
+    }
+}
+
+impl JsEventStore {
+    fn backend(&self) -> Result<Rc<Backend>, JsValue> {
+        self.backend.borrow().clone().ok_or_else(|| to_js_error(StoreError::Closed))
+    }
+}
+
+impl From<storage::RoomPersistResult> for RoomPersistResult {
+    fn from(result: storage::RoomPersistResult) -> Self {
+        Self {
+            room_id: result.room_id,
+            persisted: result.persisted,
+            rejected: result
+                .rejected
+                .into_iter()
+                .map(|(event_id, reason)| RejectedEvent { event_id, reason })
+                .collect(),
+            soft_failed: result.soft_failed,
+            forward_extremities: result.forward_extremities.into_iter().collect(),
+            stream_orderings: result
+                .stream_orderings
+                .map(|(first, last)| StreamOrderingRange { first, last }),
+            error: result
+                .error
+                .map(|error| ChunkError { code: error.code(), message: error.to_string() }),
+        }
+    }
+}
+
+impl From<storage::StoredEvent> for StoredEvent {
+    fn from(event: storage::StoredEvent) -> Self {
+        let pdu = &event.pdu;
+        let StoredMetadata {
+            outlier,
+            stream_ordering,
+            instance_name,
+            soft_failed,
+            out_of_band_membership,
+            txn_id,
+            redacted,
+            ..
+        } = event.internal_metadata;
+        Self {
+            event_id: pdu.event_id().to_string(),
+            event: CanonicalJsonValue::Object(pdu.to_json_with_ids()).into(),
+            room_version: pdu.room_version().as_str().to_owned(),
+            format_version: pdu.format_version().number(),
+            internal_metadata: InternalMetadata {
+                outlier,
+                soft_failed,
+                stream_ordering,
+                instance_name,
+                out_of_band_membership,
+                txn_id,
+                redacted,
+            },
+            rejected_reason: event.rejected_reason,
+        }
+    }
+}
+
+/// Client-format events as a JS array.
+fn client_events_to_js(events: &[storage::StoredEvent]) -> Result<ClientEventArray, JsValue> {
+    let events: Vec<_> = events.iter().map(|event| event.pdu.to_client_event()).collect();
+    Ok(to_js(&events)?.unchecked_into())
+}
+
+fn event_id_from_js(value: &JsValue) -> Result<OwnedEventId, JsValue> {
+    let invalid = || to_js_error(InputError::InvalidEventId(format!("{value:?}")));
+    let text = value.as_string().ok_or_else(invalid)?;
+    OwnedEventId::try_from(text).map_err(|_| invalid())
+}
+
+fn room_id_from_js(value: &JsValue) -> Result<String, JsValue> {
+    let invalid = |why: String| to_js_error(InputError::InvalidRoomId(why));
+    let text = value.as_string().ok_or_else(|| invalid(format!("{value:?} is not a string")))?;
+    match <&RoomId>::try_from(text.as_str()) {
+        Ok(_) => Ok(text),
+        Err(error) => Err(invalid(format!("{text:?}: {error}"))),
+    }
+}
+
+fn filter_from_js(filter: Option<Ts<StateFilterInput>>) -> Result<StateFilter, JsValue> {
+    match filter {
+        Some(filter) => {
+            StateFilter::from_json(json_from_js(&filter.js_value())?).map_err(to_js_error)
+        }
+        None => Ok(StateFilter::all()),
+    }
+}
+
+/// Whether this global scope has `indexedDB` (Node.js has none).
+fn has_indexed_db() -> bool {
+    js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("indexedDB"))
+        .is_ok_and(|factory| !factory.is_undefined() && !factory.is_null())
+}
+
+/// `tab-` and 16 random hex digits. The name only has to differ between tabs, so when the
+/// platform has no random source `Math.random` stands in.
+fn random_instance_name() -> String {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        for byte in &mut bytes {
+            *byte = (js_sys::Math::random() * 256.0) as u8;
+        }
+    }
+    let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("tab-{hex}")
+}
