@@ -97,4 +97,24 @@ mod tests {
              this code has schema version 1"
         );
     }
+
+    /// Every code of either enum is in the README's tables and in TypeScript's
+    /// `PrejoinErrorCode`: a code added without them fails here.
+    #[test]
+    fn every_code_is_documented_and_typed() {
+        let readme = include_str!("../../README.md");
+        let typescript = include_str!("../bindings/mod.rs");
+        let mut codes = std::collections::BTreeSet::new();
+        for source in [include_str!("../model/error.rs"), include_str!("error.rs")] {
+            for line in source.lines() {
+                let code = line.split_once("=> \"").and_then(|(_, rest)| rest.split_once('"'));
+                codes.extend(code.map(|(code, _)| code));
+            }
+        }
+        assert!(codes.len() >= 25, "the codes are read from the match arms: {codes:?}");
+        for code in codes {
+            assert!(readme.contains(&format!("| `{code}` |")), "{code} is not in the README");
+            assert!(typescript.contains(&format!("\"{code}\"")), "{code} is not in TypeScript");
+        }
+    }
 }

@@ -21,6 +21,11 @@ const { scenarios } = JSON.parse(
 );
 const scenario = scenarios.find((s) => s.name === "named_room_with_avatar_topic_alias_encryption");
 const roomName = scenario.synapse_stripped.find((e) => e.type === "m.room.name").content.name;
+const { rooms: pduRooms } = JSON.parse(
+  await readFile(join(root, "tests/fixtures/synapse-1.163.2/pdus.json"), "utf8"),
+);
+/** Rooms persisted by the EventStore page: the room version 12 room, then two more at once. */
+const storeRooms = ["v12", "v4", "v5"].map((name) => pduRooms.find((room) => room.name === name));
 
 let work;
 let consumer;
@@ -40,6 +45,7 @@ before(async () => {
   });
   await exec("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline"], { cwd: consumer });
   await writeJson(join(consumer, "scenario.json"), scenario);
+  await writeJson(join(consumer, "rooms.json"), storeRooms);
 });
 
 after(async () => {
@@ -80,7 +86,7 @@ for (const resolution of ["node16", "bundler"]) {
   test(`TypeScript (moduleResolution ${resolution}): types resolve through package.json exports`, async () => {
     await writeFile(
       join(consumer, "ts-consumer.ts"),
-      `import init, { computeStrippedState, roomPreview, type RoomPreview, type StrippedEvent } from "prejoin";
+      `import init, { computeStrippedState, EventStore, roomPreview, type RoomPreview, type StrippedEvent } from "prejoin";
 
 type IsAny<T> = 0 extends 1 & T ? true : false;
 
@@ -93,7 +99,10 @@ const preview: RoomPreview = roomPreview(stripped, { roomId: "!r:x", ownUserId: 
 const source: "name" | "alias" | "inviter" | "heroes" | "empty" = preview.displayNameSource;
 const strippedIsAny: IsAny<ReturnType<typeof computeStrippedState>> = false;
 const previewIsAny: IsAny<ReturnType<typeof roomPreview>> = false;
-export { source, strippedIsAny, previewIsAny };
+const store: EventStore = await EventStore.open({ name: "events", inMemory: true });
+const token: number = store.currentToken();
+const eventIsAny: IsAny<Awaited<ReturnType<EventStore["getEvent"]>>> = false;
+export { source, strippedIsAny, previewIsAny, token, eventIsAny };
 `,
     );
     const config = `tsconfig.${resolution}.json`;
@@ -145,6 +154,96 @@ test("browser: a page importing 'prejoin' through an import map renders a previe
 </script>
 `,
   );
+  const { stripped, preview } = await runPage("index.html");
+  assert.deepEqual(stripped, scenario.synapse_stripped, scenario.name);
+  assert.equal(preview.displayName, roomName, scenario.name);
+  assert.equal(preview.displayNameSource, "name", scenario.name);
+});
+
+test("browser: an EventStore over IndexedDB persists, reads, closes and reads again after reopening", { timeout: 120_000 }, async () => {
+  await writeFile(
+    join(consumer, "event-store.html"),
+    `<!doctype html>
+<meta charset="utf-8">
+<title>prejoin EventStore</title>
+<link rel="icon" href="data:,">
+<script type="importmap">{ "imports": { "prejoin": "./node_modules/prejoin/prejoin.js" } }</script>
+<pre id="result">loading</pre>
+<script type="module">
+  import init, { EventStore } from "prejoin";
+
+  const out = document.getElementById("result");
+  try {
+    const [room, roomA, roomB] = await (await fetch("./rooms.json")).json();
+    const pdus = (r) => r.events.map((e) => e.pdu);
+    await init();
+    const store = await EventStore.open({ name: "prejoin-pack", instanceName: "tab-pack" });
+    const persisted = await store.persistEvents(pdus(room));
+    const first = await store.getEvent(room.events[0].event_id);
+    store.close();
+    let closed;
+    try { await store.getEvent(room.events[0].event_id); } catch (error) { closed = error.code; }
+
+    const again = await EventStore.open({ name: "prejoin-pack" });
+    const reread = await again.getEvent(room.events[0].event_id);
+    const state = await again.currentState(room.room_id);
+    const extremities = await again.forwardExtremities(room.room_id);
+    const missing = await again.getEvent("$" + "A".repeat(43));
+    again.close();
+    // Two persists in flight at once take turns.
+    const fresh = await EventStore.open({ name: "prejoin-pack-2" });
+    const both = await Promise.all([fresh.persistEvents(pdus(roomA)), fresh.persistEvents(pdus(roomB))]);
+    fresh.close();
+    out.textContent = JSON.stringify({
+      persisted, first, closed, reread, extremities,
+      stateIds: state.map((e) => e.event_id),
+      missing: missing === undefined,
+      orderings: both.map((result) => result.rooms[0].streamOrderings),
+    });
+    out.dataset.state = "done";
+  } catch (error) {
+    out.textContent = String(error?.stack ?? error) + " " + (error?.code ?? "");
+    out.dataset.state = "error";
+  }
+</script>
+`,
+  );
+  const result = await runPage("event-store.html");
+  const [room, roomA, roomB] = storeRooms;
+  const ids = room.events.map((e) => e.event_id);
+  const [chunk] = result.persisted.rooms;
+  assert.equal(chunk.roomId, room.room_id);
+  assert.deepEqual(chunk.persisted, ids);
+  assert.equal(chunk.error, null);
+  assert.deepEqual(chunk.streamOrderings, { first: 1, last: ids.length });
+
+  const create = room.events[0];
+  assert.equal(result.first.eventId, create.event_id);
+  assert.equal(result.first.formatVersion, create.format_version);
+  assert.equal(result.first.roomVersion, room.room_version);
+  assert.equal(result.first.event.room_id, room.room_id, "a v12 create event gets its room_id back");
+  assert.deepEqual(result.first.internalMetadata, {
+    outlier: false, softFailed: false, streamOrdering: 1, instanceName: "tab-pack",
+    outOfBandMembership: false, txnId: null, redacted: false,
+  });
+  assert.equal(result.closed, "STORE_CLOSED");
+  assert.deepEqual(result.reread, result.first, "the reopened store reads the same event");
+
+  const byKey = (a, b) => (a.type === b.type ? cmp(a.state_key, b.state_key) : cmp(a.type, b.type));
+  assert.deepEqual(result.stateIds, [...room.current_state].sort(byKey).map((row) => row.event_id));
+  assert.deepEqual(result.extremities, room.forward_extremities);
+  assert.equal(result.missing, true);
+  const [a, b] = [roomA.events.length, roomB.events.length];
+  assert.deepEqual(result.orderings, [{ first: 1, last: a }, { first: a + 1, last: a + b }]);
+});
+
+function cmp(a, b) {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Loads `file` of the consumer project in headless Chromium; returns the JSON the page puts in
+ *  #result once its data-state is set, failing on an error state or any page error. */
+async function runPage(file) {
   const server = await serve(consumer);
   const browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
@@ -160,21 +259,18 @@ test("browser: a page importing 'prejoin' through an import map renders a previe
     page.on("console", (message) => {
       if (["error", "warning"].includes(message.type())) problems.push(`console: ${message.text()}`);
     });
-    await page.goto(`${server.url}/index.html`);
+    await page.goto(`${server.url}/${file}`);
     const result = page.locator("#result[data-state]");
     await result.waitFor({ timeout: 30_000 });
     const [state, text] = [await result.getAttribute("data-state"), await result.textContent()];
     assert.equal(state, "done", `${text}\n${problems.join("\n")}`);
-    const { stripped, preview } = JSON.parse(text);
-    assert.deepEqual(stripped, scenario.synapse_stripped, scenario.name);
-    assert.equal(preview.displayName, roomName, scenario.name);
-    assert.equal(preview.displayNameSource, "name", scenario.name);
     assert.deepEqual(problems, []);
+    return JSON.parse(text);
   } finally {
     await browser.close();
     server.close();
   }
-});
+}
 
 async function writeJson(path, value) {
   await writeFile(path, JSON.stringify(value, null, 2) + "\n");

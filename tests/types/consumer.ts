@@ -2,8 +2,20 @@
 // loses a function, a field or a field's type (including a silent fall-back to `any`).
 import init, {
   computeStrippedState,
+  EventStore,
   roomPreview,
+  type ChunkError,
+  type ClientEvent,
   type Event,
+  type EventStoreOptions,
+  type InternalMetadata,
+  type Pdu,
+  type PersistResult,
+  type RejectedEvent,
+  type RoomPersistResult,
+  type StateFilter,
+  type StoredEvent,
+  type StreamOrderingRange,
   type Inviter,
   type PrejoinConfig,
   type PrejoinError,
@@ -127,3 +139,87 @@ try {
   const message: string = e.message;
   if (code === "DUPLICATE_STATE") console.log(message);
 }
+
+// The event store: every method's parameters and results are typed, none is `any`.
+assertType<Equal<ReturnType<typeof EventStore.open>, Promise<EventStore>>>();
+assertType<Equal<IsAny<Parameters<typeof EventStore.open>[0]>, false>>();
+assertType<Equal<Parameters<typeof EventStore.open>[0], EventStoreOptions>>();
+assertType<Equal<ReturnType<EventStore["persistEvents"]>, Promise<PersistResult>>>();
+assertType<Equal<ReturnType<EventStore["getEvent"]>, Promise<StoredEvent | undefined>>>();
+assertType<Equal<ReturnType<EventStore["currentState"]>, Promise<ClientEvent[]>>>();
+assertType<Equal<ReturnType<EventStore["stateAtEvent"]>, Promise<ClientEvent[]>>>();
+assertType<Equal<ReturnType<EventStore["forwardExtremities"]>, Promise<string[]>>>();
+assertType<Equal<ReturnType<EventStore["strippedState"]>, Promise<StrippedEvent[]>>>();
+assertType<Equal<ReturnType<EventStore["roomPreviews"]>, Promise<RoomPreview[]>>>();
+assertType<Equal<ReturnType<EventStore["currentToken"]>, number>>();
+assertType<Equal<EventStore["instanceName"], string>>();
+assertType<Equal<IsAny<Parameters<EventStore["persistEvents"]>[1]>, false>>();
+assertType<Equal<IsAny<Parameters<EventStore["strippedState"]>[1]>, false>>();
+assertType<Equal<IsAny<Parameters<EventStore["roomPreviews"]>[0]>, false>>();
+assertType<Equal<IsAny<Parameters<EventStore["currentState"]>[1]>, false>>();
+
+assertType<Equal<PersistResult["rooms"], RoomPersistResult[]>>();
+assertType<Equal<RoomPersistResult["roomId"], string>>();
+assertType<Equal<RoomPersistResult["persisted"], string[]>>();
+assertType<Equal<RoomPersistResult["rejected"], RejectedEvent[]>>();
+assertType<Equal<RejectedEvent["eventId"], string>>();
+assertType<Equal<RejectedEvent["reason"], string>>();
+assertType<Equal<RoomPersistResult["softFailed"], string[]>>();
+assertType<Equal<RoomPersistResult["forwardExtremities"], string[]>>();
+assertType<Equal<RoomPersistResult["streamOrderings"], StreamOrderingRange | null>>();
+assertType<Equal<StreamOrderingRange["first"], number>>();
+assertType<Equal<StreamOrderingRange["last"], number>>();
+assertType<Equal<RoomPersistResult["error"], ChunkError | null>>();
+assertType<Equal<ChunkError["code"], PrejoinErrorCode>>();
+assertType<Equal<ChunkError["message"], string>>();
+
+assertType<Equal<StoredEvent["eventId"], string>>();
+assertType<Equal<StoredEvent["event"], Pdu>>();
+assertType<Equal<StoredEvent["roomVersion"], string>>();
+assertType<Equal<StoredEvent["formatVersion"], number>>();
+assertType<Equal<StoredEvent["internalMetadata"], InternalMetadata>>();
+assertType<Equal<StoredEvent["rejectedReason"], string | null>>();
+assertType<Equal<InternalMetadata["outlier"], boolean>>();
+assertType<Equal<InternalMetadata["softFailed"], boolean>>();
+assertType<Equal<InternalMetadata["streamOrdering"], number | null>>();
+assertType<Equal<InternalMetadata["instanceName"], string | null>>();
+assertType<Equal<InternalMetadata["outOfBandMembership"], boolean>>();
+assertType<Equal<InternalMetadata["txnId"], string | null>>();
+assertType<Equal<InternalMetadata["redacted"], boolean>>();
+assertType<Equal<Pdu["event_id"], string>>();
+assertType<Equal<Pdu["depth"], number>>();
+assertType<Equal<ClientEvent["event_id"], string>>();
+assertType<Equal<ClientEvent["room_id"], string>>();
+
+const store: EventStore = await EventStore.open({ name: "events", instanceName: "tab-1", config, inMemory: true });
+const result: PersistResult = await store.persistEvents(state, { backfilled: false });
+await store.persistEvents(state);
+for (const room of result.rooms) {
+  if (room.error) {
+    const code: PrejoinErrorCode = room.error.code;
+    console.log(room.roomId, code, room.error.message);
+  }
+}
+const filter: StateFilter = { types: [["m.room.name", ""], ["m.room.topic", null]], includeOthers: false };
+const lazy: StateFilter = { members: ["@bob:example.org"] };
+const current: ClientEvent[] = await store.currentState("!room:example.org", filter);
+await store.currentState("!room:example.org");
+const at: ClientEvent[] = await store.stateAtEvent("$event", lazy);
+const stored: StoredEvent | undefined = await store.getEvent("$event");
+const streamOrdering: number | null | undefined = stored?.internalMetadata.streamOrdering;
+const extremities: string[] = await store.forwardExtremities("!room:example.org");
+const invited: StrippedEvent[] = await store.strippedState("!room:example.org", { kind: "invite", userId: "@bob:example.org" });
+const previews: RoomPreview[] = await store.roomPreviews({ ownUserId: "@bob:example.org" });
+const token: number = store.currentToken();
+const instance: string = store.instanceName;
+console.log(current, at, streamOrdering, extremities, invited, previews, token, instance);
+store.close();
+
+// @ts-expect-error: the name is required
+EventStore.open({ inMemory: true });
+// @ts-expect-error: the kind is "invite" or "knock"
+store.strippedState("!room:example.org", { kind: "join", userId: "@bob:example.org" });
+// @ts-expect-error: members is "all", "none" or user ids
+store.currentState("!room:example.org", { members: "some" });
+// @ts-expect-error: the room id is a string
+store.forwardExtremities(42);

@@ -33,7 +33,7 @@ use indexed_db_futures::future::VoidRequest;
 use indexed_db_futures::internals::SystemRepr;
 use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
-use indexed_db_futures::transaction::TransactionMode;
+use indexed_db_futures::transaction::{Transaction, TransactionMode};
 use indexed_db_futures::KeyRange;
 use ruma_common::{EventId, OwnedEventId};
 use serde::de::DeserializeOwned;
@@ -570,8 +570,7 @@ impl IndexedDbStore {
         for request in requests {
             request.await?;
         }
-        tx.commit().await?;
-        Ok(())
+        commit(tx).await
     }
 
     async fn load_event(&self, event_id: &EventId) -> Result<Option<StoredEvent>, IdbError> {
@@ -705,6 +704,25 @@ fn advance_sequence(stream: &str, stored: Option<i64>, planned: i64) -> Option<i
         Some(stored) => planned > stored,
     };
     further.then_some(planned)
+}
+
+/// Commits `tx`. When the browser aborts it at commit instead (Chromium checks the quota there:
+/// every request succeeded, then the transaction fails with `QuotaExceededError`), the
+/// transaction's `error` says why; indexed_db_futures reports only that it was aborted.
+async fn commit(tx: Transaction<'_>) -> Result<(), IdbError> {
+    let handle = JsValue::from(tx.as_sys().clone());
+    tx.commit().await.map_err(|error| abort_reason(&handle).unwrap_or_else(|| error.into()))
+}
+
+/// The `DOMException` a finished transaction failed with, if any.
+fn abort_reason(tx: &JsValue) -> Option<IdbError> {
+    let error = js_sys::Reflect::get(tx, &JsValue::from_str("error")).ok()?;
+    if error.is_null() || error.is_undefined() {
+        return None;
+    }
+    let text =
+        |field: &str| js_sys::Reflect::get(&error, &JsValue::from_str(field)).ok()?.as_string();
+    Some(IdbError::from_dom(&text("name")?, text("message").unwrap_or_default()))
 }
 
 /// A compound key: a JS array of its parts.
