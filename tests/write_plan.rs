@@ -61,7 +61,7 @@ impl Tables {
         for event in plan.events {
             self.orderings.push((event.pdu.event_id().to_string(), event.stream_ordering));
             let id = event.pdu.owned_event_id().clone();
-            self.state_groups.insert_event(id, event.state_group).unwrap();
+            self.state_groups.insert_event(id, event.state_group.unwrap()).unwrap();
         }
     }
 }

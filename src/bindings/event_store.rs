@@ -14,6 +14,7 @@ use wasm_bindgen::prelude::*;
 use super::convert::{json_from_js, json_text_from_js, options_from_js, to_js, to_js_error};
 use super::{EventArray, StrippedEventArray};
 use crate::model::internal_metadata::InternalMetadata as StoredMetadata;
+use crate::model::room_version::RoomVersion;
 use crate::model::state_filter::StateFilterInput;
 use crate::model::{InputError, StateFilter};
 use crate::prejoin::{MembershipKind, PrejoinConfig};
@@ -56,6 +57,18 @@ pub struct PersistOptions {
     /// orderings and move neither the forward extremities nor the current state.
     #[tsify(optional)]
     pub backfilled: Option<bool>,
+    /// The events are outliers, outside the room's DAG as the store knows it (an invite or
+    /// knock received out of band): stored with their membership rows only, and de-outliered
+    /// when they arrive in the DAG later.
+    #[tsify(optional)]
+    pub outlier: Option<bool>,
+    /// With `outlier`: member events are memberships received out of band.
+    #[tsify(optional)]
+    pub out_of_band_membership: Option<bool>,
+    /// With `outlier`: the version of a room the store does not hold yet (an invite's stripped
+    /// create event carries it).
+    #[tsify(optional)]
+    pub room_version: Option<String>,
 }
 
 /// Options of `EventStore.strippedState`.
@@ -271,9 +284,17 @@ impl JsEventStore {
             None => PersistOptions::default(),
         };
         let backfilled = opts.backfilled.unwrap_or(false);
-        let result =
+        let result = if opts.outlier.unwrap_or(false) {
+            let version = match opts.room_version.as_deref() {
+                Some(version) => Some(RoomVersion::parse(version).map_err(to_js_error)?),
+                None => None,
+            };
+            let out_of_band = opts.out_of_band_membership.unwrap_or(false);
+            with_store!(&*backend, store => store.persist_outliers(events, version.clone(), out_of_band).await)
+        } else {
             with_store!(&*backend, store => store.persist_events(events, backfilled).await)
-                .map_err(to_js_error)?;
+        }
+        .map_err(to_js_error)?;
         let rooms = result.rooms.into_iter().map(RoomPersistResult::from).collect();
         Ok(Ts::new_unchecked(to_js(&PersistResult { rooms })?))
     }

@@ -19,6 +19,7 @@ use super::state::{PlanError, RoomHistory};
 use super::state_groups::{StateGroupId, StateGroupRow, StateGroups};
 use super::StateIds;
 use crate::model::pdu::Pdu;
+use crate::model::room_version::RoomVersion;
 use crate::model::StateKey;
 
 /// Hands out stream orderings: increasing from 1 for live events, decreasing from -1 for
@@ -71,8 +72,12 @@ pub struct PlannedEvent {
     pub outcome: EventOutcome,
     /// Its stream ordering.
     pub stream_ordering: i64,
-    /// The group of the state after it (`event_to_state_groups`).
-    pub state_group: StateGroupId,
+    /// The group of the state after it (`event_to_state_groups`); none for an outlier.
+    pub state_group: Option<StateGroupId>,
+    /// Whether it is stored already as an outlier, whose rows it replaces (de-outliering).
+    pub replaces_outlier: bool,
+    /// A membership received out of band (an invite or knock outside the room's DAG).
+    pub out_of_band_membership: bool,
 }
 
 /// How the current state changes (Synapse's `DeltaState`).
@@ -127,6 +132,10 @@ pub struct RoomWritePlan {
     pub backward_extremities: BackwardExtremitiesDelta,
     /// New `redactions` rows.
     pub redactions: Vec<RedactionRow>,
+    /// The room to record in `rooms`, when outliers are the first of it stored (Synapse's
+    /// `maybe_store_room_on_outlier_membership`); a room is recorded by its create event
+    /// otherwise.
+    pub outlier_room: Option<RoomVersion>,
 }
 
 /// How a room's backward extremities (`event_backward_extremities`) change.
@@ -165,6 +174,7 @@ pub fn plan_room_chunk(
         if history.contains(pdu.event_id()) {
             continue;
         }
+        let replaces_outlier = history.outcome(pdu.event_id()) == Some(EventOutcome::Outlier);
         for prev in pdu.prev_events() {
             if history.has_state(prev) && groups.event_group(prev).is_none() {
                 history.note_state_miss(prev);
@@ -178,16 +188,18 @@ pub fn plan_room_chunk(
             .plan_event(pdu.event_id(), pdu.prev_events(), &state_before, &state_after)
             .map_err(|error| PlanError::StateGroups(error.to_string()))?;
         new_groups.extend(planned.new_groups);
-        received.push((pdu, outcome, planned.state_group));
+        received.push((pdu, outcome, Some(planned.state_group), replaces_outlier));
     }
     // Only now, with planning done, are stream orderings taken.
     let events: Vec<PlannedEvent> = received
         .into_iter()
-        .map(|(pdu, outcome, state_group)| PlannedEvent {
+        .map(|(pdu, outcome, state_group, replaces_outlier)| PlannedEvent {
             pdu,
             outcome,
             stream_ordering: orderings.next(backfilled),
             state_group,
+            replaces_outlier,
+            out_of_band_membership: false,
         })
         .collect();
     let memberships = events.iter().filter_map(membership_row).collect();
@@ -202,6 +214,53 @@ pub fn plan_room_chunk(
         state_groups: new_groups,
         backward_extremities: backward_delta(&backward_before, history.backward_extremities()),
         redactions,
+        outlier_room: None,
+    })
+}
+
+/// Plans a room chunk of outliers (events outside the room's DAG as this store knows it, e.g. an
+/// invite received out of band): stored with stream orderings and membership rows, and nothing
+/// else: no edges, no state, no extremities, no authorization (their auth events are unknown
+/// here). Events already stored are left out. `new_room` is the room's version when the store
+/// does not hold the room yet. With `out_of_band`, member events are marked as out-of-band
+/// memberships.
+pub fn plan_outliers(
+    history: &mut RoomHistory,
+    room_id: OwnedRoomId,
+    chunk: Vec<Pdu>,
+    new_room: Option<RoomVersion>,
+    out_of_band: bool,
+    orderings: &mut StreamOrderings,
+) -> Result<RoomWritePlan, PlanError> {
+    let mut events = Vec::new();
+    for pdu in chunk {
+        if pdu.room_id() != &*room_id {
+            return Err(PlanError::WrongRoom(pdu.owned_event_id().clone()));
+        }
+        if history.contains(pdu.event_id()) || history.outcome(pdu.event_id()).is_some() {
+            continue;
+        }
+        history.load_event(pdu.clone(), EventOutcome::Outlier);
+        events.push(PlannedEvent {
+            outcome: EventOutcome::Outlier,
+            stream_ordering: orderings.next(false),
+            state_group: None,
+            replaces_outlier: false,
+            out_of_band_membership: out_of_band && pdu.event_type() == "m.room.member",
+            pdu,
+        });
+    }
+    let memberships = events.iter().filter_map(membership_row).collect();
+    Ok(RoomWritePlan {
+        room_id,
+        events,
+        forward_extremities: None,
+        current_state_delta: CurrentStateDelta::default(),
+        memberships,
+        state_groups: Vec::new(),
+        backward_extremities: BackwardExtremitiesDelta::default(),
+        redactions: Vec::new(),
+        outlier_room: new_room,
     })
 }
 

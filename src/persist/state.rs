@@ -190,15 +190,9 @@ impl RoomHistory {
     /// Drops the events and states planning is unlikely to need again: keeps the forward
     /// extremities (with their states) and the events of the current state. What is dropped is
     /// loaded back from the store when missed. Outcomes stay, so a complete history stays
-    /// complete.
-    /// Returns the events whose states are kept (their state groups must stay loaded).
+    /// complete. Returns the events whose states are kept (their state groups must stay loaded).
     pub fn prune(&mut self) -> BTreeSet<OwnedEventId> {
-        let tips: BTreeSet<OwnedEventId> = self
-            .extremities
-            .current()
-            .iter()
-            .filter_map(|id| OwnedEventId::try_from(id.as_str()).ok())
-            .collect();
+        let tips: BTreeSet<OwnedEventId> = self.tips().collect();
         let current: BTreeSet<&OwnedEventId> = self.current_state.values().collect();
         self.events = retained(&self.events, |id| tips.contains(id) || current.contains(id));
         self.state_after = retained(&self.state_after, |id| tips.contains(id));
@@ -284,12 +278,15 @@ impl RoomHistory {
     }
 
     /// Whether the history already holds this event (a miss is noted when the store may).
+    ///
+    /// An outlier does not count: it is not part of the room's DAG yet, and arriving in it
+    /// de-outliers it.
     pub fn contains(&self, event_id: &EventId) -> bool {
-        let known = self.outcomes.contains_key(event_id);
-        if !known && self.may_be_stored(event_id) {
+        let outcome = self.outcomes.get(event_id);
+        if outcome.is_none() && self.may_be_stored(event_id) {
             self.miss(Miss::Event(event_id.to_owned()));
         }
-        known
+        outcome.is_some_and(|outcome| *outcome != EventOutcome::Outlier)
     }
 
     /// Receives one PDU, as federation delivers them: authorizes it against its auth events and
@@ -321,8 +318,9 @@ impl RoomHistory {
         if pdu.room_version() != &self.room_version {
             return Err(PlanError::WrongRoom(event_id));
         }
-        if let Some(outcome) = self.outcomes.get(&event_id) {
-            return Ok((*outcome, None));
+        match self.outcomes.get(&event_id) {
+            Some(EventOutcome::Outlier) | None => {}
+            Some(outcome) => return Ok((*outcome, None)),
         }
         let prevs: Vec<OwnedEventId> = pdu.prev_events().to_vec();
         let state_before = self.state_before(&prevs)?;
@@ -365,15 +363,15 @@ impl RoomHistory {
         let prev_strings: Vec<String> = prevs.iter().map(ToString::to_string).collect();
         self.extremities.apply(event_id.as_str(), &prev_strings, outcome);
         if self.extremities.current() != &before {
-            let tips: Vec<OwnedEventId> = self
-                .extremities
-                .current()
-                .iter()
-                .filter_map(|id| OwnedEventId::try_from(id.as_str()).ok())
-                .collect();
+            let tips: Vec<OwnedEventId> = self.tips().collect();
             self.current_state = self.state_after_all(&tips)?;
         }
         Ok(())
+    }
+
+    /// The forward extremities as event ids (they are kept as the strings they were stored as).
+    fn tips(&self) -> impl Iterator<Item = OwnedEventId> + '_ {
+        self.extremities.current().iter().filter_map(|id| OwnedEventId::try_from(id.as_str()).ok())
     }
 
     /// The #5269 walk goes back through soft-failed prevs: notes those whose outcome is not held.

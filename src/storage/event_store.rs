@@ -28,8 +28,8 @@ use crate::model::{InputError, StateEvent, StateFilter};
 use crate::persist::state::Miss;
 use crate::persist::state_groups::{StateGroupId, StateGroups};
 use crate::persist::{
-    parse_batch, plan_room_chunk, EventOutcome, MembershipRow, RoomHistory, RoomWritePlan,
-    StateIds, StreamOrderings,
+    parse_batch, plan_outliers, plan_room_chunk, EventOutcome, MembershipRow, RoomHistory,
+    RoomWritePlan, StateIds, StreamOrderings,
 };
 use crate::prejoin::config::StateKeys;
 use crate::prejoin::{
@@ -87,6 +87,17 @@ struct Planning {
 struct RoomPlanning {
     history: RoomHistory,
     groups: StateGroups,
+}
+
+/// How a chunk's events arrive.
+#[derive(Debug, Clone)]
+enum Arrival {
+    /// New events of the room's DAG.
+    Live,
+    /// Older history: negative stream orderings, the extremities and current state untouched.
+    Backfilled,
+    /// Outliers; `new_room` is the version to record a room the store does not hold.
+    Outlier { out_of_band: bool, new_room: Option<RoomVersion> },
 }
 
 /// A chunk planned on a copy of its room's planning state: the state it leaves once written.
@@ -222,6 +233,31 @@ impl<S: Store> EventStore<S> {
         events: Vec<JsonValue>,
         backfilled: bool,
     ) -> Result<PersistResult, StoreError> {
+        let arrival = if backfilled { Arrival::Backfilled } else { Arrival::Live };
+        self.persist(events, arrival, None).await
+    }
+
+    /// Persists outliers: events outside their room's DAG as this store knows it, such as an
+    /// invite or knock received out of band (`out_of_band`: member events are marked as
+    /// out-of-band memberships). They are stored with stream orderings and membership rows only;
+    /// when one arrives later in the DAG it is de-outliered in place. A room the store does not
+    /// hold needs its `room_version` (an invite carries it in its stripped create event); the
+    /// room is then recorded with that version.
+    pub async fn persist_outliers(
+        &self,
+        events: Vec<JsonValue>,
+        room_version: Option<RoomVersion>,
+        out_of_band: bool,
+    ) -> Result<PersistResult, StoreError> {
+        self.persist(events, Arrival::Outlier { out_of_band, new_room: None }, room_version).await
+    }
+
+    async fn persist(
+        &self,
+        events: Vec<JsonValue>,
+        arrival: Arrival,
+        room_version: Option<RoomVersion>,
+    ) -> Result<PersistResult, StoreError> {
         let _turn = self.queue.enter().await;
         let mut known: BTreeMap<String, RoomVersion> = BTreeMap::new();
         for room_id in events.iter().filter_map(|e| e.get("room_id").and_then(JsonValue::as_str)) {
@@ -231,10 +267,20 @@ impl<S: Store> EventStore<S> {
                 }
             }
         }
-        let chunks = parse_batch(events, &|room_id| known.get(room_id).cloned())?;
+        let fallback = |room_id: &str| known.get(room_id).cloned().or_else(|| room_version.clone());
+        let chunks = parse_batch(events, &fallback)?;
         let mut rooms = Vec::with_capacity(chunks.len());
         for chunk in chunks {
-            rooms.push(self.persist_chunk(chunk.room_id, chunk.events, backfilled).await);
+            let new_room = (!known.contains_key(&chunk.room_id))
+                .then(|| chunk.events.first().map(|pdu| pdu.room_version().clone()))
+                .flatten();
+            let arrival = match &arrival {
+                Arrival::Outlier { out_of_band, .. } => {
+                    Arrival::Outlier { out_of_band: *out_of_band, new_room }
+                }
+                other => other.clone(),
+            };
+            rooms.push(self.persist_chunk(chunk.room_id, chunk.events, arrival).await);
         }
         Ok(PersistResult { rooms })
     }
@@ -243,7 +289,7 @@ impl<S: Store> EventStore<S> {
         &self,
         room_id: String,
         pdus: Vec<Pdu>,
-        backfilled: bool,
+        arrival: Arrival,
     ) -> RoomPersistResult {
         let mut failed = RoomPersistResult {
             room_id: room_id.clone(),
@@ -254,7 +300,7 @@ impl<S: Store> EventStore<S> {
             stream_orderings: None,
             error: None,
         };
-        let draft = match self.plan(&room_id, pdus, backfilled).await {
+        let draft = match self.plan(&room_id, pdus, &arrival).await {
             Ok(draft) => draft,
             Err(error) => {
                 failed.error = Some(error);
@@ -284,7 +330,7 @@ impl<S: Store> EventStore<S> {
         &self,
         room_id: &str,
         pdus: Vec<Pdu>,
-        backfilled: bool,
+        arrival: &Arrival,
     ) -> Result<Draft, StoreError> {
         let Some(first) = pdus.first() else {
             return Err(StoreError::Plan("empty room chunk".to_owned()));
@@ -293,7 +339,7 @@ impl<S: Store> EventStore<S> {
         self.restore_room(room_id, version).await?;
         self.prefetch(room_id, &pdus).await?;
         for _ in 0..MAX_LOAD_ROUNDS {
-            let (draft, result) = self.try_plan(room_id, pdus.clone(), backfilled);
+            let (draft, result) = self.try_plan(room_id, pdus.clone(), arrival);
             let misses = draft.room.history.take_misses();
             if misses.is_empty() {
                 let plan = result.map_err(|error| StoreError::Plan(error.to_string()))?;
@@ -311,7 +357,7 @@ impl<S: Store> EventStore<S> {
         &self,
         room_id: &str,
         pdus: Vec<Pdu>,
-        backfilled: bool,
+        arrival: &Arrival,
     ) -> (DraftRoom, Result<RoomWritePlan, crate::persist::PlanError>) {
         let planning = self.planning.borrow();
         let mut room = planning.rooms.get(room_id).cloned().unwrap_or_else(|| RoomPlanning {
@@ -323,7 +369,16 @@ impl<S: Store> EventStore<S> {
         drop(planning);
         let room_key = pdus[0].room_id().to_owned();
         let RoomPlanning { history, groups } = &mut room;
-        let result = plan_room_chunk(history, groups, room_key, pdus, backfilled, &mut orderings);
+        let result = match arrival {
+            Arrival::Live | Arrival::Backfilled => {
+                let backfilled = matches!(arrival, Arrival::Backfilled);
+                plan_room_chunk(history, groups, room_key, pdus, backfilled, &mut orderings)
+            }
+            Arrival::Outlier { out_of_band, new_room } => {
+                let new_room = new_room.clone();
+                plan_outliers(history, room_key, pdus, new_room, *out_of_band, &mut orderings)
+            }
+        };
         (DraftRoom { room, orderings }, result)
     }
 
@@ -543,15 +598,18 @@ impl<S: Store> EventStore<S> {
         }
     }
 
+    /// The events of a state, read together (one request batch, not one read per event).
     async fn load_state(&self, ids: StateIds) -> Result<Vec<StoredEvent>, StoreError> {
+        let event_ids: Vec<OwnedEventId> = ids.values().cloned().collect();
+        let found = self.backend.planning_events(&event_ids).await?;
         let mut events = Vec::with_capacity(ids.len());
-        for ((event_type, state_key), event_id) in ids {
-            let Some(event) = self.backend.event(&event_id).await? else {
+        for (((event_type, state_key), event_id), event) in ids.iter().zip(found) {
+            let Some(event) = event else {
                 return Err(StoreError::Corrupt(format!(
                     "the state ({event_type}, {state_key:?}) names {event_id}, which is not stored"
                 )));
             };
-            events.push(event);
+            events.push(event.event);
         }
         Ok(events)
     }

@@ -67,9 +67,13 @@ impl Tables {
             new_groups.insert(group.id);
         }
         for event in &plan.events {
-            let known = new_groups.contains(&event.state_group)
-                || self.state_groups.group(event.state_group).is_some();
-            if self.events.contains_key(event.pdu.event_id()) || !known {
+            let known = event.state_group.is_none_or(|group| {
+                new_groups.contains(&group) || self.state_groups.group(group).is_some()
+            });
+            let stored = self.events.get(event.pdu.event_id());
+            let replaceable = stored
+                .is_none_or(|stored| event.replaces_outlier && stored.internal_metadata.outlier);
+            if !replaceable || !known {
                 let id = event.pdu.event_id();
                 return Err(StoreError::Write(format!("event {id} cannot be stored")));
             }
@@ -89,7 +93,7 @@ impl Tables {
             if pdu.event_type() == "m.room.create" && pdu.state_key() == Some("") {
                 self.rooms.entry(room.clone()).or_insert_with(|| pdu.room_version().clone());
             }
-            if event.outcome != EventOutcome::Rejected {
+            if !matches!(event.outcome, EventOutcome::Rejected | EventOutcome::Outlier) {
                 for prev in pdu.prev_events() {
                     self.edges_by_prev.entry(prev.clone()).or_default().insert(id.clone());
                 }
@@ -98,14 +102,22 @@ impl Tables {
                 stream_ordering: Some(event.stream_ordering),
                 instance_name: Some(writer.to_owned()),
                 soft_failed: event.outcome == EventOutcome::SoftFailed,
+                outlier: event.outcome == EventOutcome::Outlier,
+                out_of_band_membership: event.out_of_band_membership,
                 ..InternalMetadata::default()
             };
             let rejected_reason =
                 (event.outcome == EventOutcome::Rejected).then(|| "auth_error".to_owned());
-            let _ = self.state_groups.insert_event(id.clone(), event.state_group);
+            if let Some(group) = event.state_group {
+                // Checked above: the group is known.
+                let _ = self.state_groups.insert_event(id.clone(), group);
+            }
             let stored =
                 StoredEvent { pdu: pdu.clone(), internal_metadata: metadata, rejected_reason };
             self.events.insert(id, stored);
+        }
+        if let Some(version) = &plan.outlier_room {
+            self.rooms.entry(room.clone()).or_insert_with(|| version.clone());
         }
         if let Some(extremities) = &plan.forward_extremities {
             self.extremities.insert(room.clone(), extremities.clone());

@@ -49,6 +49,7 @@ macro_rules! store_conformance_tests {
             a_large_room_through_a_small_cache,
             a_gap_is_a_backward_extremity_until_filled,
             redacted_events_load_pruned,
+            an_out_of_band_invite_is_an_outlier_until_its_room_arrives,
             stored_rooms_are_listed,
             stripped_state_of_stored_invites,
             stripped_state_of_a_stored_knock,
@@ -851,4 +852,69 @@ pub async fn room_previews_of_every_stored_room(backend: impl Store) {
             assert_eq!(&preview["inviter"]["userId"], inviter, "{name}");
         }
     }
+}
+
+/// An invite received out of band is stored as an outlier (no edges, no state, no extremities;
+/// its room recorded with the version it was given), and de-outliered in place when the room's
+/// history arrives: then every table of the room equals Synapse's.
+pub async fn an_out_of_band_invite_is_an_outlier_until_its_room_arrives(backend: impl Store) {
+    let fixture = pdus_fixture();
+    let room = &fixture["rooms"][9];
+    let room_id = room["room_id"].as_str().unwrap();
+    let events = room["events"].as_array().unwrap();
+    let invite = &events[8];
+    assert_eq!(invite["pdu"]["content"]["membership"], "invite");
+    let invite_id = event_id(invite["event_id"].as_str().unwrap());
+    let store = open(backend).await;
+    let version = prejoin::model::room_version::RoomVersion::parse("10").unwrap();
+
+    let error = store.persist_outliers(vec![invite["pdu"].clone()], None, true).await.unwrap_err();
+    assert_eq!(error.code(), "UNKNOWN_ROOM", "a room the store does not hold needs its version");
+    let result =
+        store.persist_outliers(vec![invite["pdu"].clone()], Some(version), true).await.unwrap();
+    assert_eq!(result.rooms[0].persisted, [invite_id.to_string()]);
+    let stored_invite = store.event(&invite_id).await.unwrap().unwrap();
+    assert!(stored_invite.internal_metadata.outlier);
+    assert!(stored_invite.internal_metadata.out_of_band_membership);
+    assert_eq!(stored_invite.internal_metadata.stream_ordering, Some(1));
+    assert_eq!(
+        store.backend().room_version(room_id).await.unwrap().map(|v| v.as_str().to_owned()),
+        Some("10".to_owned())
+    );
+    assert!(store.state_at_event(&invite_id, &StateFilter::all()).await.unwrap().is_none());
+    assert!(store.forward_extremities(room_id).await.unwrap().is_empty());
+    assert!(
+        store.backward_extremities(room_id).await.unwrap().is_empty(),
+        "outliers keep no edges"
+    );
+    assert!(store.current_state(room_id, &StateFilter::all()).await.unwrap().is_empty());
+    let memberships = store.memberships(room_id).await.unwrap();
+    assert_eq!(memberships.len(), 1);
+    assert_eq!(memberships[0].membership, "invite");
+
+    let result = store
+        .persist_events(events.iter().map(|e| e["pdu"].clone()).collect(), false)
+        .await
+        .unwrap();
+    assert_eq!(result.rooms[0].error, None);
+    assert_eq!(result.rooms[0].persisted.len(), events.len(), "the outlier is persisted again");
+    let stored_invite = store.event(&invite_id).await.unwrap().unwrap();
+    assert!(!stored_invite.internal_metadata.outlier, "de-outliered in place");
+    assert!(!stored_invite.internal_metadata.out_of_band_membership);
+    for event in events {
+        let id = event_id(event["event_id"].as_str().unwrap());
+        let state = store.state_at_event(&id, &StateFilter::all()).await.unwrap().unwrap();
+        let group = event["state_group"].as_i64().unwrap();
+        assert_eq!(state_of(state), super::synapse_group_state(room, group), "state at {id}");
+    }
+    assert_eq!(
+        store.forward_extremities(room_id).await.unwrap(),
+        strings(&room["forward_extremities"])
+    );
+    let current = store.current_state(room_id, &StateFilter::all()).await.unwrap();
+    assert_eq!(state_of(current), expected_state(&room["current_state"]));
+    assert_eq!(
+        store.memberships(room_id).await.unwrap().len(),
+        room["room_memberships"].as_array().unwrap().len()
+    );
 }

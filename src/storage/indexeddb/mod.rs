@@ -201,9 +201,9 @@ impl IndexedDbStore {
                 "the database went back to schema version {version} while it was being opened"
             )));
         }
-        let mode =
-            if version == current { TransactionMode::Readwrite } else { TransactionMode::Readonly };
-        let tx = match self.db.transaction(stores::META).with_mode(mode).build() {
+        // Read only: a readwrite transaction costs a commit to disk on every open, and the rows
+        // need writing only once, when the database was created or upgraded.
+        let tx = match self.db.transaction(stores::META).build() {
             Ok(tx) => tx,
             // A newer schema without `meta`: nothing says that this code may use it.
             Err(error) => match IdbError::from(error) {
@@ -226,15 +226,17 @@ impl IndexedDbStore {
             // Dropped without a commit: nothing was written.
             return Err(IdbError::SchemaTooNew { version, compat_version });
         }
-        if version == current {
-            let wanted = [
-                (SCHEMA_VERSION_KEY, stored_schema, current),
-                (COMPAT_VERSION_KEY, stored_compat, Version::COMPAT.number()),
-            ];
-            for (key, stored, value) in wanted {
-                if stored != Some(value) {
-                    meta.put(MetaRow { key: key.to_owned(), value }).serde()?.await?;
-                }
+        drop(tx);
+        let wanted = [
+            (SCHEMA_VERSION_KEY, stored_schema, current),
+            (COMPAT_VERSION_KEY, stored_compat, Version::COMPAT.number()),
+        ];
+        if version == current && wanted.iter().any(|(_, stored, value)| *stored != Some(*value)) {
+            let tx =
+                self.db.transaction(stores::META).with_mode(TransactionMode::Readwrite).build()?;
+            let meta = tx.object_store(stores::META)?;
+            for (key, _, value) in wanted {
+                meta.put(MetaRow { key: key.to_owned(), value }).serde()?.await?;
             }
             tx.commit().await?;
         }
@@ -513,11 +515,20 @@ impl IndexedDbStore {
             let events = store(stores::EVENTS)?;
             let event_json = store(stores::EVENT_JSON)?;
             let event_groups = store(stores::EVENT_TO_STATE_GROUPS)?;
-            for ((event, json), group) in
-                rows.events.iter().zip(&rows.event_json).zip(&rows.event_to_state_groups)
+            for ((event, json), planned) in
+                rows.events.iter().zip(&rows.event_json).zip(&plan.events)
             {
-                requests.push(events.add(event).serde()?);
-                requests.push(event_json.add(json).serde()?);
+                // An outlier's rows are replaced when it arrives in the DAG; any other row that
+                // exists already fails the add and aborts the chunk.
+                if planned.replaces_outlier {
+                    requests.push(events.put(event).serde()?);
+                    requests.push(event_json.put(json).serde()?);
+                } else {
+                    requests.push(events.add(event).serde()?);
+                    requests.push(event_json.add(json).serde()?);
+                }
+            }
+            for group in &rows.event_to_state_groups {
                 requests.push(event_groups.add(group).serde()?);
             }
             put_all(&store(stores::EVENT_EDGES)?, &rows.event_edges, &mut requests)?;
@@ -853,6 +864,13 @@ impl PlanRows {
                 });
             }
         }
+        if let Some(version) = &plan.outlier_room {
+            rows.rooms.push(RoomRow {
+                room_id: room_id.clone(),
+                room_version: version.as_str().to_owned(),
+                creator: None,
+            });
+        }
         for event in &plan.events {
             let pdu = &event.pdu;
             let event_id = pdu.event_id().to_string();
@@ -861,10 +879,10 @@ impl PlanRows {
                 rows.rooms.push(RoomRow {
                     room_id: room_id.clone(),
                     room_version: pdu.room_version().as_str().to_owned(),
-                    creator: pdu.sender().to_string(),
+                    creator: Some(pdu.sender().to_string()),
                 });
             }
-            if event.outcome != EventOutcome::Rejected {
+            if !matches!(event.outcome, EventOutcome::Rejected | EventOutcome::Outlier) {
                 for prev in pdu.prev_events() {
                     rows.event_edges.push(EventEdgeRow {
                         event_id: event_id.clone(),
@@ -877,6 +895,7 @@ impl PlanRows {
                 instance_name: Some(writer.to_owned()),
                 soft_failed: event.outcome == EventOutcome::SoftFailed,
                 outlier: event.outcome == EventOutcome::Outlier,
+                out_of_band_membership: event.out_of_band_membership,
                 ..InternalMetadata::default()
             };
             let (columns, dict) = metadata.split();
@@ -905,8 +924,9 @@ impl PlanRows {
                 json,
                 internal_metadata,
             });
-            rows.event_to_state_groups
-                .push(EventToStateGroupRow { event_id, state_group: event.state_group });
+            if let Some(state_group) = event.state_group {
+                rows.event_to_state_groups.push(EventToStateGroupRow { event_id, state_group });
+            }
         }
         let orderings = || plan.events.iter().map(|event| event.stream_ordering);
         let position = orderings().filter(|ordering| *ordering > 0).max();

@@ -186,8 +186,9 @@ pub struct RoomRow {
     pub room_id: String,
     /// Its room version.
     pub room_version: String,
-    /// The create event's sender.
-    pub creator: String,
+    /// The create event's sender; unknown for a room recorded by an out-of-band membership.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator: Option<String>,
 }
 
 /// `stream_positions`: a writer's persisted position on a stream, keyed by
