@@ -46,6 +46,9 @@ step() {
 
 step "cargo test (native)" cargo test
 step "wasm tests in Node" wasm-pack test --node --mode no-install
+# The runner gives each test binary 20 s by default, for all its tests together; the IndexedDB
+# suites take most of that on an idle 2-core machine and more under load.
+export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-180}"
 step "wasm tests in headless Chromium" wasm-pack test --headless --chrome --mode no-install
 step "build the package (pkg/)" scripts/build.sh
 step "JS tests of the package (tests/js)" node --test --test-reporter=spec tests/js/*.test.mjs
