@@ -178,10 +178,10 @@ macro_rules! event_store_tests {
                 room["events"].as_array().unwrap().iter().map(|e| e["pdu"].clone()).collect()
             }
 
-            /// Every room of `pdus.json`, interleaved in one batch.
-            fn all_rooms_interleaved(fixture: &JsonValue) -> Vec<JsonValue> {
+            /// These rooms of `pdus.json` (by index), interleaved in one batch.
+            fn rooms_interleaved(fixture: &JsonValue, indices: &[usize]) -> Vec<JsonValue> {
                 let rooms: Vec<Vec<JsonValue>> =
-                    fixture["rooms"].as_array().unwrap().iter().map(room_events).collect();
+                    indices.iter().map(|index| room_events(&fixture["rooms"][*index])).collect();
                 let longest = rooms.iter().map(Vec::len).max().unwrap();
                 (0..longest)
                     .flat_map(|index| rooms.iter().filter_map(move |room| room.get(index)))
@@ -357,7 +357,7 @@ macro_rules! event_store_tests {
                 for config in [JsonValue::Null, json!({"disableDefaultEventTypes": true})] {
                     let extra = if config.is_null() { json!({}) } else { json!({"config": config}) };
                     let store = open(extra).await;
-                    persist(&store, &all_rooms_interleaved(&fixture), None).await.unwrap();
+                    persist(&store, &rooms_interleaved(&fixture, &[0, 2, 11]), None).await.unwrap();
                     for index in [0, 2, 11] {
                         let room = &fixture["rooms"][index];
                         let room_id = room["room_id"].as_str().unwrap();
@@ -386,11 +386,12 @@ macro_rules! event_store_tests {
             async fn room_previews_name_every_room() {
                 let fixture = pdus();
                 let store = open(json!({})).await;
-                persist(&store, &all_rooms_interleaved(&fixture), None).await.unwrap();
+                let stored = [0, 11, 12, 13, 14, 15];
+                persist(&store, &rooms_interleaved(&fixture, &stored), None).await.unwrap();
                 let opts = Ts::new_unchecked(js(&json!({"ownUserId": "@dave4e7453:localhost"})));
                 let previews = json(store.room_previews(opts).await.unwrap().into());
                 let previews = previews.as_array().unwrap();
-                let mut rooms: Vec<&JsonValue> = fixture["rooms"].as_array().unwrap().iter().collect();
+                let mut rooms: Vec<&JsonValue> = stored.iter().map(|index| &fixture["rooms"][*index]).collect();
                 rooms.sort_by_key(|room| room["room_id"].as_str().unwrap());
                 assert_eq!(previews.len(), rooms.len());
                 for (preview, room) in previews.iter().zip(rooms) {
