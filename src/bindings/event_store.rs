@@ -14,6 +14,7 @@ use wasm_bindgen::prelude::*;
 use super::convert::{json_from_js, json_text_from_js, options_from_js, to_js, to_js_error};
 use super::{EventArray, StrippedEventArray};
 use crate::model::internal_metadata::InternalMetadata as StoredMetadata;
+use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::state_filter::StateFilterInput;
 use crate::model::{InputError, StateFilter};
@@ -495,8 +496,8 @@ impl From<storage::StoredEvent> for StoredEvent {
 }
 
 /// Client-format events as a JS array.
-fn client_events_to_js(events: &[storage::StoredEvent]) -> Result<ClientEventArray, JsValue> {
-    let events: Vec<_> = events.iter().map(|event| event.pdu.to_client_event()).collect();
+fn client_events_to_js(events: &[Pdu]) -> Result<ClientEventArray, JsValue> {
+    let events: Vec<_> = events.iter().map(Pdu::to_client_event).collect();
     Ok(to_js(&events)?.unchecked_into())
 }
 

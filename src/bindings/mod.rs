@@ -92,7 +92,8 @@ export type PrejoinErrorCode =
     | "INVALID_STATE_FILTER" | "UNKNOWN_ROOM_VERSION" | "INVALID_PDU" | "EVENT_ID_MISMATCH"
     | "INVALID_ROOM_ID" | "UNKNOWN_ROOM" | "INTEGER_OUT_OF_RANGE" | "INVALID_EVENT_ID"
     | "UNKNOWN_EVENT" | "MEMBERSHIP_MISMATCH" | "PLAN_FAILED" | "WRITE_FAILED"
-    | "QUOTA_EXCEEDED" | "CORRUPT_STORE" | "INDEXEDDB_UNAVAILABLE" | "STORE_CLOSED";
+    | "QUOTA_EXCEEDED" | "CORRUPT_STORE" | "INDEXEDDB_UNAVAILABLE" | "STORE_CLOSED"
+    | "SCHEMA_TOO_NEW";
 
 /** Every error prejoin throws is an `Error` with one of the stable codes. */
 export interface PrejoinError extends Error {

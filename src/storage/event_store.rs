@@ -580,7 +580,7 @@ impl<S: Store> EventStore<S> {
         &self,
         room_id: &str,
         filter: &StateFilter,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
+    ) -> Result<Vec<Pdu>, StoreError> {
         let ids = self.backend.current_state(room_id, filter).await?;
         self.load_state(ids).await
     }
@@ -591,17 +591,18 @@ impl<S: Store> EventStore<S> {
         &self,
         event_id: &EventId,
         filter: &StateFilter,
-    ) -> Result<Option<Vec<StoredEvent>>, StoreError> {
+    ) -> Result<Option<Vec<Pdu>>, StoreError> {
         match self.backend.state_at_event(event_id, filter).await? {
             Some(ids) => Ok(Some(self.load_state(ids).await?)),
             None => Ok(None),
         }
     }
 
-    /// The events of a state, read together (one request batch, not one read per event).
-    async fn load_state(&self, ids: StateIds) -> Result<Vec<StoredEvent>, StoreError> {
+    /// The events of a state, read together (one request batch, not one read per event; only
+    /// their JSON, which is all a state read returns).
+    async fn load_state(&self, ids: StateIds) -> Result<Vec<Pdu>, StoreError> {
         let event_ids: Vec<OwnedEventId> = ids.values().cloned().collect();
-        let found = self.backend.planning_events(&event_ids).await?;
+        let found = self.backend.pdus(&event_ids).await?;
         let mut events = Vec::with_capacity(ids.len());
         for (((event_type, state_key), event_id), event) in ids.iter().zip(found) {
             let Some(event) = event else {
@@ -609,7 +610,7 @@ impl<S: Store> EventStore<S> {
                     "the state ({event_type}, {state_key:?}) names {event_id}, which is not stored"
                 )));
             };
-            events.push(event.event);
+            events.push(event);
         }
         Ok(events)
     }
@@ -634,7 +635,7 @@ impl<S: Store> EventStore<S> {
         let own = StateFilter::from_types([(MEMBER_EVENT_TYPE, Some(user_id))]);
         let member = self.current_state_events(room_id, &own).await?.into_iter().next();
         let membership = member.as_ref().and_then(|event| {
-            event.pdu.content().get("membership").and_then(CanonicalJsonValue::as_str)
+            event.content().get("membership").and_then(CanonicalJsonValue::as_str)
         });
         let Some(member) = member.as_ref().filter(|_| membership == Some(kind.membership())) else {
             return Err(InputError::MembershipMismatch {
@@ -656,7 +657,7 @@ impl<S: Store> EventStore<S> {
         }
         types.push((MEMBER_EVENT_TYPE.to_owned(), Some(user_id.to_owned())));
         if kind == MembershipKind::Invite {
-            types.push((MEMBER_EVENT_TYPE.to_owned(), Some(member.pdu.sender().to_string())));
+            types.push((MEMBER_EVENT_TYPE.to_owned(), Some(member.sender().to_string())));
         }
         let state = self.current_state_events(room_id, &StateFilter::from_types(types)).await?;
         let state = JsonValue::Array(state.iter().map(client_event).collect());
@@ -682,9 +683,9 @@ impl<S: Store> EventStore<S> {
     }
 }
 
-/// A stored event in client format, as JSON.
-fn client_event(event: &StoredEvent) -> JsonValue {
-    CanonicalJsonValue::Object(event.pdu.to_client_event()).into()
+/// An event in client format, as JSON.
+fn client_event(event: &Pdu) -> JsonValue {
+    CanonicalJsonValue::Object(event.to_client_event()).into()
 }
 
 fn summarize(room_id: &str, plan: &RoomWritePlan, history: &RoomHistory) -> RoomPersistResult {
@@ -800,6 +801,12 @@ mod tests {
         }
         async fn positions(&self) -> Result<Positions, StoreError> {
             self.0.positions().await
+        }
+        async fn pdus(
+            &self,
+            event_ids: &[OwnedEventId],
+        ) -> Result<Vec<Option<crate::model::pdu::Pdu>>, StoreError> {
+            self.0.pdus(event_ids).await
         }
         async fn planning_events(
             &self,

@@ -8,6 +8,7 @@ use ruma_common::{EventId, OwnedEventId};
 
 use super::{PlanningEvent, Positions, Store, StoreError, StoredEvent};
 use crate::model::internal_metadata::InternalMetadata;
+use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::{StateFilter, StateKey};
 use crate::persist::state_groups::{StateGroupId, StateGroupRow, StateGroups};
@@ -221,6 +222,14 @@ impl Store for MemoryStore {
 
     async fn positions(&self) -> Result<Positions, StoreError> {
         Ok(self.tables.borrow().positions)
+    }
+
+    async fn pdus(&self, event_ids: &[OwnedEventId]) -> Result<Vec<Option<Pdu>>, StoreError> {
+        let tables = self.tables.borrow();
+        Ok(event_ids
+            .iter()
+            .map(|id| tables.events.get(id).map(|event| event.pdu.clone()))
+            .collect())
     }
 
     async fn planning_events(

@@ -371,6 +371,12 @@ impl<S: Store> Store for FailingRoom<S> {
     async fn positions(&self) -> Result<Positions, StoreError> {
         self.inner.positions().await
     }
+    async fn pdus(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<Vec<Option<prejoin::model::pdu::Pdu>>, StoreError> {
+        self.inner.pdus(event_ids).await
+    }
     async fn planning_events(
         &self,
         event_ids: &[OwnedEventId],

@@ -49,6 +49,7 @@ use self::rows::{
 use self::schema::{indices, stores, Version};
 use super::{PlanningEvent, Store, StoreError, StoredEvent};
 use crate::model::internal_metadata::{InternalMetadata, InternalMetadataDict};
+use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateFilter;
 use crate::persist::state_groups::{self, StateGroupId};
@@ -1039,6 +1040,10 @@ impl Store for IndexedDbStore {
             last_backfill_ordering: positions.last_backfill_ordering,
             next_state_group: positions.next_state_group,
         })
+    }
+
+    async fn pdus(&self, event_ids: &[OwnedEventId]) -> Result<Vec<Option<Pdu>>, StoreError> {
+        Ok(self.load_pdus(event_ids).await?)
     }
 
     async fn planning_events(

@@ -51,13 +51,40 @@ impl IndexedDbStore {
     }
 }
 
+impl IndexedDbStore {
+    /// The PDUs of events from their `event_json` rows alone, in the order of `event_ids`.
+    pub(super) async fn load_pdus(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<Vec<Option<Pdu>>, IdbError> {
+        let tx = self.db()?.transaction(stores::EVENT_JSON).build()?;
+        let json = tx.object_store(stores::EVENT_JSON)?;
+        let mut requests = Vec::with_capacity(event_ids.len());
+        for id in event_ids {
+            requests.push(json.get::<EventJsonRow, String, _>(id.as_str().to_owned()).serde()?);
+        }
+        let mut found = Vec::with_capacity(requests.len());
+        for request in requests {
+            found.push(request.await?.map(|row| stored_pdu(&row)).transpose()?);
+        }
+        Ok(found)
+    }
+}
+
+/// A PDU from its `event_json` row, parsed by the room version stored with it.
+fn stored_pdu(json: &EventJsonRow) -> Result<Pdu, IdbError> {
+    let unreadable =
+        |error: &dyn std::fmt::Display| IdbError::Unreadable(format!("{}: {error}", json.event_id));
+    let version = RoomVersion::parse(&json.room_version).map_err(|error| unreadable(&error))?;
+    Pdu::from_json_str(&json.json, &version).map_err(|error| unreadable(&error))
+}
+
 /// An event as loaded from its `events` and `event_json` rows: parsed by its room version,
 /// internal metadata joined from the row's columns and the stored dict.
 pub(super) fn stored_event(row: EventRow, json: EventJsonRow) -> Result<StoredEvent, IdbError> {
     let id = &row.event_id;
     let unreadable = |error: &dyn std::fmt::Display| IdbError::Unreadable(format!("{id}: {error}"));
-    let version = RoomVersion::parse(&json.room_version).map_err(|error| unreadable(&error))?;
-    let pdu = Pdu::from_json_str(&json.json, &version).map_err(|error| unreadable(&error))?;
+    let pdu = stored_pdu(&json)?;
     let dict = serde_json::from_str(&json.internal_metadata).map_err(|error| unreadable(&error))?;
     let columns = InternalMetadataColumns::new(
         row.outlier,
