@@ -22,7 +22,7 @@ mod planning;
 pub mod rows;
 pub mod schema;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
@@ -125,6 +125,9 @@ pub struct IndexedDbStore {
     closed: Rc<Cell<bool>>,
     /// The connection's `versionchange` handler, kept alive as long as the connection.
     _on_version_change: Closure<dyn FnMut()>,
+    /// The positions read while opening, in the transaction that checked the schema: the first
+    /// [`Store::positions`] (the event store's open) takes them instead of reading again.
+    opened_at: RefCell<Option<Positions>>,
 }
 
 impl IndexedDbStore {
@@ -184,7 +187,7 @@ impl IndexedDbStore {
             })
         };
         db.as_sys().set_onversionchange(Some(on_version_change.as_ref().unchecked_ref()));
-        Self { db, closed, _on_version_change: on_version_change }
+        Self { db, closed, _on_version_change: on_version_change, opened_at: RefCell::new(None) }
     }
 
     /// Checks the schema versions in `meta` against this code's: a database whose
@@ -204,7 +207,12 @@ impl IndexedDbStore {
         }
         // Read only: a readwrite transaction costs a commit to disk on every open, and the rows
         // need writing only once, when the database was created or upgraded.
-        let tx = match self.db.transaction(stores::META).build() {
+        // One transaction reads the versions and the positions: opening costs one round trip.
+        let tx = match self
+            .db
+            .transaction([stores::META, stores::SEQUENCES, stores::STREAM_POSITIONS])
+            .build()
+        {
             Ok(tx) => tx,
             // A newer schema without `meta`: nothing says that this code may use it.
             Err(error) => match IdbError::from(error) {
@@ -227,6 +235,7 @@ impl IndexedDbStore {
             // Dropped without a commit: nothing was written.
             return Err(IdbError::SchemaTooNew { version, compat_version });
         }
+        *self.opened_at.borrow_mut() = Some(read_positions(&tx).await?);
         drop(tx);
         let wanted = [
             (SCHEMA_VERSION_KEY, stored_schema, current),
@@ -305,38 +314,7 @@ impl IndexedDbStore {
 
     async fn load_positions(&self) -> Result<Positions, IdbError> {
         let tx = self.db()?.transaction([stores::SEQUENCES, stores::STREAM_POSITIONS]).build()?;
-        let sequences = tx.object_store(stores::SEQUENCES)?;
-        let sequence =
-            |name: &str| sequences.get::<SequenceRow, String, _>(name.to_owned()).serde();
-        let events = sequence(EVENTS_STREAM)?;
-        let backfill = sequence(BACKFILL_SEQUENCE)?;
-        let groups = sequence(STATE_GROUPS_SEQUENCE)?;
-        // One row per writer and stream: the whole store is a handful of rows.
-        let writers =
-            tx.object_store(stores::STREAM_POSITIONS)?.get_all::<StreamPositionRow>().serde()?;
-        let mut positions = Positions::default();
-        if let Some(row) = events.await? {
-            positions.last_stream_ordering = row.last_value;
-        }
-        if let Some(row) = backfill.await? {
-            positions.last_backfill_ordering = row.last_value;
-        }
-        if let Some(row) = groups.await? {
-            let last = StateGroupId::try_from(row.last_value)
-                .ok()
-                .filter(|id| *id <= state_groups::MAX_STATE_GROUP_ID)
-                .ok_or_else(|| {
-                    IdbError::Unreadable(format!("state group sequence at {}", row.last_value))
-                })?;
-            positions.next_state_group = last + 1;
-        }
-        for row in writers.await? {
-            let row = row?;
-            if row.stream_name == EVENTS_STREAM {
-                positions.writers.insert(row.instance_name, row.stream_id);
-            }
-        }
-        Ok(positions)
+        read_positions(&tx).await
     }
 
     /// The state group of the state after an event (`event_to_state_groups`), if it is stored.
@@ -705,6 +683,42 @@ impl Drop for IndexedDbStore {
     }
 }
 
+/// Where the sequences and writers stand, read in `tx` (which covers `sequences` and
+/// `stream_positions`): three gets and one `getAll` on a store of a handful of rows.
+async fn read_positions(tx: &Transaction<'_>) -> Result<Positions, IdbError> {
+    let sequences = tx.object_store(stores::SEQUENCES)?;
+    let sequence = |name: &str| sequences.get::<SequenceRow, String, _>(name.to_owned()).serde();
+    let events = sequence(EVENTS_STREAM)?;
+    let backfill = sequence(BACKFILL_SEQUENCE)?;
+    let groups = sequence(STATE_GROUPS_SEQUENCE)?;
+    // One row per writer and stream: the whole store is a handful of rows.
+    let writers =
+        tx.object_store(stores::STREAM_POSITIONS)?.get_all::<StreamPositionRow>().serde()?;
+    let mut positions = Positions::default();
+    if let Some(row) = events.await? {
+        positions.last_stream_ordering = row.last_value;
+    }
+    if let Some(row) = backfill.await? {
+        positions.last_backfill_ordering = row.last_value;
+    }
+    if let Some(row) = groups.await? {
+        let last = StateGroupId::try_from(row.last_value)
+            .ok()
+            .filter(|id| *id <= state_groups::MAX_STATE_GROUP_ID)
+            .ok_or_else(|| {
+                IdbError::Unreadable(format!("state group sequence at {}", row.last_value))
+            })?;
+        positions.next_state_group = last + 1;
+    }
+    for row in writers.await? {
+        let row = row?;
+        if row.stream_name == EVENTS_STREAM {
+            positions.writers.insert(row.instance_name, row.stream_id);
+        }
+    }
+    Ok(positions)
+}
+
 /// The value a `sequences` row takes after a chunk whose own highest (for `backfill`: lowest)
 /// value is `planned`, or `None` when the stored row is as far along already: `events` and
 /// `state_groups` only go up and `backfill` only goes down. One writer's plans are monotonic
@@ -962,6 +976,8 @@ impl PlanRows {
 
 impl Store for IndexedDbStore {
     async fn apply(&self, plan: &RoomWritePlan, writer: &str) -> Result<(), StoreError> {
+        // The positions read at open are stale once anything is written.
+        self.opened_at.borrow_mut().take();
         Ok(self.write(plan, writer).await?)
     }
 
@@ -1034,7 +1050,11 @@ impl Store for IndexedDbStore {
     }
 
     async fn positions(&self) -> Result<super::Positions, StoreError> {
-        let positions = IndexedDbStore::positions(self).await?;
+        let opened_at = self.opened_at.borrow_mut().take();
+        let positions = match opened_at {
+            Some(positions) => positions,
+            None => IndexedDbStore::positions(self).await?,
+        };
         Ok(super::Positions {
             last_stream_ordering: positions.last_stream_ordering,
             last_backfill_ordering: positions.last_backfill_ordering,
