@@ -18,6 +18,7 @@ use super::redactions::{redaction_row, RedactionRow};
 use super::state::{PlanError, RoomHistory};
 use super::state_groups::{StateGroupId, StateGroupRow, StateGroups};
 use super::StateIds;
+use crate::model::internal_metadata::InternalMetadata;
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateKey;
@@ -78,6 +79,33 @@ pub struct PlannedEvent {
     pub replaces_outlier: bool,
     /// A membership received out of band (an invite or knock outside the room's DAG).
     pub out_of_band_membership: bool,
+}
+
+/// The reason Synapse records for an event that failed authorization (`rejections.reason`).
+pub const AUTH_ERROR: &str = "auth_error";
+
+impl PlannedEvent {
+    /// Its internal metadata as written by `writer`: what every backend stores for it.
+    pub fn internal_metadata(&self, writer: &str) -> InternalMetadata {
+        InternalMetadata {
+            stream_ordering: Some(self.stream_ordering),
+            instance_name: Some(writer.to_owned()),
+            soft_failed: self.outcome == EventOutcome::SoftFailed,
+            outlier: self.outcome == EventOutcome::Outlier,
+            out_of_band_membership: self.out_of_band_membership,
+            ..InternalMetadata::default()
+        }
+    }
+
+    /// Why it was rejected, if it was.
+    pub fn rejection_reason(&self) -> Option<String> {
+        (self.outcome == EventOutcome::Rejected).then(|| AUTH_ERROR.to_owned())
+    }
+
+    /// Whether its `event_edges` rows are written: rejected events and outliers keep none.
+    pub fn keeps_edges(&self) -> bool {
+        !matches!(self.outcome, EventOutcome::Rejected | EventOutcome::Outlier)
+    }
 }
 
 /// How the current state changes (Synapse's `DeltaState`).

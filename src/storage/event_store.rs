@@ -25,6 +25,7 @@ use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::state_filter::MEMBER_EVENT_TYPE;
 use crate::model::{InputError, StateEvent, StateFilter};
+use crate::persist::plan::AUTH_ERROR;
 use crate::persist::state::Miss;
 use crate::persist::state_groups::{StateGroupId, StateGroups};
 use crate::persist::{
@@ -698,7 +699,7 @@ fn summarize(room_id: &str, plan: &RoomWritePlan, history: &RoomHistory) -> Room
     RoomPersistResult {
         room_id: room_id.to_owned(),
         persisted: plan.events.iter().map(|e| e.pdu.event_id().to_string()).collect(),
-        rejected: ids(EventOutcome::Rejected).map(|id| (id, "auth_error".to_owned())).collect(),
+        rejected: ids(EventOutcome::Rejected).map(|id| (id, AUTH_ERROR.to_owned())).collect(),
         soft_failed: ids(EventOutcome::SoftFailed).collect(),
         forward_extremities: history.forward_extremities().clone(),
         stream_orderings: plan

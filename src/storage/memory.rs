@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use ruma_common::{EventId, OwnedEventId};
 
 use super::{PlanningEvent, Positions, Store, StoreError, StoredEvent};
-use crate::model::internal_metadata::InternalMetadata;
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::{StateFilter, StateKey};
@@ -94,21 +93,13 @@ impl Tables {
             if pdu.event_type() == "m.room.create" && pdu.state_key() == Some("") {
                 self.rooms.entry(room.clone()).or_insert_with(|| pdu.room_version().clone());
             }
-            if !matches!(event.outcome, EventOutcome::Rejected | EventOutcome::Outlier) {
+            if event.keeps_edges() {
                 for prev in pdu.prev_events() {
                     self.edges_by_prev.entry(prev.clone()).or_default().insert(id.clone());
                 }
             }
-            let metadata = InternalMetadata {
-                stream_ordering: Some(event.stream_ordering),
-                instance_name: Some(writer.to_owned()),
-                soft_failed: event.outcome == EventOutcome::SoftFailed,
-                outlier: event.outcome == EventOutcome::Outlier,
-                out_of_band_membership: event.out_of_band_membership,
-                ..InternalMetadata::default()
-            };
-            let rejected_reason =
-                (event.outcome == EventOutcome::Rejected).then(|| "auth_error".to_owned());
+            let metadata = event.internal_metadata(writer);
+            let rejected_reason = event.rejection_reason();
             if let Some(group) = event.state_group {
                 // Checked above: the group is known.
                 let _ = self.state_groups.insert_event(id.clone(), group);

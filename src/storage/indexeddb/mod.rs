@@ -48,12 +48,12 @@ use self::rows::{
 };
 use self::schema::{indices, stores, Version};
 use super::{PlanningEvent, Store, StoreError, StoredEvent};
-use crate::model::internal_metadata::{InternalMetadata, InternalMetadataDict};
+use crate::model::internal_metadata::InternalMetadataDict;
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateFilter;
 use crate::persist::state_groups::{self, StateGroupId};
-use crate::persist::{EventOutcome, MembershipRow, RoomWritePlan, StateIds};
+use crate::persist::{MembershipRow, RoomWritePlan, StateIds};
 
 /// The stream the live events' orderings are taken from (`stream_positions.stream_name`, and
 /// its `sequences` row: the highest ordering handed out).
@@ -897,7 +897,7 @@ impl PlanRows {
                     creator: Some(pdu.sender().to_string()),
                 });
             }
-            if !matches!(event.outcome, EventOutcome::Rejected | EventOutcome::Outlier) {
+            if event.keeps_edges() {
                 for prev in pdu.prev_events() {
                     rows.event_edges.push(EventEdgeRow {
                         event_id: event_id.clone(),
@@ -905,14 +905,7 @@ impl PlanRows {
                     });
                 }
             }
-            let metadata = InternalMetadata {
-                stream_ordering: Some(event.stream_ordering),
-                instance_name: Some(writer.to_owned()),
-                soft_failed: event.outcome == EventOutcome::SoftFailed,
-                outlier: event.outcome == EventOutcome::Outlier,
-                out_of_band_membership: event.out_of_band_membership,
-                ..InternalMetadata::default()
-            };
+            let metadata = event.internal_metadata(writer);
             let (columns, dict) = metadata.split();
             let json = serde_json::to_string(pdu.as_object())
                 .map_err(|error| IdbError::Unreadable(format!("{event_id}: {error}")))?;
@@ -929,8 +922,7 @@ impl PlanRows {
                 instance_name: writer.to_owned(),
                 outlier: columns.outlier,
                 format_version,
-                rejection: (event.outcome == EventOutcome::Rejected)
-                    .then(|| "auth_error".to_owned()),
+                rejection: event.rejection_reason(),
             });
             rows.event_json.push(EventJsonRow {
                 event_id: event_id.clone(),
