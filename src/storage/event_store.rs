@@ -260,19 +260,38 @@ impl<S: Store> EventStore<S> {
         room_version: Option<RoomVersion>,
     ) -> Result<PersistResult, StoreError> {
         let _turn = self.queue.enter().await;
+        // The version of each room of the batch: a room planned here already knows it; the others
+        // are read once (`rooms`), which also says whether the store holds them. Outliers always
+        // ask the store, which alone knows whether the room is recorded.
+        let outliers = matches!(arrival, Arrival::Outlier { .. });
         let mut known: BTreeMap<String, RoomVersion> = BTreeMap::new();
         for room_id in events.iter().filter_map(|e| e.get("room_id").and_then(JsonValue::as_str)) {
-            if !known.contains_key(room_id) {
-                if let Some(version) = self.backend.room_version(room_id).await? {
-                    known.insert(room_id.to_owned(), version);
-                }
+            if known.contains_key(room_id) {
+                continue;
+            }
+            let planned = (!outliers)
+                .then(|| {
+                    self.planning
+                        .borrow()
+                        .rooms
+                        .get(room_id)
+                        .map(|room| room.history.room_version().clone())
+                })
+                .flatten();
+            let version = match planned {
+                Some(version) => Some(version),
+                None => self.backend.room_version(room_id).await?,
+            };
+            if let Some(version) = version {
+                known.insert(room_id.to_owned(), version);
             }
         }
         let fallback = |room_id: &str| known.get(room_id).cloned().or_else(|| room_version.clone());
         let chunks = parse_batch(events, &fallback)?;
         let mut rooms = Vec::with_capacity(chunks.len());
         for chunk in chunks {
-            let new_room = (!known.contains_key(&chunk.room_id))
+            let stored = known.contains_key(&chunk.room_id);
+            let new_room = (!stored)
                 .then(|| chunk.events.first().map(|pdu| pdu.room_version().clone()))
                 .flatten();
             let arrival = match &arrival {
@@ -281,16 +300,18 @@ impl<S: Store> EventStore<S> {
                 }
                 other => other.clone(),
             };
-            rooms.push(self.persist_chunk(chunk.room_id, chunk.events, arrival).await);
+            rooms.push(self.persist_chunk(chunk.room_id, chunk.events, arrival, stored).await);
         }
         Ok(PersistResult { rooms })
     }
 
+    /// `stored`: whether the store holds the room (or its planning state is here already).
     async fn persist_chunk(
         &self,
         room_id: String,
         pdus: Vec<Pdu>,
         arrival: Arrival,
+        stored: bool,
     ) -> RoomPersistResult {
         let mut failed = RoomPersistResult {
             room_id: room_id.clone(),
@@ -301,7 +322,7 @@ impl<S: Store> EventStore<S> {
             stream_orderings: None,
             error: None,
         };
-        let draft = match self.plan(&room_id, pdus, &arrival).await {
+        let draft = match self.plan(&room_id, pdus, &arrival, stored).await {
             Ok(draft) => draft,
             Err(error) => {
                 failed.error = Some(error);
@@ -332,12 +353,13 @@ impl<S: Store> EventStore<S> {
         room_id: &str,
         pdus: Vec<Pdu>,
         arrival: &Arrival,
+        stored: bool,
     ) -> Result<Draft, StoreError> {
         let Some(first) = pdus.first() else {
             return Err(StoreError::Plan("empty room chunk".to_owned()));
         };
         let version = first.room_version().clone();
-        self.restore_room(room_id, version).await?;
+        self.restore_room(room_id, version, stored).await?;
         self.prefetch(room_id, &pdus).await?;
         for _ in 0..MAX_LOAD_ROUNDS {
             let (draft, result) = self.try_plan(room_id, pdus.clone(), arrival);
@@ -385,11 +407,16 @@ impl<S: Store> EventStore<S> {
 
     /// Starts a room's planning state: empty for a new room, its forward extremities and current
     /// state for a room the store holds.
-    async fn restore_room(&self, room_id: &str, version: RoomVersion) -> Result<(), StoreError> {
+    async fn restore_room(
+        &self,
+        room_id: &str,
+        version: RoomVersion,
+        stored: bool,
+    ) -> Result<(), StoreError> {
         if self.planning.borrow().rooms.contains_key(room_id) {
             return Ok(());
         }
-        let history = if self.backend.room_version(room_id).await?.is_some() {
+        let history = if stored {
             let tips = self.backend.forward_extremities(room_id).await?;
             let current = self.backend.current_state(room_id, &StateFilter::all()).await?;
             let gaps = self.backend.backward_extremities(room_id).await?;
