@@ -29,7 +29,6 @@ use std::rc::Rc;
 use imbl::ordmap::Entry;
 
 use indexed_db_futures::database::Database;
-use indexed_db_futures::future::VoidRequest;
 use indexed_db_futures::internals::SystemRepr;
 use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
@@ -42,9 +41,9 @@ use wasm_bindgen::{JsCast, JsValue};
 
 pub use self::error::IdbError;
 use self::rows::{
-    BackwardExtremityRow, CurrentStateRow, EventEdgeRow, EventJsonRow, EventRow,
-    EventToStateGroupRow, ForwardExtremityRow, MetaRow, RoomMembershipRow, RoomRow, SequenceRow,
-    StateGroupEdgeRow, StateGroupRow, StateGroupStateRow, StreamPositionRow,
+    BackwardExtremityRow, CurrentStateRow, EventRow, ForwardExtremityRow, MetaRow,
+    RoomMembershipRow, RoomRow, SequenceRow, StateGroupEdgeRow, StateGroupRow, StateGroupStateRow,
+    StreamPositionRow,
 };
 use self::schema::{indices, stores, Version};
 use super::{PlanningEvent, Store, StoreError, StoredEvent};
@@ -68,17 +67,14 @@ const SCHEMA_VERSION_KEY: &str = "schema_version";
 const COMPAT_VERSION_KEY: &str = "compat_version";
 
 /// The object stores one room chunk writes.
-const WRITTEN_BY_APPLY: [&str; 15] = [
+const WRITTEN_BY_APPLY: [&str; 12] = [
     stores::EVENTS,
-    stores::EVENT_JSON,
-    stores::EVENT_EDGES,
     stores::EVENT_FORWARD_EXTREMITIES,
     stores::CURRENT_STATE_EVENTS,
     stores::ROOM_MEMBERSHIPS,
     stores::STATE_GROUPS,
     stores::STATE_GROUPS_STATE,
     stores::STATE_GROUP_EDGES,
-    stores::EVENT_TO_STATE_GROUPS,
     stores::ROOMS,
     stores::STREAM_POSITIONS,
     stores::SEQUENCES,
@@ -144,9 +140,9 @@ impl IndexedDbStore {
     async fn open_db(name: &str) -> Result<Self, IdbError> {
         let opened = Database::open(name)
             .with_version(Version::CURRENT.number())
-            .with_on_upgrade_needed(|event, db| {
+            .with_on_upgrade_needed_fut(|event, db| {
                 // Version numbers are small integers; the event carries them as doubles.
-                schema::upgrade(&db, event.old_version() as u32)
+                schema::upgrade(db, event.old_version() as u32)
             })
             .await;
         let db = match opened.map_err(IdbError::from) {
@@ -161,6 +157,22 @@ impl IndexedDbStore {
         // On error the store is dropped, which closes the connection.
         store.check_schema().await?;
         Ok(store)
+    }
+
+    /// Creates the database `name`, or upgrades it, to the schema `version` (older than
+    /// [`Version::CURRENT`]), and closes it: a database as the code of that version left it, for
+    /// testing the migrations that follow it.
+    pub async fn create_at_version(name: &str, version: Version) -> Result<(), StoreError> {
+        let db = Database::open(name)
+            .with_version(version.number())
+            .with_on_upgrade_needed_fut(move |event, db| async move {
+                // Version numbers are small integers; the event carries them as doubles.
+                schema::upgrade_to(&db, event.old_version() as u32, version).await
+            })
+            .await
+            .map_err(IdbError::from)?;
+        db.close();
+        Ok(())
     }
 
     /// Opens the database at the version it has. An `upgradeneeded` here means the database was
@@ -317,15 +329,14 @@ impl IndexedDbStore {
         read_positions(&tx).await
     }
 
-    /// The state group of the state after an event (`event_to_state_groups`), if it is stored.
+    /// The state group of the state after an event (`event_to_state_groups`), if the event and
+    /// its state are stored.
     pub async fn state_group_of(
         &self,
         event_id: &EventId,
     ) -> Result<Option<StateGroupId>, StoreError> {
-        let row = self
-            .get_row::<EventToStateGroupRow>(stores::EVENT_TO_STATE_GROUPS, event_id.as_str())
-            .await?;
-        Ok(row.map(|row| row.state_group))
+        let row = self.get_row::<EventRow>(stores::EVENTS, event_id.as_str()).await?;
+        Ok(row.and_then(|row| row.state_group))
     }
 
     /// A state group and every group down its `state_group_edges` chain to its snapshot, the
@@ -397,9 +408,8 @@ impl IndexedDbStore {
     /// events that are neither rejected, nor outliers, nor soft-failed (Synapse's
     /// `_get_events_which_are_prevs`; see [`crate::persist::extremities`]).
     ///
-    /// One readonly transaction: the `event_edges` lookups (index `prev_event_id`) for every id
-    /// are issued before any is awaited, then the `events` and `event_json` rows of every
-    /// referencing event, likewise.
+    /// One readonly transaction: the lookups on the `events` index `prev_event_id` for every id
+    /// are issued before any is awaited.
     pub async fn referenced_as_prev(
         &self,
         event_ids: &[OwnedEventId],
@@ -411,50 +421,25 @@ impl IndexedDbStore {
         &self,
         event_ids: &[OwnedEventId],
     ) -> Result<BTreeSet<OwnedEventId>, IdbError> {
-        let tx = self
-            .db()?
-            .transaction([stores::EVENT_EDGES, stores::EVENTS, stores::EVENT_JSON])
-            .build()?;
-        let edges = tx.object_store(stores::EVENT_EDGES)?;
-        let by_prev = edges.index(indices::EDGES_BY_PREV)?;
+        let tx = self.db()?.transaction(stores::EVENTS).build()?;
+        let events = tx.object_store(stores::EVENTS)?;
+        let by_prev = events.index(indices::EVENTS_BY_PREV)?;
         let asked: BTreeSet<&OwnedEventId> = event_ids.iter().collect();
-        let mut edge_requests = Vec::with_capacity(asked.len());
-        for id in &asked {
+        let mut requests = Vec::with_capacity(asked.len());
+        for id in asked {
             let request = by_prev
-                .get_all::<EventEdgeRow>()
+                .get_all::<EventRow>()
                 .with_query::<String, _>(id.as_str().to_owned())
                 .serde()?;
-            edge_requests.push((*id, request));
-        }
-        // Each referencing event, with the asked ids it names as prevs.
-        let mut referencing: BTreeMap<String, Vec<&OwnedEventId>> = BTreeMap::new();
-        for (id, request) in edge_requests {
-            for edge in request.await? {
-                referencing.entry(edge?.event_id).or_default().push(id);
-            }
-        }
-        let events = tx.object_store(stores::EVENTS)?;
-        let event_json = tx.object_store(stores::EVENT_JSON)?;
-        let mut lookups = Vec::with_capacity(referencing.len());
-        for (child, prevs) in referencing {
-            let row = events.get::<EventRow, String, _>(child.clone()).serde()?;
-            let json = event_json.get::<EventJsonRow, String, _>(child.clone()).serde()?;
-            lookups.push((child, prevs, row, json));
+            requests.push((id, request));
         }
         let mut referenced = BTreeSet::new();
-        for (child, prevs, row, json) in lookups {
-            let (Some(row), Some(json)) = (row.await?, json.await?) else {
-                return Err(IdbError::Unreadable(format!(
-                    "{child} has event_edges rows but is not stored"
-                )));
-            };
-            if row.outlier || row.rejection.is_some() {
-                continue;
-            }
-            let dict: InternalMetadataDict = serde_json::from_str(&json.internal_metadata)
-                .map_err(|error| IdbError::Unreadable(format!("{child}: {error}")))?;
-            if !dict.soft_failed {
-                referenced.extend(prevs.into_iter().cloned());
+        for (id, request) in requests {
+            for child in request.await? {
+                if counts_as_reference(&child?)? {
+                    referenced.insert(id.clone());
+                    break;
+                }
             }
         }
         Ok(referenced)
@@ -468,114 +453,78 @@ impl IndexedDbStore {
             .transaction(WRITTEN_BY_APPLY)
             .with_mode(TransactionMode::Readwrite)
             .build()?;
-        let mut requests: Vec<VoidRequest> = Vec::new();
-        {
-            let store = |name: &str| tx.object_store(name);
-            // The stored sequences are read first (so their requests complete first), and
-            // advanced once read, below.
-            let sequences = store(stores::SEQUENCES)?;
-            let mut stored_sequences = Vec::with_capacity(rows.sequences.len());
-            for row in &rows.sequences {
-                let stored =
-                    sequences.get::<SequenceRow, String, _>(row.stream_name.clone()).serde()?;
-                stored_sequences.push((row, stored));
-            }
-            let state_groups = store(stores::STATE_GROUPS)?;
-            let group_state = store(stores::STATE_GROUPS_STATE)?;
-            let group_edges = store(stores::STATE_GROUP_EDGES)?;
-            for row in &rows.state_groups {
-                requests.push(state_groups.add(row).serde()?);
-            }
-            for row in &rows.state_group_edges {
-                requests.push(group_edges.add(row).serde()?);
-            }
-            put_all(&group_state, &rows.state_groups_state, &mut requests)?;
-
-            let events = store(stores::EVENTS)?;
-            let event_json = store(stores::EVENT_JSON)?;
-            let event_groups = store(stores::EVENT_TO_STATE_GROUPS)?;
-            for ((event, json), planned) in
-                rows.events.iter().zip(&rows.event_json).zip(&plan.events)
-            {
-                // An outlier's rows are replaced when it arrives in the DAG; any other row that
-                // exists already fails the add and aborts the chunk.
-                if planned.replaces_outlier {
-                    requests.push(events.put(event).serde()?);
-                    requests.push(event_json.put(json).serde()?);
-                } else {
-                    requests.push(events.add(event).serde()?);
-                    requests.push(event_json.add(json).serde()?);
-                }
-            }
-            for group in &rows.event_to_state_groups {
-                requests.push(event_groups.add(group).serde()?);
-            }
-            put_all(&store(stores::EVENT_EDGES)?, &rows.event_edges, &mut requests)?;
-            put_all(&store(stores::ROOMS)?, &rows.rooms, &mut requests)?;
-
-            if let Some(extremities) = &rows.forward_extremities {
-                let store = store(stores::EVENT_FORWARD_EXTREMITIES)?;
-                let room = JsValue::from_str(&rows.room_id);
-                let whole_room = KeyRange::Bound(
-                    key(std::slice::from_ref(&room)),
-                    false,
-                    key(&[room, js_sys::Array::new().into()]),
-                    false,
-                );
-                requests.push(store.delete::<JsValue, _>(whole_room).primitive()?);
-                put_all(&store, extremities, &mut requests)?;
-            }
-
-            let current_state = store(stores::CURRENT_STATE_EVENTS)?;
-            for (event_type, state_key) in &plan.current_state_delta.to_delete {
-                let row_key = key(&[
-                    JsValue::from_str(&rows.room_id),
-                    JsValue::from_str(event_type),
-                    JsValue::from_str(state_key),
-                ]);
-                requests.push(current_state.delete::<JsValue, _>(row_key).primitive()?);
-            }
-            put_all(&current_state, &rows.current_state, &mut requests)?;
-            put_all(&store(stores::ROOM_MEMBERSHIPS)?, &rows.memberships, &mut requests)?;
-            put_all(&store(stores::REDACTIONS)?, &rows.redactions, &mut requests)?;
-            let backward = store(stores::EVENT_BACKWARD_EXTREMITIES)?;
-            for id in &plan.backward_extremities.to_delete {
-                let row_key =
-                    key(&[JsValue::from_str(&rows.room_id), JsValue::from_str(id.as_str())]);
-                requests.push(backward.delete::<JsValue, _>(row_key).primitive()?);
-            }
-            put_all(&backward, &rows.backward_extremities, &mut requests)?;
-            put_all(&store(stores::STREAM_POSITIONS)?, &rows.stream_position, &mut requests)?;
-            for (planned, stored) in stored_sequences {
-                let stored = stored.await?.map(|row| row.last_value);
-                if let Some(last_value) =
-                    advance_sequence(&planned.stream_name, stored, planned.last_value)
-                {
-                    let row = SequenceRow { stream_name: planned.stream_name.clone(), last_value };
-                    requests.push(sequences.put(row).serde()?);
-                }
+        let store = |name: &str| tx.object_store(name);
+        // The stored sequences are read first (so their requests complete first), and advanced
+        // once read, below.
+        let sequences = store(stores::SEQUENCES)?;
+        let mut stored_sequences = Vec::with_capacity(rows.sequences.len());
+        for row in &rows.sequences {
+            let stored =
+                sequences.get::<SequenceRow, String, _>(row.stream_name.clone()).serde()?;
+            stored_sequences.push((row, stored));
+        }
+        // The writes are not awaited one by one: a request that fails aborts the transaction,
+        // and the commit reports its error.
+        add_all(&store(stores::STATE_GROUPS)?, &rows.state_groups)?;
+        add_all(&store(stores::STATE_GROUP_EDGES)?, &rows.state_group_edges)?;
+        put_all(&store(stores::STATE_GROUPS_STATE)?, &rows.state_groups_state)?;
+        let events = store(stores::EVENTS)?;
+        for (row, planned) in rows.events.iter().zip(&plan.events) {
+            // An outlier's row is replaced when it arrives in the DAG; any other row that exists
+            // already fails the add and aborts the chunk.
+            if planned.replaces_outlier {
+                events.put(row).serde()?;
+            } else {
+                events.add(row).serde()?;
             }
         }
-        // Requests complete in order: the first error is the one that aborted the transaction.
-        for request in requests {
-            request.await?;
+        put_all(&store(stores::ROOMS)?, &rows.rooms)?;
+        if let Some(extremities) = &rows.forward_extremities {
+            let store = store(stores::EVENT_FORWARD_EXTREMITIES)?;
+            let room = JsValue::from_str(&rows.room_id);
+            let whole_room = KeyRange::Bound(
+                key(std::slice::from_ref(&room)),
+                false,
+                key(&[room, js_sys::Array::new().into()]),
+                false,
+            );
+            store.delete::<JsValue, _>(whole_room).primitive()?;
+            put_all(&store, extremities)?;
+        }
+        let current_state = store(stores::CURRENT_STATE_EVENTS)?;
+        for (event_type, state_key) in &plan.current_state_delta.to_delete {
+            let row_key = key(&[
+                JsValue::from_str(&rows.room_id),
+                JsValue::from_str(event_type),
+                JsValue::from_str(state_key),
+            ]);
+            current_state.delete::<JsValue, _>(row_key).primitive()?;
+        }
+        put_all(&current_state, &rows.current_state)?;
+        put_all(&store(stores::ROOM_MEMBERSHIPS)?, &rows.memberships)?;
+        put_all(&store(stores::REDACTIONS)?, &rows.redactions)?;
+        let backward = store(stores::EVENT_BACKWARD_EXTREMITIES)?;
+        for id in &plan.backward_extremities.to_delete {
+            let row_key = key(&[JsValue::from_str(&rows.room_id), JsValue::from_str(id.as_str())]);
+            backward.delete::<JsValue, _>(row_key).primitive()?;
+        }
+        put_all(&backward, &rows.backward_extremities)?;
+        put_all(&store(stores::STREAM_POSITIONS)?, &rows.stream_position)?;
+        for (planned, stored) in stored_sequences {
+            let stored = stored.await?.map(|row| row.last_value);
+            if let Some(last_value) =
+                advance_sequence(&planned.stream_name, stored, planned.last_value)
+            {
+                let row = SequenceRow { stream_name: planned.stream_name.clone(), last_value };
+                sequences.put(row).serde()?;
+            }
         }
         commit(tx).await
     }
 
     async fn load_event(&self, event_id: &EventId) -> Result<Option<StoredEvent>, IdbError> {
-        let tx = self.db()?.transaction([stores::EVENTS, stores::EVENT_JSON]).build()?;
-        let id = event_id.as_str().to_owned();
-        let row =
-            tx.object_store(stores::EVENTS)?.get::<EventRow, String, _>(id.clone()).serde()?;
-        let json = tx
-            .object_store(stores::EVENT_JSON)?
-            .get::<EventJsonRow, String, _>(id.clone())
-            .serde()?;
-        let (Some(row), Some(json)) = (row.await?, json.await?) else {
-            return Ok(None);
-        };
-        planning::stored_event(row, json).map(Some)
+        let row = self.get_row::<EventRow>(stores::EVENTS, event_id.as_str()).await?;
+        row.map(planning::stored_event).transpose()
     }
 
     async fn get_row<T: DeserializeOwned>(
@@ -615,7 +564,7 @@ impl IndexedDbStore {
         Ok(rows.collect::<Result<Vec<T>, _>>()?)
     }
 
-    /// Reads `event_to_state_groups`, then walks the group chain once: for each group, its edge
+    /// Reads the event's state group, then walks the group chain once: for each group, its edge
     /// and its rows are requested together; rows the filter does not match are skipped, members
     /// and non-members in the same pass, and a newer group's row hides an older one.
     async fn walk_state_at(
@@ -625,19 +574,11 @@ impl IndexedDbStore {
     ) -> Result<Option<StateIds>, IdbError> {
         let tx = self
             .db()?
-            .transaction([
-                stores::EVENT_TO_STATE_GROUPS,
-                stores::STATE_GROUP_EDGES,
-                stores::STATE_GROUPS_STATE,
-            ])
+            .transaction([stores::EVENTS, stores::STATE_GROUP_EDGES, stores::STATE_GROUPS_STATE])
             .build()?;
         let id = event_id.as_str().to_owned();
-        let Some(start) = tx
-            .object_store(stores::EVENT_TO_STATE_GROUPS)?
-            .get::<EventToStateGroupRow, String, _>(id)
-            .serde()?
-            .await?
-        else {
+        let row = tx.object_store(stores::EVENTS)?.get::<EventRow, String, _>(id).serde()?.await?;
+        let Some(start) = row.and_then(|row| row.state_group) else {
             return Ok(None);
         };
         let edges = tx.object_store(stores::STATE_GROUP_EDGES)?;
@@ -646,7 +587,7 @@ impl IndexedDbStore {
         let filter = (!filter.is_full()).then_some(filter);
         let limit = filter.and_then(StateFilter::max_entries_returned);
         let mut state = StateIds::new();
-        let mut next = Some(start.state_group);
+        let mut next = Some(start);
         let mut seen = BTreeSet::new();
         while let Some(group) = next {
             if limit.is_some_and(|limit| state.len() >= limit) {
@@ -732,9 +673,10 @@ fn advance_sequence(stream: &str, stored: Option<i64>, planned: i64) -> Option<i
     further.then_some(planned)
 }
 
-/// Commits `tx`. When the browser aborts it at commit instead (Chromium checks the quota there:
-/// every request succeeded, then the transaction fails with `QuotaExceededError`), the
-/// transaction's `error` says why; indexed_db_futures reports only that it was aborted.
+/// Commits `tx`. When a request failed, or the browser aborts the transaction at commit
+/// (Chromium checks the quota there: every request succeeded, then the transaction fails with
+/// `QuotaExceededError`), the transaction's `error` says why; indexed_db_futures reports only
+/// that it was aborted.
 async fn commit(tx: Transaction<'_>) -> Result<(), IdbError> {
     let handle = JsValue::from(tx.as_sys().clone());
     tx.commit().await.map_err(|error| abort_reason(&handle).unwrap_or_else(|| error.into()))
@@ -751,6 +693,17 @@ fn abort_reason(tx: &JsValue) -> Option<IdbError> {
     Some(IdbError::from_dom(&text("name")?, text("message").unwrap_or_default()))
 }
 
+/// Whether a stored event's prev events stop being forward extremities: not when it is rejected,
+/// an outlier or soft-failed.
+fn counts_as_reference(child: &EventRow) -> Result<bool, IdbError> {
+    if child.outlier || child.rejection.is_some() {
+        return Ok(false);
+    }
+    let dict: InternalMetadataDict = serde_json::from_str(&child.internal_metadata)
+        .map_err(|error| IdbError::Unreadable(format!("{}: {error}", child.event_id)))?;
+    Ok(!dict.soft_failed)
+}
+
 /// A compound key: a JS array of its parts.
 fn key(parts: &[JsValue]) -> JsValue {
     parts.iter().collect::<js_sys::Array>().into()
@@ -760,13 +713,18 @@ fn event_id_of(id: &str) -> Result<OwnedEventId, IdbError> {
     OwnedEventId::try_from(id).map_err(|error| IdbError::Unreadable(format!("{id}: {error}")))
 }
 
-fn put_all<T: serde::Serialize>(
-    store: &ObjectStore<'_>,
-    rows: &[T],
-    requests: &mut Vec<VoidRequest>,
-) -> Result<(), IdbError> {
+/// Places a `put` of each row; the requests are not awaited (see [`IndexedDbStore::write`]).
+fn put_all<T: serde::Serialize>(store: &ObjectStore<'_>, rows: &[T]) -> Result<(), IdbError> {
     for row in rows {
-        requests.push(store.put(row).serde()?);
+        store.put(row).serde()?;
+    }
+    Ok(())
+}
+
+/// Places an `add` of each row: a row that exists already aborts the transaction.
+fn add_all<T: serde::Serialize>(store: &ObjectStore<'_>, rows: &[T]) -> Result<(), IdbError> {
+    for row in rows {
+        store.add(row).serde()?;
     }
     Ok(())
 }
@@ -775,9 +733,6 @@ fn put_all<T: serde::Serialize>(
 struct PlanRows {
     room_id: String,
     events: Vec<EventRow>,
-    event_json: Vec<EventJsonRow>,
-    event_to_state_groups: Vec<EventToStateGroupRow>,
-    event_edges: Vec<EventEdgeRow>,
     rooms: Vec<RoomRow>,
     forward_extremities: Option<Vec<ForwardExtremityRow>>,
     backward_extremities: Vec<BackwardExtremityRow>,
@@ -798,9 +753,6 @@ impl PlanRows {
         let mut rows = Self {
             room_id: room_id.clone(),
             events: Vec::with_capacity(plan.events.len()),
-            event_json: Vec::with_capacity(plan.events.len()),
-            event_to_state_groups: Vec::with_capacity(plan.events.len()),
-            event_edges: Vec::new(),
             rooms: Vec::new(),
             backward_extremities: plan
                 .backward_extremities
@@ -897,14 +849,11 @@ impl PlanRows {
                     creator: Some(pdu.sender().to_string()),
                 });
             }
-            if event.keeps_edges() {
-                for prev in pdu.prev_events() {
-                    rows.event_edges.push(EventEdgeRow {
-                        event_id: event_id.clone(),
-                        prev_event_id: prev.to_string(),
-                    });
-                }
-            }
+            let prev_events = if event.keeps_edges() {
+                pdu.prev_events().iter().map(ToString::to_string).collect()
+            } else {
+                Vec::new()
+            };
             let metadata = event.internal_metadata(writer);
             let (columns, dict) = metadata.split();
             let json = serde_json::to_string(pdu.as_object())
@@ -912,7 +861,7 @@ impl PlanRows {
             let internal_metadata = serde_json::to_string(&dict)
                 .map_err(|error| IdbError::Unreadable(format!("{event_id}: {error}")))?;
             rows.events.push(EventRow {
-                event_id: event_id.clone(),
+                event_id,
                 room_id: room_id.clone(),
                 event_type: pdu.event_type().to_owned(),
                 state_key: pdu.state_key().map(str::to_owned),
@@ -923,17 +872,12 @@ impl PlanRows {
                 outlier: columns.outlier,
                 format_version,
                 rejection: event.rejection_reason(),
-            });
-            rows.event_json.push(EventJsonRow {
-                event_id: event_id.clone(),
                 room_version: pdu.room_version().as_str().to_owned(),
-                format_version,
                 json,
                 internal_metadata,
+                prev_events,
+                state_group: event.state_group,
             });
-            if let Some(state_group) = event.state_group {
-                rows.event_to_state_groups.push(EventToStateGroupRow { event_id, state_group });
-            }
         }
         let orderings = || plan.events.iter().map(|event| event.stream_ordering);
         let position = orderings().filter(|ordering| *ordering > 0).max();

@@ -1,10 +1,11 @@
 //! The reads that restore planning state: events in batches with their state groups, all
-//! requests of a batch issued in one transaction before any is awaited.
+//! requests of a batch issued in one transaction before any is awaited; and how an event is
+//! read back from its row.
 
 use indexed_db_futures::prelude::*;
 use ruma_common::OwnedEventId;
 
-use super::rows::{EventJsonRow, EventRow, EventToStateGroupRow};
+use super::rows::EventRow;
 use super::schema::stores;
 use super::{IdbError, IndexedDbStore};
 use crate::model::internal_metadata::{InternalMetadata, InternalMetadataColumns};
@@ -18,74 +19,58 @@ impl IndexedDbStore {
         &self,
         event_ids: &[OwnedEventId],
     ) -> Result<Vec<Option<PlanningEvent>>, IdbError> {
-        let tx = self
-            .db()?
-            .transaction([stores::EVENTS, stores::EVENT_JSON, stores::EVENT_TO_STATE_GROUPS])
-            .build()?;
-        let (events, json, groups) = (
-            tx.object_store(stores::EVENTS)?,
-            tx.object_store(stores::EVENT_JSON)?,
-            tx.object_store(stores::EVENT_TO_STATE_GROUPS)?,
-        );
-        let mut requests = Vec::with_capacity(event_ids.len());
-        for id in event_ids {
-            let key = id.as_str().to_owned();
-            requests.push((
-                events.get::<EventRow, String, _>(key.clone()).serde()?,
-                json.get::<EventJsonRow, String, _>(key.clone()).serde()?,
-                groups.get::<EventToStateGroupRow, String, _>(key).serde()?,
-            ));
-        }
-        let mut found = Vec::with_capacity(requests.len());
-        for (row, json, group) in requests {
-            let (row, json, group) = (row.await?, json.await?, group.await?);
-            found.push(match (row, json) {
-                (Some(row), Some(json)) => Some(PlanningEvent {
-                    event: stored_event(row, json)?,
-                    state_group: group.map(|group| group.state_group),
-                }),
-                _ => None,
-            });
-        }
-        Ok(found)
+        let rows = self.load_event_rows(event_ids).await?;
+        let planning = |row: EventRow| {
+            let state_group = row.state_group;
+            stored_event(row).map(|event| PlanningEvent { event, state_group })
+        };
+        rows.into_iter().map(|row| row.map(planning).transpose()).collect()
     }
-}
 
-impl IndexedDbStore {
-    /// The PDUs of events from their `event_json` rows alone, in the order of `event_ids`.
+    /// The PDUs of events, in the order of `event_ids`.
     pub(super) async fn load_pdus(
         &self,
         event_ids: &[OwnedEventId],
     ) -> Result<Vec<Option<Pdu>>, IdbError> {
-        let tx = self.db()?.transaction(stores::EVENT_JSON).build()?;
-        let json = tx.object_store(stores::EVENT_JSON)?;
+        let rows = self.load_event_rows(event_ids).await?;
+        rows.iter().map(|row| row.as_ref().map(stored_pdu).transpose()).collect()
+    }
+
+    /// The `events` rows of `event_ids`, in their order: every get is issued before any is
+    /// awaited.
+    async fn load_event_rows(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<Vec<Option<EventRow>>, IdbError> {
+        let tx = self.db()?.transaction(stores::EVENTS).build()?;
+        let events = tx.object_store(stores::EVENTS)?;
         let mut requests = Vec::with_capacity(event_ids.len());
         for id in event_ids {
-            requests.push(json.get::<EventJsonRow, String, _>(id.as_str().to_owned()).serde()?);
+            requests.push(events.get::<EventRow, String, _>(id.as_str().to_owned()).serde()?);
         }
-        let mut found = Vec::with_capacity(requests.len());
+        let mut rows = Vec::with_capacity(requests.len());
         for request in requests {
-            found.push(request.await?.map(|row| stored_pdu(&row)).transpose()?);
+            rows.push(request.await?);
         }
-        Ok(found)
+        Ok(rows)
     }
 }
 
-/// A PDU from its `event_json` row, parsed by the room version stored with it.
-fn stored_pdu(json: &EventJsonRow) -> Result<Pdu, IdbError> {
+/// A PDU from its `events` row, parsed by the room version stored with it.
+fn stored_pdu(row: &EventRow) -> Result<Pdu, IdbError> {
     let unreadable =
-        |error: &dyn std::fmt::Display| IdbError::Unreadable(format!("{}: {error}", json.event_id));
-    let version = RoomVersion::parse(&json.room_version).map_err(|error| unreadable(&error))?;
-    Pdu::from_json_str(&json.json, &version).map_err(|error| unreadable(&error))
+        |error: &dyn std::fmt::Display| IdbError::Unreadable(format!("{}: {error}", row.event_id));
+    let version = RoomVersion::parse(&row.room_version).map_err(|error| unreadable(&error))?;
+    Pdu::from_json_str(&row.json, &version).map_err(|error| unreadable(&error))
 }
 
-/// An event as loaded from its `events` and `event_json` rows: parsed by its room version,
-/// internal metadata joined from the row's columns and the stored dict.
-pub(super) fn stored_event(row: EventRow, json: EventJsonRow) -> Result<StoredEvent, IdbError> {
-    let id = &row.event_id;
-    let unreadable = |error: &dyn std::fmt::Display| IdbError::Unreadable(format!("{id}: {error}"));
-    let pdu = stored_pdu(&json)?;
-    let dict = serde_json::from_str(&json.internal_metadata).map_err(|error| unreadable(&error))?;
+/// An event as loaded from its `events` row: parsed by its room version, internal metadata
+/// joined from the row's columns and the stored dict.
+pub(super) fn stored_event(row: EventRow) -> Result<StoredEvent, IdbError> {
+    let unreadable =
+        |error: &dyn std::fmt::Display| IdbError::Unreadable(format!("{}: {error}", row.event_id));
+    let pdu = stored_pdu(&row)?;
+    let dict = serde_json::from_str(&row.internal_metadata).map_err(|error| unreadable(&error))?;
     let columns = InternalMetadataColumns::new(
         row.outlier,
         Some(row.stream_ordering),

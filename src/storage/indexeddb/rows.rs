@@ -1,12 +1,17 @@
 //! One row type per object store, each named after the Synapse table it mirrors.
 //!
-//! Rows are small: the PDU JSON is stored once, as text, in [`EventJsonRow`]; every other row
-//! holds ids and short columns only. Field names are the key path components of the schema
+//! The PDU JSON is stored once, as text, in its [`EventRow`]; every other row holds ids and
+//! short columns only. Field names are the key path components of the schema
 //! ([`super::schema`]), so the keys are in the values (in-line keys).
 
 use serde::{Deserialize, Serialize};
 
-/// `events`: one row per event, keyed by `event_id` (Synapse `events` + `rejections`).
+/// `events`: one row per event, keyed by `event_id`: Synapse's `events` row with the tables that
+/// hold one row per event beside it (`event_json`, `event_to_state_groups`, `rejections`) and
+/// its `event_edges` as a list, indexed (multi-entry) by prev event.
+///
+/// One record per event because IndexedDB's cost is per record: written as four records (one per
+/// Synapse table), persisting was bound to a third of the speed of storing the events alone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventRow {
     /// The event id (key).
@@ -29,36 +34,25 @@ pub struct EventRow {
     pub instance_name: String,
     /// Whether the event is an outlier.
     pub outlier: bool,
-    /// The event format version (1–4).
+    /// The event format version (1–4; `event_json.format_version`).
     pub format_version: u8,
     /// Why the event was rejected (Synapse's `rejections.reason`), if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejection: Option<String>,
-}
-
-/// `event_json`: the PDU as received, keyed by `event_id` (Synapse `event_json`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EventJsonRow {
-    /// The event id (key).
-    pub event_id: String,
-    /// The room version the JSON is parsed with.
+    /// The room version the JSON is parsed with (`event_json.room_version`).
     pub room_version: String,
-    /// The event format version (1–4).
-    pub format_version: u8,
-    /// The PDU as canonical JSON text (without the ids computed from it).
+    /// The PDU as canonical JSON text, without the ids computed from it (`event_json.json`).
     pub json: String,
-    /// The internal metadata dict as JSON text, without the values that are `events` columns.
+    /// The internal metadata dict as JSON text, without the values that are columns here
+    /// (`event_json.internal_metadata`).
     pub internal_metadata: String,
-}
-
-/// `event_edges`: one DAG edge, keyed by `[event_id, prev_event_id]`, indexed by
-/// `prev_event_id` (Synapse `event_edges`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EventEdgeRow {
-    /// The child event.
-    pub event_id: String,
-    /// One of its prev events.
-    pub prev_event_id: String,
+    /// The prev events of its `event_edges` rows (index `prev_event_id`, multi-entry); none for
+    /// outliers and rejected events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prev_events: Vec<String>,
+    /// The group of the state after it (`event_to_state_groups`); none for outliers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_group: Option<u64>,
 }
 
 /// `event_forward_extremities`: a leaf of a room's DAG, keyed by `[room_id, event_id]`
@@ -167,16 +161,6 @@ pub struct StateGroupEdgeRow {
     pub state_group: u64,
     /// The group its delta applies to.
     pub prev_state_group: u64,
-}
-
-/// `event_to_state_groups`: the group of the state after an event, keyed by `event_id`
-/// (Synapse `event_to_state_groups`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EventToStateGroupRow {
-    /// The event (key).
-    pub event_id: String,
-    /// Its state group.
-    pub state_group: u64,
 }
 
 /// `rooms`: a room, keyed by `room_id` (Synapse `rooms`).

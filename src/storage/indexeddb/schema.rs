@@ -8,6 +8,10 @@
 //! - 1: every object store and index of the persistence model (DESIGN.md's table).
 //! - 2: `event_backward_extremities` and `redactions`. Code of version 1 would write events
 //!   without their rows, so a version 2 database is not compatible with it.
+//! - 3: an event is one record: its `event_json`, `event_to_state_groups` and `event_edges` rows
+//!   move into its `events` row (the edges as a list under a multi-entry index `prev_event_id`),
+//!   and those three stores are deleted. IndexedDB's cost is per record, and these are one row per
+//!   event. Code of version 2 cannot read the events, so version 3 is not compatible with it.
 //!
 //! The `meta` store holds `schema_version` and `compat_version` (the oldest code version allowed
 //! to write to this database), as Synapse's `SCHEMA_VERSION` / `SCHEMA_COMPAT_VERSION`.
@@ -27,13 +31,15 @@ pub enum Version {
     V1 = 1,
     /// Backward extremities and redactions.
     V2 = 2,
+    /// One record per event.
+    V3 = 3,
 }
 
 impl Version {
     /// The version this code creates and writes.
-    pub const CURRENT: Self = Self::V2;
+    pub const CURRENT: Self = Self::V3;
     /// The oldest code version that may write to a database of [`Self::CURRENT`].
-    pub const COMPAT: Self = Self::V2;
+    pub const COMPAT: Self = Self::V3;
 
     /// The IndexedDB version number.
     pub const fn number(self) -> u32 {
@@ -45,10 +51,6 @@ impl Version {
 pub mod stores {
     /// [`EventRow`](super::super::rows::EventRow)s.
     pub const EVENTS: &str = "events";
-    /// [`EventJsonRow`](super::super::rows::EventJsonRow)s.
-    pub const EVENT_JSON: &str = "event_json";
-    /// [`EventEdgeRow`](super::super::rows::EventEdgeRow)s.
-    pub const EVENT_EDGES: &str = "event_edges";
     /// [`ForwardExtremityRow`](super::super::rows::ForwardExtremityRow)s.
     pub const EVENT_FORWARD_EXTREMITIES: &str = "event_forward_extremities";
     /// [`CurrentStateRow`](super::super::rows::CurrentStateRow)s.
@@ -61,8 +63,6 @@ pub mod stores {
     pub const STATE_GROUPS_STATE: &str = "state_groups_state";
     /// [`StateGroupEdgeRow`](super::super::rows::StateGroupEdgeRow)s.
     pub const STATE_GROUP_EDGES: &str = "state_group_edges";
-    /// [`EventToStateGroupRow`](super::super::rows::EventToStateGroupRow)s.
-    pub const EVENT_TO_STATE_GROUPS: &str = "event_to_state_groups";
     /// [`RoomRow`](super::super::rows::RoomRow)s.
     pub const ROOMS: &str = "rooms";
     /// [`StreamPositionRow`](super::super::rows::StreamPositionRow)s.
@@ -77,17 +77,14 @@ pub mod stores {
     pub const META: &str = "meta";
 
     /// Every object store of the current version.
-    pub const ALL: [&str; 16] = [
+    pub const ALL: [&str; 13] = [
         EVENTS,
-        EVENT_JSON,
-        EVENT_EDGES,
         EVENT_FORWARD_EXTREMITIES,
         CURRENT_STATE_EVENTS,
         ROOM_MEMBERSHIPS,
         STATE_GROUPS,
         STATE_GROUPS_STATE,
         STATE_GROUP_EDGES,
-        EVENT_TO_STATE_GROUPS,
         ROOMS,
         STREAM_POSITIONS,
         SEQUENCES,
@@ -97,12 +94,20 @@ pub mod stores {
     ];
 }
 
+/// The stores of versions 1 and 2 whose rows version 3 moved into `events`.
+mod merged {
+    pub const EVENT_JSON: &str = "event_json";
+    pub const EVENT_EDGES: &str = "event_edges";
+    pub const EVENT_TO_STATE_GROUPS: &str = "event_to_state_groups";
+}
+
 /// Index names.
 pub mod indices {
     /// `events` by `room_id`.
     pub const EVENTS_BY_ROOM: &str = "room_id";
-    /// `event_edges` by `prev_event_id`.
-    pub const EDGES_BY_PREV: &str = "prev_event_id";
+    /// `events` by each of its `prev_events` (multi-entry; Synapse's `event_edges` index on
+    /// `prev_event_id`).
+    pub const EVENTS_BY_PREV: &str = "prev_event_id";
     /// `event_forward_extremities` by `room_id`.
     pub const EXTREMITIES_BY_ROOM: &str = "room_id";
     /// `current_state_events` by `room_id`.
@@ -125,14 +130,192 @@ pub mod indices {
 
 /// Runs in `upgradeneeded`: brings a database of `old_version` (0 when new) to
 /// [`Version::CURRENT`].
-pub(super) fn upgrade(db: &Database, old_version: u32) -> indexed_db_futures::Result<()> {
-    if old_version < Version::V1.number() {
+pub(super) async fn upgrade(db: Database, old_version: u32) -> indexed_db_futures::Result<()> {
+    upgrade_to(&db, old_version, Version::CURRENT).await
+}
+
+/// Brings a database of `old_version` to `version`, one migration after the other.
+pub(super) async fn upgrade_to(
+    db: &Database,
+    old_version: u32,
+    version: Version,
+) -> indexed_db_futures::Result<()> {
+    let needs = |step: Version| old_version < step.number() && step <= version;
+    if needs(Version::V1) {
         v1::upgrade(db)?;
     }
-    if old_version < Version::V2.number() {
+    if needs(Version::V2) {
         v2::upgrade(db)?;
     }
+    if needs(Version::V3) {
+        v3::upgrade(db).await?;
+    }
     Ok(())
+}
+
+/// Version 3: one record per event.
+mod v3 {
+    use std::collections::BTreeMap;
+
+    use indexed_db_futures::object_store::ObjectStore;
+    use indexed_db_futures::KeyRange;
+    use serde::Deserialize;
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::storage::indexeddb::rows::EventRow;
+
+    use super::merged::{EVENT_EDGES, EVENT_JSON, EVENT_TO_STATE_GROUPS};
+    /// Created and deleted in the upgrade: indexed_db_futures reaches the upgrade's transaction
+    /// (and so the stores that exist already) only through a store created in it.
+    const SCRATCH: &str = "upgrade_to_v3";
+    /// Events moved per round of reads, to bound the memory a large database takes.
+    const PAGE: u32 = 1000;
+
+    /// A version 2 `events` row.
+    #[derive(Deserialize)]
+    struct EventRowV2 {
+        event_id: String,
+        room_id: String,
+        #[serde(rename = "type")]
+        event_type: String,
+        #[serde(default)]
+        state_key: Option<String>,
+        sender: String,
+        depth: u64,
+        stream_ordering: i64,
+        instance_name: String,
+        outlier: bool,
+        format_version: u8,
+        #[serde(default)]
+        rejection: Option<String>,
+    }
+
+    /// A version 2 `event_json` row.
+    #[derive(Deserialize)]
+    struct EventJsonRowV2 {
+        event_id: String,
+        room_version: String,
+        json: String,
+        internal_metadata: String,
+    }
+
+    /// A version 2 `event_edges` row.
+    #[derive(Deserialize)]
+    struct EventEdgeRowV2 {
+        event_id: String,
+        prev_event_id: String,
+    }
+
+    /// A version 2 `event_to_state_groups` row.
+    #[derive(Deserialize)]
+    struct EventToStateGroupRowV2 {
+        event_id: String,
+        state_group: u64,
+    }
+
+    pub(super) async fn upgrade(db: &Database) -> indexed_db_futures::Result<()> {
+        let scratch = db.create_object_store(SCRATCH).build()?;
+        let tx = scratch.transaction();
+        let events = tx.object_store(stores::EVENTS)?;
+        events
+            .create_index(indices::EVENTS_BY_PREV, KeyPath::One("prev_events"))
+            .with_multi_entry(true)
+            .build()?;
+        let old = [
+            tx.object_store(EVENT_JSON)?,
+            tx.object_store(EVENT_EDGES)?,
+            tx.object_store(EVENT_TO_STATE_GROUPS)?,
+        ];
+        let mut after: Option<String> = None;
+        while let Some(last) = move_page(&events, &old, after.take()).await? {
+            after = Some(last);
+        }
+        for name in [EVENT_JSON, EVENT_EDGES, EVENT_TO_STATE_GROUPS, SCRATCH] {
+            db.delete_object_store(name)?;
+        }
+        Ok(())
+    }
+
+    /// Rewrites the next [`PAGE`] events after `after` as version 3 rows; the last event id
+    /// moved, or `None` when none was left. The other stores are keyed by event id first too, so
+    /// the same key range holds the page's rows in each.
+    async fn move_page(
+        events: &ObjectStore<'_>,
+        [json, edges, groups]: &[ObjectStore<'_>; 3],
+        after: Option<String>,
+    ) -> indexed_db_futures::Result<Option<String>> {
+        let page: Vec<EventRowV2> = match after {
+            Some(after) => events
+                .get_all()
+                .with_query::<String, _>(KeyRange::LowerBound(after, true))
+                .with_limit(PAGE)
+                .serde()?
+                .await?
+                .collect::<Result<_, _>>()?,
+            None => events.get_all().with_limit(PAGE).serde()?.await?.collect::<Result<_, _>>()?,
+        };
+        let (Some(first), Some(last)) = (page.first(), page.last()) else {
+            return Ok(None);
+        };
+        let (first, last) = (first.event_id.clone(), last.event_id.clone());
+        let range = || KeyRange::Bound(first.clone(), false, last.clone(), false);
+        // `[first]` sorts before every `[first, prev]`, and an array after every string.
+        let edge_range = KeyRange::Bound(json!([first]), false, json!([last, []]), false);
+        let json = json.get_all::<EventJsonRowV2>().with_query::<String, _>(range()).serde()?;
+        let groups =
+            groups.get_all::<EventToStateGroupRowV2>().with_query::<String, _>(range()).serde()?;
+        let edges = edges.get_all::<EventEdgeRowV2>().with_query::<Value, _>(edge_range).serde()?;
+        let mut json: BTreeMap<String, EventJsonRowV2> = json
+            .await?
+            .map(|row| row.map(|row| (row.event_id.clone(), row)))
+            .collect::<Result<_, _>>()?;
+        let mut groups: BTreeMap<String, u64> = groups
+            .await?
+            .map(|row| row.map(|row| (row.event_id, row.state_group)))
+            .collect::<Result<_, _>>()?;
+        let mut prevs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for edge in edges.await? {
+            let edge = edge?;
+            prevs.entry(edge.event_id).or_default().push(edge.prev_event_id);
+        }
+        for row in page {
+            let Some(json) = json.remove(&row.event_id) else {
+                let message = format!("{} has no event_json row", row.event_id);
+                return Err(js_sys::Error::new(&message).into());
+            };
+            let state_group = groups.remove(&row.event_id);
+            let prev_events = prevs.remove(&row.event_id).unwrap_or_default();
+            events.put(merged(row, json, prev_events, state_group)).serde()?;
+        }
+        Ok(Some(last))
+    }
+
+    fn merged(
+        row: EventRowV2,
+        json: EventJsonRowV2,
+        prev_events: Vec<String>,
+        state_group: Option<u64>,
+    ) -> EventRow {
+        EventRow {
+            event_id: row.event_id,
+            room_id: row.room_id,
+            event_type: row.event_type,
+            state_key: row.state_key,
+            sender: row.sender,
+            depth: row.depth,
+            stream_ordering: row.stream_ordering,
+            instance_name: row.instance_name,
+            outlier: row.outlier,
+            format_version: row.format_version,
+            rejection: row.rejection,
+            room_version: json.room_version,
+            json: json.json,
+            internal_metadata: json.internal_metadata,
+            prev_events,
+            state_group,
+        }
+    }
 }
 
 /// Version 2: the backward extremities and redactions of the persistence model.
@@ -199,20 +382,21 @@ mod v1 {
         Ok(())
     }
 
-    /// `event_json`: key `event_id`; no index. Synapse `event_json`.
+    /// `event_json`: key `event_id`; no index. Synapse `event_json`. (Merged into `events` by
+    /// version 3.)
     fn event_json(db: &Database) -> indexed_db_futures::Result<()> {
-        db.create_object_store(stores::EVENT_JSON).with_key_path(one("event_id")).build()?;
+        db.create_object_store(merged::EVENT_JSON).with_key_path(one("event_id")).build()?;
         Ok(())
     }
 
     /// `event_edges`: key `[event_id, prev_event_id]`; index `prev_event_id` (not unique).
-    /// Synapse `event_edges`.
+    /// Synapse `event_edges`. (Merged into `events` by version 3.)
     fn event_edges(db: &Database) -> indexed_db_futures::Result<()> {
         let store = db
-            .create_object_store(stores::EVENT_EDGES)
+            .create_object_store(merged::EVENT_EDGES)
             .with_key_path(seq(["event_id", "prev_event_id"]))
             .build()?;
-        store.create_index(indices::EDGES_BY_PREV, one("prev_event_id")).build()?;
+        store.create_index("prev_event_id", one("prev_event_id")).build()?;
         Ok(())
     }
 
@@ -282,8 +466,9 @@ mod v1 {
     }
 
     /// `event_to_state_groups`: key `event_id`; no index. Synapse `event_to_state_groups`.
+    /// (Merged into `events` by version 3.)
     fn event_to_state_groups(db: &Database) -> indexed_db_futures::Result<()> {
-        db.create_object_store(stores::EVENT_TO_STATE_GROUPS)
+        db.create_object_store(merged::EVENT_TO_STATE_GROUPS)
             .with_key_path(one("event_id"))
             .build()?;
         Ok(())
