@@ -265,8 +265,9 @@ impl<S: Store> EventStore<S> {
         // ask the store, which alone knows whether the room is recorded.
         let outliers = matches!(arrival, Arrival::Outlier { .. });
         let mut known: BTreeMap<String, RoomVersion> = BTreeMap::new();
+        let mut asked: BTreeSet<&str> = BTreeSet::new();
         for room_id in events.iter().filter_map(|e| e.get("room_id").and_then(JsonValue::as_str)) {
-            if known.contains_key(room_id) {
+            if !asked.insert(room_id) {
                 continue;
             }
             let planned = (!outliers)
@@ -764,8 +765,15 @@ mod tests {
     }
 
     /// The memory backend, except that every write first yields once, as a browser backend
-    /// does: what a persist does across that await is what this checks.
-    struct Yielding(MemoryStore);
+    /// does: what a persist does across that await is what this checks. It counts the room
+    /// version reads, each a transaction of its own in the browser.
+    struct Yielding(MemoryStore, std::cell::Cell<usize>);
+
+    impl Yielding {
+        fn new() -> Self {
+            Self(MemoryStore::new(), std::cell::Cell::new(0))
+        }
+    }
 
     async fn yield_once() {
         let mut yielded = false;
@@ -787,6 +795,7 @@ mod tests {
             self.0.apply(plan, writer).await
         }
         async fn room_version(&self, room_id: &str) -> Result<Option<RoomVersion>, StoreError> {
+            self.1.set(self.1.get() + 1);
             self.0.room_version(room_id).await
         }
         async fn rooms(&self) -> Result<BTreeSet<String>, StoreError> {
@@ -890,7 +899,7 @@ mod tests {
     /// run one after the other: the second takes the orderings after the first's.
     #[test]
     fn concurrent_persists_take_turns() {
-        let store = open(Yielding(MemoryStore::new()));
+        let store = open(Yielding::new());
         let (first, second) = (room_pdus(3), room_pdus(4));
         let (first_len, second_len) = (first.len() as i64, second.len() as i64);
         let (a, b) = join(store.persist_events(first, false), store.persist_events(second, false));
@@ -900,6 +909,21 @@ mod tests {
         assert_eq!(a.rooms[0].stream_orderings, Some((1, first_len)));
         assert_eq!(b.rooms[0].stream_orderings, Some((first_len + 1, first_len + second_len)));
         assert_eq!(store.current_token(), first_len + second_len);
+    }
+
+    /// A batch reads the version of each room it holds at most once, and not at all for a room
+    /// planned here already, whether or not the store holds the room.
+    #[test]
+    fn a_batch_reads_each_rooms_version_once() {
+        let store = open(Yielding::new());
+        let mut events = room_pdus(10);
+        let later = events.split_off(8);
+        let (first, _) = join(store.persist_events(events, false), async {});
+        assert_eq!(first.unwrap().rooms[0].error, None);
+        assert_eq!(store.backend().1.get(), 1, "a new room of eight events: one read");
+        let (second, _) = join(store.persist_events(later, false), async {});
+        assert_eq!(second.unwrap().rooms[0].error, None);
+        assert_eq!(store.backend().1.get(), 1, "the room is planned here now");
     }
 
     /// The current token follows live events only.
