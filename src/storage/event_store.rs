@@ -60,7 +60,8 @@ pub struct RoomPersistResult {
     pub soft_failed: Vec<String>,
     /// The room's forward extremities after the chunk.
     pub forward_extremities: BTreeSet<String>,
-    /// The first and last stream ordering taken, if any event was stored.
+    /// The first and last stream ids taken, if any event was stored: one per event, an outlier
+    /// arriving in the DAG included, though it keeps the ordering it was stored with.
     pub stream_orderings: Option<(i64, i64)>,
     /// Why the chunk was not stored, if it was not: nothing of it was written.
     pub error: Option<StoreError>,
@@ -499,6 +500,10 @@ impl<S: Store> EventStore<S> {
                 }
                 if !room.history.holds_event(id) {
                     let outcome = found.event.outcome();
+                    let ordering = found.event.internal_metadata.stream_ordering;
+                    if let (EventOutcome::Outlier, Some(ordering)) = (outcome, ordering) {
+                        room.history.load_outlier_ordering(id.clone(), ordering);
+                    }
                     let auth = found.event.pdu.auth_events().to_vec();
                     room.history.load_event(found.event.pdu, outcome);
                     next.extend(auth.into_iter().filter(|id| !room.history.holds_event(id)));
@@ -793,7 +798,7 @@ fn summarize(room_id: &str, plan: &RoomWritePlan, history: &RoomHistory) -> Room
             .events
             .first()
             .zip(plan.events.last())
-            .map(|(first, last)| (first.stream_ordering, last.stream_ordering)),
+            .map(|(first, last)| (first.stream_id, last.stream_id)),
         error: None,
     }
 }

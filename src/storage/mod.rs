@@ -74,9 +74,10 @@ pub struct PlanningEvent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Positions {
-    /// The highest stream ordering of a live event (0 when none).
+    /// The highest live stream id taken (0 when none): an event's stream ordering, or the id an
+    /// outlier arriving in the DAG took (see [`crate::persist::PlannedEvent::stream_id`]).
     pub last_stream_ordering: i64,
-    /// The lowest stream ordering of a backfilled event (0 when none).
+    /// The lowest backfill stream id taken (0 when none), likewise.
     pub last_backfill_ordering: i64,
     /// The id the next state group takes.
     pub next_state_group: StateGroupId,
@@ -92,7 +93,8 @@ impl Default for Positions {
 impl Positions {
     /// The positions once a plan is written: they only move forward.
     pub fn after(self, plan: &RoomWritePlan) -> Self {
-        let orderings = plan.events.iter().map(|event| event.stream_ordering);
+        // The ids taken, not the orderings written: an ex-outlier keeps an older ordering.
+        let orderings = plan.events.iter().map(|event| event.stream_id);
         let groups = plan.state_groups.iter().map(|group| group.id + 1);
         Self {
             last_stream_ordering: orderings.clone().fold(self.last_stream_ordering, i64::max),

@@ -51,6 +51,7 @@ macro_rules! store_conformance_tests {
             redacted_events_load_pruned,
             redacted_state_events_read_pruned,
             an_out_of_band_invite_is_an_outlier_until_its_room_arrives,
+            a_de_outliered_event_keeps_its_stream_ordering,
             stored_rooms_are_listed,
             stripped_state_of_stored_invites,
             stripped_state_of_a_stored_knock,
@@ -1127,4 +1128,53 @@ pub async fn an_out_of_band_invite_is_an_outlier_until_its_room_arrives(backend:
         store.memberships(room_id).await.unwrap().len(),
         room["room_memberships"].as_array().unwrap().len()
     );
+}
+
+/// An outlier that arrives in the DAG keeps the stream ordering it was stored with: Synapse's
+/// `_update_outliers_txn` only marks its `events` row no longer an outlier. The chunk still
+/// takes one stream id per event, the ex-outlier's included (Synapse's `get_next_mult` counts it
+/// and gives its id to the `ex_outlier_stream` row), so the other events have the orderings
+/// Synapse gives them and the stream goes on after the chunk. Two out-of-band invites, Bob's in
+/// room v10 and Dave's in room v4, then each room in two batches, the first ending with the
+/// invite, the store reopened after each: room v10's invite is de-outliered in the session that
+/// stored it, room v4's after a reopen (its stored ordering read back for planning).
+pub async fn a_de_outliered_event_keeps_its_stream_ordering<S: Store>(backend: S) {
+    let fixture = pdus_fixture();
+    let rooms = [(&fixture["rooms"][9], 8, "10"), (&fixture["rooms"][3], 10, "4")];
+    let mut store = open(backend).await;
+    for (ordering, (room, invite_at, version)) in (1..).zip(rooms) {
+        let invite = &room["events"][invite_at];
+        assert_eq!(invite["pdu"]["content"]["membership"], "invite");
+        let version = prejoin::model::room_version::RoomVersion::parse(version).unwrap();
+        let result = store.persist_outliers(vec![invite["pdu"].clone()], Some(version), true);
+        assert_eq!(result.await.unwrap().rooms[0].stream_orderings, Some((ordering, ordering)));
+    }
+    let mut last = 2;
+    for (outlier_ordering, (room, invite_at, _)) in (1..).zip(rooms) {
+        let mut pdus = room_pdus_json(room);
+        // Up to the invite first: the last id the batch takes is the ex-outlier's.
+        let rest = pdus.split_off(invite_at + 1);
+        for batch in [pdus, rest] {
+            let count = batch.len() as i64;
+            let result = store.persist_events(batch, false).await.unwrap();
+            assert_eq!(result.rooms[0].stream_orderings, Some((last + 1, last + count)));
+            last += count;
+            assert_eq!(store.current_token(), last, "the ex-outlier's id is taken all the same");
+            store = open(store.into_backend()).await;
+            assert_eq!(store.current_token(), last, "and stays taken once reopened");
+        }
+        let first = last - room["events"].as_array().unwrap().len() as i64 + 1;
+        for (index, event) in room["events"].as_array().unwrap().iter().enumerate() {
+            let id = event["event_id"].as_str().unwrap();
+            let stored = stored(&store, id).await;
+            let expected = if index == invite_at { outlier_ordering } else { first + index as i64 };
+            assert_eq!(stored.internal_metadata.stream_ordering, Some(expected), "{id}");
+            assert!(!stored.internal_metadata.outlier, "{id}");
+        }
+    }
+}
+
+/// A `pdus.json` room's PDUs as JSON, in Synapse's stream order.
+fn room_pdus_json(room: &JsonValue) -> Vec<JsonValue> {
+    room["events"].as_array().unwrap().iter().map(|event| event["pdu"].clone()).collect()
 }
