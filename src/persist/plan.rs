@@ -71,8 +71,15 @@ pub struct PlannedEvent {
     pub pdu: Pdu,
     /// Accepted, soft-failed or rejected.
     pub outcome: EventOutcome,
-    /// Its stream ordering.
+    /// Its stream ordering (`events.stream_ordering`): the id taken for it, except for an
+    /// outlier arriving in the DAG, which keeps the ordering it was stored with (Synapse's
+    /// `_update_outliers_txn` only marks the row no longer an outlier).
     pub stream_ordering: i64,
+    /// The stream id the chunk took for it: Synapse takes one per event of the chunk
+    /// (`get_next_mult`), a de-outliered event included, whose id is not its ordering but its
+    /// `ex_outlier_stream` row's. Equal to `stream_ordering` for every other event. The
+    /// sequences and stream positions advance by these.
+    pub stream_id: i64,
     /// The group of the state after it (`event_to_state_groups`); none for an outlier.
     pub state_group: Option<StateGroupId>,
     /// Whether it is stored already as an outlier, whose rows it replaces (de-outliering).
@@ -203,6 +210,9 @@ pub fn plan_room_chunk(
             continue;
         }
         let replaces_outlier = history.outcome(pdu.event_id()) == Some(EventOutcome::Outlier);
+        // Read before receiving the event, which forgets it.
+        let kept_ordering =
+            replaces_outlier.then(|| history.outlier_ordering(pdu.event_id())).flatten();
         for prev in pdu.prev_events() {
             if history.has_state(prev) && groups.event_group(prev).is_none() {
                 history.note_state_miss(prev);
@@ -216,18 +226,25 @@ pub fn plan_room_chunk(
             .plan_event(pdu.event_id(), pdu.prev_events(), &state_before, &state_after)
             .map_err(|error| PlanError::StateGroups(error.to_string()))?;
         new_groups.extend(planned.new_groups);
-        received.push((pdu, outcome, Some(planned.state_group), replaces_outlier));
+        received.push((pdu, outcome, Some(planned.state_group), replaces_outlier, kept_ordering));
     }
-    // Only now, with planning done, are stream orderings taken.
+    // Only now, with planning done, are stream orderings taken: one per event, an ex-outlier
+    // included, as Synapse takes them.
     let events: Vec<PlannedEvent> = received
         .into_iter()
-        .map(|(pdu, outcome, state_group, replaces_outlier)| PlannedEvent {
-            pdu,
-            outcome,
-            stream_ordering: orderings.next(backfilled),
-            state_group,
-            replaces_outlier,
-            out_of_band_membership: false,
+        .map(|(pdu, outcome, state_group, replaces_outlier, kept_ordering)| {
+            let stream_id = orderings.next(backfilled);
+            PlannedEvent {
+                pdu,
+                outcome,
+                // An outlier whose ordering is unknown (never the case for a stored one, which
+                // always has one) takes the new id, as any event.
+                stream_ordering: kept_ordering.unwrap_or(stream_id),
+                stream_id,
+                state_group,
+                replaces_outlier,
+                out_of_band_membership: false,
+            }
         })
         .collect();
     let memberships = events.iter().filter_map(membership_row).collect();
@@ -268,10 +285,13 @@ pub fn plan_outliers(
         if history.contains(pdu.event_id()) || history.outcome(pdu.event_id()).is_some() {
             continue;
         }
+        let stream_ordering = orderings.next(false);
         history.load_event(pdu.clone(), EventOutcome::Outlier);
+        history.load_outlier_ordering(pdu.owned_event_id().clone(), stream_ordering);
         events.push(PlannedEvent {
             outcome: EventOutcome::Outlier,
-            stream_ordering: orderings.next(false),
+            stream_ordering,
+            stream_id: stream_ordering,
             state_group: None,
             replaces_outlier: false,
             out_of_band_membership: out_of_band && pdu.event_type() == "m.room.member",

@@ -78,6 +78,9 @@ pub struct RoomHistory {
     // Persistent maps: planning works on a copy of the history, which costs nothing to make.
     events: OrdMap<OwnedEventId, RoomEvent>,
     outcomes: OrdMap<OwnedEventId, EventOutcome>,
+    /// The stream orderings outliers were stored with: one keeps its ordering when it arrives
+    /// in the DAG. Kept as long as the outcomes (pruning keeps both); outliers are few.
+    outlier_orderings: OrdMap<OwnedEventId, i64>,
     state_after: OrdMap<OwnedEventId, StateIds>,
     /// Events looked up in the store and not found there.
     absent: OrdSet<OwnedEventId>,
@@ -130,6 +133,7 @@ impl RoomHistory {
             complete,
             events: OrdMap::new(),
             outcomes: OrdMap::new(),
+            outlier_orderings: OrdMap::new(),
             state_after: OrdMap::new(),
             absent: OrdSet::new(),
             misses: RefCell::default(),
@@ -159,6 +163,17 @@ impl RoomHistory {
         let event = RoomEvent::new(pdu, outcome == EventOutcome::Rejected);
         self.events.insert(event_id.clone(), event);
         self.outcomes.insert(event_id, outcome);
+    }
+
+    /// Records the stream ordering a stored outlier has: when it arrives in the DAG, it keeps
+    /// it (Synapse's `_update_outliers_txn` leaves `events.stream_ordering` alone).
+    pub fn load_outlier_ordering(&mut self, event_id: OwnedEventId, stream_ordering: i64) {
+        self.outlier_orderings.insert(event_id, stream_ordering);
+    }
+
+    /// The stream ordering an outlier was stored with, if the history knows it.
+    pub fn outlier_ordering(&self, event_id: &EventId) -> Option<i64> {
+        self.outlier_orderings.get(event_id).copied()
     }
 
     /// Loads the stored state after an event (its state group).
@@ -342,6 +357,8 @@ impl RoomHistory {
         self.state_after.insert(event_id.clone(), state_after);
         self.events.insert(event_id.clone(), event);
         self.outcomes.insert(event_id.clone(), outcome);
+        // An outlier received into the DAG is one no more.
+        self.outlier_orderings.remove(&event_id);
         self.update_backward_extremities(&event_id, &prevs, outcome);
         if arrival == Arrival::Live {
             self.advance(&event_id, &prevs, outcome)?;

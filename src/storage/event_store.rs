@@ -29,8 +29,8 @@ use crate::persist::plan::AUTH_ERROR;
 use crate::persist::state::Miss;
 use crate::persist::state_groups::{StateGroupId, StateGroups};
 use crate::persist::{
-    parse_batch, plan_outliers, plan_room_chunk, EventOutcome, MembershipRow, RoomHistory,
-    RoomWritePlan, StateIds, StreamOrderings,
+    parse_batch, plan_outliers, plan_room_chunk, EventOutcome, MembershipRow, RedactionRow,
+    RoomHistory, RoomWritePlan, StateIds, StreamOrderings,
 };
 use crate::prejoin::config::StateKeys;
 use crate::prejoin::{
@@ -60,7 +60,8 @@ pub struct RoomPersistResult {
     pub soft_failed: Vec<String>,
     /// The room's forward extremities after the chunk.
     pub forward_extremities: BTreeSet<String>,
-    /// The first and last stream ordering taken, if any event was stored.
+    /// The first and last stream ids taken, if any event was stored: one per event, an outlier
+    /// arriving in the DAG included, though it keeps the ordering it was stored with.
     pub stream_orderings: Option<(i64, i64)>,
     /// Why the chunk was not stored, if it was not: nothing of it was written.
     pub error: Option<StoreError>,
@@ -500,6 +501,10 @@ impl<S: Store> EventStore<S> {
                 }
                 if !room.history.holds_event(id) {
                     let outcome = found.event.outcome();
+                    let ordering = found.event.internal_metadata.stream_ordering;
+                    if let (EventOutcome::Outlier, Some(ordering)) = (outcome, ordering) {
+                        room.history.load_outlier_ordering(id.clone(), ordering);
+                    }
                     let auth = found.event.pdu.auth_events().to_vec();
                     room.history.load_event(found.event.pdu, outcome);
                     next.extend(auth.into_iter().filter(|id| !room.history.holds_event(id)));
@@ -533,32 +538,62 @@ impl<S: Store> EventStore<S> {
     /// with `unsigned.redacted_because`.
     pub async fn event(&self, event_id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
         let Some(mut event) = self.backend.event(event_id).await? else { return Ok(None) };
-        if let Some(redaction) = self.applicable_redaction(&event).await? {
-            event.pdu = event
-                .pdu
-                .redacted_by(&redaction)
-                .map_err(|error| StoreError::Corrupt(format!("{event_id}: {error}")))?;
+        let rows = self.backend.redactions_of(event_id).await?;
+        let redactions = self.applicable_redactions(std::slice::from_ref(&event.pdu), vec![rows]);
+        if let Some(Some(redaction)) = redactions.await?.pop() {
+            event.pdu = prune(&event.pdu, &redaction)?;
             event.internal_metadata.redacted = true;
         }
         Ok(Some(event))
     }
 
-    /// The first stored redaction of an event that applies to it (Synapse's
-    /// `_maybe_redact_event_row`): not rejected, in the same room, and when its sender lacked the
-    /// power to redact, from the same server as the event's sender.
-    async fn applicable_redaction(&self, event: &StoredEvent) -> Result<Option<Pdu>, StoreError> {
-        for row in self.backend.redactions_of(event.pdu.event_id()).await? {
-            let Some(redaction) = self.backend.event(&row.event_id).await? else { continue };
-            let same_server =
-                redaction.pdu.sender().server_name() == event.pdu.sender().server_name();
-            if redaction.rejected_reason.is_none()
-                && redaction.pdu.room_id() == event.pdu.room_id()
-                && (!row.recheck || same_server)
-            {
-                return Ok(Some(redaction.pdu));
-            }
+    /// `events` as a read returns them: each redacted one pruned, as [`Self::event`] prunes it.
+    /// The `redactions` rows of all of them are read in one batch, and the redaction events they
+    /// name in another (Synapse's `_fetch_event_rows` and `_get_events_from_db` batch them too).
+    async fn pruned(&self, events: Vec<Pdu>) -> Result<Vec<Pdu>, StoreError> {
+        let ids: Vec<OwnedEventId> =
+            events.iter().map(|pdu| pdu.owned_event_id().clone()).collect();
+        let rows = self.backend.redactions_of_many(&ids).await?;
+        if rows.len() != ids.len() {
+            // Zipping would silently drop events from the read.
+            return Err(StoreError::Corrupt(format!(
+                "{} events asked for their redactions, {} answered",
+                ids.len(),
+                rows.len()
+            )));
         }
-        Ok(None)
+        let redactions = self.applicable_redactions(&events, rows).await?;
+        events
+            .into_iter()
+            .zip(redactions)
+            .map(|(event, redaction)| match redaction {
+                Some(redaction) => prune(&event, &redaction),
+                None => Ok(event),
+            })
+            .collect()
+    }
+
+    /// For each of `events`, given the `redactions` rows naming it, the redaction that applies
+    /// to it, if any (see [`first_applicable`]). The redaction events are read in one batch, and
+    /// only when there are rows.
+    async fn applicable_redactions(
+        &self,
+        events: &[Pdu],
+        rows: Vec<Vec<RedactionRow>>,
+    ) -> Result<Vec<Option<Pdu>>, StoreError> {
+        let ids: BTreeSet<&OwnedEventId> = rows.iter().flatten().map(|row| &row.event_id).collect();
+        if ids.is_empty() {
+            return Ok(vec![None; events.len()]);
+        }
+        let ids: Vec<OwnedEventId> = ids.into_iter().cloned().collect();
+        let found = self.backend.events(&ids).await?;
+        let redactions: BTreeMap<OwnedEventId, StoredEvent> =
+            ids.into_iter().zip(found).filter_map(|(id, event)| Some((id, event?))).collect();
+        Ok(events
+            .iter()
+            .zip(rows)
+            .map(|(event, rows)| first_applicable(event, &rows, &redactions).cloned())
+            .collect())
     }
 
     /// A room's current state that `filter` matches.
@@ -628,7 +663,9 @@ impl<S: Store> EventStore<S> {
     }
 
     /// The events of a state, read together (one request batch, not one read per event; only
-    /// their JSON, which is all a state read returns).
+    /// their JSON, which is all a state read returns), the redacted ones pruned as
+    /// [`Self::event`] prunes them: Synapse's state reads fetch events through the same path as
+    /// single events, so a client never sees a redacted state event whole.
     async fn load_state(&self, ids: StateIds) -> Result<Vec<Pdu>, StoreError> {
         let event_ids: Vec<OwnedEventId> = ids.values().cloned().collect();
         let found = self.backend.pdus(&event_ids).await?;
@@ -641,7 +678,7 @@ impl<S: Store> EventStore<S> {
             };
             events.push(event);
         }
-        Ok(events)
+        self.pruned(events).await
     }
 
     /// The stripped state of `user_id`'s invite or knock, from the room's current state: the
@@ -712,6 +749,34 @@ impl<S: Store> EventStore<S> {
     }
 }
 
+/// The first of `rows` (the `redactions` rows naming `event`) whose redaction applies to it
+/// (Synapse's `_maybe_redact_event_row`): the redaction is stored (in `redactions`), not
+/// rejected, in the same room, and when its sender lacked the power to redact (`recheck`), from
+/// the same server as the event's sender.
+fn first_applicable<'a>(
+    event: &Pdu,
+    rows: &[RedactionRow],
+    redactions: &'a BTreeMap<OwnedEventId, StoredEvent>,
+) -> Option<&'a Pdu> {
+    rows.iter()
+        .filter_map(|row| Some((row, redactions.get(&row.event_id)?)))
+        .find(|(row, redaction)| {
+            let same_server = redaction.pdu.sender().server_name() == event.sender().server_name();
+            redaction.rejected_reason.is_none()
+                && redaction.pdu.room_id() == event.room_id()
+                && (!row.recheck || same_server)
+        })
+        .map(|(_, redaction)| &redaction.pdu)
+}
+
+/// `event` pruned by `redaction` (see [`Pdu::redacted_by`]). A stored event that cannot be
+/// pruned is a corrupt store: it was valid when stored.
+fn prune(event: &Pdu, redaction: &Pdu) -> Result<Pdu, StoreError> {
+    event
+        .redacted_by(redaction)
+        .map_err(|error| StoreError::Corrupt(format!("{}: {error}", event.event_id())))
+}
+
 /// An event in client format, as JSON.
 fn client_event(event: &Pdu) -> JsonValue {
     CanonicalJsonValue::Object(event.to_client_event()).into()
@@ -734,7 +799,7 @@ fn summarize(room_id: &str, plan: &RoomWritePlan, history: &RoomHistory) -> Room
             .events
             .first()
             .zip(plan.events.last())
-            .map(|(first, last)| (first.stream_ordering, last.stream_ordering)),
+            .map(|(first, last)| (first.stream_id, last.stream_id)),
         error: None,
     }
 }
@@ -804,6 +869,12 @@ mod tests {
         async fn event(&self, event_id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
             self.0.event(event_id).await
         }
+        async fn events(
+            &self,
+            event_ids: &[OwnedEventId],
+        ) -> Result<Vec<Option<StoredEvent>>, StoreError> {
+            self.0.events(event_ids).await
+        }
         async fn forward_extremities(&self, room_id: &str) -> Result<BTreeSet<String>, StoreError> {
             self.0.forward_extremities(room_id).await
         }
@@ -835,6 +906,12 @@ mod tests {
             event_id: &EventId,
         ) -> Result<Vec<crate::persist::RedactionRow>, StoreError> {
             self.0.redactions_of(event_id).await
+        }
+        async fn redactions_of_many(
+            &self,
+            event_ids: &[OwnedEventId],
+        ) -> Result<Vec<Vec<crate::persist::RedactionRow>>, StoreError> {
+            self.0.redactions_of_many(event_ids).await
         }
         async fn positions(&self) -> Result<Positions, StoreError> {
             self.0.positions().await

@@ -156,6 +156,14 @@ impl Store for MemoryStore {
         Ok(self.tables.borrow().events.get(event_id).cloned())
     }
 
+    async fn events(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<Vec<Option<StoredEvent>>, StoreError> {
+        let tables = self.tables.borrow();
+        Ok(event_ids.iter().map(|id| tables.events.get(id).cloned()).collect())
+    }
+
     async fn forward_extremities(&self, room_id: &str) -> Result<BTreeSet<String>, StoreError> {
         Ok(self.tables.borrow().extremities.get(room_id).cloned().unwrap_or_default())
     }
@@ -169,6 +177,15 @@ impl Store for MemoryStore {
 
     async fn redactions_of(&self, event_id: &EventId) -> Result<Vec<RedactionRow>, StoreError> {
         Ok(self.tables.borrow().redactions.get(event_id).cloned().unwrap_or_default())
+    }
+
+    async fn redactions_of_many(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<Vec<Vec<RedactionRow>>, StoreError> {
+        let tables = self.tables.borrow();
+        let rows = |id: &OwnedEventId| tables.redactions.get(id).cloned().unwrap_or_default();
+        Ok(event_ids.iter().map(rows).collect())
     }
 
     async fn current_state(

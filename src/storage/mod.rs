@@ -74,9 +74,10 @@ pub struct PlanningEvent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Positions {
-    /// The highest stream ordering of a live event (0 when none).
+    /// The highest live stream id taken (0 when none): an event's stream ordering, or the id an
+    /// outlier arriving in the DAG took (see [`crate::persist::PlannedEvent::stream_id`]).
     pub last_stream_ordering: i64,
-    /// The lowest stream ordering of a backfilled event (0 when none).
+    /// The lowest backfill stream id taken (0 when none), likewise.
     pub last_backfill_ordering: i64,
     /// The id the next state group takes.
     pub next_state_group: StateGroupId,
@@ -92,7 +93,8 @@ impl Default for Positions {
 impl Positions {
     /// The positions once a plan is written: they only move forward.
     pub fn after(self, plan: &RoomWritePlan) -> Self {
-        let orderings = plan.events.iter().map(|event| event.stream_ordering);
+        // The ids taken, not the orderings written: an ex-outlier keeps an older ordering.
+        let orderings = plan.events.iter().map(|event| event.stream_id);
         let groups = plan.state_groups.iter().map(|group| group.id + 1);
         Self {
             last_stream_ordering: orderings.clone().fold(self.last_stream_ordering, i64::max),
@@ -119,11 +121,43 @@ pub trait Store {
     /// A stored event.
     async fn event(&self, event_id: &EventId) -> Result<Option<StoredEvent>, StoreError>;
 
+    /// Stored events, in the order of `event_ids` (`None` for one not stored): what a read
+    /// needs of events beyond their PDUs (whether a redaction was rejected), in one request
+    /// batch.
+    ///
+    /// The default asks [`Store::event`] event by event; a backend that can batch reads should.
+    async fn events(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<Vec<Option<StoredEvent>>, StoreError> {
+        let mut events = Vec::with_capacity(event_ids.len());
+        for event_id in event_ids {
+            events.push(self.event(event_id).await?);
+        }
+        Ok(events)
+    }
+
     /// A room's forward extremities.
     async fn forward_extremities(&self, room_id: &str) -> Result<BTreeSet<String>, StoreError>;
 
     /// The `redactions` rows that name an event.
     async fn redactions_of(&self, event_id: &EventId) -> Result<Vec<RedactionRow>, StoreError>;
+
+    /// The `redactions` rows that name each of `event_ids`, in their order: what a read of
+    /// several events (a state) needs to prune the redacted ones, in one request batch.
+    ///
+    /// The default asks [`Store::redactions_of`] event by event; a backend that can batch reads
+    /// should.
+    async fn redactions_of_many(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<Vec<Vec<RedactionRow>>, StoreError> {
+        let mut rows = Vec::with_capacity(event_ids.len());
+        for event_id in event_ids {
+            rows.push(self.redactions_of(event_id).await?);
+        }
+        Ok(rows)
+    }
 
     /// A room's backward extremities: prev events of stored events that are not stored.
     async fn backward_extremities(

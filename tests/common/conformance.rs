@@ -49,7 +49,9 @@ macro_rules! store_conformance_tests {
             a_large_room_through_a_small_cache,
             a_gap_is_a_backward_extremity_until_filled,
             redacted_events_load_pruned,
+            redacted_state_events_read_pruned,
             an_out_of_band_invite_is_an_outlier_until_its_room_arrives,
+            a_de_outliered_event_keeps_its_stream_ordering,
             stored_rooms_are_listed,
             stripped_state_of_stored_invites,
             stripped_state_of_a_stored_knock,
@@ -333,6 +335,12 @@ impl<S: Store> Store for FailingRoom<S> {
     async fn event(&self, event_id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
         self.inner.event(event_id).await
     }
+    async fn events(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<Vec<Option<StoredEvent>>, StoreError> {
+        self.inner.events(event_ids).await
+    }
     async fn forward_extremities(&self, room_id: &str) -> Result<BTreeSet<String>, StoreError> {
         self.inner.forward_extremities(room_id).await
     }
@@ -354,6 +362,12 @@ impl<S: Store> Store for FailingRoom<S> {
         event_id: &EventId,
     ) -> Result<Vec<prejoin::persist::RedactionRow>, StoreError> {
         self.inner.redactions_of(event_id).await
+    }
+    async fn redactions_of_many(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<Vec<Vec<prejoin::persist::RedactionRow>>, StoreError> {
+        self.inner.redactions_of_many(event_ids).await
     }
     async fn state_at_event(
         &self,
@@ -678,6 +692,176 @@ pub async fn redacted_events_load_pruned(backend: impl Store) {
     }
 }
 
+/// The top-level keys the spec's redaction algorithm keeps in room versions 11 and 12
+/// (federation form: the PDU has no `event_id` from room version 3 on); `unsigned` is Synapse's
+/// own (`prune_event` keeps `age_ts` and `replaces_state`, then adds the redaction).
+const V11_KEPT_KEYS: [&str; 11] = [
+    "auth_events",
+    "content",
+    "depth",
+    "hashes",
+    "origin_server_ts",
+    "prev_events",
+    "room_id",
+    "sender",
+    "signatures",
+    "state_key",
+    "type",
+];
+
+/// A redaction of `redacts` by `sender` in a room version 12 room of `pdus.json`, after `prev`
+/// at `depth`: `redacts` in its content (room version 11 on), its auth events the sender's
+/// member event and the power levels of the room's current state (from room version 12 the
+/// create event is named by the room id). Unsigned: the store checks no signature. Returns its
+/// id and PDU.
+fn redaction_pdu(
+    room: &JsonValue,
+    sender: &str,
+    redacts: &str,
+    (prev, depth): (&str, u64),
+) -> (String, JsonValue) {
+    let current = expected_state(&room["current_state"]);
+    let state = |event_type: &str, state_key: &str| {
+        current[&(event_type.to_owned(), state_key.to_owned())].clone()
+    };
+    let pdu = serde_json::json!({
+        "room_id": room["room_id"],
+        "type": "m.room.redaction",
+        "sender": sender,
+        "content": {"redacts": redacts, "reason": "conformance"},
+        "auth_events": [state("m.room.power_levels", ""), state("m.room.member", sender)],
+        "prev_events": [prev],
+        "depth": depth,
+        "origin_server_ts": 1_795_372_700_000_u64 + depth,
+        "hashes": {"sha256": "unchecked"},
+        "signatures": {},
+    });
+    let version = prejoin::model::room_version::RoomVersion::parse("12").unwrap();
+    let id = prejoin::model::pdu::Pdu::from_json_value(pdu.clone(), &version).unwrap();
+    (id.event_id().to_string(), pdu)
+}
+
+/// What a state read returns of a fixture PDU redacted by `redaction`: the keys of
+/// [`V11_KEPT_KEYS`], `content` as given, and in `unsigned` the stored `age_ts` and
+/// `replaces_state` with `redacted_by` and `redacted_because` (the redaction in client format:
+/// with its id, without `auth_events`, `prev_events`, `depth`, `hashes` and `signatures`).
+fn pruned_pdu(
+    original: &JsonValue,
+    content: JsonValue,
+    (id, redaction): (&str, &JsonValue),
+) -> JsonValue {
+    let mut expected: serde_json::Map<String, JsonValue> = V11_KEPT_KEYS
+        .iter()
+        .filter_map(|key| Some(((*key).to_owned(), original.get(*key)?.clone())))
+        .collect();
+    expected.insert("content".to_owned(), content);
+    let because = serde_json::json!({
+        "event_id": id,
+        "room_id": redaction["room_id"],
+        "type": "m.room.redaction",
+        "sender": redaction["sender"],
+        "content": redaction["content"],
+        "origin_server_ts": redaction["origin_server_ts"],
+    });
+    let unsigned = &original["unsigned"];
+    expected.insert(
+        "unsigned".to_owned(),
+        serde_json::json!({
+            "age_ts": unsigned["age_ts"],
+            "replaces_state": unsigned["replaces_state"],
+            "redacted_by": id,
+            "redacted_because": because,
+        }),
+    );
+    JsonValue::Object(expected)
+}
+
+/// Redacted state events are read pruned, from the current state and from the state at an event
+/// (before the redaction or after it alike), as Synapse's event fetching prunes every event it
+/// loads (`_maybe_redact_event_row`). In the state-changes room (room version 12), three
+/// redactions: Carol's join by Alice (a creator: may redact anything), Bob's topic by Carol
+/// (power 0 below `redact` 50: rechecked on read, and applied since both are on localhost), and
+/// the join rules named by Alice from another room (never applied: not the same room).
+pub async fn redacted_state_events_read_pruned(backend: impl Store) {
+    let fixture = pdus_fixture();
+    let rooms = fixture["rooms"].as_array().unwrap();
+    let room = rooms.iter().find(|r| r["name"] == "state-changes").unwrap();
+    let other = rooms.iter().find(|r| r["name"] == "v12").unwrap();
+    let room_id = room["room_id"].as_str().unwrap();
+    let (alice, carol) = ("@alice4e7453:localhost", "@carol4e7453:localhost");
+    let current = expected_state(&room["current_state"]);
+    let id_of = |event_type: &str, state_key: &str| {
+        current[&(event_type.to_owned(), state_key.to_owned())].clone()
+    };
+    let (topic, join, join_rules) =
+        (id_of("m.room.topic", ""), id_of("m.room.member", carol), id_of("m.room.join_rules", ""));
+    let tip = room["forward_extremities"][0].as_str().unwrap();
+    let (topic_redaction, topic_pdu) = redaction_pdu(room, carol, &topic, (tip, 37));
+    let (join_redaction, join_pdu) = redaction_pdu(room, alice, &join, (&topic_redaction, 38));
+    let other_tip = other["forward_extremities"][0].as_str().unwrap();
+    let (_, foreign_pdu) = redaction_pdu(other, alice, &join_rules, (other_tip, 17));
+
+    let store = open(backend).await;
+    let mut events = interleaved(&[room, other]);
+    events.extend([topic_pdu.clone(), join_pdu.clone(), foreign_pdu]);
+    persist(&store, events, &mut std::iter::empty()).await;
+    // Carol may not redact Bob's topic outright; the foreign redaction is stored all the same.
+    for (redacted, recheck) in [(&topic, true), (&join, false), (&join_rules, false)] {
+        let rows = store.backend().redactions_of(&event_id(redacted)).await.unwrap();
+        let rechecks: Vec<bool> = rows.iter().map(|row| row.recheck).collect();
+        assert_eq!(rechecks, [recheck], "{redacted}");
+    }
+
+    let fixture_pdu = |id: &str| fixture_event(room, id)["pdu"].clone();
+    // Room versions 11 and 12 keep no content key of a topic, and `membership` (with
+    // `join_authorised_via_users_server` and `third_party_invite.signed`, absent here) of a
+    // member event.
+    let expected_topic =
+        pruned_pdu(&fixture_pdu(&topic), serde_json::json!({}), (&topic_redaction, &topic_pdu));
+    let expected_join = pruned_pdu(
+        &fixture_pdu(&join),
+        serde_json::json!({"membership": "join"}),
+        (&join_redaction, &join_pdu),
+    );
+    let pruned = BTreeMap::from([(topic, expected_topic), (join.clone(), expected_join.clone())]);
+    let check = |events, state, at| check_state_read(room, events, state, &pruned, at);
+    let ours = store.current_state_events(room_id, &StateFilter::all()).await.unwrap();
+    assert_eq!(check(ours, &current, "current state"), 2);
+    let after = event_id(&join_redaction);
+    let ours = store.state_events_at(&after, &StateFilter::all()).await.unwrap().unwrap();
+    assert_eq!(check(ours, &current, "state after the last redaction"), 2);
+    let group = fixture_event(room, &join)["state_group"].as_i64().unwrap();
+    let at_join = super::synapse_group_state(room, group);
+    let ours = store.state_events_at(&event_id(&join), &StateFilter::all()).await.unwrap();
+    assert_eq!(check(ours.unwrap(), &at_join, "state at the join, before the redactions"), 2);
+    let only_members = StateFilter::from_types([("m.room.member", Some(carol))]);
+    let ours = store.current_state_events(room_id, &only_members).await.unwrap();
+    let ours: Vec<JsonValue> =
+        ours.iter().map(|event| serde_json::to_value(event.as_object()).unwrap()).collect();
+    assert_eq!(ours, std::slice::from_ref(&expected_join), "a filtered read prunes too");
+    let single = stored(&store, &join).await;
+    assert_eq!(serde_json::to_value(single.pdu.as_object()).unwrap(), expected_join);
+}
+
+/// Checks a state read of a `pdus.json` room: each event of `state`, in its order, as the
+/// fixture stored it, except those of `pruned` (event id → the JSON expected). Returns how many
+/// of `pruned` the read held.
+fn check_state_read(
+    room: &JsonValue,
+    events: Vec<prejoin::model::pdu::Pdu>,
+    state: &BTreeMap<(String, String), String>,
+    pruned: &BTreeMap<String, JsonValue>,
+    at: &str,
+) -> usize {
+    assert_eq!(events.len(), state.len(), "{at}");
+    for (event, id) in events.iter().zip(state.values()) {
+        let ours = serde_json::to_value(event.as_object()).unwrap();
+        let expected = pruned.get(id).unwrap_or(&fixture_event(room, id)["pdu"]);
+        assert_eq!(&ours, expected, "{at}: {id}");
+    }
+    state.values().filter(|id| pruned.contains_key(*id)).count()
+}
+
 /// The PDUs (as JSON) of a fixture state, by the fixture's event ids.
 fn fixture_state_pdus(
     room: &JsonValue,
@@ -944,4 +1128,53 @@ pub async fn an_out_of_band_invite_is_an_outlier_until_its_room_arrives(backend:
         store.memberships(room_id).await.unwrap().len(),
         room["room_memberships"].as_array().unwrap().len()
     );
+}
+
+/// An outlier that arrives in the DAG keeps the stream ordering it was stored with: Synapse's
+/// `_update_outliers_txn` only marks its `events` row no longer an outlier. The chunk still
+/// takes one stream id per event, the ex-outlier's included (Synapse's `get_next_mult` counts it
+/// and gives its id to the `ex_outlier_stream` row), so the other events have the orderings
+/// Synapse gives them and the stream goes on after the chunk. Two out-of-band invites, Bob's in
+/// room v10 and Dave's in room v4, then each room in two batches, the first ending with the
+/// invite, the store reopened after each: room v10's invite is de-outliered in the session that
+/// stored it, room v4's after a reopen (its stored ordering read back for planning).
+pub async fn a_de_outliered_event_keeps_its_stream_ordering<S: Store>(backend: S) {
+    let fixture = pdus_fixture();
+    let rooms = [(&fixture["rooms"][9], 8, "10"), (&fixture["rooms"][3], 10, "4")];
+    let mut store = open(backend).await;
+    for (ordering, (room, invite_at, version)) in (1..).zip(rooms) {
+        let invite = &room["events"][invite_at];
+        assert_eq!(invite["pdu"]["content"]["membership"], "invite");
+        let version = prejoin::model::room_version::RoomVersion::parse(version).unwrap();
+        let result = store.persist_outliers(vec![invite["pdu"].clone()], Some(version), true);
+        assert_eq!(result.await.unwrap().rooms[0].stream_orderings, Some((ordering, ordering)));
+    }
+    let mut last = 2;
+    for (outlier_ordering, (room, invite_at, _)) in (1..).zip(rooms) {
+        let mut pdus = room_pdus_json(room);
+        // Up to the invite first: the last id the batch takes is the ex-outlier's.
+        let rest = pdus.split_off(invite_at + 1);
+        for batch in [pdus, rest] {
+            let count = batch.len() as i64;
+            let result = store.persist_events(batch, false).await.unwrap();
+            assert_eq!(result.rooms[0].stream_orderings, Some((last + 1, last + count)));
+            last += count;
+            assert_eq!(store.current_token(), last, "the ex-outlier's id is taken all the same");
+            store = open(store.into_backend()).await;
+            assert_eq!(store.current_token(), last, "and stays taken once reopened");
+        }
+        let first = last - room["events"].as_array().unwrap().len() as i64 + 1;
+        for (index, event) in room["events"].as_array().unwrap().iter().enumerate() {
+            let id = event["event_id"].as_str().unwrap();
+            let stored = stored(&store, id).await;
+            let expected = if index == invite_at { outlier_ordering } else { first + index as i64 };
+            assert_eq!(stored.internal_metadata.stream_ordering, Some(expected), "{id}");
+            assert!(!stored.internal_metadata.outlier, "{id}");
+        }
+    }
+}
+
+/// A `pdus.json` room's PDUs as JSON, in Synapse's stream order.
+fn room_pdus_json(room: &JsonValue) -> Vec<JsonValue> {
+    room["events"].as_array().unwrap().iter().map(|event| event["pdu"].clone()).collect()
 }
