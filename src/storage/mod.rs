@@ -124,18 +124,10 @@ pub trait Store {
     /// Stored events, in the order of `event_ids` (`None` for one not stored): what a read
     /// needs of events beyond their PDUs (whether a redaction was rejected), in one request
     /// batch.
-    ///
-    /// The default asks [`Store::event`] event by event; a backend that can batch reads should.
     async fn events(
         &self,
         event_ids: &[OwnedEventId],
-    ) -> Result<Vec<Option<StoredEvent>>, StoreError> {
-        let mut events = Vec::with_capacity(event_ids.len());
-        for event_id in event_ids {
-            events.push(self.event(event_id).await?);
-        }
-        Ok(events)
-    }
+    ) -> Result<Vec<Option<StoredEvent>>, StoreError>;
 
     /// A room's forward extremities.
     async fn forward_extremities(&self, room_id: &str) -> Result<BTreeSet<String>, StoreError>;
@@ -145,19 +137,10 @@ pub trait Store {
 
     /// The `redactions` rows that name each of `event_ids`, in their order: what a read of
     /// several events (a state) needs to prune the redacted ones, in one request batch.
-    ///
-    /// The default asks [`Store::redactions_of`] event by event; a backend that can batch reads
-    /// should.
     async fn redactions_of_many(
         &self,
         event_ids: &[OwnedEventId],
-    ) -> Result<Vec<Vec<RedactionRow>>, StoreError> {
-        let mut rows = Vec::with_capacity(event_ids.len());
-        for event_id in event_ids {
-            rows.push(self.redactions_of(event_id).await?);
-        }
-        Ok(rows)
-    }
+    ) -> Result<Vec<Vec<RedactionRow>>, StoreError>;
 
     /// A room's backward extremities: prev events of stored events that are not stored.
     async fn backward_extremities(

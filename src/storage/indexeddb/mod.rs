@@ -234,20 +234,25 @@ impl IndexedDbStore {
                 error => return Err(error),
             },
         };
-        let meta = tx.object_store(stores::META)?;
-        let stored_schema =
-            meta.get::<MetaRow, String, _>(SCHEMA_VERSION_KEY.to_owned()).serde()?;
-        let stored_compat =
-            meta.get::<MetaRow, String, _>(COMPAT_VERSION_KEY.to_owned()).serde()?;
-        let stored_schema = stored_schema.await?.map(|row| row.value);
-        let stored_compat = stored_compat.await?.map(|row| row.value);
+        // Every read is placed at once: opening costs one round of requests.
+        let meta = tx.object_store(stores::META)?.get_all::<MetaRow>().serde()?;
+        let positions = read_positions(&tx)?;
+        let (mut stored_schema, mut stored_compat) = (None, None);
+        for row in meta.await? {
+            let row = row?;
+            match row.key.as_str() {
+                SCHEMA_VERSION_KEY => stored_schema = Some(row.value),
+                COMPAT_VERSION_KEY => stored_compat = Some(row.value),
+                _ => {}
+            }
+        }
         // Without a `compat_version`, a newer database needs code of its own version.
         let compat_version = stored_compat.unwrap_or(version);
         if compat_version > current {
             // Dropped without a commit: nothing was written.
             return Err(IdbError::SchemaTooNew { version, compat_version });
         }
-        *self.opened_at.borrow_mut() = Some(read_positions(&tx).await?);
+        *self.opened_at.borrow_mut() = Some(positions.await?);
         drop(tx);
         let wanted = [
             (SCHEMA_VERSION_KEY, stored_schema, current),
@@ -326,7 +331,7 @@ impl IndexedDbStore {
 
     async fn load_positions(&self) -> Result<Positions, IdbError> {
         let tx = self.db()?.transaction([stores::SEQUENCES, stores::STREAM_POSITIONS]).build()?;
-        read_positions(&tx).await
+        read_positions(&tx)?.await
     }
 
     /// The state group of the state after an event (`event_to_state_groups`), if the event and
@@ -443,6 +448,41 @@ impl IndexedDbStore {
             }
         }
         Ok(referenced)
+    }
+
+    /// The `redactions` rows naming each of `event_ids`, in their order: one lookup on the index
+    /// `redacts` per id, all placed before any is awaited.
+    async fn load_redactions_of(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<Vec<Vec<crate::persist::RedactionRow>>, IdbError> {
+        let tx = self.db()?.transaction(stores::REDACTIONS).build()?;
+        let redactions = tx.object_store(stores::REDACTIONS)?;
+        let by_redacts = redactions.index(indices::REDACTIONS_BY_REDACTS)?;
+        let mut requests = Vec::with_capacity(event_ids.len());
+        for id in event_ids {
+            let query = id.as_str().to_owned();
+            requests.push(
+                by_redacts
+                    .get_all::<rows::RedactionRow>()
+                    .with_query::<String, _>(query)
+                    .serde()?,
+            );
+        }
+        let mut found = Vec::with_capacity(requests.len());
+        for request in requests {
+            let mut rows = Vec::new();
+            for row in request.await? {
+                let row = row?;
+                rows.push(crate::persist::RedactionRow {
+                    event_id: event_id_of(&row.event_id)?,
+                    redacts: event_id_of(&row.redacts)?,
+                    recheck: row.recheck,
+                });
+            }
+            found.push(rows);
+        }
+        Ok(found)
     }
 
     async fn write(&self, plan: &RoomWritePlan, writer: &str) -> Result<(), IdbError> {
@@ -625,39 +665,44 @@ impl Drop for IndexedDbStore {
 }
 
 /// Where the sequences and writers stand, read in `tx` (which covers `sequences` and
-/// `stream_positions`): three gets and one `getAll` on a store of a handful of rows.
-async fn read_positions(tx: &Transaction<'_>) -> Result<Positions, IdbError> {
-    let sequences = tx.object_store(stores::SEQUENCES)?;
-    let sequence = |name: &str| sequences.get::<SequenceRow, String, _>(name.to_owned()).serde();
-    let events = sequence(EVENTS_STREAM)?;
-    let backfill = sequence(BACKFILL_SEQUENCE)?;
-    let groups = sequence(STATE_GROUPS_SEQUENCE)?;
-    // One row per writer and stream: the whole store is a handful of rows.
+/// `stream_positions`): one `getAll` on each, both stores a handful of rows. The requests are
+/// placed at once; the future returned reads their results.
+fn read_positions(
+    tx: &Transaction<'_>,
+) -> Result<impl std::future::Future<Output = Result<Positions, IdbError>>, IdbError> {
+    let sequences = tx.object_store(stores::SEQUENCES)?.get_all::<SequenceRow>().serde()?;
     let writers =
         tx.object_store(stores::STREAM_POSITIONS)?.get_all::<StreamPositionRow>().serde()?;
-    let mut positions = Positions::default();
-    if let Some(row) = events.await? {
-        positions.last_stream_ordering = row.last_value;
-    }
-    if let Some(row) = backfill.await? {
-        positions.last_backfill_ordering = row.last_value;
-    }
-    if let Some(row) = groups.await? {
-        let last = StateGroupId::try_from(row.last_value)
-            .ok()
-            .filter(|id| *id <= state_groups::MAX_STATE_GROUP_ID)
-            .ok_or_else(|| {
-                IdbError::Unreadable(format!("state group sequence at {}", row.last_value))
-            })?;
-        positions.next_state_group = last + 1;
-    }
-    for row in writers.await? {
-        let row = row?;
-        if row.stream_name == EVENTS_STREAM {
-            positions.writers.insert(row.instance_name, row.stream_id);
+    Ok(async move {
+        let mut positions = Positions::default();
+        for row in sequences.await? {
+            let row = row?;
+            match row.stream_name.as_str() {
+                EVENTS_STREAM => positions.last_stream_ordering = row.last_value,
+                BACKFILL_SEQUENCE => positions.last_backfill_ordering = row.last_value,
+                STATE_GROUPS_SEQUENCE => positions.next_state_group = next_group_after(&row)?,
+                _ => {}
+            }
         }
-    }
-    Ok(positions)
+        for row in writers.await? {
+            let row = row?;
+            if row.stream_name == EVENTS_STREAM {
+                positions.writers.insert(row.instance_name, row.stream_id);
+            }
+        }
+        Ok(positions)
+    })
+}
+
+/// The id after the last one the `state_groups` sequence handed out.
+fn next_group_after(row: &SequenceRow) -> Result<StateGroupId, IdbError> {
+    let last = StateGroupId::try_from(row.last_value)
+        .ok()
+        .filter(|id| *id <= state_groups::MAX_STATE_GROUP_ID)
+        .ok_or_else(|| {
+            IdbError::Unreadable(format!("state group sequence at {}", row.last_value))
+        })?;
+    Ok(last + 1)
 }
 
 /// The value a `sequences` row takes after a chunk whose own highest (for `backfill`: lowest)
@@ -889,7 +934,7 @@ impl PlanRows {
                 state_group: event.state_group,
             });
         }
-        let orderings = || plan.events.iter().map(|event| event.stream_ordering);
+        let orderings = || plan.events.iter().map(|event| event.stream_id);
         let position = orderings().filter(|ordering| *ordering > 0).max();
         if let Some(stream_id) = position {
             rows.stream_position.push(StreamPositionRow {
@@ -1051,17 +1096,25 @@ impl Store for IndexedDbStore {
         &self,
         event_id: &EventId,
     ) -> Result<Vec<crate::persist::RedactionRow>, StoreError> {
-        let rows: Vec<rows::RedactionRow> = self
-            .rows_by_index(stores::REDACTIONS, indices::REDACTIONS_BY_REDACTS, event_id.as_str())
-            .await?;
-        let mut redactions = Vec::with_capacity(rows.len());
-        for row in rows {
-            redactions.push(crate::persist::RedactionRow {
-                event_id: event_id_of(&row.event_id)?,
-                redacts: event_id_of(&row.redacts)?,
-                recheck: row.recheck,
-            });
-        }
-        Ok(redactions)
+        let mut rows = self.redactions_of_many(&[event_id.to_owned()]).await?;
+        Ok(rows.pop().unwrap_or_default())
+    }
+
+    async fn redactions_of_many(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<Vec<Vec<crate::persist::RedactionRow>>, StoreError> {
+        Ok(self.load_redactions_of(event_ids).await?)
+    }
+
+    async fn events(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<Vec<Option<StoredEvent>>, StoreError> {
+        let rows = self.load_event_rows(event_ids).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| row.map(planning::stored_event).transpose())
+            .collect::<Result<_, _>>()?)
     }
 }

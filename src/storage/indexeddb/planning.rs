@@ -38,7 +38,7 @@ impl IndexedDbStore {
 
     /// The `events` rows of `event_ids`, in their order: every get is issued before any is
     /// awaited.
-    async fn load_event_rows(
+    pub(super) async fn load_event_rows(
         &self,
         event_ids: &[OwnedEventId],
     ) -> Result<Vec<Option<EventRow>>, IdbError> {
