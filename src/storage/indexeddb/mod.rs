@@ -37,6 +37,7 @@ use indexed_db_futures::KeyRange;
 use ruma_common::{EventId, OwnedEventId};
 use serde::de::DeserializeOwned;
 use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
 pub use self::error::IdbError;
@@ -61,10 +62,6 @@ const EVENTS_STREAM: &str = "events";
 const BACKFILL_SEQUENCE: &str = "backfill";
 /// The `sequences` row of state group ids: the highest id handed out.
 const STATE_GROUPS_SEQUENCE: &str = "state_groups";
-
-/// The `meta` keys of the schema versions.
-const SCHEMA_VERSION_KEY: &str = "schema_version";
-const COMPAT_VERSION_KEY: &str = "compat_version";
 
 /// The object stores one room chunk writes.
 const WRITTEN_BY_APPLY: [&str; 12] = [
@@ -121,9 +118,9 @@ pub struct IndexedDbStore {
     closed: Rc<Cell<bool>>,
     /// The connection's `versionchange` handler, kept alive as long as the connection.
     _on_version_change: Closure<dyn FnMut()>,
-    /// The positions read while opening, in the transaction that checked the schema: the first
-    /// [`Store::positions`] (the event store's open) takes them instead of reading again.
-    opened_at: RefCell<Option<Positions>>,
+    /// The positions read while opening: the first [`Store::positions`] (the event store's
+    /// open) takes them instead of reading again.
+    opened_at: RefCell<Option<super::Positions>>,
 }
 
 impl IndexedDbStore {
@@ -202,10 +199,11 @@ impl IndexedDbStore {
         Self { db, closed, _on_version_change: on_version_change, opened_at: RefCell::new(None) }
     }
 
-    /// Checks the schema versions in `meta` against this code's: a database whose
-    /// `compat_version` is above [`Version::CURRENT`] is refused, untouched. A database of this
-    /// code's version gets this code's versions recorded (once, after it was created or
-    /// upgraded); a newer one keeps its own.
+    /// Checks the database's schema against this code's, and reads the positions the event
+    /// store opens with. A database of this code's version holds its `meta` rows from its upgrade
+    /// (see [`schema::upgrade_to`]), so only the positions are read: one request, as few as a
+    /// store can open with. A newer database is refused, untouched, unless its `meta` row's
+    /// `compat_version` allows this code.
     async fn check_schema(&self) -> Result<(), IdbError> {
         // Version numbers are small integers; IndexedDB gives them as doubles.
         let version = self.db.version() as u32;
@@ -217,56 +215,32 @@ impl IndexedDbStore {
                 "the database went back to schema version {version} while it was being opened"
             )));
         }
-        // Read only: a readwrite transaction costs a commit to disk on every open, and the rows
-        // need writing only once, when the database was created or upgraded.
-        // One transaction reads the versions and the positions: opening costs one round trip.
-        let tx = match self
-            .db
-            .transaction([stores::META, stores::SEQUENCES, stores::STREAM_POSITIONS])
-            .build()
-        {
-            Ok(tx) => tx,
-            // A newer schema without `meta`: nothing says that this code may use it.
-            Err(error) => match IdbError::from(error) {
-                IdbError::NotFound(_) if version > current => {
-                    return Err(IdbError::SchemaTooNew { version, compat_version: version })
-                }
-                error => return Err(error),
-            },
+        let sequences = if version == current {
+            let [sequences] = read_all(&self.db, [stores::SEQUENCES]).await?;
+            sequences
+        } else {
+            let [meta, sequences] =
+                match read_all(&self.db, [stores::META, stores::SEQUENCES]).await {
+                    Ok(rows) => rows,
+                    // A newer schema without `meta`: nothing says that this code may use it.
+                    Err(IdbError::NotFound(_)) => {
+                        return Err(IdbError::SchemaTooNew { version, compat_version: version })
+                    }
+                    Err(error) => return Err(error),
+                };
+            let compat = from_js::<Vec<MetaRow>>(meta)?
+                .into_iter()
+                .find(|row| row.key == schema::META_COMPAT_VERSION)
+                .map(|row| row.value);
+            // Without a `compat_version`, a newer database needs code of its own version.
+            let compat_version = compat.unwrap_or(version);
+            if compat_version > current {
+                return Err(IdbError::SchemaTooNew { version, compat_version });
+            }
+            sequences
         };
-        // Every read is placed at once: opening costs one round of requests.
-        let meta = tx.object_store(stores::META)?.get_all::<MetaRow>().serde()?;
-        let positions = read_positions(&tx)?;
-        let (mut stored_schema, mut stored_compat) = (None, None);
-        for row in meta.await? {
-            let row = row?;
-            match row.key.as_str() {
-                SCHEMA_VERSION_KEY => stored_schema = Some(row.value),
-                COMPAT_VERSION_KEY => stored_compat = Some(row.value),
-                _ => {}
-            }
-        }
-        // Without a `compat_version`, a newer database needs code of its own version.
-        let compat_version = stored_compat.unwrap_or(version);
-        if compat_version > current {
-            // Dropped without a commit: nothing was written.
-            return Err(IdbError::SchemaTooNew { version, compat_version });
-        }
-        *self.opened_at.borrow_mut() = Some(positions.await?);
-        drop(tx);
-        let wanted = [
-            (SCHEMA_VERSION_KEY, stored_schema, current),
-            (COMPAT_VERSION_KEY, stored_compat, Version::COMPAT.number()),
-        ];
-        if version == current && wanted.iter().any(|(_, stored, value)| *stored != Some(*value)) {
-            let tx =
-                self.db.transaction(stores::META).with_mode(TransactionMode::Readwrite).build()?;
-            let meta = tx.object_store(stores::META)?;
-            for (key, _, value) in wanted {
-                meta.put(MetaRow { key: key.to_owned(), value }).serde()?.await?;
-            }
-            tx.commit().await?;
-        }
+        let positions = Positions::from_rows(from_js(sequences)?, Vec::new())?;
+        *self.opened_at.borrow_mut() = Some(positions.shared());
         Ok(())
     }
 
@@ -330,8 +304,9 @@ impl IndexedDbStore {
     }
 
     async fn load_positions(&self) -> Result<Positions, IdbError> {
-        let tx = self.db()?.transaction([stores::SEQUENCES, stores::STREAM_POSITIONS]).build()?;
-        read_positions(&tx)?.await
+        let [sequences, writers] =
+            read_all(self.db()?, [stores::SEQUENCES, stores::STREAM_POSITIONS]).await?;
+        Positions::from_rows(from_js(sequences)?, from_js(writers)?)
     }
 
     /// The state group of the state after an event (`event_to_state_groups`), if the event and
@@ -664,19 +639,24 @@ impl Drop for IndexedDbStore {
     }
 }
 
-/// Where the sequences and writers stand, read in `tx` (which covers `sequences` and
-/// `stream_positions`): one `getAll` on each, both stores a handful of rows. The requests are
-/// placed at once; the future returned reads their results.
-fn read_positions(
-    tx: &Transaction<'_>,
-) -> Result<impl std::future::Future<Output = Result<Positions, IdbError>>, IdbError> {
-    let sequences = tx.object_store(stores::SEQUENCES)?.get_all::<SequenceRow>().serde()?;
-    let writers =
-        tx.object_store(stores::STREAM_POSITIONS)?.get_all::<StreamPositionRow>().serde()?;
-    Ok(async move {
-        let mut positions = Positions::default();
-        for row in sequences.await? {
-            let row = row?;
+impl Positions {
+    /// The positions every backend has (without each writer's).
+    fn shared(&self) -> super::Positions {
+        super::Positions {
+            last_stream_ordering: self.last_stream_ordering,
+            last_backfill_ordering: self.last_backfill_ordering,
+            next_state_group: self.next_state_group,
+        }
+    }
+
+    /// Where the sequences and writers stand, from every `sequences` and `stream_positions`
+    /// row.
+    fn from_rows(
+        sequences: Vec<SequenceRow>,
+        writers: Vec<StreamPositionRow>,
+    ) -> Result<Self, IdbError> {
+        let mut positions = Self::default();
+        for row in sequences {
             match row.stream_name.as_str() {
                 EVENTS_STREAM => positions.last_stream_ordering = row.last_value,
                 BACKFILL_SEQUENCE => positions.last_backfill_ordering = row.last_value,
@@ -684,14 +664,48 @@ fn read_positions(
                 _ => {}
             }
         }
-        for row in writers.await? {
-            let row = row?;
+        for row in writers {
             if row.stream_name == EVENTS_STREAM {
                 positions.writers.insert(row.instance_name, row.stream_id);
             }
         }
         Ok(positions)
-    })
+    }
+}
+
+#[wasm_bindgen(module = "/src/storage/indexeddb/read_all.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = readAll)]
+    fn read_all_rows(db: &JsValue, stores: Vec<String>) -> js_sys::Promise;
+}
+
+/// Every row of each of `stores` (small stores only), one array per store in their order, read
+/// in one read-only transaction.
+async fn read_all<const N: usize>(
+    db: &Database,
+    stores: [&str; N],
+) -> Result<[JsValue; N], IdbError> {
+    let names = stores.iter().map(|name| (*name).to_owned()).collect();
+    let promise = read_all_rows(db.as_sys().as_ref(), names);
+    let rows = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
+    let rows: Vec<JsValue> = js_sys::Array::from(&rows).iter().collect();
+    rows.try_into().map_err(|_| IdbError::Unreadable("rows of fewer stores than read".to_owned()))
+}
+
+/// A JS value read from IndexedDB as `T`.
+fn from_js<T: DeserializeOwned>(value: JsValue) -> Result<T, IdbError> {
+    serde_wasm_bindgen::from_value(value)
+        .map_err(|error| IdbError::Unreadable(format!("a stored row: {error}")))
+}
+
+/// The error a rejected IndexedDB request or transaction gave: its `DOMException`.
+fn dom_error(error: JsValue) -> IdbError {
+    let text =
+        |field: &str| js_sys::Reflect::get(&error, &JsValue::from_str(field)).ok()?.as_string();
+    match text("name") {
+        Some(name) => IdbError::from_dom(&name, text("message").unwrap_or_default()),
+        None => IdbError::Unavailable(format!("{error:?}")),
+    }
 }
 
 /// The id after the last one the `state_groups` sequence handed out.
@@ -1042,15 +1056,10 @@ impl Store for IndexedDbStore {
 
     async fn positions(&self) -> Result<super::Positions, StoreError> {
         let opened_at = self.opened_at.borrow_mut().take();
-        let positions = match opened_at {
-            Some(positions) => positions,
-            None => IndexedDbStore::positions(self).await?,
-        };
-        Ok(super::Positions {
-            last_stream_ordering: positions.last_stream_ordering,
-            last_backfill_ordering: positions.last_backfill_ordering,
-            next_state_group: positions.next_state_group,
-        })
+        match opened_at {
+            Some(positions) => Ok(positions),
+            None => Ok(IndexedDbStore::positions(self).await?.shared()),
+        }
     }
 
     async fn pdus(&self, event_ids: &[OwnedEventId]) -> Result<Vec<Option<Pdu>>, StoreError> {

@@ -21,7 +21,15 @@
 
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
+use indexed_db_futures::transaction::TransactionRef;
 use indexed_db_futures::KeyPath;
+
+use super::rows::MetaRow;
+
+/// The `meta` key of the schema version.
+pub(super) const META_SCHEMA_VERSION: &str = "schema_version";
+/// The `meta` key of the compatible version: the oldest code version that may write.
+pub(super) const META_COMPAT_VERSION: &str = "compat_version";
 
 /// A schema version of the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -38,12 +46,20 @@ pub enum Version {
 impl Version {
     /// The version this code creates and writes.
     pub const CURRENT: Self = Self::V3;
-    /// The oldest code version that may write to a database of [`Self::CURRENT`].
-    pub const COMPAT: Self = Self::V3;
 
     /// The IndexedDB version number.
     pub const fn number(self) -> u32 {
         self as u32
+    }
+
+    /// The oldest code version that may write to a database of this version.
+    pub const fn compat(self) -> Self {
+        match self {
+            // Each version so far changed what every write must hold.
+            Self::V1 => Self::V1,
+            Self::V2 => Self::V2,
+            Self::V3 => Self::V3,
+        }
     }
 }
 
@@ -134,7 +150,9 @@ pub(super) async fn upgrade(db: Database, old_version: u32) -> indexed_db_future
     upgrade_to(&db, old_version, Version::CURRENT).await
 }
 
-/// Brings a database of `old_version` to `version`, one migration after the other.
+/// Brings a database of `old_version` to `version`, one migration after the other, and records
+/// `version` and its compatible version in `meta`, all in the upgrade's transaction: a database
+/// at a version of this code holds that version's `meta` rows, so opening it need not read them.
 pub(super) async fn upgrade_to(
     db: &Database,
     old_version: u32,
@@ -147,11 +165,23 @@ pub(super) async fn upgrade_to(
     if needs(Version::V2) {
         v2::upgrade(db)?;
     }
+    // indexed_db_futures reaches the upgrade's transaction (and so the stores that exist
+    // already) only through a store created in it: one is made for that, and deleted.
+    let scratch = db.create_object_store(SCRATCH).build()?;
+    let tx = scratch.transaction();
     if needs(Version::V3) {
-        v3::upgrade(db).await?;
+        v3::upgrade(db, tx).await?;
     }
-    Ok(())
+    let meta = tx.object_store(stores::META)?;
+    let rows = [(META_SCHEMA_VERSION, version), (META_COMPAT_VERSION, version.compat())];
+    for (key, value) in rows {
+        meta.put(MetaRow { key: key.to_owned(), value: value.number() }).serde()?;
+    }
+    db.delete_object_store(SCRATCH)
 }
+
+/// The store made and deleted in every upgrade (see [`upgrade_to`]).
+const SCRATCH: &str = "upgrading";
 
 /// Version 3: one record per event.
 mod v3 {
@@ -166,9 +196,6 @@ mod v3 {
     use crate::storage::indexeddb::rows::EventRow;
 
     use super::merged::{EVENT_EDGES, EVENT_JSON, EVENT_TO_STATE_GROUPS};
-    /// Created and deleted in the upgrade: indexed_db_futures reaches the upgrade's transaction
-    /// (and so the stores that exist already) only through a store created in it.
-    const SCRATCH: &str = "upgrade_to_v3";
     /// Events moved per round of reads, to bound the memory a large database takes.
     const PAGE: u32 = 1000;
 
@@ -214,9 +241,10 @@ mod v3 {
         state_group: u64,
     }
 
-    pub(super) async fn upgrade(db: &Database) -> indexed_db_futures::Result<()> {
-        let scratch = db.create_object_store(SCRATCH).build()?;
-        let tx = scratch.transaction();
+    pub(super) async fn upgrade(
+        db: &Database,
+        tx: &TransactionRef<'_>,
+    ) -> indexed_db_futures::Result<()> {
         let events = tx.object_store(stores::EVENTS)?;
         events
             .create_index(indices::EVENTS_BY_PREV, KeyPath::One("prev_events"))
@@ -231,7 +259,7 @@ mod v3 {
         while let Some(last) = move_page(&events, &old, after.take()).await? {
             after = Some(last);
         }
-        for name in [EVENT_JSON, EVENT_EDGES, EVENT_TO_STATE_GROUPS, SCRATCH] {
+        for name in [EVENT_JSON, EVENT_EDGES, EVENT_TO_STATE_GROUPS] {
             db.delete_object_store(name)?;
         }
         Ok(())
