@@ -30,7 +30,6 @@ use imbl::ordmap::Entry;
 
 use indexed_db_futures::database::Database;
 use indexed_db_futures::internals::SystemRepr;
-use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::{Transaction, TransactionMode};
 use indexed_db_futures::KeyRange;
@@ -62,22 +61,6 @@ const EVENTS_STREAM: &str = "events";
 const BACKFILL_SEQUENCE: &str = "backfill";
 /// The `sequences` row of state group ids: the highest id handed out.
 const STATE_GROUPS_SEQUENCE: &str = "state_groups";
-
-/// The object stores one room chunk writes.
-const WRITTEN_BY_APPLY: [&str; 12] = [
-    stores::EVENTS,
-    stores::EVENT_FORWARD_EXTREMITIES,
-    stores::CURRENT_STATE_EVENTS,
-    stores::ROOM_MEMBERSHIPS,
-    stores::STATE_GROUPS,
-    stores::STATE_GROUPS_STATE,
-    stores::STATE_GROUP_EDGES,
-    stores::ROOMS,
-    stores::STREAM_POSITIONS,
-    stores::SEQUENCES,
-    stores::EVENT_BACKWARD_EXTREMITIES,
-    stores::REDACTIONS,
-];
 
 /// Where the shared sequences and each writer stand, as stored: what a store needs when it opens
 /// to go on handing out ids, read from the `sequences` and `stream_positions` rows alone (as
@@ -463,39 +446,45 @@ impl IndexedDbStore {
     async fn write(&self, plan: &RoomWritePlan, writer: &str) -> Result<(), IdbError> {
         // Every row first: nothing but IndexedDB requests is awaited once the transaction is open.
         let rows = PlanRows::of(plan, writer)?;
+        // Over the stores the chunk writes only: a transaction costs more the more it covers.
+        let scope = rows.scope(plan);
+        if scope.is_empty() {
+            return Ok(());
+        }
         let tx = self
             .db()?
-            .transaction(WRITTEN_BY_APPLY)
+            .transaction(scope.as_slice())
             .with_mode(TransactionMode::Readwrite)
             .build()?;
-        let store = |name: &str| tx.object_store(name);
         // The stored sequences are read first (so their requests complete first), and advanced
         // once read, below.
-        let sequences = store(stores::SEQUENCES)?;
         let mut stored_sequences = Vec::with_capacity(rows.sequences.len());
         for row in &rows.sequences {
+            let sequences = tx.object_store(stores::SEQUENCES)?;
             let stored =
                 sequences.get::<SequenceRow, String, _>(row.stream_name.clone()).serde()?;
             stored_sequences.push((row, stored));
         }
         // The writes are not awaited one by one: a request that fails aborts the transaction,
         // and the commit reports its error.
-        add_all(&store(stores::STATE_GROUPS)?, &rows.state_groups)?;
-        add_all(&store(stores::STATE_GROUP_EDGES)?, &rows.state_group_edges)?;
-        put_all(&store(stores::STATE_GROUPS_STATE)?, &rows.state_groups_state)?;
-        let events = store(stores::EVENTS)?;
-        for (row, planned) in js_rows(&rows.events)?.iter().zip(&plan.events) {
-            // An outlier's row is replaced when it arrives in the DAG; any other row that exists
-            // already fails the add and aborts the chunk.
-            if planned.replaces_outlier {
-                events.put(row).primitive()?;
-            } else {
-                events.add(row).primitive()?;
+        add_all(&tx, stores::STATE_GROUPS, &rows.state_groups)?;
+        add_all(&tx, stores::STATE_GROUP_EDGES, &rows.state_group_edges)?;
+        put_all(&tx, stores::STATE_GROUPS_STATE, &rows.state_groups_state)?;
+        if !rows.events.is_empty() {
+            let events = tx.object_store(stores::EVENTS)?;
+            for (row, planned) in js_rows(&rows.events)?.iter().zip(&plan.events) {
+                // An outlier's row is replaced when it arrives in the DAG; any other row that
+                // exists already fails the add and aborts the chunk.
+                if planned.replaces_outlier {
+                    events.put(row).primitive()?;
+                } else {
+                    events.add(row).primitive()?;
+                }
             }
         }
-        put_all(&store(stores::ROOMS)?, &rows.rooms)?;
+        put_all(&tx, stores::ROOMS, &rows.rooms)?;
         if let Some(extremities) = &rows.forward_extremities {
-            let store = store(stores::EVENT_FORWARD_EXTREMITIES)?;
+            let store = tx.object_store(stores::EVENT_FORWARD_EXTREMITIES)?;
             let room = JsValue::from_str(&rows.room_id);
             let whole_room = KeyRange::Bound(
                 key(std::slice::from_ref(&room)),
@@ -504,34 +493,34 @@ impl IndexedDbStore {
                 false,
             );
             store.delete::<JsValue, _>(whole_room).primitive()?;
-            put_all(&store, extremities)?;
+            put_all(&tx, stores::EVENT_FORWARD_EXTREMITIES, extremities)?;
         }
-        let current_state = store(stores::CURRENT_STATE_EVENTS)?;
         for (event_type, state_key) in &plan.current_state_delta.to_delete {
             let row_key = key(&[
                 JsValue::from_str(&rows.room_id),
                 JsValue::from_str(event_type),
                 JsValue::from_str(state_key),
             ]);
+            let current_state = tx.object_store(stores::CURRENT_STATE_EVENTS)?;
             current_state.delete::<JsValue, _>(row_key).primitive()?;
         }
-        put_all(&current_state, &rows.current_state)?;
-        put_all(&store(stores::ROOM_MEMBERSHIPS)?, &rows.memberships)?;
-        put_all(&store(stores::REDACTIONS)?, &rows.redactions)?;
-        let backward = store(stores::EVENT_BACKWARD_EXTREMITIES)?;
+        put_all(&tx, stores::CURRENT_STATE_EVENTS, &rows.current_state)?;
+        put_all(&tx, stores::ROOM_MEMBERSHIPS, &rows.memberships)?;
+        put_all(&tx, stores::REDACTIONS, &rows.redactions)?;
         for id in &plan.backward_extremities.to_delete {
             let row_key = key(&[JsValue::from_str(&rows.room_id), JsValue::from_str(id.as_str())]);
+            let backward = tx.object_store(stores::EVENT_BACKWARD_EXTREMITIES)?;
             backward.delete::<JsValue, _>(row_key).primitive()?;
         }
-        put_all(&backward, &rows.backward_extremities)?;
-        put_all(&store(stores::STREAM_POSITIONS)?, &rows.stream_position)?;
+        put_all(&tx, stores::EVENT_BACKWARD_EXTREMITIES, &rows.backward_extremities)?;
+        put_all(&tx, stores::STREAM_POSITIONS, &rows.stream_position)?;
         for (planned, stored) in stored_sequences {
             let stored = stored.await?.map(|row| row.last_value);
             if let Some(last_value) =
                 advance_sequence(&planned.stream_name, stored, planned.last_value)
             {
                 let row = SequenceRow { stream_name: planned.stream_name.clone(), last_value };
-                sequences.put(row).serde()?;
+                tx.object_store(stores::SEQUENCES)?.put(row).serde()?;
             }
         }
         commit(tx).await
@@ -782,8 +771,17 @@ fn js_rows<T: serde::Serialize>(rows: &[T]) -> Result<js_sys::Array, IdbError> {
     Ok(parsed.unchecked_into())
 }
 
-/// Places a `put` of each row; the requests are not awaited (see [`IndexedDbStore::write`]).
-fn put_all<T: serde::Serialize>(store: &ObjectStore<'_>, rows: &[T]) -> Result<(), IdbError> {
+/// Places a `put` of each row into `store` (in `tx`'s scope when there are rows); the requests
+/// are not awaited (see [`IndexedDbStore::write`]).
+fn put_all<T: serde::Serialize>(
+    tx: &Transaction<'_>,
+    store: &str,
+    rows: &[T],
+) -> Result<(), IdbError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let store = tx.object_store(store)?;
     for row in rows {
         store.put(row).serde()?;
     }
@@ -791,7 +789,15 @@ fn put_all<T: serde::Serialize>(store: &ObjectStore<'_>, rows: &[T]) -> Result<(
 }
 
 /// Places an `add` of each row: a row that exists already aborts the transaction.
-fn add_all<T: serde::Serialize>(store: &ObjectStore<'_>, rows: &[T]) -> Result<(), IdbError> {
+fn add_all<T: serde::Serialize>(
+    tx: &Transaction<'_>,
+    store: &str,
+    rows: &[T],
+) -> Result<(), IdbError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let store = tx.object_store(store)?;
     for row in rows {
         store.add(row).serde()?;
     }
@@ -817,6 +823,29 @@ struct PlanRows {
 }
 
 impl PlanRows {
+    /// The object stores the chunk writes to.
+    fn scope(&self, plan: &RoomWritePlan) -> Vec<&'static str> {
+        let current_state = !plan.current_state_delta.to_delete.is_empty();
+        let backward = !plan.backward_extremities.to_delete.is_empty();
+        [
+            (stores::EVENTS, !self.events.is_empty()),
+            (stores::ROOMS, !self.rooms.is_empty()),
+            (stores::EVENT_FORWARD_EXTREMITIES, self.forward_extremities.is_some()),
+            (stores::EVENT_BACKWARD_EXTREMITIES, backward || !self.backward_extremities.is_empty()),
+            (stores::CURRENT_STATE_EVENTS, current_state || !self.current_state.is_empty()),
+            (stores::ROOM_MEMBERSHIPS, !self.memberships.is_empty()),
+            (stores::REDACTIONS, !self.redactions.is_empty()),
+            (stores::STATE_GROUPS, !self.state_groups.is_empty()),
+            (stores::STATE_GROUP_EDGES, !self.state_group_edges.is_empty()),
+            (stores::STATE_GROUPS_STATE, !self.state_groups_state.is_empty()),
+            (stores::STREAM_POSITIONS, !self.stream_position.is_empty()),
+            (stores::SEQUENCES, !self.sequences.is_empty()),
+        ]
+        .into_iter()
+        .filter_map(|(store, written)| written.then_some(store))
+        .collect()
+    }
+
     fn of(plan: &RoomWritePlan, writer: &str) -> Result<Self, IdbError> {
         let room_id = plan.room_id.to_string();
         let mut rows = Self {
