@@ -472,13 +472,15 @@ impl IndexedDbStore {
         put_all(&tx, stores::STATE_GROUPS_STATE, &rows.state_groups_state)?;
         if !rows.events.is_empty() {
             let events = tx.object_store(stores::EVENTS)?;
-            for (row, planned) in js_rows(&rows.events)?.iter().zip(&plan.events) {
-                // An outlier's row is replaced when it arrives in the DAG; any other row that
-                // exists already fails the add and aborts the chunk.
-                if planned.replaces_outlier {
-                    events.put(row).primitive()?;
-                } else {
-                    events.add(row).primitive()?;
+            let events: &JsValue = events.as_sys().as_ref();
+            // An outlier's row is replaced when it arrives in the DAG; any other row that exists
+            // already fails the add and aborts the chunk.
+            let (replaced, added): (Vec<_>, Vec<_>) =
+                rows.events.iter().zip(&plan.events).partition(|(_, event)| event.replaces_outlier);
+            for (rows, replace) in [(added, false), (replaced, true)] {
+                if !rows.is_empty() {
+                    let rows: Vec<&EventRow> = rows.into_iter().map(|(row, _)| row).collect();
+                    write_rows(events, &json_text(&rows)?, replace).map_err(dom_error)?;
                 }
             }
         }
@@ -662,10 +664,13 @@ impl Positions {
     }
 }
 
-#[wasm_bindgen(module = "/src/storage/indexeddb/read_all.js")]
+#[wasm_bindgen(module = "/src/storage/indexeddb/requests.js")]
 extern "C" {
     #[wasm_bindgen(js_name = readAll)]
     fn read_all_rows(db: &JsValue, stores: Vec<String>) -> js_sys::Promise;
+
+    #[wasm_bindgen(js_name = writeRows, catch)]
+    fn write_rows(store: &JsValue, json: &str, replace: bool) -> Result<(), JsValue>;
 }
 
 /// Every row of each of `stores` (small stores only), one array per store in their order, read
@@ -761,14 +766,11 @@ fn event_id_of(id: &str) -> Result<OwnedEventId, IdbError> {
     OwnedEventId::try_from(id).map_err(|error| IdbError::Unreadable(format!("{id}: {error}")))
 }
 
-/// Rows as JS objects, made by one `JSON.parse` of their JSON text: far fewer crossings of the
+/// Rows as one JSON array, which JS parses into objects in one call: far fewer crossings of the
 /// wasm boundary than building each object field by field.
-fn js_rows<T: serde::Serialize>(rows: &[T]) -> Result<js_sys::Array, IdbError> {
-    let text = serde_json::to_string(rows)
-        .map_err(|error| IdbError::Unreadable(format!("a row as JSON: {error}")))?;
-    let parsed = js_sys::JSON::parse(&text)
-        .map_err(|_| IdbError::Unreadable("rows as JSON text".to_owned()))?;
-    Ok(parsed.unchecked_into())
+fn json_text<T: serde::Serialize>(rows: &[T]) -> Result<String, IdbError> {
+    serde_json::to_string(rows)
+        .map_err(|error| IdbError::Unreadable(format!("rows as JSON: {error}")))
 }
 
 /// Places a `put` of each row into `store` (in `tx`'s scope when there are rows); the requests
