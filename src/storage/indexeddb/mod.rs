@@ -384,23 +384,15 @@ impl IndexedDbStore {
         &self,
         event_ids: &[OwnedEventId],
     ) -> Result<BTreeSet<OwnedEventId>, IdbError> {
-        let tx = self.db()?.transaction(stores::EVENTS).build()?;
-        let events = tx.object_store(stores::EVENTS)?;
-        let by_prev = events.index(indices::EVENTS_BY_PREV)?;
-        let asked: BTreeSet<&OwnedEventId> = event_ids.iter().collect();
-        let mut requests = Vec::with_capacity(asked.len());
-        for id in asked {
-            let request = by_prev
-                .get_all::<EventRow>()
-                .with_query::<String, _>(id.as_str().to_owned())
-                .serde()?;
-            requests.push((id, request));
-        }
+        let asked: Vec<OwnedEventId> =
+            event_ids.iter().collect::<BTreeSet<_>>().into_iter().cloned().collect();
+        let children: Vec<Vec<EventRow>> =
+            self.get_many(stores::EVENTS, Some(indices::EVENTS_BY_PREV), &asked).await?;
         let mut referenced = BTreeSet::new();
-        for (id, request) in requests {
-            for child in request.await? {
-                if counts_as_reference(&child?)? {
-                    referenced.insert(id.clone());
+        for (id, children) in asked.into_iter().zip(children) {
+            for child in &children {
+                if counts_as_reference(child)? {
+                    referenced.insert(id);
                     break;
                 }
             }
@@ -408,39 +400,40 @@ impl IndexedDbStore {
         Ok(referenced)
     }
 
-    /// The `redactions` rows naming each of `event_ids`, in their order: one lookup on the index
-    /// `redacts` per id, all placed before any is awaited.
+    /// The `redactions` rows naming each of `event_ids`, in their order, read together.
     async fn load_redactions_of(
         &self,
         event_ids: &[OwnedEventId],
     ) -> Result<Vec<Vec<crate::persist::RedactionRow>>, IdbError> {
-        let tx = self.db()?.transaction(stores::REDACTIONS).build()?;
-        let redactions = tx.object_store(stores::REDACTIONS)?;
-        let by_redacts = redactions.index(indices::REDACTIONS_BY_REDACTS)?;
-        let mut requests = Vec::with_capacity(event_ids.len());
-        for id in event_ids {
-            let query = id.as_str().to_owned();
-            requests.push(
-                by_redacts
-                    .get_all::<rows::RedactionRow>()
-                    .with_query::<String, _>(query)
-                    .serde()?,
-            );
-        }
-        let mut found = Vec::with_capacity(requests.len());
-        for request in requests {
-            let mut rows = Vec::new();
-            for row in request.await? {
-                let row = row?;
-                rows.push(crate::persist::RedactionRow {
-                    event_id: event_id_of(&row.event_id)?,
-                    redacts: event_id_of(&row.redacts)?,
-                    recheck: row.recheck,
-                });
-            }
-            found.push(rows);
-        }
-        Ok(found)
+        let rows: Vec<Vec<rows::RedactionRow>> = self
+            .get_many(stores::REDACTIONS, Some(indices::REDACTIONS_BY_REDACTS), event_ids)
+            .await?;
+        let redaction = |row: rows::RedactionRow| {
+            Ok(crate::persist::RedactionRow {
+                event_id: event_id_of(&row.event_id)?,
+                redacts: event_id_of(&row.redacts)?,
+                recheck: row.recheck,
+            })
+        };
+        rows.into_iter().map(|rows| rows.into_iter().map(redaction).collect()).collect()
+    }
+
+    /// For each of `keys`, the row of `store` with that key, or with `index`, every row whose
+    /// index key it is: `T` is `Option<Row>` or `Vec<Row>`. One read-only transaction, every
+    /// request placed at once, the results crossing to wasm as one JSON text.
+    pub(super) async fn get_many<T: DeserializeOwned>(
+        &self,
+        store: &str,
+        index: Option<&str>,
+        keys: &[OwnedEventId],
+    ) -> Result<Vec<T>, IdbError> {
+        let db: &JsValue = self.db()?.as_sys().as_ref();
+        let keys = keys.iter().map(ToString::to_string).collect();
+        let promise = get_many_rows(db, store, index, keys, index.is_some());
+        let text = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
+        let text = text.as_string().unwrap_or_default();
+        serde_json::from_str(&text)
+            .map_err(|error| IdbError::Unreadable(format!("rows of {store}: {error}")))
     }
 
     async fn write(&self, plan: &RoomWritePlan, writer: &str) -> Result<(), IdbError> {
@@ -470,20 +463,18 @@ impl IndexedDbStore {
         add_all(&tx, stores::STATE_GROUPS, &rows.state_groups)?;
         add_all(&tx, stores::STATE_GROUP_EDGES, &rows.state_group_edges)?;
         put_all(&tx, stores::STATE_GROUPS_STATE, &rows.state_groups_state)?;
-        if !rows.events.is_empty() {
-            let events = tx.object_store(stores::EVENTS)?;
-            let events: &JsValue = events.as_sys().as_ref();
-            // An outlier's row is replaced when it arrives in the DAG; any other row that exists
-            // already fails the add and aborts the chunk.
-            let (replaced, added): (Vec<_>, Vec<_>) =
-                rows.events.iter().zip(&plan.events).partition(|(_, event)| event.replaces_outlier);
-            for (rows, replace) in [(added, false), (replaced, true)] {
-                if !rows.is_empty() {
-                    let rows: Vec<&EventRow> = rows.into_iter().map(|(row, _)| row).collect();
-                    write_rows(events, &json_text(&rows)?, replace).map_err(dom_error)?;
-                }
+        // An outlier's row is replaced when it arrives in the DAG; any other row that exists
+        // already fails the add and aborts the chunk.
+        let (mut added, mut replaced) = (Vec::new(), Vec::new());
+        for (row, event) in rows.events.iter().zip(&plan.events) {
+            if event.replaces_outlier {
+                replaced.push(row)
+            } else {
+                added.push(row)
             }
         }
+        add_all(&tx, stores::EVENTS, &added)?;
+        put_all(&tx, stores::EVENTS, &replaced)?;
         put_all(&tx, stores::ROOMS, &rows.rooms)?;
         if let Some(extremities) = &rows.forward_extremities {
             let store = tx.object_store(stores::EVENT_FORWARD_EXTREMITIES)?;
@@ -516,15 +507,16 @@ impl IndexedDbStore {
         }
         put_all(&tx, stores::EVENT_BACKWARD_EXTREMITIES, &rows.backward_extremities)?;
         put_all(&tx, stores::STREAM_POSITIONS, &rows.stream_position)?;
+        let mut advanced = Vec::with_capacity(stored_sequences.len());
         for (planned, stored) in stored_sequences {
             let stored = stored.await?.map(|row| row.last_value);
             if let Some(last_value) =
                 advance_sequence(&planned.stream_name, stored, planned.last_value)
             {
-                let row = SequenceRow { stream_name: planned.stream_name.clone(), last_value };
-                tx.object_store(stores::SEQUENCES)?.put(row).serde()?;
+                advanced.push(SequenceRow { stream_name: planned.stream_name.clone(), last_value });
             }
         }
+        put_all(&tx, stores::SEQUENCES, &advanced)?;
         commit(tx).await
     }
 
@@ -669,6 +661,15 @@ extern "C" {
     #[wasm_bindgen(js_name = readAll)]
     fn read_all_rows(db: &JsValue, stores: Vec<String>) -> js_sys::Promise;
 
+    #[wasm_bindgen(js_name = getMany)]
+    fn get_many_rows(
+        db: &JsValue,
+        store: &str,
+        index: Option<&str>,
+        keys: Vec<String>,
+        all: bool,
+    ) -> js_sys::Promise;
+
     #[wasm_bindgen(js_name = writeRows, catch)]
     fn write_rows(store: &JsValue, json: &str, replace: bool) -> Result<(), JsValue>;
 }
@@ -780,14 +781,7 @@ fn put_all<T: serde::Serialize>(
     store: &str,
     rows: &[T],
 ) -> Result<(), IdbError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let store = tx.object_store(store)?;
-    for row in rows {
-        store.put(row).serde()?;
-    }
-    Ok(())
+    write_all(tx, store, rows, true)
 }
 
 /// Places an `add` of each row: a row that exists already aborts the transaction.
@@ -796,14 +790,20 @@ fn add_all<T: serde::Serialize>(
     store: &str,
     rows: &[T],
 ) -> Result<(), IdbError> {
+    write_all(tx, store, rows, false)
+}
+
+fn write_all<T: serde::Serialize>(
+    tx: &Transaction<'_>,
+    store: &str,
+    rows: &[T],
+    replace: bool,
+) -> Result<(), IdbError> {
     if rows.is_empty() {
         return Ok(());
     }
     let store = tx.object_store(store)?;
-    for row in rows {
-        store.add(row).serde()?;
-    }
-    Ok(())
+    write_rows(store.as_sys().as_ref(), &json_text(rows)?, replace).map_err(dom_error)
 }
 
 /// Every row one room chunk writes, computed before the transaction opens.

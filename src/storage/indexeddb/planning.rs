@@ -2,7 +2,6 @@
 //! requests of a batch issued in one transaction before any is awaited; and how an event is
 //! read back from its row.
 
-use indexed_db_futures::prelude::*;
 use ruma_common::OwnedEventId;
 
 use super::rows::EventRow;
@@ -36,23 +35,12 @@ impl IndexedDbStore {
         rows.iter().map(|row| row.as_ref().map(stored_pdu).transpose()).collect()
     }
 
-    /// The `events` rows of `event_ids`, in their order: every get is issued before any is
-    /// awaited.
+    /// The `events` rows of `event_ids`, in their order, read together.
     pub(super) async fn load_event_rows(
         &self,
         event_ids: &[OwnedEventId],
     ) -> Result<Vec<Option<EventRow>>, IdbError> {
-        let tx = self.db()?.transaction(stores::EVENTS).build()?;
-        let events = tx.object_store(stores::EVENTS)?;
-        let mut requests = Vec::with_capacity(event_ids.len());
-        for id in event_ids {
-            requests.push(events.get::<EventRow, String, _>(id.as_str().to_owned()).serde()?);
-        }
-        let mut rows = Vec::with_capacity(requests.len());
-        for request in requests {
-            rows.push(request.await?);
-        }
-        Ok(rows)
+        self.get_many(stores::EVENTS, None, event_ids).await
     }
 }
 

@@ -32,3 +32,30 @@ export function writeRows(store, json, replace) {
     else store.add(row);
   }
 }
+
+// For each of `keys`, the row of `store` (or, with `all`, every row of its `index`) with that key,
+// read in one read-only transaction with every request placed at once; resolves to the JSON text
+// of the results in the order of `keys` (`null` for a key without a row). One crossing of the
+// wasm boundary and one JSON parse in wasm, where reading each row into wasm costs one crossing
+// per field.
+export function getMany(db, store, index, keys, all) {
+  return new Promise((resolve, reject) => {
+    if (keys.length === 0) {
+      resolve("[]");
+      return;
+    }
+    const tx = db.transaction(store, "readonly");
+    const source = index ? tx.objectStore(store).index(index) : tx.objectStore(store);
+    const results = new Array(keys.length);
+    let left = keys.length;
+    keys.forEach((key, position) => {
+      const request = all ? source.getAll(key) : source.get(key);
+      request.onsuccess = () => {
+        results[position] = request.result ?? null;
+        left -= 1;
+        if (left === 0) resolve(JSON.stringify(results));
+      };
+    });
+    tx.onabort = () => reject(tx.error);
+  });
+}
