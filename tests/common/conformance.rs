@@ -811,6 +811,25 @@ pub async fn redacted_state_events_read_pruned(backend: impl Store) {
         let rechecks: Vec<bool> = rows.iter().map(|row| row.recheck).collect();
         assert_eq!(rechecks, [recheck], "{redacted}");
     }
+    // Asked for many events at once (more than a backend may look up one by one, with one
+    // asked twice and one not stored), the rows are each event's own.
+    let mut asked: Vec<OwnedEventId> = [room, other]
+        .iter()
+        .flat_map(|room| room["events"].as_array().unwrap())
+        .map(|event| event_id(event["event_id"].as_str().unwrap()))
+        .collect();
+    asked.extend([event_id(&topic), event_id("$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]);
+    assert!(asked.len() > 40);
+    let many = store.backend().redactions_of_many(&asked).await.unwrap();
+    assert_eq!(many.len(), asked.len());
+    let mut redacted_rows = 0;
+    for (id, rows) in asked.iter().zip(&many) {
+        assert_eq!(rows, &store.backend().redactions_of(id).await.unwrap(), "{id}");
+        assert!(rows.iter().all(|row| &row.redacts == id), "{id}");
+        redacted_rows += rows.len();
+    }
+    // The room's own redaction (of a message, in the fixture), and those added here.
+    assert_eq!(redacted_rows, 5, "the message, the topic (asked twice), the join, the join rules");
 
     let fixture_pdu = |id: &str| fixture_event(room, id)["pdu"].clone();
     // Room versions 11 and 12 keep no content key of a topic, and `membership` (with

@@ -400,14 +400,27 @@ impl IndexedDbStore {
         Ok(referenced)
     }
 
-    /// The `redactions` rows naming each of `event_ids`, in their order, read together.
+    /// The `redactions` rows naming each of `event_ids`, in their order, read together. For many
+    /// events (a room's state), one read of every row naming an id between the least and the
+    /// greatest of them costs less than a request per event: redactions are few next to events.
     async fn load_redactions_of(
         &self,
         event_ids: &[OwnedEventId],
     ) -> Result<Vec<Vec<crate::persist::RedactionRow>>, IdbError> {
-        let rows: Vec<Vec<rows::RedactionRow>> = self
-            .get_many(stores::REDACTIONS, Some(indices::REDACTIONS_BY_REDACTS), event_ids)
-            .await?;
+        let by_redacts = indices::REDACTIONS_BY_REDACTS;
+        let rows: Vec<Vec<rows::RedactionRow>> =
+            match (event_ids.iter().min(), event_ids.iter().max()) {
+                (Some(least), Some(greatest)) if event_ids.len() > ONE_BY_ONE => {
+                    let mut by_event: BTreeMap<String, Vec<rows::RedactionRow>> = BTreeMap::new();
+                    for row in self.redactions_between(least, greatest).await? {
+                        by_event.entry(row.redacts.clone()).or_default().push(row);
+                    }
+                    // An id asked twice gets its rows twice.
+                    let rows_of = |id: &OwnedEventId| by_event.get(id.as_str()).cloned();
+                    event_ids.iter().map(|id| rows_of(id).unwrap_or_default()).collect()
+                }
+                _ => self.get_many(stores::REDACTIONS, Some(by_redacts), event_ids).await?,
+            };
         let redaction = |row: rows::RedactionRow| {
             Ok(crate::persist::RedactionRow {
                 event_id: event_id_of(&row.event_id)?,
@@ -416,6 +429,19 @@ impl IndexedDbStore {
             })
         };
         rows.into_iter().map(|rows| rows.into_iter().map(redaction).collect()).collect()
+    }
+
+    /// The `redactions` rows naming an event id from `least` to `greatest`, in one request.
+    async fn redactions_between(
+        &self,
+        least: &EventId,
+        greatest: &EventId,
+    ) -> Result<Vec<rows::RedactionRow>, IdbError> {
+        let db: &JsValue = self.db()?.as_sys().as_ref();
+        let (store, index) = (stores::REDACTIONS, indices::REDACTIONS_BY_REDACTS);
+        let promise = get_range_rows(db, store, index, least.as_str(), greatest.as_str());
+        let text = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
+        from_json_text(text, store)
     }
 
     /// For each of `keys`, the row of `store` with that key, or with `index`, every row whose
@@ -431,9 +457,7 @@ impl IndexedDbStore {
         let keys = keys.iter().map(ToString::to_string).collect();
         let promise = get_many_rows(db, store, index, keys, index.is_some());
         let text = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
-        let text = text.as_string().unwrap_or_default();
-        serde_json::from_str(&text)
-            .map_err(|error| IdbError::Unreadable(format!("rows of {store}: {error}")))
+        from_json_text(text, store)
     }
 
     async fn write(&self, plan: &RoomWritePlan, writer: &str) -> Result<(), IdbError> {
@@ -670,6 +694,15 @@ extern "C" {
         all: bool,
     ) -> js_sys::Promise;
 
+    #[wasm_bindgen(js_name = getRange)]
+    fn get_range_rows(
+        db: &JsValue,
+        store: &str,
+        index: &str,
+        lower: &str,
+        upper: &str,
+    ) -> js_sys::Promise;
+
     #[wasm_bindgen(js_name = writeRows, catch)]
     fn write_rows(store: &JsValue, json: &str, replace: bool) -> Result<(), JsValue>;
 }
@@ -686,6 +719,17 @@ async fn read_all<const N: usize>(
     let rows: Vec<JsValue> = js_sys::Array::from(&rows).iter().collect();
     rows.try_into().map_err(|_| IdbError::Unreadable("rows of fewer stores than read".to_owned()))
 }
+
+/// Rows read as JSON text (a JS string) from `store`, as `T`.
+fn from_json_text<T: DeserializeOwned>(text: JsValue, store: &str) -> Result<T, IdbError> {
+    let text = text.as_string().unwrap_or_default();
+    serde_json::from_str(&text)
+        .map_err(|error| IdbError::Unreadable(format!("rows of {store}: {error}")))
+}
+
+/// Up to how many events' redactions are looked up one by one (see
+/// [`IndexedDbStore::load_redactions_of`]).
+const ONE_BY_ONE: usize = 16;
 
 /// A JS value read from IndexedDB as `T`.
 fn from_js<T: DeserializeOwned>(value: JsValue) -> Result<T, IdbError> {

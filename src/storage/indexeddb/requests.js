@@ -59,3 +59,14 @@ export function getMany(db, store, index, keys, all) {
     tx.onabort = () => reject(tx.error);
   });
 }
+
+// Every row of `store` whose `index` key is between `lower` and `upper` (both included), read in
+// one request; resolves to their JSON text.
+export function getRange(db, store, index, lower, upper) {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(store, "readonly");
+    const request = tx.objectStore(store).index(index).getAll(IDBKeyRange.bound(lower, upper));
+    request.onsuccess = () => resolve(JSON.stringify(request.result));
+    tx.onabort = () => reject(tx.error);
+  });
+}
