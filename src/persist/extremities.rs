@@ -20,6 +20,7 @@
 //! child in one call would skip the walk through it, a difference its fixtures call out.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 // Persistent maps: planning works on a copy, which costs nothing to make.
 use imbl::{OrdMap, OrdSet};
@@ -46,8 +47,10 @@ pub enum EventOutcome {
 pub struct StoredDag {
     /// Stored soft-failed events, with their `prev_events`.
     pub soft_failed: OrdMap<String, Vec<String>>,
-    /// Stored event ids that some stored accepted event names as a prev.
-    pub referenced: OrdSet<String>,
+    /// Stored event ids that some stored accepted event names as a prev. Shared strings: a
+    /// change to a node of a set shared with a copy (planning works on copies) clones the
+    /// node's entries, and cloning these costs no allocation.
+    pub referenced: OrdSet<Arc<str>>,
 }
 
 /// A room's forward extremities, updated event by event.
@@ -68,14 +71,27 @@ impl ForwardExtremities {
         &self.extremities
     }
 
-    /// Applies one arriving event.
-    pub fn apply(&mut self, event_id: &str, prev_events: &[String], outcome: EventOutcome) {
+    /// Applies one arriving event; returns whether the extremities changed.
+    pub fn apply(&mut self, event_id: &str, prev_events: &[String], outcome: EventOutcome) -> bool {
+        self.apply_event(event_id, prev_events, outcome)
+    }
+
+    /// [`apply`](Self::apply), with the prevs as any strings (a PDU's own ids: no copy to
+    /// `String`s first).
+    pub(crate) fn apply_event(
+        &mut self,
+        event_id: &str,
+        prev_events: &[impl AsRef<str>],
+        outcome: EventOutcome,
+    ) -> bool {
         match outcome {
             EventOutcome::Accepted => self.apply_accepted(event_id, prev_events),
             EventOutcome::SoftFailed => {
-                self.dag.soft_failed.insert(event_id.to_owned(), prev_events.to_vec());
+                let prevs = prev_events.iter().map(|prev| prev.as_ref().to_owned()).collect();
+                self.dag.soft_failed.insert(event_id.to_owned(), prevs);
+                false
             }
-            EventOutcome::Rejected | EventOutcome::Outlier => {}
+            EventOutcome::Rejected | EventOutcome::Outlier => false,
         }
     }
 
@@ -86,27 +102,43 @@ impl ForwardExtremities {
 
     /// Remembers events that a stored, accepted event names as a prev.
     pub fn remember_referenced(&mut self, event_ids: impl IntoIterator<Item = String>) {
-        self.dag.referenced.extend(event_ids);
+        self.dag.referenced.extend(event_ids.into_iter().map(Arc::from));
     }
 
-    fn apply_accepted(&mut self, event_id: &str, prev_events: &[String]) {
-        if !self.dag.referenced.contains(event_id) {
-            self.extremities.insert(event_id.to_owned());
-        }
+    fn apply_accepted(&mut self, event_id: &str, prev_events: &[impl AsRef<str>]) -> bool {
+        // Whether the event was added, and whether an extremity it found was removed (removing
+        // the event itself, were it its own prev, undoes its addition).
+        let mut added =
+            !self.dag.referenced.contains(event_id) && self.extremities.insert(event_id.to_owned());
+        let mut removed = false;
+        let mut remove = |extremities: &mut BTreeSet<String>, id: &str| {
+            if extremities.remove(id) {
+                if added && id == event_id {
+                    added = false;
+                } else {
+                    removed = true;
+                }
+            }
+        };
         for prev in prev_events {
-            self.extremities.remove(prev);
-            self.dag.referenced.insert(prev.clone());
+            let prev = prev.as_ref();
+            remove(&mut self.extremities, prev);
+            self.dag.referenced.insert(Arc::from(prev));
         }
         for ancestor in self.ancestors_behind_soft_failed(prev_events) {
-            self.extremities.remove(&ancestor);
+            remove(&mut self.extremities, &ancestor);
         }
+        added || removed
     }
 
     /// The prevs of the soft-failed events among `prev_events`, and on back while the event
     /// reached is itself soft-failed; each path stops at the first event that is not.
-    fn ancestors_behind_soft_failed(&self, prev_events: &[String]) -> BTreeSet<String> {
+    fn ancestors_behind_soft_failed(&self, prev_events: &[impl AsRef<str>]) -> BTreeSet<String> {
         let mut found = BTreeSet::new();
-        let mut to_check: Vec<&str> = prev_events.iter().map(String::as_str).collect();
+        if self.dag.soft_failed.is_empty() {
+            return found;
+        }
+        let mut to_check: Vec<&str> = prev_events.iter().map(AsRef::as_ref).collect();
         while let Some(event_id) = to_check.pop() {
             let Some(prevs) = self.dag.soft_failed.get(event_id) else { continue };
             for prev in prevs {

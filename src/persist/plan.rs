@@ -10,8 +10,7 @@ use std::collections::BTreeSet;
 
 use imbl::ordmap::DiffItem;
 use imbl::OrdSet;
-use ruma_common::{OwnedEventId, OwnedRoomId};
-use serde::Deserialize;
+use ruma_common::{CanonicalJsonValue, OwnedEventId, OwnedRoomId};
 
 use super::extremities::EventOutcome;
 use super::redactions::{redaction_row, RedactionRow};
@@ -342,22 +341,25 @@ fn backward_delta(
     }
 }
 
-/// The fields of a member event's content that `room_memberships` keeps.
-#[derive(Deserialize)]
+/// The fields of a member event's content that `room_memberships` keeps: `membership` must be a
+/// string; `displayname` and `avatar_url` are kept when strings.
 struct MemberContent {
     membership: String,
-    #[serde(default)]
-    displayname: Option<serde_json::Value>,
-    #[serde(default)]
-    avatar_url: Option<serde_json::Value>,
+    displayname: Option<String>,
+    avatar_url: Option<String>,
 }
 
 fn member_content(pdu: &Pdu) -> Option<MemberContent> {
     if pdu.event_type() != "m.room.member" {
         return None;
     }
-    let content = serde_json::to_value(pdu.content()).ok()?;
-    serde_json::from_value(content).ok()
+    let content = pdu.content();
+    let text = |key: &str| content.get(key).and_then(CanonicalJsonValue::as_str).map(str::to_owned);
+    Some(MemberContent {
+        membership: text("membership")?,
+        displayname: text("displayname"),
+        avatar_url: text("avatar_url"),
+    })
 }
 
 fn membership_row(event: &PlannedEvent) -> Option<MembershipRow> {
@@ -365,13 +367,12 @@ fn membership_row(event: &PlannedEvent) -> Option<MembershipRow> {
         return None;
     }
     let content = member_content(&event.pdu)?;
-    let text = |value: Option<serde_json::Value>| value.and_then(|v| v.as_str().map(str::to_owned));
     Some(MembershipRow {
         event_id: event.pdu.owned_event_id().clone(),
         user_id: event.pdu.state_key()?.to_owned(),
         sender: event.pdu.sender().to_string(),
         membership: content.membership,
-        display_name: text(content.displayname),
-        avatar_url: text(content.avatar_url),
+        display_name: content.displayname,
+        avatar_url: content.avatar_url,
     })
 }

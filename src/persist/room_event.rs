@@ -1,6 +1,6 @@
 //! A PDU as the authorization rules and state resolution read it.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use ruma_common::{MilliSecondsSinceUnixEpoch, OwnedEventId, RoomId, UserId};
 use ruma_events::TimelineEventType;
@@ -8,9 +8,9 @@ use serde_json::value::RawValue;
 
 use crate::model::pdu::Pdu;
 
-/// A PDU with what `ruma-state-res` needs precomputed: its content as JSON text, its type as a
-/// ruma type, and whether it was rejected. Shared (`Arc`) because state resolution fetches
-/// events by value.
+/// A PDU with what `ruma-state-res` needs: its content as JSON text (written when first read:
+/// the rules read the content of few events, a message's never), its type as a ruma type, and
+/// whether it was rejected. Shared (`Arc`) because state resolution fetches events by value.
 #[derive(Debug, Clone)]
 pub struct RoomEvent(Arc<Inner>);
 
@@ -18,7 +18,7 @@ pub struct RoomEvent(Arc<Inner>);
 struct Inner {
     pdu: Pdu,
     event_type: TimelineEventType,
-    content: Box<RawValue>,
+    content: OnceLock<Box<RawValue>>,
     rejected: bool,
 }
 
@@ -26,10 +26,7 @@ impl RoomEvent {
     /// Wraps a PDU; `rejected` says whether it failed authorization.
     pub fn new(pdu: Pdu, rejected: bool) -> Self {
         let event_type = TimelineEventType::from(pdu.event_type());
-        // Canonical JSON always serialises (its values are all JSON); the default (`null`) is
-        // never reached.
-        let content = serde_json::value::to_raw_value(pdu.content()).unwrap_or_default();
-        Self(Arc::new(Inner { pdu, event_type, content, rejected }))
+        Self(Arc::new(Inner { pdu, event_type, content: OnceLock::new(), rejected }))
     }
 
     /// The PDU.
@@ -76,7 +73,11 @@ impl ruma_state_res::Event for RoomEvent {
     }
 
     fn content(&self) -> &RawValue {
-        &self.0.content
+        self.0.content.get_or_init(|| {
+            // Canonical JSON always serialises (its values are all JSON); the default (`null`)
+            // is never reached.
+            serde_json::value::to_raw_value(self.0.pdu.content()).unwrap_or_default()
+        })
     }
 
     fn state_key(&self) -> Option<&str> {

@@ -19,6 +19,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
+use std::fmt::{Display, Write as _};
 
 use imbl::{OrdMap, OrdSet};
 
@@ -30,9 +31,10 @@ use thiserror::Error;
 
 use super::extremities::{EventOutcome, ForwardExtremities, StoredDag};
 use super::room_event::RoomEvent;
-use super::{retained, StateIds};
+use super::StateIds;
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
+use crate::model::StateKey;
 
 /// How an event reaches the room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,16 +74,19 @@ pub enum Miss {
 #[derive(Debug, Clone)]
 pub struct RoomHistory {
     room_version: RoomVersion,
-    /// Whether `outcomes` names every event of the room the store holds: then an event it does
+    /// Whether the outcomes name every event of the room the store holds: then an event they do
     /// not name is new, not a miss. True for a room whose history began here.
     complete: bool,
     // Persistent maps: planning works on a copy of the history, which costs nothing to make.
-    events: OrdMap<OwnedEventId, RoomEvent>,
-    outcomes: OrdMap<OwnedEventId, EventOutcome>,
+    /// What the history knows of each event: the event, its outcome, the state after it. One
+    /// map rather than three: a change to a map shared with a copy copies the path to the key,
+    /// and an arriving event sets all three.
+    known: OrdMap<OwnedEventId, Known>,
+    /// How many entries of `known` hold the event.
+    held: usize,
     /// The stream orderings outliers were stored with: one keeps its ordering when it arrives
     /// in the DAG. Kept as long as the outcomes (pruning keeps both); outliers are few.
     outlier_orderings: OrdMap<OwnedEventId, i64>,
-    state_after: OrdMap<OwnedEventId, StateIds>,
     /// Events looked up in the store and not found there.
     absent: OrdSet<OwnedEventId>,
     misses: RefCell<BTreeSet<Miss>>,
@@ -90,6 +95,23 @@ pub struct RoomHistory {
     /// `event_backward_extremities`): where the room's history has gaps.
     backward_extremities: OrdSet<OwnedEventId>,
     current_state: StateIds,
+}
+
+/// What a history knows of one event; each part is loaded (or dropped by pruning) on its own.
+#[derive(Debug, Clone, Default)]
+struct Known {
+    /// The event, held whole.
+    event: Option<RoomEvent>,
+    /// How it was judged on arrival.
+    outcome: Option<EventOutcome>,
+    /// The state after it.
+    state_after: Option<StateIds>,
+}
+
+impl Known {
+    fn is_empty(&self) -> bool {
+        self.event.is_none() && self.outcome.is_none() && self.state_after.is_none()
+    }
 }
 
 impl RoomHistory {
@@ -131,10 +153,9 @@ impl RoomHistory {
         Self {
             room_version,
             complete,
-            events: OrdMap::new(),
-            outcomes: OrdMap::new(),
+            known: OrdMap::new(),
+            held: 0,
             outlier_orderings: OrdMap::new(),
-            state_after: OrdMap::new(),
             absent: OrdSet::new(),
             misses: RefCell::default(),
             extremities: ForwardExtremities::new(forward_extremities, StoredDag::default()),
@@ -161,8 +182,42 @@ impl RoomHistory {
             self.extremities.remember_soft_failed(event_id.as_str(), prevs);
         }
         let event = RoomEvent::new(pdu, outcome == EventOutcome::Rejected);
-        self.events.insert(event_id.clone(), event);
-        self.outcomes.insert(event_id, outcome);
+        let held = &mut self.held;
+        Self::update(&mut self.known, event_id, |known| {
+            if known.event.is_none() {
+                *held += 1;
+            }
+            known.event = Some(event);
+            known.outcome = Some(outcome);
+        });
+    }
+
+    /// Changes what is known of an event.
+    fn update(
+        known: &mut OrdMap<OwnedEventId, Known>,
+        event_id: OwnedEventId,
+        change: impl FnOnce(&mut Known),
+    ) {
+        match known.get_mut(&event_id) {
+            Some(entry) => change(entry),
+            None => {
+                let mut entry = Known::default();
+                change(&mut entry);
+                known.insert(event_id, entry);
+            }
+        }
+    }
+
+    fn known_event(&self, event_id: &EventId) -> Option<&RoomEvent> {
+        self.known.get(event_id)?.event.as_ref()
+    }
+
+    fn known_outcome(&self, event_id: &EventId) -> Option<EventOutcome> {
+        self.known.get(event_id)?.outcome
+    }
+
+    fn known_state(&self, event_id: &EventId) -> Option<&StateIds> {
+        self.known.get(event_id)?.state_after.as_ref()
     }
 
     /// Records the stream ordering a stored outlier has: when it arrives in the DAG, it keeps
@@ -178,7 +233,7 @@ impl RoomHistory {
 
     /// Loads the stored state after an event (its state group).
     pub fn load_state(&mut self, event_id: OwnedEventId, state: StateIds) {
-        self.state_after.insert(event_id, state);
+        Self::update(&mut self.known, event_id, |known| known.state_after = Some(state));
     }
 
     /// Records that the store does not hold an event.
@@ -199,7 +254,7 @@ impl RoomHistory {
 
     /// How many events the history holds whole.
     pub fn held_events(&self) -> usize {
-        self.events.len()
+        self.held
     }
 
     /// Drops the events and states planning is unlikely to need again: keeps the forward
@@ -209,24 +264,36 @@ impl RoomHistory {
     pub fn prune(&mut self) -> BTreeSet<OwnedEventId> {
         let tips: BTreeSet<OwnedEventId> = self.tips().collect();
         let current: BTreeSet<&OwnedEventId> = self.current_state.values().collect();
-        self.events = retained(&self.events, |id| tips.contains(id) || current.contains(id));
-        self.state_after = retained(&self.state_after, |id| tips.contains(id));
+        self.known = self
+            .known
+            .iter()
+            .filter_map(|(id, known)| {
+                let tip = tips.contains(id);
+                let kept = Known {
+                    event: known.event.clone().filter(|_| tip || current.contains(id)),
+                    outcome: known.outcome,
+                    state_after: known.state_after.clone().filter(|_| tip),
+                };
+                (!kept.is_empty()).then(|| (id.clone(), kept))
+            })
+            .collect();
+        self.held = self.known.values().filter(|known| known.event.is_some()).count();
         self.absent.clear();
         tips
     }
 
     /// Whether the history holds the event whole.
     pub fn holds_event(&self, event_id: &EventId) -> bool {
-        self.events.contains_key(event_id)
+        self.known_event(event_id).is_some()
     }
 
     /// Whether loading this would add to what the history knows (and the store may hold it).
     pub fn needs_load(&self, miss: &Miss) -> bool {
         match miss {
-            Miss::Event(id) => !self.events.contains_key(id) && self.may_be_stored(id),
+            Miss::Event(id) => !self.holds_event(id) && self.may_be_stored(id),
             Miss::State(id) => {
-                !self.state_after.contains_key(id)
-                    && self.outcomes.get(id) != Some(&EventOutcome::Outlier)
+                self.known_state(id).is_none()
+                    && self.known_outcome(id) != Some(EventOutcome::Outlier)
                     && self.may_be_stored(id)
             }
         }
@@ -234,7 +301,8 @@ impl RoomHistory {
 
     /// Whether the store may hold an event that the history does not name.
     fn may_be_stored(&self, event_id: &EventId) -> bool {
-        self.outcomes.contains_key(event_id) || (!self.complete && !self.absent.contains(event_id))
+        self.known_outcome(event_id).is_some()
+            || (!self.complete && !self.absent.contains(event_id))
     }
 
     fn miss(&self, miss: Miss) {
@@ -243,8 +311,11 @@ impl RoomHistory {
 
     /// An event, or a miss noted when the store may hold it.
     fn lookup(&self, event_id: &EventId) -> Option<&RoomEvent> {
-        let event = self.events.get(event_id);
-        if event.is_none() && self.may_be_stored(event_id) {
+        let known = self.known.get(event_id);
+        let event = known.and_then(|known| known.event.as_ref());
+        // Not held, the event may be stored when named by an outcome or the history is partial.
+        let named = known.is_some_and(|known| known.outcome.is_some());
+        if event.is_none() && (named || (!self.complete && !self.absent.contains(event_id))) {
             self.miss(Miss::Event(event_id.to_owned()));
         }
         event
@@ -252,9 +323,13 @@ impl RoomHistory {
 
     /// The state after an event, or a miss noted when the store may hold it. Outliers have none.
     fn lookup_state(&self, event_id: &EventId) -> Option<&StateIds> {
-        let state = self.state_after.get(event_id);
-        let outlier = self.outcomes.get(event_id) == Some(&EventOutcome::Outlier);
-        if state.is_none() && !outlier && self.may_be_stored(event_id) {
+        let known = self.known.get(event_id);
+        let state = known.and_then(|known| known.state_after.as_ref());
+        let outcome = known.and_then(|known| known.outcome);
+        if state.is_none()
+            && outcome != Some(EventOutcome::Outlier)
+            && (outcome.is_some() || (!self.complete && !self.absent.contains(event_id)))
+        {
             self.miss(Miss::State(event_id.to_owned()));
         }
         state
@@ -263,7 +338,7 @@ impl RoomHistory {
     /// Whether the history has the state after an event: a prev event whose state group planning
     /// must know too.
     pub fn has_state(&self, event_id: &EventId) -> bool {
-        self.state_after.contains_key(event_id)
+        self.known_state(event_id).is_some()
     }
 
     /// Notes that the state (and state group) of an event must be loaded.
@@ -284,12 +359,12 @@ impl RoomHistory {
     /// The state after an event: with the event itself if it is an accepted (or soft-failed)
     /// state event; the state before it if it was rejected.
     pub fn state_after(&self, event_id: &EventId) -> Option<&StateIds> {
-        self.state_after.get(event_id)
+        self.known_state(event_id)
     }
 
     /// How an event was judged on arrival.
     pub fn outcome(&self, event_id: &EventId) -> Option<EventOutcome> {
-        self.outcomes.get(event_id).copied()
+        self.known_outcome(event_id)
     }
 
     /// Whether the history already holds this event (a miss is noted when the store may).
@@ -297,11 +372,12 @@ impl RoomHistory {
     /// An outlier does not count: it is not part of the room's DAG yet, and arriving in it
     /// de-outliers it.
     pub fn contains(&self, event_id: &EventId) -> bool {
-        let outcome = self.outcomes.get(event_id);
-        if outcome.is_none() && self.may_be_stored(event_id) {
+        let outcome = self.known_outcome(event_id);
+        // Unnamed by the outcomes, the event may be stored only when the history is partial.
+        if outcome.is_none() && !self.complete && !self.absent.contains(event_id) {
             self.miss(Miss::Event(event_id.to_owned()));
         }
-        outcome.is_some_and(|outcome| *outcome != EventOutcome::Outlier)
+        outcome.is_some_and(|outcome| outcome != EventOutcome::Outlier)
     }
 
     /// Receives one PDU, as federation delivers them: authorizes it against its auth events and
@@ -333,16 +409,16 @@ impl RoomHistory {
         if pdu.room_version() != &self.room_version {
             return Err(PlanError::WrongRoom(event_id));
         }
-        match self.outcomes.get(&event_id) {
+        match self.known_outcome(&event_id) {
             Some(EventOutcome::Outlier) | None => {}
-            Some(outcome) => return Ok((*outcome, None)),
+            Some(outcome) => return Ok((outcome, None)),
         }
-        let prevs: Vec<OwnedEventId> = pdu.prev_events().to_vec();
-        let state_before = self.state_before(&prevs)?;
-        let event = RoomEvent::new(pdu, false);
+        let prevs = pdu.prev_events();
+        let state_before = self.state_before(prevs)?;
+        let event = RoomEvent::new(pdu.clone(), false);
         let outcome = if !self.passes_auth(&event, &state_before) {
             EventOutcome::Rejected
-        } else if arrival == Arrival::Live && self.fails_against_current_state(&event, &prevs) {
+        } else if arrival == Arrival::Live && self.fails_against_current_state(&event, prevs) {
             EventOutcome::SoftFailed
         } else {
             EventOutcome::Accepted
@@ -354,14 +430,19 @@ impl RoomHistory {
             let key = (event.event_type().to_string(), state_key.to_owned());
             state_after.insert(key, event_id.clone());
         }
-        self.state_after.insert(event_id.clone(), state_after);
-        self.events.insert(event_id.clone(), event);
-        self.outcomes.insert(event_id.clone(), outcome);
-        // An outlier received into the DAG is one no more.
-        self.outlier_orderings.remove(&event_id);
-        self.update_backward_extremities(&event_id, &prevs, outcome);
+        let known =
+            Known { event: Some(event), outcome: Some(outcome), state_after: Some(state_after) };
+        if self.known.insert(event_id.clone(), known).is_none_or(|old| old.event.is_none()) {
+            self.held += 1;
+        }
+        // An outlier received into the DAG is one no more. (Removing copies the path to the key
+        // in a shared map even when the key is absent: only a present key is removed.)
+        if self.outlier_orderings.contains_key(&event_id) {
+            self.outlier_orderings.remove(&event_id);
+        }
+        self.update_backward_extremities(&event_id, prevs, outcome);
         if arrival == Arrival::Live {
-            self.advance(&event_id, &prevs, outcome)?;
+            self.advance(&event_id, prevs, outcome)?;
         }
         Ok((outcome, Some(state_before)))
     }
@@ -376,10 +457,7 @@ impl RoomHistory {
         if outcome == EventOutcome::Accepted {
             self.note_walk_misses(prevs);
         }
-        let before = self.extremities.current().clone();
-        let prev_strings: Vec<String> = prevs.iter().map(ToString::to_string).collect();
-        self.extremities.apply(event_id.as_str(), &prev_strings, outcome);
-        if self.extremities.current() != &before {
+        if self.extremities.apply_event(event_id.as_str(), prevs, outcome) {
             let tips: Vec<OwnedEventId> = self.tips().collect();
             self.current_state = self.state_after_all(&tips)?;
         }
@@ -399,14 +477,14 @@ impl RoomHistory {
             if !seen.insert(id) {
                 continue;
             }
-            match (self.outcomes.get(id), self.events.get(id)) {
-                (Some(EventOutcome::SoftFailed), Some(event)) => {
-                    to_check.extend(event.pdu().prev_events());
-                }
-                (Some(EventOutcome::SoftFailed), None) => {
-                    self.lookup(id);
-                }
-                (None, _) => {
+            match self.known_outcome(id) {
+                Some(EventOutcome::SoftFailed) => match self.known_event(id) {
+                    Some(event) => to_check.extend(event.pdu().prev_events()),
+                    None => {
+                        self.lookup(id);
+                    }
+                },
+                None => {
                     self.lookup(id);
                 }
                 _ => {}
@@ -424,11 +502,11 @@ impl RoomHistory {
     /// sent the event for the state at the missing prevs, and a client has nothing closer than
     /// the state it knows now.
     fn state_before(&self, prevs: &[OwnedEventId]) -> Result<StateIds, PlanError> {
-        let known = prevs.iter().filter(|id| self.lookup_state(id).is_some()).count();
-        if known == 0 && !prevs.is_empty() {
+        let states: Vec<&StateIds> = prevs.iter().filter_map(|id| self.lookup_state(id)).collect();
+        if states.is_empty() && !prevs.is_empty() {
             return Ok(self.current_state.clone());
         }
-        self.state_after_all(prevs)
+        self.resolve_states(states)
     }
 
     /// An event that arrives fills its own gap; the prevs of an event that is not rejected are
@@ -439,12 +517,14 @@ impl RoomHistory {
         prevs: &[OwnedEventId],
         outcome: EventOutcome,
     ) {
-        self.backward_extremities.remove(event_id);
+        if self.backward_extremities.contains(event_id) {
+            self.backward_extremities.remove(event_id);
+        }
         if outcome == EventOutcome::Rejected {
             return;
         }
         for prev in prevs {
-            if matches!(self.outcomes.get(prev), None | Some(EventOutcome::Outlier)) {
+            if matches!(self.known_outcome(prev), None | Some(EventOutcome::Outlier)) {
                 self.backward_extremities.insert(prev.clone());
             }
         }
@@ -453,8 +533,11 @@ impl RoomHistory {
     /// The resolved state after a set of events (the state before an event with these prevs).
     /// Unknown events are left out: their state cannot be known here.
     fn state_after_all(&self, event_ids: &[OwnedEventId]) -> Result<StateIds, PlanError> {
-        let mut states: Vec<&StateIds> =
-            event_ids.iter().filter_map(|id| self.lookup_state(id)).collect();
+        self.resolve_states(event_ids.iter().filter_map(|id| self.lookup_state(id)).collect())
+    }
+
+    /// The resolution of states (one of them when they are all equal).
+    fn resolve_states(&self, mut states: Vec<&StateIds>) -> Result<StateIds, PlanError> {
         states.dedup();
         match states.as_slice() {
             [] => Ok(StateIds::new()),
@@ -544,20 +627,41 @@ impl RoomHistory {
                 OwnedEventId::try_from(format!("${}", event.pdu().room_id().strip_sigil())).ok()
             })
             .flatten();
-        let auth_state: StateIds = event
+        // The auth events as a state, `(type, state_key)` to event; they are few, so a list
+        // searched from its end (a later event replaces an earlier one of the same key).
+        let auth_state: Vec<(String, &str, &RoomEvent)> = event
             .auth_events()
             .chain(create.as_ref())
             .filter_map(|id| self.lookup(id))
-            .filter_map(|auth| {
-                let key = (auth.event_type().to_string(), auth.state_key()?.to_owned());
-                Some((key, auth.event_id().clone()))
-            })
+            .filter_map(|auth| Some((auth.event_type().to_string(), auth.state_key()?, auth)))
             .collect();
-        if !self.passes_against(event, &auth_state) {
+        let in_auth_state = |event_type: &str, state_key: &str| {
+            auth_state
+                .iter()
+                .rev()
+                .find(|(auth_type, auth_key, _)| auth_type == event_type && *auth_key == state_key)
+                .map(|(_, _, auth)| *auth)
+        };
+        let name = RefCell::new(String::new());
+        let passes_auth_events = self.passes_with(event, |event_type, state_key| {
+            let mut name = name.borrow_mut();
+            name.clear();
+            let _ = write!(name, "{event_type}");
+            in_auth_state(&name, state_key).cloned()
+        });
+        if !passes_auth_events {
             return false;
         }
         // The rules read only the event's auth types in a state: when the state before the event
         // holds the same events for them, the second check would repeat the first.
+        let key = KeyBuffer::default();
+        let same_event = |event_type: &dyn Display, state_key: &str| {
+            let before = key.get(state_before, event_type, state_key);
+            let mut name = name.borrow_mut();
+            name.clear();
+            let _ = write!(name, "{event_type}");
+            in_auth_state(&name, state_key).map(RoomEvent::event_id) == before
+        };
         let same_for_auth_types = ruma_state_res::auth_types_for_event(
             event.event_type(),
             event.sender(),
@@ -566,33 +670,64 @@ impl RoomHistory {
             rules,
         )
         .is_ok_and(|types| {
-            types.into_iter().all(|(event_type, state_key)| {
-                let key = (event_type.to_string(), state_key);
-                auth_state.get(&key) == state_before.get(&key)
-            })
+            types.iter().all(|(event_type, state_key)| same_event(event_type, state_key))
         });
-        let create_key = ("m.room.create".to_owned(), String::new());
-        (same_for_auth_types && auth_state.get(&create_key) == state_before.get(&create_key))
+        (same_for_auth_types && same_event(&"m.room.create", ""))
             || self.passes_against(event, state_before)
     }
 
     /// Soft failure: the event fails auth against the current state. Not checked when its prevs
     /// are exactly the forward extremities (the current state is then its state before).
     fn fails_against_current_state(&self, event: &RoomEvent, prevs: &[OwnedEventId]) -> bool {
-        let prevs: BTreeSet<String> = prevs.iter().map(ToString::to_string).collect();
-        if &prevs == self.extremities.current() {
+        let extremities = self.extremities.current();
+        // The prevs as a set equal the extremities: each is one, and there are as many distinct.
+        let distinct_prevs =
+            prevs.iter().enumerate().filter(|(index, prev)| !prevs[..*index].contains(prev));
+        let same = prevs.iter().all(|prev| extremities.contains(prev.as_str()))
+            && distinct_prevs.count() == extremities.len();
+        if same {
             return false;
         }
         !self.passes_against(event, &self.current_state)
     }
 
     fn passes_against(&self, event: &RoomEvent, state: &StateIds) -> bool {
-        let rules = &self.room_version.rules().authorization;
-        let fetch_state = |event_type: &StateEventType, state_key: &str| {
-            let id = state.get(&(event_type.to_string(), state_key.to_owned()))?;
+        let key = KeyBuffer::default();
+        self.passes_with(event, |event_type, state_key| {
+            let id = key.get(state, event_type, state_key)?;
             self.lookup(id).cloned()
-        };
+        })
+    }
+
+    /// The state-dependent authorization rules, with the state read through `fetch_state`.
+    fn passes_with(
+        &self,
+        event: &RoomEvent,
+        fetch_state: impl Fn(&StateEventType, &str) -> Option<RoomEvent>,
+    ) -> bool {
+        let rules = &self.room_version.rules().authorization;
         ruma_state_res::check_state_dependent_auth_rules(rules, event, fetch_state).is_ok()
+    }
+}
+
+/// A `(type, state_key)` key reused for lookups in [`StateIds`], whose keys are owned strings: a
+/// lookup then allocates nothing once the buffer has grown.
+#[derive(Default)]
+struct KeyBuffer(RefCell<StateKey>);
+
+impl KeyBuffer {
+    fn get<'a>(
+        &self,
+        state: &'a StateIds,
+        event_type: &(impl Display + ?Sized),
+        state_key: &str,
+    ) -> Option<&'a OwnedEventId> {
+        let mut key = self.0.borrow_mut();
+        key.0.clear();
+        let _ = write!(key.0, "{event_type}");
+        key.1.clear();
+        key.1.push_str(state_key);
+        state.get(&*key)
     }
 }
 
