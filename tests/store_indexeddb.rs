@@ -679,3 +679,27 @@ async fn write_by_hand(name: &str, rows: &BTreeMap<String, Vec<JsonValue>>) {
     tx.commit().await.unwrap();
     db.close();
 }
+
+/// Events whose JSON holds characters beyond ASCII (two-byte, three-byte and four-byte UTF-8,
+/// a surrogate pair in JS) are stored in one chunk with plain ones, and each reads back whole:
+/// their texts cross to JS as one string cut at UTF-16 offsets.
+#[wasm_bindgen_test]
+async fn events_beyond_ascii_are_stored_whole() {
+    let room = SyntheticRoom::new("unicode")
+        .with_messages_saying(3, "é ü – 中文 😀 \u{2028}")
+        .with_messages(2)
+        .with_messages_saying(2, "🎉🎉");
+    let store = EventStore::open(indexeddb_store().await, "tab-1").await.unwrap();
+    persist(&store, room.events.clone(), false).await;
+    for (pdu, id) in room.events.iter().zip(&room.event_ids) {
+        let stored = store.event(&event_id(id)).await.unwrap().unwrap();
+        let content = serde_json::to_value(&stored.pdu.as_object()["content"]).unwrap();
+        assert_eq!(content, pdu["content"], "{id}");
+    }
+    let bodies: Vec<String> = room.events[4..]
+        .iter()
+        .map(|pdu| pdu["content"]["body"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(bodies[0], "é ü – 中文 😀 \u{2028} 0");
+    assert_eq!(bodies[6], "🎉🎉 1");
+}

@@ -84,7 +84,12 @@ impl SyntheticRoom {
     }
 
     /// The creator sends `count` messages.
-    pub fn with_messages(mut self, count: usize) -> Self {
+    pub fn with_messages(self, count: usize) -> Self {
+        self.with_messages_saying(count, "message")
+    }
+
+    /// The creator sends `count` messages, each `text` and its index.
+    pub fn with_messages_saying(mut self, count: usize, text: &str) -> Self {
         for index in 0..count {
             let auth =
                 vec![self.create.clone(), self.power_levels.clone(), self.creator_member.clone()];
@@ -92,7 +97,7 @@ impl SyntheticRoom {
                 "m.room.message",
                 None,
                 CREATOR,
-                json!({"msgtype": "m.text", "body": format!("message {index}")}),
+                json!({"msgtype": "m.text", "body": format!("{text} {index}")}),
                 auth,
             );
         }

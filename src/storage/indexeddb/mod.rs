@@ -490,15 +490,15 @@ impl IndexedDbStore {
         // An outlier's row is replaced when it arrives in the DAG; any other row that exists
         // already fails the add and aborts the chunk.
         let (mut added, mut replaced) = (Vec::new(), Vec::new());
-        for (row, event) in rows.events.iter().zip(&plan.events) {
+        for (row, event) in rows.events.into_iter().zip(&plan.events) {
             if event.replaces_outlier {
                 replaced.push(row)
             } else {
                 added.push(row)
             }
         }
-        add_all(&tx, stores::EVENTS, &added)?;
-        put_all(&tx, stores::EVENTS, &replaced)?;
+        write_events(&tx, added, false)?;
+        write_events(&tx, replaced, true)?;
         put_all(&tx, stores::ROOMS, &rows.rooms)?;
         if let Some(extremities) = &rows.forward_extremities {
             let store = tx.object_store(stores::EVENT_FORWARD_EXTREMITIES)?;
@@ -703,6 +703,15 @@ extern "C" {
         upper: &str,
     ) -> js_sys::Promise;
 
+    #[wasm_bindgen(js_name = writeEventRows, catch)]
+    fn write_event_rows(
+        store: &JsValue,
+        json: &str,
+        texts: &str,
+        ends: &[u32],
+        replace: bool,
+    ) -> Result<(), JsValue>;
+
     #[wasm_bindgen(js_name = writeRows, catch)]
     fn write_rows(store: &JsValue, json: &str, replace: bool) -> Result<(), JsValue>;
 }
@@ -835,6 +844,32 @@ fn add_all<T: serde::Serialize>(
     rows: &[T],
 ) -> Result<(), IdbError> {
     write_all(tx, store, rows, false)
+}
+
+/// Places an `add` (or with `replace`, a `put`) of each `events` row, their PDU texts crossing
+/// to JS as one string.
+fn write_events(
+    tx: &Transaction<'_>,
+    mut rows: Vec<EventRow>,
+    replace: bool,
+) -> Result<(), IdbError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut texts = String::new();
+    let mut ends = Vec::with_capacity(rows.len());
+    let mut end = 0_usize;
+    for row in &mut rows {
+        let text = std::mem::take(&mut row.json);
+        // JS strings index UTF-16 code units.
+        end += text.encode_utf16().count();
+        let too_long = || IdbError::Unreadable("a chunk's PDU texts exceed 2^32 code units".into());
+        ends.push(u32::try_from(end).map_err(|_| too_long())?);
+        texts.push_str(&text);
+    }
+    let store = tx.object_store(stores::EVENTS)?;
+    write_event_rows(store.as_sys().as_ref(), &json_text(&rows)?, &texts, &ends, replace)
+        .map_err(dom_error)
 }
 
 fn write_all<T: serde::Serialize>(

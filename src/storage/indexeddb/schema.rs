@@ -11,7 +11,8 @@
 //! - 3: an event is one record: its `event_json`, `event_to_state_groups` and `event_edges` rows
 //!   move into its `events` row (the edges as a list under a multi-entry index `prev_event_id`),
 //!   and those three stores are deleted. IndexedDB's cost is per record, and these are one row per
-//!   event. Code of version 2 cannot read the events, so version 3 is not compatible with it.
+//!   event. The `events` index `room_id`, which nothing read, is deleted too: an index entry costs
+//!   a write. Code of version 2 cannot read the events, so version 3 is not compatible with it.
 //!
 //! The `meta` store holds `schema_version` and `compat_version` (the oldest code version allowed
 //! to write to this database), as Synapse's `SCHEMA_VERSION` / `SCHEMA_COMPAT_VERSION`.
@@ -119,7 +120,7 @@ mod merged {
 
 /// Index names.
 pub mod indices {
-    /// `events` by `room_id`.
+    /// `events` by `room_id` (versions 1 and 2).
     pub const EVENTS_BY_ROOM: &str = "room_id";
     /// `events` by each of its `prev_events` (multi-entry; Synapse's `event_edges` index on
     /// `prev_event_id`).
@@ -250,6 +251,8 @@ mod v3 {
             .create_index(indices::EVENTS_BY_PREV, KeyPath::One("prev_events"))
             .with_multi_entry(true)
             .build()?;
+        // Nothing reads events by room alone, and every index entry is one more write per event.
+        events.delete_index(indices::EVENTS_BY_ROOM)?;
         let old = [
             tx.object_store(EVENT_JSON)?,
             tx.object_store(EVENT_EDGES)?,
