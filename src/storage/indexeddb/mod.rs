@@ -211,7 +211,7 @@ impl IndexedDbStore {
                     }
                     Err(error) => return Err(error),
                 };
-            let compat = from_js::<Vec<MetaRow>>(meta)?
+            let compat = from_json_text::<Vec<MetaRow>>(meta, stores::META)?
                 .into_iter()
                 .find(|row| row.key == schema::META_COMPAT_VERSION)
                 .map(|row| row.value);
@@ -222,7 +222,8 @@ impl IndexedDbStore {
             }
             sequences
         };
-        let positions = Positions::from_rows(from_js(sequences)?, Vec::new())?;
+        let positions =
+            Positions::from_rows(from_json_text(sequences, stores::SEQUENCES)?, Vec::new())?;
         *self.opened_at.borrow_mut() = Some(positions.shared());
         Ok(())
     }
@@ -289,7 +290,8 @@ impl IndexedDbStore {
     async fn load_positions(&self) -> Result<Positions, IdbError> {
         let [sequences, writers] =
             read_all(self.db()?, [stores::SEQUENCES, stores::STREAM_POSITIONS]).await?;
-        Positions::from_rows(from_js(sequences)?, from_js(writers)?)
+        let sequences = from_json_text(sequences, stores::SEQUENCES)?;
+        Positions::from_rows(sequences, from_json_text(writers, stores::STREAM_POSITIONS)?)
     }
 
     /// The state group of the state after an event (`event_to_state_groups`), if the event and
@@ -451,10 +453,10 @@ impl IndexedDbStore {
         &self,
         store: &str,
         index: Option<&str>,
-        keys: &[OwnedEventId],
+        keys: &[impl AsRef<str>],
     ) -> Result<Vec<T>, IdbError> {
         let db: &JsValue = self.db()?.as_sys().as_ref();
-        let keys = keys.iter().map(ToString::to_string).collect();
+        let keys = keys.iter().map(|key| key.as_ref().to_owned()).collect();
         let promise = get_many_rows(db, store, index, keys, index.is_some());
         let text = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
         from_json_text(text, store)
@@ -549,15 +551,14 @@ impl IndexedDbStore {
         row.map(planning::stored_event).transpose()
     }
 
+    /// The row of `store` with key `key`.
     async fn get_row<T: DeserializeOwned>(
         &self,
         store: &str,
         key: &str,
     ) -> Result<Option<T>, IdbError> {
-        let tx = self.db()?.transaction(store).build()?;
-        let key = key.to_owned();
-        let row = tx.object_store(store)?.get::<T, String, _>(key).serde()?.await?;
-        Ok(row)
+        let mut rows: Vec<Option<T>> = self.get_many(store, None, &[key]).await?;
+        Ok(rows.pop().flatten())
     }
 
     /// Every row of `store` whose `index` is `value`.
@@ -567,23 +568,14 @@ impl IndexedDbStore {
         index: &str,
         value: &str,
     ) -> Result<Vec<T>, IdbError> {
-        let tx = self.db()?.transaction(store).build()?;
-        let value = value.to_owned();
-        let rows = tx
-            .object_store(store)?
-            .index(index)?
-            .get_all::<T>()
-            .with_query::<String, _>(value)
-            .serde()?
-            .await?;
-        Ok(rows.collect::<Result<Vec<T>, _>>()?)
+        let mut rows: Vec<Vec<T>> = self.get_many(store, Some(index), &[value]).await?;
+        Ok(rows.pop().unwrap_or_default())
     }
 
     /// Every row of `store`.
     async fn all_rows<T: DeserializeOwned>(&self, store: &str) -> Result<Vec<T>, IdbError> {
-        let tx = self.db.transaction(store).build()?;
-        let rows = tx.object_store(store)?.get_all::<T>().serde()?.await?;
-        Ok(rows.collect::<Result<Vec<T>, _>>()?)
+        let [rows] = read_all(self.db()?, [store]).await?;
+        from_json_text(rows, store)
     }
 
     /// Reads the event's state group, then walks the group chain once: for each group, its edge
@@ -716,8 +708,8 @@ extern "C" {
     fn write_rows(store: &JsValue, json: &str, replace: bool) -> Result<(), JsValue>;
 }
 
-/// Every row of each of `stores` (small stores only), one array per store in their order, read
-/// in one read-only transaction.
+/// Every row of each of `stores`, as one JSON text per store in their order, read in one
+/// read-only transaction.
 async fn read_all<const N: usize>(
     db: &Database,
     stores: [&str; N],
@@ -739,12 +731,6 @@ fn from_json_text<T: DeserializeOwned>(text: JsValue, store: &str) -> Result<T, 
 /// Up to how many events' redactions are looked up one by one (see
 /// [`IndexedDbStore::load_redactions_of`]).
 const ONE_BY_ONE: usize = 16;
-
-/// A JS value read from IndexedDB as `T`.
-fn from_js<T: DeserializeOwned>(value: JsValue) -> Result<T, IdbError> {
-    serde_wasm_bindgen::from_value(value)
-        .map_err(|error| IdbError::Unreadable(format!("a stored row: {error}")))
-}
 
 /// The error a rejected IndexedDB request or transaction gave: its `DOMException`.
 fn dom_error(error: JsValue) -> IdbError {

@@ -1,8 +1,8 @@
 // IndexedDB requests placed from JS, where placing them through indexed_db_futures costs more.
 
 // Every row of each of `stores`, read in one read-only transaction with every request placed at
-// once; resolves to one array of rows per store, in the order of `stores`, and rejects with the
-// DOMException that failed the read. The transaction is left to end by itself: through
+// once; resolves to one JSON text of rows per store, in the order of `stores`, and rejects with
+// the DOMException that failed the read. The transaction is left to end by itself: through
 // indexed_db_futures a transaction sets up listeners when it opens and is aborted when dropped,
 // which for the few rows read on opening a store cost more than the reads.
 export function readAll(db, stores) {
@@ -13,7 +13,7 @@ export function readAll(db, stores) {
     stores.forEach((name, index) => {
       const request = tx.objectStore(name).getAll();
       request.onsuccess = () => {
-        results[index] = request.result;
+        results[index] = JSON.stringify(request.result);
         left -= 1;
         if (left === 0) resolve(results);
       };
