@@ -323,47 +323,21 @@ impl IndexedDbStore {
         &self,
         group: StateGroupId,
     ) -> Result<Vec<state_groups::StateGroupRow>, IdbError> {
-        let tx = self
-            .db()?
-            .transaction([
-                stores::STATE_GROUPS,
-                stores::STATE_GROUP_EDGES,
-                stores::STATE_GROUPS_STATE,
-            ])
-            .build()?;
-        let groups = tx.object_store(stores::STATE_GROUPS)?;
-        let edges = tx.object_store(stores::STATE_GROUP_EDGES)?;
-        let group_state = tx.object_store(stores::STATE_GROUPS_STATE)?;
-        let by_group = group_state.index(indices::GROUP_STATE_BY_GROUP)?;
         let mut chain = Vec::new();
-        let mut seen = BTreeSet::new();
-        let mut next = Some(group);
-        while let Some(id) = next {
-            if !seen.insert(id) {
-                return Err(IdbError::Unreadable(format!("state group {id} is in a cycle")));
-            }
-            // Group ids are at most 2^53 - 1, exact as doubles.
-            let key = id as f64;
-            let row = groups.get::<StateGroupRow, f64, _>(key).serde()?;
-            let edge = edges.get::<StateGroupEdgeRow, f64, _>(key).serde()?;
-            let rows =
-                by_group.get_all::<StateGroupStateRow>().with_query::<f64, _>(key).serde()?;
-            let Some(row) = row.await? else {
-                return Err(IdbError::Unreadable(format!("state group {id} is missing")));
+        for link in self.group_chain(group, true).await? {
+            let Some(row) = link.group else {
+                return Err(IdbError::Unreadable(format!("state group {} is missing", link.id)));
             };
             let mut delta = StateIds::new();
-            for state in rows.await? {
-                let state = state?;
+            for state in link.rows {
                 delta.insert((state.event_type, state.state_key), event_id_of(&state.event_id)?);
             }
-            let prev_group = edge.await?.map(|edge| edge.prev_state_group);
             chain.push(state_groups::StateGroupRow {
-                id,
+                id: link.id,
                 event_id: event_id_of(&row.event_id)?,
-                prev_group,
+                prev_group: link.prev,
                 delta,
             });
-            next = prev_group;
         }
         chain.reverse();
         Ok(chain)
@@ -578,45 +552,22 @@ impl IndexedDbStore {
         from_json_text(rows, store)
     }
 
-    /// Reads the event's state group, then walks the group chain once: for each group, its edge
-    /// and its rows are requested together; rows the filter does not match are skipped, members
-    /// and non-members in the same pass, and a newer group's row hides an older one.
+    /// Reads the event's state group, then walks the group chain once ([`Self::group_chain`]);
+    /// rows the filter does not match are skipped, members and non-members in the same pass, and
+    /// a newer group's row hides an older one.
     async fn walk_state_at(
         &self,
         event_id: &EventId,
         filter: &StateFilter,
     ) -> Result<Option<StateIds>, IdbError> {
-        let tx = self
-            .db()?
-            .transaction([stores::EVENTS, stores::STATE_GROUP_EDGES, stores::STATE_GROUPS_STATE])
-            .build()?;
-        let id = event_id.as_str().to_owned();
-        let row = tx.object_store(stores::EVENTS)?.get::<EventRow, String, _>(id).serde()?.await?;
+        let row = self.get_row::<EventRow>(stores::EVENTS, event_id.as_str()).await?;
         let Some(start) = row.and_then(|row| row.state_group) else {
             return Ok(None);
         };
-        let edges = tx.object_store(stores::STATE_GROUP_EDGES)?;
-        let group_state = tx.object_store(stores::STATE_GROUPS_STATE)?;
-        let by_group = group_state.index(indices::GROUP_STATE_BY_GROUP)?;
         let filter = (!filter.is_full()).then_some(filter);
-        let limit = filter.and_then(StateFilter::max_entries_returned);
         let mut state = StateIds::new();
-        let mut next = Some(start);
-        let mut seen = BTreeSet::new();
-        while let Some(group) = next {
-            if limit.is_some_and(|limit| state.len() >= limit) {
-                break;
-            }
-            if !seen.insert(group) {
-                return Err(IdbError::Unreadable(format!("state group {group} is in a cycle")));
-            }
-            let edge = edges.get::<StateGroupEdgeRow, f64, _>(group as f64).serde()?;
-            let rows = by_group
-                .get_all::<StateGroupStateRow>()
-                .with_query::<f64, _>(group as f64)
-                .serde()?;
-            for row in rows.await? {
-                let row = row?;
+        for link in self.group_chain(start, false).await? {
+            for row in link.rows {
                 if filter.is_some_and(|filter| !filter.matches(&row.event_type, &row.state_key)) {
                     continue;
                 }
@@ -625,10 +576,48 @@ impl IndexedDbStore {
                     entry.insert(event_id_of(&row.event_id)?);
                 }
             }
-            next = edge.await?.map(|edge| edge.prev_state_group);
         }
         Ok(Some(state))
     }
+
+    /// The chain of state groups from `start` down to its snapshot, newest first, each with its
+    /// `state_groups` row when `with_groups`. A chain that comes back to a group is
+    /// [`IdbError::Unreadable`].
+    async fn group_chain(
+        &self,
+        start: StateGroupId,
+        with_groups: bool,
+    ) -> Result<Vec<ChainLink>, IdbError> {
+        let db: &JsValue = self.db()?.as_sys().as_ref();
+        let groups = with_groups.then_some(stores::STATE_GROUPS);
+        let (edges, state) = (stores::STATE_GROUP_EDGES, stores::STATE_GROUPS_STATE);
+        // Group ids are at most 2^53 - 1, exact as doubles.
+        let promise =
+            walk_groups(db, start as f64, groups, edges, state, indices::GROUP_STATE_BY_GROUP);
+        let text = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
+        let walked: WalkedChain = from_json_text(text, stores::STATE_GROUPS)?;
+        match walked.cycle {
+            Some(group) => Err(IdbError::Unreadable(format!("state group {group} is in a cycle"))),
+            None => Ok(walked.chain),
+        }
+    }
+}
+
+/// A state group chain as `walkGroups` reads it.
+#[derive(serde::Deserialize)]
+struct WalkedChain {
+    chain: Vec<ChainLink>,
+    #[serde(default)]
+    cycle: Option<StateGroupId>,
+}
+
+/// One group of a [`WalkedChain`].
+#[derive(serde::Deserialize)]
+struct ChainLink {
+    id: StateGroupId,
+    group: Option<StateGroupRow>,
+    prev: Option<StateGroupId>,
+    rows: Vec<StateGroupStateRow>,
 }
 
 impl Drop for IndexedDbStore {
@@ -693,6 +682,16 @@ extern "C" {
         index: &str,
         lower: &str,
         upper: &str,
+    ) -> js_sys::Promise;
+
+    #[wasm_bindgen(js_name = walkGroups)]
+    fn walk_groups(
+        db: &JsValue,
+        start: f64,
+        groups: Option<&str>,
+        edges: &str,
+        state: &str,
+        by_group: &str,
     ) -> js_sys::Promise;
 
     #[wasm_bindgen(js_name = writeEventRows, catch)]

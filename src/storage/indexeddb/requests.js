@@ -85,3 +85,52 @@ export function writeEventRows(store, json, texts, ends, replace) {
     else store.add(row);
   });
 }
+
+// The state group chain from group `start` down to its snapshot, newest first, as JSON text
+// `{chain: [{id, group, prev, rows}], cycle?}`: each group's `state_groups` row (when `groups`
+// names that store), its prev group (from `edges`) and its rows (from `state` by its index
+// `byGroup`). A group's reads are placed together, and the next group's as soon as they are
+// read: one transaction, no crossing of the wasm boundary per group. A chain that comes back to
+// a group ends there, with `cycle` set to it.
+export function walkGroups(db, start, groups, edges, state, byGroup) {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(groups ? [groups, edges, state] : [edges, state], "readonly");
+    const chain = [];
+    const seen = new Set();
+    const step = (id) => {
+      if (seen.has(id)) {
+        resolve(JSON.stringify({ chain, cycle: id }));
+        return;
+      }
+      seen.add(id);
+      const link = { id, group: null, prev: null, rows: [] };
+      chain.push(link);
+      let left = groups ? 3 : 2;
+      const read = () => {
+        left -= 1;
+        if (left > 0) return;
+        if (link.prev === null) resolve(JSON.stringify({ chain }));
+        else step(link.prev);
+      };
+      const edge = tx.objectStore(edges).get(id);
+      edge.onsuccess = () => {
+        link.prev = edge.result ? edge.result.prev_state_group : null;
+        read();
+      };
+      const rows = tx.objectStore(state).index(byGroup).getAll(id);
+      rows.onsuccess = () => {
+        link.rows = rows.result;
+        read();
+      };
+      if (groups) {
+        const group = tx.objectStore(groups).get(id);
+        group.onsuccess = () => {
+          link.group = group.result ?? null;
+          read();
+        };
+      }
+    };
+    step(start);
+    tx.onabort = () => reject(tx.error);
+  });
+}
