@@ -10,30 +10,16 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+import { CHROMIUM, CHROMIUM_ARGS, ROOT, SIRV, serveStatic, stopServer } from "./harness.mjs";
+
 const DEMO_DIR = resolve(ROOT, process.env.DEMO_DIR ?? "www");
-const SIRV = join(ROOT, "node_modules", "sirv-cli", "bin.js");
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const SCREENSHOT = join(ROOT, "test-output", "demo.png");
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 /** A homeserver that exists only inside the test: requests to it are answered by page.route. */
 const FAKE_HS = "https://hs.example.test";
 const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
@@ -48,45 +34,6 @@ const scenario = (name) => {
   return found;
 };
 const roomCount = (userId, kind) => Object.keys(syncs[userId]?.rooms?.[kind] ?? {}).length;
-
-async function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
-
-/** Resolves once `url` answers 200, or rejects after `timeoutMs`. */
-async function waitForHttp(url, child, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`static server exited with ${child.exitCode}`);
-    try {
-      const response = await fetch(url);
-      if (response.ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function stopServer(child) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((done) => {
-    const timer = setTimeout(() => {
-      try { process.kill(-child.pid, "SIGKILL"); } catch { /* already gone */ }
-      done();
-    }, 3_000);
-    child.once("exit", () => { clearTimeout(timer); done(); });
-    try { process.kill(-child.pid, "SIGTERM"); } catch { clearTimeout(timer); done(); }
-  });
-}
 
 /** A small SVG avatar the fake homeserver returns for media id "tea". */
 const AVATAR_SVG =
@@ -109,17 +56,8 @@ describe("demo page", { timeout: 120_000 }, () => {
       `${DEMO_DIR}/pkg/prejoin.js is missing: build the package first (npm run build)`,
     );
     assert.ok(existsSync(SIRV), "sirv-cli is not installed: run npm install");
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
     // The same server and flags as `npm start`, without its build step.
-    server = spawn(process.execPath, [SIRV, DEMO_DIR, "--dev", "--host", "127.0.0.1", "--port", String(port)], {
-      cwd: ROOT,
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    server.stdout.on("data", (chunk) => serverLog.push(String(chunk)));
-    server.stderr.on("data", (chunk) => serverLog.push(String(chunk)));
-    await waitForHttp(`${base}/index.html`, server);
+    ({ server, base } = await serveStatic(DEMO_DIR, "/index.html", { flags: ["--dev"], log: serverLog }));
 
     profile = await mkdtemp(join(tmpdir(), "prejoin-e2e-"));
     context = await chromium.launchPersistentContext(profile, {

@@ -14,30 +14,16 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+import { CHROMIUM, CHROMIUM_ARGS, ROOT, serveStatic, stopServer } from "./harness.mjs";
+
 const WWW = join(ROOT, "www");
-const SIRV = join(ROOT, "node_modules", "sirv-cli", "bin.js");
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 const { rooms } = JSON.parse(
   await readFile(join(ROOT, "tests/fixtures/synapse-1.163.2/pdus.json"), "utf8"),
@@ -58,31 +44,6 @@ function padded(room) {
   }));
 }
 
-async function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
-
-async function waitForHttp(url, child, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`static server exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 let server;
 let context;
 let profile;
@@ -91,14 +52,7 @@ let base;
 
 before(async () => {
   assert.ok(existsSync(join(WWW, "pkg", "prejoin.js")), "www/pkg/ is missing: run npm run build first");
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = spawn(process.execPath, [SIRV, WWW, "--host", "127.0.0.1", "--port", String(port)], {
-    cwd: ROOT,
-    detached: true,
-    stdio: "ignore",
-  });
-  await waitForHttp(`${base}/pkg/prejoin.js`, server);
+  ({ server, base } = await serveStatic(WWW, "/pkg/prejoin.js"));
   profile = await mkdtemp(join(tmpdir(), "prejoin-quota-"));
   context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -116,9 +70,7 @@ before(async () => {
 
 after(async () => {
   await context?.close().catch(() => {});
-  if (server && server.exitCode === null) {
-    try { process.kill(-server.pid, "SIGTERM"); } catch { /* gone */ }
-  }
+  await stopServer(server);
   if (profile) await rm(profile, { recursive: true, force: true });
 });
 

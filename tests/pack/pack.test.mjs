@@ -125,35 +125,15 @@ export { source, strippedIsAny, previewIsAny, token, eventIsAny };
 }
 
 test("browser: a page importing 'prejoin' through an import map renders a preview", { timeout: 120_000 }, async () => {
-  await writeFile(
-    join(consumer, "index.html"),
-    `<!doctype html>
-<meta charset="utf-8">
-<title>prejoin consumer</title>
-<link rel="icon" href="data:,">
-<script type="importmap">{ "imports": { "prejoin": "./node_modules/prejoin/prejoin.js" } }</script>
-<pre id="result">loading</pre>
-<script type="module">
-  import init, { computeStrippedState, roomPreview } from "prejoin";
-
-  const out = document.getElementById("result");
-  try {
+  await writeConsumerPage("index.html", "prejoin consumer", ["computeStrippedState", "roomPreview"], `
     const scenario = await (await fetch("./scenario.json")).json();
-    await init();
     const membershipEvent = scenario.state.find(
       (e) => e.type === "m.room.member" && e.state_key === scenario.target_user,
     );
     const stripped = computeStrippedState(scenario.state, { kind: scenario.kind, membershipEvent });
     const preview = roomPreview(stripped, { roomId: scenario.room_id, ownUserId: scenario.target_user });
-    out.textContent = JSON.stringify({ stripped, preview });
-    out.dataset.state = "done";
-  } catch (error) {
-    out.textContent = String(error?.stack ?? error);
-    out.dataset.state = "error";
-  }
-</script>
-`,
-  );
+    return { stripped, preview };
+  `);
   const { stripped, preview } = await runPage("index.html");
   assert.deepEqual(stripped, scenario.synapse_stripped, scenario.name);
   assert.equal(preview.displayName, roomName, scenario.name);
@@ -161,22 +141,9 @@ test("browser: a page importing 'prejoin' through an import map renders a previe
 });
 
 test("browser: an EventStore over IndexedDB persists, reads, closes and reads again after reopening", { timeout: 120_000 }, async () => {
-  await writeFile(
-    join(consumer, "event-store.html"),
-    `<!doctype html>
-<meta charset="utf-8">
-<title>prejoin EventStore</title>
-<link rel="icon" href="data:,">
-<script type="importmap">{ "imports": { "prejoin": "./node_modules/prejoin/prejoin.js" } }</script>
-<pre id="result">loading</pre>
-<script type="module">
-  import init, { EventStore } from "prejoin";
-
-  const out = document.getElementById("result");
-  try {
+  await writeConsumerPage("event-store.html", "prejoin EventStore", ["EventStore"], `
     const [room, roomA, roomB] = await (await fetch("./rooms.json")).json();
     const pdus = (r) => r.events.map((e) => e.pdu);
-    await init();
     const store = await EventStore.open({ name: "prejoin-pack", instanceName: "tab-pack" });
     const persisted = await store.persistEvents(pdus(room));
     const first = await store.getEvent(room.events[0].event_id);
@@ -194,20 +161,13 @@ test("browser: an EventStore over IndexedDB persists, reads, closes and reads ag
     const fresh = await EventStore.open({ name: "prejoin-pack-2" });
     const both = await Promise.all([fresh.persistEvents(pdus(roomA)), fresh.persistEvents(pdus(roomB))]);
     fresh.close();
-    out.textContent = JSON.stringify({
+    return {
       persisted, first, closed, reread, extremities,
       stateIds: state.map((e) => e.event_id),
       missing: missing === undefined,
       orderings: both.map((result) => result.rooms[0].streamOrderings),
-    });
-    out.dataset.state = "done";
-  } catch (error) {
-    out.textContent = String(error?.stack ?? error) + " " + (error?.code ?? "");
-    out.dataset.state = "error";
-  }
-</script>
-`,
-  );
+    };
+  `);
   const result = await runPage("event-store.html");
   const [room, roomA, roomB] = storeRooms;
   const ids = room.events.map((e) => e.event_id);
@@ -243,6 +203,38 @@ function cmp(a, b) {
 
 /** Loads `file` of the consumer project in headless Chromium; returns the JSON the page puts in
  *  #result once its data-state is set, failing on an error state or any page error. */
+/**
+ * Writes a page of the consumer project that imports `names` from "prejoin" through an import
+ * map, runs `body` (the body of an async function) after `init()`, and shows what it returns
+ * (or its error) for `runPage`.
+ */
+async function writeConsumerPage(file, title, names, body) {
+  await writeFile(
+    join(consumer, file),
+    `<!doctype html>
+<meta charset="utf-8">
+<title>${title}</title>
+<link rel="icon" href="data:,">
+<script type="importmap">{ "imports": { "prejoin": "./node_modules/prejoin/prejoin.js" } }</script>
+<pre id="result">loading</pre>
+<script type="module">
+  import init, { ${names.join(", ")} } from "prejoin";
+
+  const out = document.getElementById("result");
+  try {
+    await init();
+    const result = await (async () => {${body}})();
+    out.textContent = JSON.stringify(result);
+    out.dataset.state = "done";
+  } catch (error) {
+    out.textContent = String(error?.stack ?? error) + " " + (error?.code ?? "");
+    out.dataset.state = "error";
+  }
+</script>
+`,
+  );
+}
+
 async function runPage(file) {
   const server = await serve(consumer);
   const browser = await chromium.launch({
