@@ -416,8 +416,7 @@ impl IndexedDbStore {
         let db: &JsValue = self.db()?.as_sys().as_ref();
         let (store, index) = (stores::REDACTIONS, indices::REDACTIONS_BY_REDACTS);
         let promise = get_range_rows(db, store, index, least.as_str(), greatest.as_str());
-        let text = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
-        from_json_text(text, store)
+        rows_read(promise, store).await
     }
 
     /// For each of `keys`, the row of `store` with that key, or with `index`, every row whose
@@ -432,8 +431,7 @@ impl IndexedDbStore {
         let db: &JsValue = self.db()?.as_sys().as_ref();
         let keys = keys.iter().map(|key| key.as_ref().to_owned()).collect();
         let promise = get_many_rows(db, store, index, keys, index.is_some());
-        let text = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
-        from_json_text(text, store)
+        rows_read(promise, store).await
     }
 
     async fn write(&self, plan: &RoomWritePlan, writer: &str) -> Result<(), IdbError> {
@@ -452,11 +450,13 @@ impl IndexedDbStore {
         // The stored sequences are read first (so their requests complete first), and advanced
         // once read, below.
         let mut stored_sequences = Vec::with_capacity(rows.sequences.len());
-        for row in &rows.sequences {
+        if !rows.sequences.is_empty() {
             let sequences = tx.object_store(stores::SEQUENCES)?;
-            let stored =
-                sequences.get::<SequenceRow, String, _>(row.stream_name.clone()).serde()?;
-            stored_sequences.push((row, stored));
+            for row in &rows.sequences {
+                let stored =
+                    sequences.get::<SequenceRow, String, _>(row.stream_name.clone()).serde()?;
+                stored_sequences.push((row, stored));
+            }
         }
         // The writes are not awaited one by one: a request that fails aborts the transaction,
         // and the commit reports its error.
@@ -594,8 +594,7 @@ impl IndexedDbStore {
         // Group ids are at most 2^53 - 1, exact as doubles.
         let promise =
             walk_groups(db, start as f64, groups, edges, state, indices::GROUP_STATE_BY_GROUP);
-        let text = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
-        let walked: WalkedChain = from_json_text(text, stores::STATE_GROUPS)?;
+        let walked: WalkedChain = rows_read(promise, stores::STATE_GROUPS).await?;
         match walked.cycle {
             Some(group) => Err(IdbError::Unreadable(format!("state group {group} is in a cycle"))),
             None => Ok(walked.chain),
@@ -718,6 +717,15 @@ async fn read_all<const N: usize>(
     let rows = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
     let rows: Vec<JsValue> = js_sys::Array::from(&rows).iter().collect();
     rows.try_into().map_err(|_| IdbError::Unreadable("rows of fewer stores than read".to_owned()))
+}
+
+/// What a read of `requests.js` resolves to (the JSON text of rows of `store`), as `T`.
+async fn rows_read<T: DeserializeOwned>(
+    promise: js_sys::Promise,
+    store: &str,
+) -> Result<T, IdbError> {
+    let text = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
+    from_json_text(text, store)
 }
 
 /// Rows read as JSON text (a JS string) from `store`, as `T`.
