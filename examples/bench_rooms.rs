@@ -7,6 +7,8 @@
 //! (`count` users joining a public room, then one message). The rooms are the ones the store
 //! conformance suite checks (`tests/common/synthetic.rs`): room version 10, ids computed.
 
+// The tests build rooms event by event too; the bench builds them whole.
+#[allow(dead_code)]
 #[path = "../tests/common/synthetic.rs"]
 mod synthetic;
 

@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::synthetic::SyntheticRoom;
 use common::{event_id, expected_state, fixture, id_set as ids, state_map as ours};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use prejoin::model::pdu::Pdu;
 use prejoin::model::room_version::RoomVersion;
 use prejoin::persist::{EventOutcome, RoomHistory};
-use serde_json::Value as JsonValue;
+use serde_json::{json, Value as JsonValue};
 
 fn receive_all(
     room: &JsonValue,
@@ -154,4 +155,44 @@ fn every_room_synapse_persisted_has_its_states() {
         assert_eq!(history.forward_extremities(), &ids(&room["forward_extremities"]), "{name}");
         assert_eq!(ours(history.current_state()), expected_state(&room["current_state"]), "{name}");
     }
+}
+
+/// Messages whose authorization is remembered: a message naming the same auth events as an
+/// accepted one from the same sender is still checked against the state before it, so once the
+/// sender has left it is rejected (the spec's check against the state before the event).
+#[test]
+fn a_message_naming_a_stale_join_is_rejected_after_its_sender_leaves() {
+    let mut room = SyntheticRoom::new("stale-join");
+    let [create, power_levels, join_rules] = room.create_power_levels_join_rules();
+    let user = "@leaver:bench.example";
+    let join_auth = vec![create.clone(), power_levels.clone(), join_rules];
+    let join =
+        room.push("m.room.member", Some(user), user, json!({"membership": "join"}), join_auth);
+    let stale_auth = vec![create.clone(), power_levels.clone(), join.clone()];
+    let message = |room: &mut SyntheticRoom, body: &str| {
+        let content = json!({"msgtype": "m.text", "body": body});
+        room.push("m.room.message", None, user, content, stale_auth.clone())
+    };
+    let before = message(&mut room, "before");
+    let again = message(&mut room, "again");
+    let leave = room.push(
+        "m.room.member",
+        Some(user),
+        user,
+        json!({"membership": "leave"}),
+        stale_auth.clone(),
+    );
+    let after = message(&mut room, "after");
+
+    let version = RoomVersion::parse("10").unwrap();
+    let mut history = RoomHistory::new(version.clone());
+    for pdu in &room.events {
+        history.receive(Pdu::from_json_value(pdu.clone(), &version).unwrap()).unwrap();
+    }
+    let outcome = |id: &str| history.outcome(&event_id(id));
+    for accepted in [&join, &before, &again, &leave] {
+        assert_eq!(outcome(accepted), Some(EventOutcome::Accepted), "{accepted}");
+    }
+    assert_eq!(outcome(&after), Some(EventOutcome::Rejected));
+    assert_eq!(history.forward_extremities(), &BTreeSet::from([leave]));
 }

@@ -30,6 +30,7 @@ fn retained<K: Ord + Clone, V: Clone>(
         .collect()
 }
 
+mod auth_memo;
 pub mod batch;
 pub mod chunk;
 pub mod extremities;

@@ -17,7 +17,7 @@
 //!
 //! [`resolve_v1`]: super::state_res_v1::resolve_v1
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 use std::fmt::{Display, Write as _};
 
@@ -29,6 +29,7 @@ use ruma_events::StateEventType;
 use ruma_state_res::{Event as _, StateMap};
 use thiserror::Error;
 
+use super::auth_memo::{AuthKey, AuthMemo};
 use super::extremities::{EventOutcome, ForwardExtremities, StoredDag};
 use super::room_event::RoomEvent;
 use super::StateIds;
@@ -90,6 +91,10 @@ pub struct RoomHistory {
     /// Events looked up in the store and not found there.
     absent: OrdSet<OwnedEventId>,
     misses: RefCell<BTreeSet<Miss>>,
+    /// How many misses were noted, counting a miss noted again: whether a check missed anything.
+    misses_noted: Cell<usize>,
+    /// Authorizations that passed, for events decided by a few ids.
+    auth_memo: AuthMemo,
     extremities: ForwardExtremities,
     /// Prev events named by stored events and not stored themselves (Synapse's
     /// `event_backward_extremities`): where the room's history has gaps.
@@ -158,6 +163,8 @@ impl RoomHistory {
             outlier_orderings: OrdMap::new(),
             absent: OrdSet::new(),
             misses: RefCell::default(),
+            misses_noted: Cell::new(0),
+            auth_memo: AuthMemo::default(),
             extremities: ForwardExtremities::new(forward_extremities, StoredDag::default()),
             backward_extremities: OrdSet::new(),
             current_state,
@@ -306,6 +313,7 @@ impl RoomHistory {
     }
 
     fn miss(&self, miss: Miss) {
+        self.misses_noted.set(self.misses_noted.get() + 1);
         self.misses.borrow_mut().insert(miss);
     }
 
@@ -613,8 +621,30 @@ impl RoomHistory {
             .collect()
     }
 
-    /// Authorization on receipt: against the event's own auth events, then the state before it.
+    /// Authorization on receipt: against the event's own auth events, then the state before it;
+    /// a pass is remembered for the events [`AuthKey`] describes, when nothing was missed.
     fn passes_auth(&self, event: &RoomEvent, state_before: &StateIds) -> bool {
+        let key = AuthKey::of(event, |event| {
+            let buffer = KeyBuffer::default();
+            let id = |event_type: &str, state_key: &str| {
+                buffer.get(state_before, event_type, state_key).cloned()
+            };
+            let sender = event.sender().as_str();
+            [id("m.room.create", ""), id("m.room.power_levels", ""), id("m.room.member", sender)]
+        });
+        if key.as_ref().is_some_and(|key| self.auth_memo.passed(key)) {
+            return true;
+        }
+        let noted = self.misses_noted.get();
+        let passes = self.checks_auth(event, state_before);
+        if let (true, Some(key)) = (passes && self.misses_noted.get() == noted, key) {
+            self.auth_memo.remember_pass(key);
+        }
+        passes
+    }
+
+    /// The checks of [`passes_auth`](Self::passes_auth), made.
+    fn checks_auth(&self, event: &RoomEvent, state_before: &StateIds) -> bool {
         let rules = &self.room_version.rules().authorization;
         let fetch_event = |id: &EventId| self.lookup(id).cloned();
         if ruma_state_res::check_state_independent_auth_rules(rules, event, fetch_event).is_err() {

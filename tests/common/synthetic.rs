@@ -109,7 +109,13 @@ impl SyntheticRoom {
         &self.last
     }
 
-    fn push(
+    /// The ids of the create event, the power levels and the join rules.
+    pub fn create_power_levels_join_rules(&self) -> [String; 3] {
+        [self.create.clone(), self.power_levels.clone(), self.join_rules.clone()]
+    }
+
+    /// Appends an event after the last one; returns its id.
+    pub fn push(
         &mut self,
         event_type: &str,
         state_key: Option<&str>,
