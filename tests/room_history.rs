@@ -163,7 +163,7 @@ fn every_room_synapse_persisted_has_its_states() {
 #[test]
 fn a_message_naming_a_stale_join_is_rejected_after_its_sender_leaves() {
     let mut room = SyntheticRoom::new("stale-join");
-    let [create, power_levels, join_rules] = room.create_power_levels_join_rules();
+    let [create, _, power_levels, join_rules] = room.initial_state();
     let user = "@leaver:bench.example";
     let join_auth = vec![create.clone(), power_levels.clone(), join_rules];
     let join =

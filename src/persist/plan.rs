@@ -85,6 +85,21 @@ pub struct PlannedEvent {
     pub replaces_outlier: bool,
     /// A membership received out of band (an invite or knock outside the room's DAG).
     pub out_of_band_membership: bool,
+    /// For an accepted event, the prevs it names that the room's DAG did not hold when it
+    /// arrived: a prev arriving later is not a forward extremity (Synapse finds these in
+    /// `event_edges`, `_get_events_which_are_prevs`).
+    pub missing_prevs: Vec<OwnedEventId>,
+}
+
+/// A received event of a chunk, before stream orderings are taken.
+struct Received {
+    pdu: Pdu,
+    outcome: EventOutcome,
+    state_group: StateGroupId,
+    replaces_outlier: bool,
+    /// The ordering a de-outliered event keeps.
+    kept_ordering: Option<i64>,
+    missing_prevs: Vec<OwnedEventId>,
 }
 
 /// The reason Synapse records for an event that failed authorization (`rejections.reason`).
@@ -217,32 +232,40 @@ pub fn plan_room_chunk(
                 history.note_state_miss(prev);
             }
         }
-        let (outcome, state_before) = history.receive_with_state_before(pdu.clone(), backfilled)?;
-        let state_before = state_before.unwrap_or_default();
+        let receipt = history.receive_with_state_before(pdu.clone(), backfilled)?;
+        let (outcome, state_before) = (receipt.outcome, receipt.state_before.unwrap_or_default());
         redactions.extend(redaction_row(history, &pdu, outcome, &state_before));
         let state_after = history.state_after(pdu.event_id()).cloned().unwrap_or_default();
         let planned = groups
             .plan_event(pdu.event_id(), pdu.prev_events(), &state_before, &state_after)
             .map_err(|error| PlanError::StateGroups(error.to_string()))?;
         new_groups.extend(planned.new_groups);
-        received.push((pdu, outcome, Some(planned.state_group), replaces_outlier, kept_ordering));
+        received.push(Received {
+            pdu,
+            outcome,
+            state_group: planned.state_group,
+            replaces_outlier,
+            kept_ordering,
+            missing_prevs: receipt.missing_prevs,
+        });
     }
     // Only now, with planning done, are stream orderings taken: one per event, an ex-outlier
     // included, as Synapse takes them.
     let events: Vec<PlannedEvent> = received
         .into_iter()
-        .map(|(pdu, outcome, state_group, replaces_outlier, kept_ordering)| {
+        .map(|received| {
             let stream_id = orderings.next(backfilled);
             PlannedEvent {
-                pdu,
-                outcome,
+                pdu: received.pdu,
+                outcome: received.outcome,
                 // An outlier whose ordering is unknown (never the case for a stored one, which
                 // always has one) takes the new id, as any event.
-                stream_ordering: kept_ordering.unwrap_or(stream_id),
+                stream_ordering: received.kept_ordering.unwrap_or(stream_id),
                 stream_id,
-                state_group,
-                replaces_outlier,
+                state_group: Some(received.state_group),
+                replaces_outlier: received.replaces_outlier,
                 out_of_band_membership: false,
+                missing_prevs: received.missing_prevs,
             }
         })
         .collect();
@@ -294,6 +317,7 @@ pub fn plan_outliers(
             state_group: None,
             replaces_outlier: false,
             out_of_band_membership: out_of_band && pdu.event_type() == "m.room.member",
+            missing_prevs: Vec::new(),
             pdu,
         });
     }

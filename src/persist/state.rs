@@ -71,6 +71,19 @@ pub enum Miss {
     State(OwnedEventId),
 }
 
+/// What receiving an event found.
+#[derive(Debug)]
+pub(super) struct Receipt {
+    /// Accepted, soft-failed or rejected (or, for an event already held, how it was).
+    pub outcome: EventOutcome,
+    /// The state before it; `None` for an event already held.
+    pub state_before: Option<StateIds>,
+    /// For an accepted event, the prevs it names that the room's DAG did not hold (not stored,
+    /// or stored as outliers): when one arrives later, it learns from these that an accepted
+    /// event follows it.
+    pub missing_prevs: Vec<OwnedEventId>,
+}
+
 /// A room's events with their outcomes and states, the forward extremities and current state.
 #[derive(Debug, Clone)]
 pub struct RoomHistory {
@@ -391,35 +404,33 @@ impl RoomHistory {
     /// Receives one PDU, as federation delivers them: authorizes it against its auth events and
     /// the state before it, then against the current state, and records the result.
     pub fn receive(&mut self, pdu: Pdu) -> Result<EventOutcome, PlanError> {
-        self.receive_as(pdu, Arrival::Live).map(|(outcome, _)| outcome)
+        self.receive_as(pdu, Arrival::Live).map(|receipt| receipt.outcome)
     }
 
     /// Receives a PDU live or, when `backfilled`, as older history: authorized against its auth
     /// events and the state before it, never soft-failed (Synapse does not check backfilled
     /// events against the current state), and without moving the forward extremities or the
-    /// current state. Also returns the state before it (which state groups store it against).
-    /// An event already held gives its outcome and `None`.
+    /// current state. Also returns the state before it (which state groups store it against)
+    /// and the prevs it found missing.
     pub(super) fn receive_with_state_before(
         &mut self,
         pdu: Pdu,
         backfilled: bool,
-    ) -> Result<(EventOutcome, Option<StateIds>), PlanError> {
+    ) -> Result<Receipt, PlanError> {
         let arrival = if backfilled { Arrival::Backfilled } else { Arrival::Live };
         self.receive_as(pdu, arrival)
     }
 
-    fn receive_as(
-        &mut self,
-        pdu: Pdu,
-        arrival: Arrival,
-    ) -> Result<(EventOutcome, Option<StateIds>), PlanError> {
+    fn receive_as(&mut self, pdu: Pdu, arrival: Arrival) -> Result<Receipt, PlanError> {
         let event_id = pdu.owned_event_id().clone();
         if pdu.room_version() != &self.room_version {
             return Err(PlanError::WrongRoom(event_id));
         }
         match self.known_outcome(&event_id) {
             Some(EventOutcome::Outlier) | None => {}
-            Some(outcome) => return Ok((outcome, None)),
+            Some(outcome) => {
+                return Ok(Receipt { outcome, state_before: None, missing_prevs: Vec::new() })
+            }
         }
         let prevs = pdu.prev_events();
         let state_before = self.state_before(prevs)?;
@@ -448,11 +459,12 @@ impl RoomHistory {
         if self.outlier_orderings.contains_key(&event_id) {
             self.outlier_orderings.remove(&event_id);
         }
-        self.update_backward_extremities(&event_id, prevs, outcome);
+        let missing = self.update_backward_extremities(&event_id, prevs, outcome);
         if arrival == Arrival::Live {
             self.advance(&event_id, prevs, outcome)?;
         }
-        Ok((outcome, Some(state_before)))
+        let missing_prevs = if outcome == EventOutcome::Accepted { missing } else { Vec::new() };
+        Ok(Receipt { outcome, state_before: Some(state_before), missing_prevs })
     }
 
     /// Moves the forward extremities past a live event, and the current state with them.
@@ -519,23 +531,26 @@ impl RoomHistory {
 
     /// An event that arrives fills its own gap; the prevs of an event that is not rejected are
     /// gaps when they are not stored, or stored only as outliers (rejected events keep no edges).
+    /// Returns those prevs.
     fn update_backward_extremities(
         &mut self,
         event_id: &OwnedEventId,
         prevs: &[OwnedEventId],
         outcome: EventOutcome,
-    ) {
+    ) -> Vec<OwnedEventId> {
         if self.backward_extremities.contains(event_id) {
             self.backward_extremities.remove(event_id);
         }
         if outcome == EventOutcome::Rejected {
-            return;
+            return Vec::new();
         }
-        for prev in prevs {
-            if matches!(self.known_outcome(prev), None | Some(EventOutcome::Outlier)) {
-                self.backward_extremities.insert(prev.clone());
-            }
-        }
+        let missing: Vec<OwnedEventId> = prevs
+            .iter()
+            .filter(|prev| matches!(self.known_outcome(prev), None | Some(EventOutcome::Outlier)))
+            .cloned()
+            .collect();
+        self.backward_extremities.extend(missing.iter().cloned());
+        missing
     }
 
     /// The resolved state after a set of events (the state before an event with these prevs).

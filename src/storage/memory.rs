@@ -11,7 +11,7 @@ use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::{StateFilter, StateKey};
 use crate::persist::state_groups::{StateGroupId, StateGroupRow, StateGroups};
-use crate::persist::{EventOutcome, MembershipRow, RedactionRow, RoomWritePlan, StateIds};
+use crate::persist::{MembershipRow, RedactionRow, RoomWritePlan, StateIds};
 
 /// Every table in memory.
 #[derive(Debug, Default)]
@@ -25,8 +25,9 @@ struct Tables {
     rooms: BTreeMap<String, RoomVersion>,
     /// `events` + `event_json` + `rejections`, by event id.
     events: BTreeMap<OwnedEventId, StoredEvent>,
-    /// `event_edges`, as its index on the prev event: prev event → events naming it.
-    edges_by_prev: BTreeMap<OwnedEventId, BTreeSet<OwnedEventId>>,
+    /// The `events` index on the prevs an accepted event found missing: such a prev → the
+    /// events that named it.
+    by_missing_prev: BTreeMap<OwnedEventId, BTreeSet<OwnedEventId>>,
     /// `event_forward_extremities`, by room.
     extremities: BTreeMap<String, BTreeSet<String>>,
     /// `redactions`, by the event redacted.
@@ -93,10 +94,8 @@ impl Tables {
             if pdu.event_type() == "m.room.create" && pdu.state_key() == Some("") {
                 self.rooms.entry(room.clone()).or_insert_with(|| pdu.room_version().clone());
             }
-            if event.keeps_edges() {
-                for prev in pdu.prev_events() {
-                    self.edges_by_prev.entry(prev.clone()).or_default().insert(id.clone());
-                }
+            for prev in &event.missing_prevs {
+                self.by_missing_prev.entry(prev.clone()).or_default().insert(id.clone());
             }
             let metadata = event.internal_metadata(writer);
             let rejected_reason = event.rejection_reason();
@@ -278,15 +277,7 @@ impl Store for MemoryStore {
         event_ids: &[OwnedEventId],
     ) -> Result<BTreeSet<OwnedEventId>, StoreError> {
         let tables = self.tables.borrow();
-        let referenced = |prev: &OwnedEventId| {
-            tables
-                .edges_by_prev
-                .get(prev)
-                .into_iter()
-                .flatten()
-                .filter_map(|event| tables.events.get(event))
-                .any(|event| event.outcome() == EventOutcome::Accepted)
-        };
-        Ok(event_ids.iter().filter(|id| referenced(id)).cloned().collect())
+        let referenced = |id: &&OwnedEventId| tables.by_missing_prev.contains_key(*id);
+        Ok(event_ids.iter().filter(referenced).cloned().collect())
     }
 }

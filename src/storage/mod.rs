@@ -185,8 +185,12 @@ pub trait Store {
         group: StateGroupId,
     ) -> Result<Vec<StateGroupRow>, StoreError>;
 
-    /// Those of `event_ids` that a stored event names as a prev, counting only events that are
-    /// neither rejected, soft-failed nor outliers (Synapse's `_get_events_which_are_prevs`).
+    /// Those of `event_ids` that a stored accepted event (neither rejected, soft-failed nor an
+    /// outlier) named as a prev while the room's DAG did not hold them ([`PlannedEvent`]'s
+    /// `missing_prevs`). For an event not in the DAG, this is Synapse's
+    /// `_get_events_which_are_prevs`: whether it arrives late.
+    ///
+    /// [`PlannedEvent`]: crate::persist::plan::PlannedEvent
     async fn referenced_as_prev(
         &self,
         event_ids: &[OwnedEventId],

@@ -48,6 +48,7 @@ macro_rules! store_conformance_tests {
             a_store_that_keeps_no_cache_goes_on_as_synapse,
             a_large_room_through_a_small_cache,
             a_gap_is_a_backward_extremity_until_filled,
+            a_late_event_is_followed_only_through_accepted_events,
             redacted_events_load_pruned,
             redacted_state_events_read_pruned,
             an_out_of_band_invite_is_an_outlier_until_its_room_arrives,
@@ -643,6 +644,115 @@ pub async fn a_gap_is_a_backward_extremity_until_filled(backend: impl Store) {
         let state = store.state_at_event(&id, &StateFilter::all()).await.unwrap().unwrap();
         let group = event["state_group"].as_i64().unwrap();
         assert_eq!(state_of(state), super::synapse_group_state(room, group), "state at {id}");
+    }
+}
+
+/// A room with two gaps, `x` named only by a soft-failed event (a kicked user's message naming
+/// its join and `x`) and `y` named by an accepted one. When both arrive late, `x` becomes a
+/// forward extremity and `y` does not: Synapse's `_calculate_new_extremities` drops only the
+/// events that accepted events name (`_get_events_which_are_prevs` leaves out soft-failed ones).
+/// One room goes on in the same store, the other after a reopen, where only the store knows who
+/// named the gaps.
+pub async fn a_late_event_is_followed_only_through_accepted_events<S: Store>(backend: S) {
+    use super::synthetic::{SyntheticRoom, CREATOR};
+    use serde_json::json;
+
+    let mut store = open(backend).await;
+    for (name, reopen) in [("late-same-store", false), ("late-reopened", true)] {
+        let mut room = SyntheticRoom::new(name);
+        let [create, creator_join, power_levels, join_rules] = room.initial_state();
+        let user = "@kicked:bench.example";
+        let join_auth = vec![create.clone(), power_levels.clone(), join_rules];
+        let join =
+            room.push("m.room.member", Some(user), user, json!({"membership": "join"}), join_auth);
+        let creator_auth = vec![create.clone(), power_levels.clone(), creator_join.clone()];
+        let mut kick_auth = creator_auth.clone();
+        kick_auth.push(join.clone());
+        let kick = room.push(
+            "m.room.member",
+            Some(user),
+            CREATOR,
+            json!({"membership": "leave"}),
+            kick_auth,
+        );
+        let text = |body: &str| json!({"msgtype": "m.text", "body": body});
+        let x = room.push_after(
+            vec![kick.clone()],
+            "m.room.message",
+            None,
+            CREATOR,
+            text("x"),
+            creator_auth.clone(),
+        );
+        let y = room.push_after(
+            vec![kick.clone()],
+            "m.room.message",
+            None,
+            CREATOR,
+            text("y"),
+            creator_auth.clone(),
+        );
+        let user_auth = vec![create, power_levels, join.clone()];
+        let soft_failed = room.push_after(
+            vec![join, x.clone()],
+            "m.room.message",
+            None,
+            user,
+            text("late"),
+            user_auth,
+        );
+        let accepted = room.push_after(
+            vec![kick.clone(), y.clone()],
+            "m.room.message",
+            None,
+            CREATOR,
+            text("a"),
+            creator_auth,
+        );
+        let [x_pdu, y_pdu] = [&x, &y].map(|id| {
+            let index = room.event_ids.iter().position(|event| event == id).unwrap();
+            room.events[index].clone()
+        });
+        let first: Vec<JsonValue> = room
+            .events
+            .iter()
+            .zip(&room.event_ids)
+            .filter(|(_, id)| **id != x && **id != y)
+            .map(|(pdu, _)| pdu.clone())
+            .collect();
+
+        let result = store.persist_events(first, false).await.unwrap();
+        assert_eq!(result.rooms[0].error, None, "{name}");
+        assert_eq!(result.rooms[0].soft_failed, std::slice::from_ref(&soft_failed), "{name}");
+        assert!(result.rooms[0].rejected.is_empty(), "{name}");
+        let gaps = BTreeSet::from([event_id(&x), event_id(&y)]);
+        assert_eq!(store.backward_extremities(&room.room_id).await.unwrap(), gaps, "{name}");
+        let asked = [&x, &y, &kick, &accepted, &soft_failed].map(|id| event_id(id));
+        let referenced = store.backend().referenced_as_prev(&asked).await.unwrap();
+        assert_eq!(referenced, BTreeSet::from([event_id(&y)]), "{name}");
+        assert_eq!(
+            store.forward_extremities(&room.room_id).await.unwrap(),
+            BTreeSet::from([accepted.clone()]),
+            "{name}"
+        );
+        if reopen {
+            store = open(store.into_backend()).await;
+        }
+        let result = store.persist_events(vec![x_pdu, y_pdu], false).await.unwrap();
+        assert_eq!(result.rooms[0].persisted, [x.clone(), y], "{name}");
+        assert!(result.rooms[0].soft_failed.is_empty() && result.rooms[0].rejected.is_empty());
+        assert_eq!(
+            result.rooms[0].forward_extremities,
+            BTreeSet::from([accepted.clone(), x.clone()]),
+            "{name}"
+        );
+        assert_eq!(
+            store.forward_extremities(&room.room_id).await.unwrap(),
+            BTreeSet::from([accepted, x]),
+            "{name}"
+        );
+        assert!(store.backward_extremities(&room.room_id).await.unwrap().is_empty(), "{name}");
+        assert!(stored(&store, &soft_failed).await.internal_metadata.soft_failed, "{name}");
     }
 }
 

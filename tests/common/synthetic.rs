@@ -109,9 +109,10 @@ impl SyntheticRoom {
         &self.last
     }
 
-    /// The ids of the create event, the power levels and the join rules.
-    pub fn create_power_levels_join_rules(&self) -> [String; 3] {
-        [self.create.clone(), self.power_levels.clone(), self.join_rules.clone()]
+    /// The ids of the create event, the creator's join, the power levels and the join rules.
+    pub fn initial_state(&self) -> [String; 4] {
+        let [create, member] = [self.create.clone(), self.creator_member.clone()];
+        [create, member, self.power_levels.clone(), self.join_rules.clone()]
     }
 
     /// Appends an event after the last one; returns its id.
@@ -123,8 +124,21 @@ impl SyntheticRoom {
         content: JsonValue,
         auth_events: Vec<String>,
     ) -> String {
-        self.depth += 1;
         let prev: Vec<String> = if self.last.is_empty() { vec![] } else { vec![self.last.clone()] };
+        self.push_after(prev, event_type, state_key, sender, content, auth_events)
+    }
+
+    /// Appends an event naming `prev` as its prev events; returns its id.
+    pub fn push_after(
+        &mut self,
+        prev: Vec<String>,
+        event_type: &str,
+        state_key: Option<&str>,
+        sender: &str,
+        content: JsonValue,
+        auth_events: Vec<String>,
+    ) -> String {
+        self.depth += 1;
         let mut pdu = json!({
             "room_id": self.room_id,
             "type": event_type,

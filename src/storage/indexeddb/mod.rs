@@ -47,7 +47,6 @@ use self::rows::{
 };
 use self::schema::{indices, stores, Version};
 use super::{PlanningEvent, Store, StoreError, StoredEvent};
-use crate::model::internal_metadata::InternalMetadataDict;
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateFilter;
@@ -343,12 +342,11 @@ impl IndexedDbStore {
         Ok(chain)
     }
 
-    /// Those of `event_ids` that a stored event names as a prev event, counting only referencing
-    /// events that are neither rejected, nor outliers, nor soft-failed (Synapse's
-    /// `_get_events_which_are_prevs`; see [`crate::persist::extremities`]).
+    /// Those of `event_ids` that a stored accepted event named as a prev while the room's DAG
+    /// did not hold them (see [`Store::referenced_as_prev`]).
     ///
-    /// One readonly transaction: the lookups on the `events` index `prev_event_id` for every id
-    /// are issued before any is awaited.
+    /// One readonly transaction: the lookups on the `events` index `missing_prev_event_id` for
+    /// every id are issued before any is awaited.
     pub async fn referenced_as_prev(
         &self,
         event_ids: &[OwnedEventId],
@@ -362,18 +360,11 @@ impl IndexedDbStore {
     ) -> Result<BTreeSet<OwnedEventId>, IdbError> {
         let asked: Vec<OwnedEventId> =
             event_ids.iter().collect::<BTreeSet<_>>().into_iter().cloned().collect();
-        let children: Vec<Vec<EventRow>> =
-            self.get_many(stores::EVENTS, Some(indices::EVENTS_BY_PREV), &asked).await?;
-        let mut referenced = BTreeSet::new();
-        for (id, children) in asked.into_iter().zip(children) {
-            for child in &children {
-                if counts_as_reference(child)? {
-                    referenced.insert(id);
-                    break;
-                }
-            }
-        }
-        Ok(referenced)
+        // Only whether a row names the id matters, not what the row holds.
+        let children: Vec<Vec<serde::de::IgnoredAny>> =
+            self.get_many(stores::EVENTS, Some(indices::EVENTS_BY_MISSING_PREV), &asked).await?;
+        let named = asked.into_iter().zip(children).filter(|(_, children)| !children.is_empty());
+        Ok(named.map(|(id, _)| id).collect())
     }
 
     /// The `redactions` rows naming each of `event_ids`, in their order, read together. For many
@@ -793,17 +784,6 @@ fn abort_reason(tx: &JsValue) -> Option<IdbError> {
     Some(IdbError::from_dom(&text("name")?, text("message").unwrap_or_default()))
 }
 
-/// Whether a stored event's prev events stop being forward extremities: not when it is rejected,
-/// an outlier or soft-failed.
-fn counts_as_reference(child: &EventRow) -> Result<bool, IdbError> {
-    if child.outlier || child.rejection.is_some() {
-        return Ok(false);
-    }
-    let dict: InternalMetadataDict = serde_json::from_str(&child.internal_metadata)
-        .map_err(|error| IdbError::Unreadable(format!("{}: {error}", child.event_id)))?;
-    Ok(!dict.soft_failed)
-}
-
 /// A compound key: a JS array of its parts.
 fn key(parts: &[JsValue]) -> JsValue {
     parts.iter().collect::<js_sys::Array>().into()
@@ -1048,6 +1028,7 @@ impl PlanRows {
                 json,
                 internal_metadata,
                 prev_events,
+                missing_prevs: event.missing_prevs.iter().map(ToString::to_string).collect(),
                 state_group: event.state_group,
             });
         }

@@ -46,10 +46,14 @@ pub struct EventRow {
     /// The internal metadata dict as JSON text, without the values that are columns here
     /// (`event_json.internal_metadata`).
     pub internal_metadata: String,
-    /// The prev events of its `event_edges` rows (index `prev_event_id`, multi-entry); none for
-    /// outliers and rejected events.
+    /// The prev events of its `event_edges` rows; none for outliers and rejected events.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prev_events: Vec<String>,
+    /// The prevs an accepted event found missing from the room's DAG when it arrived (index
+    /// `missing_prev_event_id`, multi-entry): what tells a late event it is followed. Most events
+    /// have none, and so add no index entry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_prevs: Vec<String>,
     /// The group of the state after it (`event_to_state_groups`); none for outliers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_group: Option<u64>,

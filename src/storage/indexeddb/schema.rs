@@ -13,6 +13,11 @@
 //!   and those three stores are deleted. IndexedDB's cost is per record, and these are one row per
 //!   event. The `events` index `room_id`, which nothing read, is deleted too: an index entry costs
 //!   a write. Code of version 2 cannot read the events, so version 3 is not compatible with it.
+//! - 4: the `events` index `prev_event_id` (every edge) gives way to `missing_prev_event_id`
+//!   (the prevs an accepted event found missing from the DAG when it arrived): all that was read
+//!   of the edges is whether a late event is followed, and most events now add no index entry.
+//!   Code of version 3 would write events without the new column, so version 4 is not
+//!   compatible with it.
 //!
 //! The `meta` store holds `schema_version` and `compat_version` (the oldest code version allowed
 //! to write to this database), as Synapse's `SCHEMA_VERSION` / `SCHEMA_COMPAT_VERSION`.
@@ -42,11 +47,13 @@ pub enum Version {
     V2 = 2,
     /// One record per event.
     V3 = 3,
+    /// The prevs an accepted event found missing, indexed instead of every edge.
+    V4 = 4,
 }
 
 impl Version {
     /// The version this code creates and writes.
-    pub const CURRENT: Self = Self::V3;
+    pub const CURRENT: Self = Self::V4;
 
     /// The IndexedDB version number.
     pub const fn number(self) -> u32 {
@@ -60,6 +67,7 @@ impl Version {
             Self::V1 => Self::V1,
             Self::V2 => Self::V2,
             Self::V3 => Self::V3,
+            Self::V4 => Self::V4,
         }
     }
 }
@@ -123,8 +131,10 @@ pub mod indices {
     /// `events` by `room_id` (versions 1 and 2).
     pub const EVENTS_BY_ROOM: &str = "room_id";
     /// `events` by each of its `prev_events` (multi-entry; Synapse's `event_edges` index on
-    /// `prev_event_id`).
+    /// `prev_event_id`; version 3).
     pub const EVENTS_BY_PREV: &str = "prev_event_id";
+    /// `events` by each of its `missing_prevs` (multi-entry; version 4).
+    pub const EVENTS_BY_MISSING_PREV: &str = "missing_prev_event_id";
     /// `event_forward_extremities` by `room_id`.
     pub const EXTREMITIES_BY_ROOM: &str = "room_id";
     /// `current_state_events` by `room_id`.
@@ -172,6 +182,9 @@ pub(super) async fn upgrade_to(
     let tx = scratch.transaction();
     if needs(Version::V3) {
         v3::upgrade(db, tx).await?;
+    }
+    if needs(Version::V4) {
+        v4::upgrade(tx).await?;
     }
     let meta = tx.object_store(stores::META)?;
     let rows = [(META_SCHEMA_VERSION, version), (META_COMPAT_VERSION, version.compat())];
@@ -344,8 +357,64 @@ mod v3 {
             json: json.json,
             internal_metadata: json.internal_metadata,
             prev_events,
+            missing_prevs: Vec::new(),
             state_group,
         }
+    }
+}
+
+/// Version 4: the prevs accepted events found missing, indexed instead of every edge.
+mod v4 {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::model::internal_metadata::InternalMetadataDict;
+    use crate::storage::indexeddb::rows::{BackwardExtremityRow, EventRow};
+
+    /// Fills `missing_prevs` and swaps the indices. A prev that an accepted event found missing
+    /// and that has not arrived since is a backward extremity still; only the ids still out of
+    /// the DAG are ever asked, so the events naming a backward extremity, read through the old
+    /// index, are all the column needs.
+    pub(super) async fn upgrade(tx: &TransactionRef<'_>) -> indexed_db_futures::Result<()> {
+        let events = tx.object_store(stores::EVENTS)?;
+        let gaps = tx.object_store(stores::EVENT_BACKWARD_EXTREMITIES)?;
+        let gaps: Vec<BackwardExtremityRow> =
+            gaps.get_all().serde()?.await?.collect::<Result<_, _>>()?;
+        let by_prev = events.index(indices::EVENTS_BY_PREV)?;
+        let mut reads = Vec::with_capacity(gaps.len());
+        for gap in &gaps {
+            reads.push(by_prev.get_all::<EventRow>().with_query(gap.event_id.as_str()).serde()?);
+        }
+        let mut followers: BTreeMap<String, EventRow> = BTreeMap::new();
+        for (gap, read) in gaps.iter().zip(reads) {
+            for row in read.await? {
+                let row = row?;
+                if !accepted(&row)? {
+                    continue;
+                }
+                let row = followers.entry(row.event_id.clone()).or_insert(row);
+                row.missing_prevs.push(gap.event_id.clone());
+            }
+        }
+        for row in followers.into_values() {
+            events.put(row).serde()?;
+        }
+        events.delete_index(indices::EVENTS_BY_PREV)?;
+        events
+            .create_index(indices::EVENTS_BY_MISSING_PREV, KeyPath::One("missing_prevs"))
+            .with_multi_entry(true)
+            .build()?;
+        Ok(())
+    }
+
+    /// Neither rejected, an outlier nor soft-failed.
+    fn accepted(row: &EventRow) -> indexed_db_futures::Result<bool> {
+        if row.outlier || row.rejection.is_some() {
+            return Ok(false);
+        }
+        let dict: InternalMetadataDict = serde_json::from_str(&row.internal_metadata)
+            .map_err(|error| js_sys::Error::new(&format!("{}: {error}", row.event_id)))?;
+        Ok(!dict.soft_failed)
     }
 }
 
