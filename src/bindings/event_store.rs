@@ -531,15 +531,11 @@ fn has_indexed_db() -> bool {
         .is_ok_and(|factory| !factory.is_undefined() && !factory.is_null())
 }
 
-/// `tab-` and 16 random hex digits. The name only has to differ between tabs, so when the
-/// platform has no random source `Math.random` stands in.
+/// `tab-` and 16 random hex digits. The name only has to differ between tabs, not be secret:
+/// `Math.random` (seeded per page from the platform's random source) costs far less than
+/// `crypto.getRandomValues`, a sizeable part of opening a store.
 fn random_instance_name() -> String {
-    let mut bytes = [0u8; 8];
-    if getrandom::fill(&mut bytes).is_err() {
-        for byte in &mut bytes {
-            *byte = (js_sys::Math::random() * 256.0) as u8;
-        }
-    }
-    let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("tab-{hex}")
+    // Each draw is in [0, 1): its first 32 bits after the point, as an integer below 2^32.
+    let draw = || (js_sys::Math::random() * 4_294_967_296.0) as u32;
+    format!("tab-{:08x}{:08x}", draw(), draw())
 }

@@ -238,6 +238,20 @@ macro_rules! event_store_tests {
                 (a_out.unwrap(), b_out.unwrap())
             }
 
+            /// Without an `instanceName`, each store writes as `tab-` and 16 random hex digits,
+            /// another for each store.
+            #[wasm_bindgen_test]
+            async fn a_store_without_an_instance_name_draws_one() {
+                let names = [open(json!({})).await, open(json!({})).await]
+                    .map(|store| store.instance_name());
+                for name in &names {
+                    let hex = name.strip_prefix("tab-").unwrap_or_else(|| panic!("{name}"));
+                    assert_eq!(hex.len(), 16, "{name}");
+                    assert!(hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+                }
+                assert_ne!(names[0], names[1]);
+            }
+
             /// The v12 room persisted through `persistEvents`, read back through every reader and
             /// compared with Synapse's rows.
             #[wasm_bindgen_test]

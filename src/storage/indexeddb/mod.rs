@@ -24,20 +24,18 @@ pub mod schema;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
-use std::rc::Rc;
 
 use imbl::ordmap::Entry;
 
 use indexed_db_futures::database::Database;
 use indexed_db_futures::internals::SystemRepr;
-use indexed_db_futures::prelude::*;
-use indexed_db_futures::transaction::{Transaction, TransactionMode};
-use indexed_db_futures::KeyRange;
 use ruma_common::{EventId, OwnedEventId};
 use serde::de::DeserializeOwned;
-use wasm_bindgen::closure::Closure;
+use serde_json::value::RawValue;
+use serde_json::{json, Value as JsonValue};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
+use web_sys::IdbDatabase;
 
 pub use self::error::IdbError;
 use self::rows::{
@@ -95,11 +93,12 @@ impl Default for Positions {
 /// Dropping it closes its connection.
 #[derive(Debug)]
 pub struct IndexedDbStore {
-    db: Database,
-    /// Set when the connection was closed on `versionchange`.
-    closed: Rc<Cell<bool>>,
-    /// The connection's `versionchange` handler, kept alive as long as the connection.
-    _on_version_change: Closure<dyn FnMut()>,
+    /// The connection. indexed_db_futures opens it when the database must be created or
+    /// upgraded; requests are placed from JS (`requests.js`).
+    db: IdbDatabase,
+    /// Set when the store was closed ([`IndexedDbStore::close`]); a connection closed on
+    /// `versionchange` is known to JS (`watch` in `requests.js`).
+    closed: Cell<bool>,
     /// The positions read while opening: the first [`Store::positions`] (the event store's
     /// open) takes them instead of reading again.
     opened_at: RefCell<Option<super::Positions>>,
@@ -117,6 +116,23 @@ impl IndexedDbStore {
     }
 
     async fn open_db(name: &str) -> Result<Self, IdbError> {
+        // Most opens find the database at this code's version: opened and read in JS at once.
+        let current = Version::CURRENT.number();
+        let promise = open_current(name, current, read_on_open(current), read_on_open(current + 1));
+        let opened = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
+        if !opened.is_null() {
+            let field = |name: &str| js_sys::Reflect::get(&opened, &JsValue::from_str(name));
+            let field = |name: &str| field(name).map_err(dom_error);
+            let store = Self::new(field("db")?.unchecked_into());
+            let error = field("error")?;
+            let read = if error.is_undefined() {
+                Ok(js_sys::Array::from(&field("rows")?).iter().collect())
+            } else {
+                Err(dom_error(error))
+            };
+            store.check_schema(read)?;
+            return Ok(store);
+        }
         let opened = Database::open(name)
             .with_version(Version::CURRENT.number())
             .with_on_upgrade_needed_fut(|event, db| {
@@ -132,9 +148,13 @@ impl IndexedDbStore {
             Err(error) => return Err(error),
         };
         // Watched at once, so that another tab's upgrade is never blocked by this connection.
-        let store = Self::watch(db);
+        let connection: &JsValue = db.as_sys().as_ref();
+        watch(connection);
+        let store = Self::new(connection.clone().unchecked_into());
         // On error the store is dropped, which closes the connection.
-        store.check_schema().await?;
+        let stores = read_on_open(store.schema_version());
+        let read = read_all_rows(store.db.as_ref(), stores).await;
+        store.check_schema(read)?;
         Ok(store)
     }
 
@@ -166,19 +186,9 @@ impl IndexedDbStore {
         Ok(db)
     }
 
-    /// Wraps a connection and closes it on `versionchange`: another connection (tab) waits to
-    /// upgrade or delete the database, and must not be blocked by this one.
-    fn watch(db: Database) -> Self {
-        let closed = Rc::new(Cell::new(false));
-        let on_version_change = {
-            let (db, closed) = (db.clone(), Rc::clone(&closed));
-            Closure::<dyn FnMut()>::new(move || {
-                closed.set(true);
-                db.as_sys().close();
-            })
-        };
-        db.as_sys().set_onversionchange(Some(on_version_change.as_ref().unchecked_ref()));
-        Self { db, closed, _on_version_change: on_version_change, opened_at: RefCell::new(None) }
+    /// A store over a watched connection.
+    fn new(db: IdbDatabase) -> Self {
+        Self { db, closed: Cell::new(false), opened_at: RefCell::new(None) }
     }
 
     /// Checks the database's schema against this code's, and reads the positions the event
@@ -186,9 +196,9 @@ impl IndexedDbStore {
     /// (see [`schema::upgrade_to`]), so only the positions are read: one request, as few as a
     /// store can open with. A newer database is refused, untouched, unless its `meta` row's
     /// `compat_version` allows this code.
-    async fn check_schema(&self) -> Result<(), IdbError> {
-        // Version numbers are small integers; IndexedDB gives them as doubles.
-        let version = self.db.version() as u32;
+    /// `read`: the JSON text of the rows of each store of [`read_on_open`], or the read's error.
+    fn check_schema(&self, read: Result<Vec<JsValue>, IdbError>) -> Result<(), IdbError> {
+        let version = self.schema_version();
         let current = Version::CURRENT.number();
         if version < current {
             // Only when the database was deleted and made again by older code while this open
@@ -197,19 +207,22 @@ impl IndexedDbStore {
                 "the database went back to schema version {version} while it was being opened"
             )));
         }
+        let rows = match read {
+            Ok(rows) => rows,
+            // A newer schema without `meta`: nothing says that this code may use it.
+            Err(IdbError::NotFound(_)) if version > current => {
+                return Err(IdbError::SchemaTooNew { version, compat_version: version })
+            }
+            Err(error) => return Err(error),
+        };
+        let mut rows = rows.into_iter();
+        let mut next = || {
+            rows.next().ok_or_else(|| IdbError::Unreadable("rows of fewer stores than read".into()))
+        };
         let sequences = if version == current {
-            let [sequences] = read_all(&self.db, [stores::SEQUENCES]).await?;
-            sequences
+            next()?
         } else {
-            let [meta, sequences] =
-                match read_all(&self.db, [stores::META, stores::SEQUENCES]).await {
-                    Ok(rows) => rows,
-                    // A newer schema without `meta`: nothing says that this code may use it.
-                    Err(IdbError::NotFound(_)) => {
-                        return Err(IdbError::SchemaTooNew { version, compat_version: version })
-                    }
-                    Err(error) => return Err(error),
-                };
+            let (meta, sequences) = (next()?, next()?);
             let compat = from_json_text::<Vec<MetaRow>>(meta, stores::META)?
                 .into_iter()
                 .find(|row| row.key == schema::META_COMPAT_VERSION)
@@ -228,8 +241,8 @@ impl IndexedDbStore {
     }
 
     /// The connection, unless it was closed on `versionchange`.
-    fn db(&self) -> Result<&Database, IdbError> {
-        if self.closed.get() {
+    fn db(&self) -> Result<&IdbDatabase, IdbError> {
+        if self.is_closed() {
             Err(IdbError::Closed)
         } else {
             Ok(&self.db)
@@ -239,7 +252,7 @@ impl IndexedDbStore {
     /// Whether the connection was closed so that another connection could upgrade or delete the
     /// database; every call on the store then fails with [`StoreError::Closed`].
     pub fn is_closed(&self) -> bool {
-        self.closed.get()
+        self.closed.get() || was_closed_on_version_change(&self.db)
     }
 
     /// The database's name.
@@ -260,23 +273,20 @@ impl IndexedDbStore {
     }
 
     async fn count_rows(&self) -> Result<BTreeMap<String, u32>, IdbError> {
-        let tx = self.db()?.transaction(stores::ALL).build()?;
-        let mut requests = Vec::with_capacity(stores::ALL.len());
-        for name in stores::ALL {
-            requests.push((name, tx.object_store(name)?.count().primitive()?));
-        }
-        let mut counts = BTreeMap::new();
-        for (name, request) in requests {
-            counts.insert(name.to_owned(), request.await?);
-        }
-        Ok(counts)
+        let names: Vec<String> = stores::ALL.iter().map(|name| (*name).to_owned()).collect();
+        let promise = count_rows(self.db()?.as_ref(), names.clone());
+        let counts = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
+        // Counts are whole numbers far below 2^32 here (test databases).
+        let counts = js_sys::Array::from(&counts);
+        let counts = counts.iter().map(|count| count.as_f64().unwrap_or(0.0) as u32);
+        Ok(names.into_iter().zip(counts).collect())
     }
 
     /// Closes the connection: requests already placed finish, and every later call fails with
     /// [`StoreError::Closed`].
     pub fn close(&self) {
         self.closed.set(true);
-        self.db.as_sys().close();
+        self.db.close();
     }
 
     /// Where the shared sequences and every writer stand ([`Positions`]): three gets on
@@ -404,7 +414,7 @@ impl IndexedDbStore {
         least: &EventId,
         greatest: &EventId,
     ) -> Result<Vec<rows::RedactionRow>, IdbError> {
-        let db: &JsValue = self.db()?.as_sys().as_ref();
+        let db: &JsValue = self.db()?.as_ref();
         let (store, index) = (stores::REDACTIONS, indices::REDACTIONS_BY_REDACTS);
         let promise = get_range_rows(db, store, index, least.as_str(), greatest.as_str());
         rows_read(promise, store).await
@@ -419,41 +429,25 @@ impl IndexedDbStore {
         index: Option<&str>,
         keys: &[impl AsRef<str>],
     ) -> Result<Vec<T>, IdbError> {
-        let db: &JsValue = self.db()?.as_sys().as_ref();
+        let db: &JsValue = self.db()?.as_ref();
         let keys = keys.iter().map(|key| key.as_ref().to_owned()).collect();
         let promise = get_many_rows(db, store, index, keys, index.is_some());
         rows_read(promise, store).await
     }
 
     async fn write(&self, plan: &RoomWritePlan, writer: &str) -> Result<(), IdbError> {
-        // Every row first: nothing but IndexedDB requests is awaited once the transaction is open.
+        // Every row first: nothing but IndexedDB requests is placed once the transaction is open.
         let rows = PlanRows::of(plan, writer)?;
         // Over the stores the chunk writes only: a transaction costs more the more it covers.
         let scope = rows.scope(plan);
         if scope.is_empty() {
             return Ok(());
         }
-        let tx = self
-            .db()?
-            .transaction(scope.as_slice())
-            .with_mode(TransactionMode::Readwrite)
-            .build()?;
-        // The stored sequences are read first (so their requests complete first), and advanced
-        // once read, below.
-        let mut stored_sequences = Vec::with_capacity(rows.sequences.len());
-        if !rows.sequences.is_empty() {
-            let sequences = tx.object_store(stores::SEQUENCES)?;
-            for row in &rows.sequences {
-                let stored =
-                    sequences.get::<SequenceRow, String, _>(row.stream_name.clone()).serde()?;
-                stored_sequences.push((row, stored));
-            }
-        }
-        // The writes are not awaited one by one: a request that fails aborts the transaction,
-        // and the commit reports its error.
-        add_all(&tx, stores::STATE_GROUPS, &rows.state_groups)?;
-        add_all(&tx, stores::STATE_GROUP_EDGES, &rows.state_group_edges)?;
-        put_all(&tx, stores::STATE_GROUPS_STATE, &rows.state_groups_state)?;
+        let room = JsonValue::from(rows.room_id.as_str());
+        let mut ops = ChunkOps::default();
+        ops.rows("add", stores::STATE_GROUPS, &rows.state_groups)?;
+        ops.rows("add", stores::STATE_GROUP_EDGES, &rows.state_group_edges)?;
+        ops.rows("put", stores::STATE_GROUPS_STATE, &rows.state_groups_state)?;
         // An outlier's row is replaced when it arrives in the DAG; any other row that exists
         // already fails the add and aborts the chunk.
         let (mut added, mut replaced) = (Vec::new(), Vec::new());
@@ -464,51 +458,45 @@ impl IndexedDbStore {
                 added.push(row)
             }
         }
-        write_events(&tx, added, false)?;
-        write_events(&tx, replaced, true)?;
-        put_all(&tx, stores::ROOMS, &rows.rooms)?;
+        let mut texts = EventTexts::default();
+        ops.events(&mut texts, added, false)?;
+        ops.events(&mut texts, replaced, true)?;
+        ops.rows("put", stores::ROOMS, &rows.rooms)?;
         if let Some(extremities) = &rows.forward_extremities {
-            let store = tx.object_store(stores::EVENT_FORWARD_EXTREMITIES)?;
-            let room = JsValue::from_str(&rows.room_id);
-            let whole_room = KeyRange::Bound(
-                key(std::slice::from_ref(&room)),
-                false,
-                key(&[room, js_sys::Array::new().into()]),
-                false,
-            );
-            store.delete::<JsValue, _>(whole_room).primitive()?;
-            put_all(&tx, stores::EVENT_FORWARD_EXTREMITIES, extremities)?;
+            // `[room]` sorts before every `[room, event]`, and an array after every string.
+            let whole_room = (json!([room]), json!([room, []]));
+            let store = stores::EVENT_FORWARD_EXTREMITIES;
+            let (lower, upper) = whole_room;
+            ops.push(
+                &json!({"op": "deleteRange", "store": store, "lower": lower, "upper": upper}),
+            )?;
+            ops.rows("put", stores::EVENT_FORWARD_EXTREMITIES, extremities)?;
         }
-        for (event_type, state_key) in &plan.current_state_delta.to_delete {
-            let row_key = key(&[
-                JsValue::from_str(&rows.room_id),
-                JsValue::from_str(event_type),
-                JsValue::from_str(state_key),
-            ]);
-            let current_state = tx.object_store(stores::CURRENT_STATE_EVENTS)?;
-            current_state.delete::<JsValue, _>(row_key).primitive()?;
-        }
-        put_all(&tx, stores::CURRENT_STATE_EVENTS, &rows.current_state)?;
-        put_all(&tx, stores::ROOM_MEMBERSHIPS, &rows.memberships)?;
-        put_all(&tx, stores::REDACTIONS, &rows.redactions)?;
-        for id in &plan.backward_extremities.to_delete {
-            let row_key = key(&[JsValue::from_str(&rows.room_id), JsValue::from_str(id.as_str())]);
-            let backward = tx.object_store(stores::EVENT_BACKWARD_EXTREMITIES)?;
-            backward.delete::<JsValue, _>(row_key).primitive()?;
-        }
-        put_all(&tx, stores::EVENT_BACKWARD_EXTREMITIES, &rows.backward_extremities)?;
-        put_all(&tx, stores::STREAM_POSITIONS, &rows.stream_position)?;
-        let mut advanced = Vec::with_capacity(stored_sequences.len());
-        for (planned, stored) in stored_sequences {
-            let stored = stored.await?.map(|row| row.last_value);
-            if let Some(last_value) =
-                advance_sequence(&planned.stream_name, stored, planned.last_value)
-            {
-                advanced.push(SequenceRow { stream_name: planned.stream_name.clone(), last_value });
-            }
-        }
-        put_all(&tx, stores::SEQUENCES, &advanced)?;
-        commit(tx).await
+        let state_keys: Vec<JsonValue> = (plan.current_state_delta.to_delete.iter())
+            .map(|(event_type, state_key)| json!([room, event_type, state_key]))
+            .collect();
+        ops.delete(stores::CURRENT_STATE_EVENTS, state_keys)?;
+        ops.rows("put", stores::CURRENT_STATE_EVENTS, &rows.current_state)?;
+        ops.rows("put", stores::ROOM_MEMBERSHIPS, &rows.memberships)?;
+        ops.rows("put", stores::REDACTIONS, &rows.redactions)?;
+        let gaps_filled: Vec<JsonValue> = (plan.backward_extremities.to_delete.iter())
+            .map(|id| json!([room, id.as_str()]))
+            .collect();
+        ops.delete(stores::EVENT_BACKWARD_EXTREMITIES, gaps_filled)?;
+        ops.rows("put", stores::EVENT_BACKWARD_EXTREMITIES, &rows.backward_extremities)?;
+        ops.rows("put", stores::STREAM_POSITIONS, &rows.stream_position)?;
+        // `backfill` goes down, the other sequences up (see [`Positions`]).
+        let advance: Vec<JsonValue> = (rows.sequences.iter())
+            .map(|row| {
+                let down = row.stream_name == BACKFILL_SEQUENCE;
+                json!({"stream_name": row.stream_name, "last_value": row.last_value, "down": down})
+            })
+            .collect();
+        let chunk = serde_json::to_string(&ChunkWrite { scope, advance, ops: ops.0 })
+            .map_err(|error| IdbError::Unreadable(format!("a write as JSON: {error}")))?;
+        let promise = write_chunk(self.db()?.as_ref(), &chunk, &texts.texts, &texts.ends);
+        wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
+        Ok(())
     }
 
     async fn load_event(&self, event_id: &EventId) -> Result<Option<StoredEvent>, IdbError> {
@@ -579,7 +567,7 @@ impl IndexedDbStore {
         start: StateGroupId,
         with_groups: bool,
     ) -> Result<Vec<ChainLink>, IdbError> {
-        let db: &JsValue = self.db()?.as_sys().as_ref();
+        let db: &JsValue = self.db()?.as_ref();
         let groups = with_groups.then_some(stores::STATE_GROUPS);
         let (edges, state) = (stores::STATE_GROUP_EDGES, stores::STATE_GROUPS_STATE);
         // Group ids are at most 2^53 - 1, exact as doubles.
@@ -612,8 +600,7 @@ struct ChainLink {
 
 impl Drop for IndexedDbStore {
     fn drop(&mut self) {
-        self.db.as_sys().set_onversionchange(None);
-        self.db.as_sys().close();
+        self.db.close();
     }
 }
 
@@ -654,7 +641,7 @@ impl Positions {
 #[wasm_bindgen(module = "/src/storage/indexeddb/requests.js")]
 extern "C" {
     #[wasm_bindgen(js_name = readAll)]
-    fn read_all_rows(db: &JsValue, stores: Vec<String>) -> js_sys::Promise;
+    fn read_all_promise(db: &JsValue, stores: Vec<String>) -> js_sys::Promise;
 
     #[wasm_bindgen(js_name = getMany)]
     fn get_many_rows(
@@ -684,30 +671,55 @@ extern "C" {
         by_group: &str,
     ) -> js_sys::Promise;
 
-    #[wasm_bindgen(js_name = writeEventRows, catch)]
-    fn write_event_rows(
-        store: &JsValue,
-        json: &str,
-        texts: &str,
-        ends: &[u32],
-        replace: bool,
-    ) -> Result<(), JsValue>;
+    #[wasm_bindgen(js_name = writeChunk)]
+    fn write_chunk(db: &JsValue, json: &str, texts: &str, ends: &[u32]) -> js_sys::Promise;
 
-    #[wasm_bindgen(js_name = writeRows, catch)]
-    fn write_rows(store: &JsValue, json: &str, replace: bool) -> Result<(), JsValue>;
+    #[wasm_bindgen(js_name = openCurrent)]
+    fn open_current(
+        name: &str,
+        version: u32,
+        stores: Vec<String>,
+        newer_stores: Vec<String>,
+    ) -> js_sys::Promise;
+
+    #[wasm_bindgen(js_name = watch)]
+    fn watch(db: &JsValue);
+
+    #[wasm_bindgen(js_name = wasClosedOnVersionChange)]
+    fn was_closed_on_version_change(db: &IdbDatabase) -> bool;
+
+    #[wasm_bindgen(js_name = countRows)]
+    fn count_rows(db: &JsValue, stores: Vec<String>) -> js_sys::Promise;
+}
+
+/// The stores whose rows opening a database of schema `version` reads: a database of this
+/// code's version holds its `meta` rows from its upgrade, so only the positions are read (one
+/// request); a newer one's `meta` says whether this code may use it.
+fn read_on_open(version: u32) -> Vec<String> {
+    let stores: &[&str] = if version == Version::CURRENT.number() {
+        &[stores::SEQUENCES]
+    } else {
+        &[stores::META, stores::SEQUENCES]
+    };
+    stores.iter().map(|name| (*name).to_owned()).collect()
 }
 
 /// Every row of each of `stores`, as one JSON text per store in their order, read in one
 /// read-only transaction.
 async fn read_all<const N: usize>(
-    db: &Database,
+    db: &IdbDatabase,
     stores: [&str; N],
 ) -> Result<[JsValue; N], IdbError> {
     let names = stores.iter().map(|name| (*name).to_owned()).collect();
-    let promise = read_all_rows(db.as_sys().as_ref(), names);
-    let rows = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
-    let rows: Vec<JsValue> = js_sys::Array::from(&rows).iter().collect();
+    let rows = read_all_rows(db.as_ref(), names).await?;
     rows.try_into().map_err(|_| IdbError::Unreadable("rows of fewer stores than read".to_owned()))
+}
+
+/// Every row of each of `stores`, as one JSON text per store in their order.
+async fn read_all_rows(db: &JsValue, stores: Vec<String>) -> Result<Vec<JsValue>, IdbError> {
+    let promise = read_all_promise(db, stores);
+    let rows = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
+    Ok(js_sys::Array::from(&rows).iter().collect())
 }
 
 /// What a read of `requests.js` resolves to (the JSON text of rows of `store`), as `T`.
@@ -751,111 +763,106 @@ fn next_group_after(row: &SequenceRow) -> Result<StateGroupId, IdbError> {
     Ok(last + 1)
 }
 
-/// The value a `sequences` row takes after a chunk whose own highest (for `backfill`: lowest)
-/// value is `planned`, or `None` when the stored row is as far along already: `events` and
-/// `state_groups` only go up and `backfill` only goes down. One writer's plans are monotonic
-/// already; the rule keeps a row from going back when another writer (tab) went further.
-fn advance_sequence(stream: &str, stored: Option<i64>, planned: i64) -> Option<i64> {
-    let further = match stored {
-        None => true,
-        Some(stored) if stream == BACKFILL_SEQUENCE => planned < stored,
-        Some(stored) => planned > stored,
-    };
-    further.then_some(planned)
-}
-
-/// Commits `tx`. When a request failed, or the browser aborts the transaction at commit
-/// (Chromium checks the quota there: every request succeeded, then the transaction fails with
-/// `QuotaExceededError`), the transaction's `error` says why; indexed_db_futures reports only
-/// that it was aborted.
-async fn commit(tx: Transaction<'_>) -> Result<(), IdbError> {
-    let handle = JsValue::from(tx.as_sys().clone());
-    tx.commit().await.map_err(|error| abort_reason(&handle).unwrap_or_else(|| error.into()))
-}
-
-/// The `DOMException` a finished transaction failed with, if any.
-fn abort_reason(tx: &JsValue) -> Option<IdbError> {
-    let error = js_sys::Reflect::get(tx, &JsValue::from_str("error")).ok()?;
-    if error.is_null() || error.is_undefined() {
-        return None;
-    }
-    let text =
-        |field: &str| js_sys::Reflect::get(&error, &JsValue::from_str(field)).ok()?.as_string();
-    Some(IdbError::from_dom(&text("name")?, text("message").unwrap_or_default()))
-}
-
-/// A compound key: a JS array of its parts.
-fn key(parts: &[JsValue]) -> JsValue {
-    parts.iter().collect::<js_sys::Array>().into()
-}
-
 fn event_id_of(id: &str) -> Result<OwnedEventId, IdbError> {
     OwnedEventId::try_from(id).map_err(|error| IdbError::Unreadable(format!("{id}: {error}")))
 }
 
-/// Rows as one JSON array, which JS parses into objects in one call: far fewer crossings of the
-/// wasm boundary than building each object field by field.
-fn json_text<T: serde::Serialize>(rows: &[T]) -> Result<String, IdbError> {
-    serde_json::to_string(rows)
-        .map_err(|error| IdbError::Unreadable(format!("rows as JSON: {error}")))
+/// The requests of one room chunk's write, in the order `writeChunk` places them, each as its
+/// JSON text.
+#[derive(Default)]
+struct ChunkOps(Vec<Box<RawValue>>);
+
+/// An `add` or `put` of each of `rows` into `store`.
+#[derive(serde::Serialize)]
+struct RowsOp<'a, T> {
+    op: &'a str,
+    store: &'a str,
+    rows: &'a [T],
 }
 
-/// Places a `put` of each row into `store` (in `tx`'s scope when there are rows); the requests
-/// are not awaited (see [`IndexedDbStore::write`]).
-fn put_all<T: serde::Serialize>(
-    tx: &Transaction<'_>,
-    store: &str,
-    rows: &[T],
-) -> Result<(), IdbError> {
-    write_all(tx, store, rows, true)
-}
-
-/// Places an `add` of each row: a row that exists already aborts the transaction.
-fn add_all<T: serde::Serialize>(
-    tx: &Transaction<'_>,
-    store: &str,
-    rows: &[T],
-) -> Result<(), IdbError> {
-    write_all(tx, store, rows, false)
-}
-
-/// Places an `add` (or with `replace`, a `put`) of each `events` row, their PDU texts crossing
-/// to JS as one string.
-fn write_events(
-    tx: &Transaction<'_>,
-    mut rows: Vec<EventRow>,
+/// An `add` (or, with `replace`, a `put`) of each `events` row; the rows' PDU texts are those
+/// from index `from` of the chunk's [`EventTexts`].
+#[derive(serde::Serialize)]
+struct EventsOp<'a> {
+    op: &'a str,
     replace: bool,
-) -> Result<(), IdbError> {
-    if rows.is_empty() {
-        return Ok(());
+    from: usize,
+    rows: &'a [EventRow],
+}
+
+/// A room chunk's write, as `writeChunk` takes it.
+#[derive(serde::Serialize)]
+struct ChunkWrite<'a> {
+    scope: Vec<&'a str>,
+    advance: Vec<JsonValue>,
+    ops: Vec<Box<RawValue>>,
+}
+
+impl ChunkOps {
+    fn push(&mut self, op: &impl serde::Serialize) -> Result<(), IdbError> {
+        let op = serde_json::value::to_raw_value(op)
+            .map_err(|error| IdbError::Unreadable(format!("a write as JSON: {error}")))?;
+        self.0.push(op);
+        Ok(())
     }
-    let mut texts = String::new();
-    let mut ends = Vec::with_capacity(rows.len());
-    let mut end = 0_usize;
-    for row in &mut rows {
-        let text = std::mem::take(&mut row.json);
-        // JS strings index UTF-16 code units.
-        end += text.encode_utf16().count();
+
+    /// An `add` or `put` of each of `rows` into `store`.
+    fn rows<T: serde::Serialize>(
+        &mut self,
+        op: &str,
+        store: &str,
+        rows: &[T],
+    ) -> Result<(), IdbError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.push(&RowsOp { op, store, rows })
+    }
+
+    /// A `delete` of each of `keys` from `store`.
+    fn delete(&mut self, store: &str, keys: Vec<JsonValue>) -> Result<(), IdbError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.push(&json!({"op": "delete", "store": store, "keys": keys}))
+    }
+
+    /// The `events` rows, whose PDU texts go to `texts`, apart from the rows.
+    fn events(
+        &mut self,
+        texts: &mut EventTexts,
+        mut rows: Vec<EventRow>,
+        replace: bool,
+    ) -> Result<(), IdbError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let from = texts.ends.len();
+        for row in &mut rows {
+            texts.push(&std::mem::take(&mut row.json))?;
+        }
+        self.push(&EventsOp { op: "events", replace, from, rows: &rows })
+    }
+}
+
+/// The PDU texts of a chunk's events as one string, and where each one ends in it (in UTF-16
+/// code units, as JS strings index): slicing one string costs JS far less than parsing each
+/// text out of a JSON string literal.
+#[derive(Default)]
+struct EventTexts {
+    texts: String,
+    ends: Vec<u32>,
+    end: usize,
+}
+
+impl EventTexts {
+    fn push(&mut self, text: &str) -> Result<(), IdbError> {
+        self.end += text.encode_utf16().count();
         let too_long = || IdbError::Unreadable("a chunk's PDU texts exceed 2^32 code units".into());
-        ends.push(u32::try_from(end).map_err(|_| too_long())?);
-        texts.push_str(&text);
+        self.ends.push(u32::try_from(self.end).map_err(|_| too_long())?);
+        self.texts.push_str(text);
+        Ok(())
     }
-    let store = tx.object_store(stores::EVENTS)?;
-    write_event_rows(store.as_sys().as_ref(), &json_text(&rows)?, &texts, &ends, replace)
-        .map_err(dom_error)
-}
-
-fn write_all<T: serde::Serialize>(
-    tx: &Transaction<'_>,
-    store: &str,
-    rows: &[T],
-    replace: bool,
-) -> Result<(), IdbError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let store = tx.object_store(store)?;
-    write_rows(store.as_sys().as_ref(), &json_text(rows)?, replace).map_err(dom_error)
 }
 
 /// Every row one room chunk writes, computed before the transaction opens.

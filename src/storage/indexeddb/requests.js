@@ -1,5 +1,59 @@
 // IndexedDB requests placed from JS, where placing them through indexed_db_futures costs more.
 
+// Connections closed on `versionchange` (see `watch`).
+const closedOnVersionChange = new WeakSet();
+
+// Closes `db` on `versionchange`: another connection (tab) waits to upgrade or delete the
+// database, and must not be blocked by this one.
+export function watch(db) {
+  db.onversionchange = () => {
+    closedOnVersionChange.add(db);
+    db.close();
+  };
+}
+
+// Whether `db` closed itself on `versionchange`.
+export function wasClosedOnVersionChange(db) {
+  return closedOnVersionChange.has(db);
+}
+
+// Opens the database `name` at the version it has, when that is `version` or newer, and reads
+// every row of `stores` (or, when the version is newer, of `newerStores`) in the same task: no
+// crossing of the wasm boundary between the open and the read. Resolves to `{db, version, rows}`
+// (`rows`: one JSON text per store) or `{db, version, error}` when the read failed (the caller
+// owns `db` either way), or to `null` when the database does not exist or is older, for an open
+// that upgrades it. The connection is watched (`watch`) from the start.
+export function openCurrent(name, version, stores, newerStores) {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(name);
+    // A database that does not exist: made here it would be empty at version 1. Left to the
+    // upgrading open instead.
+    request.onupgradeneeded = () => request.transaction.abort();
+    request.onerror = (event) => {
+      if (request.error && request.error.name === "AbortError") {
+        event.preventDefault();
+        resolve(null);
+      } else {
+        reject(request.error);
+      }
+    };
+    request.onsuccess = () => {
+      const db = request.result;
+      watch(db);
+      if (db.version < version) {
+        db.close();
+        resolve(null);
+        return;
+      }
+      const read = db.version === version ? stores : newerStores;
+      readAll(db, read).then(
+        (rows) => resolve({ db, version: db.version, rows }),
+        (error) => resolve({ db, version: db.version, error }),
+      );
+    };
+  });
+}
+
 // Every row of each of `stores`, read in one read-only transaction with every request placed at
 // once; resolves to one JSON text of rows per store, in the order of `stores`, and rejects with
 // the DOMException that failed the read. The transaction is left to end by itself: through
@@ -7,6 +61,7 @@
 // which for the few rows read on opening a store cost more than the reads.
 export function readAll(db, stores) {
   return new Promise((resolve, reject) => {
+    // A store this database lacks (`NotFoundError`) throws here, which rejects.
     const tx = db.transaction(stores, "readonly");
     const results = new Array(stores.length);
     let left = stores.length;
@@ -20,17 +75,6 @@ export function readAll(db, stores) {
     });
     tx.onabort = () => reject(tx.error);
   });
-}
-
-// Places an `add` (or, with `replace`, a `put`) of each row of `json`, a JSON array of rows, into
-// `store`, without awaiting any: a failing request aborts the transaction, whose commit reports
-// it. One crossing of the wasm boundary for all rows, where placing each from wasm costs one per
-// row.
-export function writeRows(store, json, replace) {
-  for (const row of JSON.parse(json)) {
-    if (replace) store.put(row);
-    else store.add(row);
-  }
 }
 
 // For each of `keys`, the row of `store` (or, with `all`, every row of its `index`) with that key,
@@ -68,21 +112,6 @@ export function getRange(db, store, index, lower, upper) {
     const request = tx.objectStore(store).index(index).getAll(IDBKeyRange.bound(lower, upper));
     request.onsuccess = () => resolve(JSON.stringify(request.result));
     tx.onabort = () => reject(tx.error);
-  });
-}
-
-// As `writeRows` for `events` rows, whose `json` (the PDU text, most of a row) comes apart from
-// the rest: `texts` holds every row's text one after the other, `ends` where each one ends (in
-// UTF-16 code units). Slicing one string costs far less than parsing each text out of a JSON
-// string literal.
-export function writeEventRows(store, json, texts, ends, replace) {
-  const rows = JSON.parse(json);
-  let start = 0;
-  rows.forEach((row, index) => {
-    row.json = texts.slice(start, ends[index]);
-    start = ends[index];
-    if (replace) store.put(row);
-    else store.add(row);
   });
 }
 
@@ -131,6 +160,95 @@ export function walkGroups(db, start, groups, edges, state, byGroup) {
       }
     };
     step(start);
+    tx.onabort = () => reject(tx.error);
+  });
+}
+
+// Writes one room chunk in one readwrite transaction over `scope`, resolving once it commits and
+// rejecting with the DOMException that failed it (a request's, a synchronous throw's, or the
+// commit's: Chromium checks the quota there). `json` is `{scope, advance, ops}`:
+// - `advance`: `sequences` rows `{stream_name, last_value, down}`, read first (so their requests
+//   complete first) and each put once read, unless the stored value is as far along already (a
+//   row goes up, or with `down` down; another writer may have gone further);
+// - `ops`, in order: `{op: "add" | "put", store, rows}`, `{op: "events", replace, from, rows}`
+//   (rows without their `json`: `texts` holds every event's text of the chunk one after the other,
+//   `ends` where each ends in UTF-16 code units, and these rows' texts are those from index
+//   `from`; slicing one string costs far less than parsing each text out of a JSON string
+//   literal), `{op: "delete", store, keys}` and `{op: "deleteRange", store, lower, upper}`.
+// Requests are not awaited one by one: a failing request aborts the transaction.
+export function writeChunk(db, json, texts, ends) {
+  return new Promise((resolve, reject) => {
+    const chunk = JSON.parse(json);
+    const tx = db.transaction(chunk.scope, "readwrite");
+    let thrown = null;
+    tx.oncomplete = () => resolve();
+    tx.onabort = () =>
+      reject(thrown ?? tx.error ?? new DOMException("The transaction was aborted.", "AbortError"));
+    try {
+      if (chunk.advance.length > 0) advance(tx.objectStore("sequences"), chunk.advance);
+      for (const op of chunk.ops) place(tx, op, texts, ends);
+    } catch (error) {
+      thrown = error;
+      tx.abort();
+    }
+  });
+}
+
+function advance(sequences, rows) {
+  for (const { stream_name, last_value, down } of rows) {
+    const read = sequences.get(stream_name);
+    read.onsuccess = () => {
+      const stored = read.result ? read.result.last_value : undefined;
+      const further = stored === undefined || (down ? last_value < stored : last_value > stored);
+      if (further) sequences.put({ stream_name, last_value });
+    };
+  }
+}
+
+function place(tx, op, texts, ends) {
+  if (op.op === "events") {
+    const store = tx.objectStore("events");
+    let start = op.from === 0 ? 0 : ends[op.from - 1];
+    op.rows.forEach((row, index) => {
+      const end = ends[op.from + index];
+      row.json = texts.slice(start, end);
+      start = end;
+      if (op.replace) store.put(row);
+      else store.add(row);
+    });
+    return;
+  }
+  const store = tx.objectStore(op.store);
+  switch (op.op) {
+    case "add":
+      for (const row of op.rows) store.add(row);
+      break;
+    case "put":
+      for (const row of op.rows) store.put(row);
+      break;
+    case "delete":
+      for (const key of op.keys) store.delete(key);
+      break;
+    case "deleteRange":
+      store.delete(IDBKeyRange.bound(op.lower, op.upper));
+      break;
+    default:
+      throw new TypeError(`unknown write ${op.op}`);
+  }
+}
+
+// How many rows each of `stores` holds, in their order, counted in one transaction.
+export function countRows(db, stores) {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(stores, "readonly");
+    const counts = new Array(stores.length);
+    stores.forEach((name, index) => {
+      const request = tx.objectStore(name).count();
+      request.onsuccess = () => {
+        counts[index] = request.result;
+      };
+    });
+    tx.oncomplete = () => resolve(counts);
     tx.onabort = () => reject(tx.error);
   });
 }
