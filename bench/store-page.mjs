@@ -8,7 +8,7 @@ const request = (r) => new Promise((resolve, reject) => { r.onsuccess = () => re
 const done = (tx) => new Promise((resolve, reject) => { tx.oncomplete = resolve; tx.onerror = tx.onabort = () => reject(tx.error); });
 const deleteDb = (name) => new Promise((resolve) => { const r = indexedDB.deleteDatabase(name); r.onsuccess = r.onerror = r.onblocked = resolve; });
 let unique = 0;
-const OPEN_RUNS_PER_RUN = 4;
+const OPEN_RUNS_PER_RUN = 8;
 const freshName = (label) => `${label}-${Date.now()}-${unique++}`;
 
 function rawOpen(name, stores) {
@@ -79,6 +79,7 @@ async function openRaw(name) {
 }
 
 window.runStoreBench = async (roomsUrl, opts) => {
+  if (!crossOriginIsolated) throw new Error("the bench page must be cross-origin isolated (fine timer)");
   await init();
   const { rooms } = await (await fetch(roomsUrl)).json();
   const room = (name) => rooms.find((r) => r.name === name);
@@ -101,7 +102,8 @@ window.runStoreBench = async (roomsUrl, opts) => {
     const name = freshName(`open${size}`);
     setup[`populate ${r.events.length}`] = await populate(name, r.events, 1000);
     const o = { prejoin: [], raw: [] };
-    // An open takes a few milliseconds, where the timer's grain is a tenth of one: more runs.
+    // An open takes about a millisecond, and the machine's noise is a good part of that: more
+    // runs (the page is cross-origin isolated, so the timer's grain is microseconds).
     for (let run = 0; run < opts.runs * OPEN_RUNS_PER_RUN; run++) {
       o.prejoin.push(await openPrejoin(name, r.events.length));
       o.raw.push(await openRaw(name));
