@@ -163,11 +163,9 @@ fn every_room_synapse_persisted_has_its_states() {
 #[test]
 fn a_message_naming_a_stale_join_is_rejected_after_its_sender_leaves() {
     let mut room = SyntheticRoom::new("stale-join");
-    let [create, _, power_levels, join_rules] = room.initial_state();
+    let [create, _, power_levels] = room.initial_state();
     let user = "@leaver:bench.example";
-    let join_auth = vec![create.clone(), power_levels.clone(), join_rules];
-    let join =
-        room.push("m.room.member", Some(user), user, json!({"membership": "join"}), join_auth);
+    let join = room.join(user, json!({"membership": "join"}));
     let stale_auth = vec![create.clone(), power_levels.clone(), join.clone()];
     let message = |room: &mut SyntheticRoom, body: &str| {
         let content = json!({"msgtype": "m.text", "body": body});

@@ -660,11 +660,9 @@ pub async fn a_late_event_is_followed_only_through_accepted_events<S: Store>(bac
     let mut store = open(backend).await;
     for (name, reopen) in [("late-same-store", false), ("late-reopened", true)] {
         let mut room = SyntheticRoom::new(name);
-        let [create, creator_join, power_levels, join_rules] = room.initial_state();
+        let [create, creator_join, power_levels] = room.initial_state();
         let user = "@kicked:bench.example";
-        let join_auth = vec![create.clone(), power_levels.clone(), join_rules];
-        let join =
-            room.push("m.room.member", Some(user), user, json!({"membership": "join"}), join_auth);
+        let join = room.join(user, json!({"membership": "join"}));
         let creator_auth = vec![create.clone(), power_levels.clone(), creator_join.clone()];
         let mut kick_auth = creator_auth.clone();
         kick_auth.push(join.clone());
@@ -676,22 +674,10 @@ pub async fn a_late_event_is_followed_only_through_accepted_events<S: Store>(bac
             kick_auth,
         );
         let text = |body: &str| json!({"msgtype": "m.text", "body": body});
-        let x = room.push_after(
-            vec![kick.clone()],
-            "m.room.message",
-            None,
-            CREATOR,
-            text("x"),
-            creator_auth.clone(),
-        );
-        let y = room.push_after(
-            vec![kick.clone()],
-            "m.room.message",
-            None,
-            CREATOR,
-            text("y"),
-            creator_auth.clone(),
-        );
+        let [x, y] = ["x", "y"].map(|body| {
+            let prev = vec![kick.clone()];
+            room.push_after(prev, "m.room.message", None, CREATOR, text(body), creator_auth.clone())
+        });
         let user_auth = vec![create, power_levels, join.clone()];
         let soft_failed = room.push_after(
             vec![join, x.clone()],

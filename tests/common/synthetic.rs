@@ -70,17 +70,18 @@ impl SyntheticRoom {
     pub fn with_members(mut self, count: usize) -> Self {
         for index in 0..count {
             let user = format!("@member{index}:bench.example");
-            let auth =
-                vec![self.create.clone(), self.power_levels.clone(), self.join_rules.clone()];
-            self.push(
-                "m.room.member",
-                Some(&user),
+            self.join(
                 &user,
                 json!({"membership": "join", "displayname": format!("Member {index}")}),
-                auth,
             );
         }
         self
+    }
+
+    /// `user` joins the (public) room with `content`; returns the join's id.
+    pub fn join(&mut self, user: &str, content: JsonValue) -> String {
+        let auth = vec![self.create.clone(), self.power_levels.clone(), self.join_rules.clone()];
+        self.push("m.room.member", Some(user), user, content, auth)
     }
 
     /// The creator sends `count` messages.
@@ -109,10 +110,9 @@ impl SyntheticRoom {
         &self.last
     }
 
-    /// The ids of the create event, the creator's join, the power levels and the join rules.
-    pub fn initial_state(&self) -> [String; 4] {
-        let [create, member] = [self.create.clone(), self.creator_member.clone()];
-        [create, member, self.power_levels.clone(), self.join_rules.clone()]
+    /// The ids of the create event, the creator's join and the power levels.
+    pub fn initial_state(&self) -> [String; 3] {
+        [self.create.clone(), self.creator_member.clone(), self.power_levels.clone()]
     }
 
     /// Appends an event after the last one; returns its id.
