@@ -464,9 +464,8 @@ impl IndexedDbStore {
         ops.rows("put", stores::ROOMS, &rows.rooms)?;
         if let Some(extremities) = &rows.forward_extremities {
             // `[room]` sorts before every `[room, event]`, and an array after every string.
-            let whole_room = (json!([room]), json!([room, []]));
+            let (lower, upper) = (json!([room]), json!([room, []]));
             let store = stores::EVENT_FORWARD_EXTREMITIES;
-            let (lower, upper) = whole_room;
             ops.push(
                 &json!({"op": "deleteRange", "store": store, "lower": lower, "upper": upper}),
             )?;
