@@ -321,7 +321,13 @@ impl RoomHistory {
 
     /// Whether the store may hold an event that the history does not name.
     fn may_be_stored(&self, event_id: &EventId) -> bool {
-        self.known_outcome(event_id).is_some()
+        self.may_be_stored_as(self.known.get(event_id), event_id)
+    }
+
+    /// [`may_be_stored`](Self::may_be_stored), with what is known of the event looked up already:
+    /// it may be when an outcome names it, or when the history is partial.
+    fn may_be_stored_as(&self, known: Option<&Known>, event_id: &EventId) -> bool {
+        known.is_some_and(|known| known.outcome.is_some())
             || (!self.complete && !self.absent.contains(event_id))
     }
 
@@ -334,9 +340,7 @@ impl RoomHistory {
     fn lookup(&self, event_id: &EventId) -> Option<&RoomEvent> {
         let known = self.known.get(event_id);
         let event = known.and_then(|known| known.event.as_ref());
-        // Not held, the event may be stored when named by an outcome or the history is partial.
-        let named = known.is_some_and(|known| known.outcome.is_some());
-        if event.is_none() && (named || (!self.complete && !self.absent.contains(event_id))) {
+        if event.is_none() && self.may_be_stored_as(known, event_id) {
             self.miss(Miss::Event(event_id.to_owned()));
         }
         event
@@ -346,11 +350,8 @@ impl RoomHistory {
     fn lookup_state(&self, event_id: &EventId) -> Option<&StateIds> {
         let known = self.known.get(event_id);
         let state = known.and_then(|known| known.state_after.as_ref());
-        let outcome = known.and_then(|known| known.outcome);
-        if state.is_none()
-            && outcome != Some(EventOutcome::Outlier)
-            && (outcome.is_some() || (!self.complete && !self.absent.contains(event_id)))
-        {
+        let outlier = known.and_then(|known| known.outcome) == Some(EventOutcome::Outlier);
+        if state.is_none() && !outlier && self.may_be_stored_as(known, event_id) {
             self.miss(Miss::State(event_id.to_owned()));
         }
         state
@@ -393,9 +394,9 @@ impl RoomHistory {
     /// An outlier does not count: it is not part of the room's DAG yet, and arriving in it
     /// de-outliers it.
     pub fn contains(&self, event_id: &EventId) -> bool {
-        let outcome = self.known_outcome(event_id);
-        // Unnamed by the outcomes, the event may be stored only when the history is partial.
-        if outcome.is_none() && !self.complete && !self.absent.contains(event_id) {
+        let known = self.known.get(event_id);
+        let outcome = known.and_then(|known| known.outcome);
+        if outcome.is_none() && self.may_be_stored_as(known, event_id) {
             self.miss(Miss::Event(event_id.to_owned()));
         }
         outcome.is_some_and(|outcome| outcome != EventOutcome::Outlier)

@@ -438,16 +438,11 @@ impl IndexedDbStore {
     async fn write(&self, plan: &RoomWritePlan, writer: &str) -> Result<(), IdbError> {
         // Every row first: nothing but IndexedDB requests is placed once the transaction is open.
         let rows = PlanRows::of(plan, writer)?;
-        // Over the stores the chunk writes only: a transaction costs more the more it covers.
-        let scope = rows.scope(plan);
-        if scope.is_empty() {
-            return Ok(());
-        }
         let room = JsonValue::from(rows.room_id.as_str());
-        let mut ops = ChunkOps::default();
-        ops.rows("add", stores::STATE_GROUPS, &rows.state_groups)?;
-        ops.rows("add", stores::STATE_GROUP_EDGES, &rows.state_group_edges)?;
-        ops.rows("put", stores::STATE_GROUPS_STATE, &rows.state_groups_state)?;
+        let mut chunk = ChunkOps::default();
+        chunk.rows("add", stores::STATE_GROUPS, &rows.state_groups)?;
+        chunk.rows("add", stores::STATE_GROUP_EDGES, &rows.state_group_edges)?;
+        chunk.rows("put", stores::STATE_GROUPS_STATE, &rows.state_groups_state)?;
         // An outlier's row is replaced when it arrives in the DAG; any other row that exists
         // already fails the add and aborts the chunk.
         let (mut added, mut replaced) = (Vec::new(), Vec::new());
@@ -458,42 +453,38 @@ impl IndexedDbStore {
                 added.push(row)
             }
         }
-        let mut texts = EventTexts::default();
-        ops.events(&mut texts, added, false)?;
-        ops.events(&mut texts, replaced, true)?;
-        ops.rows("put", stores::ROOMS, &rows.rooms)?;
+        chunk.events(added, false)?;
+        chunk.events(replaced, true)?;
+        chunk.rows("put", stores::ROOMS, &rows.rooms)?;
         if let Some(extremities) = &rows.forward_extremities {
             // `[room]` sorts before every `[room, event]`, and an array after every string.
-            let (lower, upper) = (json!([room]), json!([room, []]));
-            let store = stores::EVENT_FORWARD_EXTREMITIES;
-            ops.push(
-                &json!({"op": "deleteRange", "store": store, "lower": lower, "upper": upper}),
+            chunk.delete_range(
+                stores::EVENT_FORWARD_EXTREMITIES,
+                json!([room]),
+                json!([room, []]),
             )?;
-            ops.rows("put", stores::EVENT_FORWARD_EXTREMITIES, extremities)?;
+            chunk.rows("put", stores::EVENT_FORWARD_EXTREMITIES, extremities)?;
         }
         let state_keys: Vec<JsonValue> = (plan.current_state_delta.to_delete.iter())
             .map(|(event_type, state_key)| json!([room, event_type, state_key]))
             .collect();
-        ops.delete(stores::CURRENT_STATE_EVENTS, state_keys)?;
-        ops.rows("put", stores::CURRENT_STATE_EVENTS, &rows.current_state)?;
-        ops.rows("put", stores::ROOM_MEMBERSHIPS, &rows.memberships)?;
-        ops.rows("put", stores::REDACTIONS, &rows.redactions)?;
+        chunk.delete(stores::CURRENT_STATE_EVENTS, state_keys)?;
+        chunk.rows("put", stores::CURRENT_STATE_EVENTS, &rows.current_state)?;
+        chunk.rows("put", stores::ROOM_MEMBERSHIPS, &rows.memberships)?;
+        chunk.rows("put", stores::REDACTIONS, &rows.redactions)?;
         let gaps_filled: Vec<JsonValue> = (plan.backward_extremities.to_delete.iter())
             .map(|id| json!([room, id.as_str()]))
             .collect();
-        ops.delete(stores::EVENT_BACKWARD_EXTREMITIES, gaps_filled)?;
-        ops.rows("put", stores::EVENT_BACKWARD_EXTREMITIES, &rows.backward_extremities)?;
-        ops.rows("put", stores::STREAM_POSITIONS, &rows.stream_position)?;
-        // `backfill` goes down, the other sequences up (see [`Positions`]).
-        let advance: Vec<JsonValue> = (rows.sequences.iter())
-            .map(|row| {
-                let down = row.stream_name == BACKFILL_SEQUENCE;
-                json!({"stream_name": row.stream_name, "last_value": row.last_value, "down": down})
-            })
-            .collect();
-        let chunk = serde_json::to_string(&ChunkWrite { scope, advance, ops: ops.0 })
-            .map_err(|error| IdbError::Unreadable(format!("a write as JSON: {error}")))?;
-        let promise = write_chunk(self.db()?.as_ref(), &chunk, &texts.texts, &texts.ends);
+        chunk.delete(stores::EVENT_BACKWARD_EXTREMITIES, gaps_filled)?;
+        chunk.rows("put", stores::EVENT_BACKWARD_EXTREMITIES, &rows.backward_extremities)?;
+        chunk.rows("put", stores::STREAM_POSITIONS, &rows.stream_position)?;
+        chunk.advance(&rows.sequences);
+        // Over the stores the chunk writes only: a transaction costs more the more it covers.
+        if chunk.scope.is_empty() {
+            return Ok(());
+        }
+        let (json, texts) = chunk.into_json()?;
+        let promise = write_chunk(self.db()?.as_ref(), &json, &texts.texts, &texts.ends);
         wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
         Ok(())
     }
@@ -766,10 +757,16 @@ fn event_id_of(id: &str) -> Result<OwnedEventId, IdbError> {
     OwnedEventId::try_from(id).map_err(|error| IdbError::Unreadable(format!("{id}: {error}")))
 }
 
-/// The requests of one room chunk's write, in the order `writeChunk` places them, each as its
-/// JSON text.
+/// One room chunk's write as `writeChunk` places it: its requests in order (each as its JSON
+/// text), the `sequences` rows it advances, the PDU texts of its events, and the stores all of
+/// these touch (the transaction's scope).
 #[derive(Default)]
-struct ChunkOps(Vec<Box<RawValue>>);
+struct ChunkOps {
+    ops: Vec<Box<RawValue>>,
+    advance: Vec<JsonValue>,
+    texts: EventTexts,
+    scope: Vec<&'static str>,
+}
 
 /// An `add` or `put` of each of `rows` into `store`.
 #[derive(serde::Serialize)]
@@ -792,55 +789,90 @@ struct EventsOp<'a> {
 /// A room chunk's write, as `writeChunk` takes it.
 #[derive(serde::Serialize)]
 struct ChunkWrite<'a> {
-    scope: Vec<&'a str>,
-    advance: Vec<JsonValue>,
-    ops: Vec<Box<RawValue>>,
+    scope: &'a [&'a str],
+    advance: &'a [JsonValue],
+    ops: &'a [Box<RawValue>],
 }
 
 impl ChunkOps {
-    fn push(&mut self, op: &impl serde::Serialize) -> Result<(), IdbError> {
+    fn push(&mut self, store: &'static str, op: &impl serde::Serialize) -> Result<(), IdbError> {
         let op = serde_json::value::to_raw_value(op)
             .map_err(|error| IdbError::Unreadable(format!("a write as JSON: {error}")))?;
-        self.0.push(op);
+        self.ops.push(op);
+        self.touch(store);
         Ok(())
+    }
+
+    fn touch(&mut self, store: &'static str) {
+        if !self.scope.contains(&store) {
+            self.scope.push(store);
+        }
     }
 
     /// An `add` or `put` of each of `rows` into `store`.
     fn rows<T: serde::Serialize>(
         &mut self,
         op: &str,
-        store: &str,
+        store: &'static str,
         rows: &[T],
     ) -> Result<(), IdbError> {
         if rows.is_empty() {
             return Ok(());
         }
-        self.push(&RowsOp { op, store, rows })
+        self.push(store, &RowsOp { op, store, rows })
     }
 
     /// A `delete` of each of `keys` from `store`.
-    fn delete(&mut self, store: &str, keys: Vec<JsonValue>) -> Result<(), IdbError> {
+    fn delete(&mut self, store: &'static str, keys: Vec<JsonValue>) -> Result<(), IdbError> {
         if keys.is_empty() {
             return Ok(());
         }
-        self.push(&json!({"op": "delete", "store": store, "keys": keys}))
+        self.push(store, &json!({"op": "delete", "store": store, "keys": keys}))
     }
 
-    /// The `events` rows, whose PDU texts go to `texts`, apart from the rows.
-    fn events(
+    /// A `delete` of every row of `store` with a key from `lower` to `upper`.
+    fn delete_range(
         &mut self,
-        texts: &mut EventTexts,
-        mut rows: Vec<EventRow>,
-        replace: bool,
+        store: &'static str,
+        lower: JsonValue,
+        upper: JsonValue,
     ) -> Result<(), IdbError> {
+        self.push(
+            store,
+            &json!({"op": "deleteRange", "store": store, "lower": lower, "upper": upper}),
+        )
+    }
+
+    /// The `events` rows, whose PDU texts go to the chunk's texts, apart from the rows.
+    fn events(&mut self, mut rows: Vec<EventRow>, replace: bool) -> Result<(), IdbError> {
         if rows.is_empty() {
             return Ok(());
         }
-        let from = texts.ends.len();
+        let from = self.texts.ends.len();
         for row in &mut rows {
-            texts.push(&std::mem::take(&mut row.json))?;
+            self.texts.push(&std::mem::take(&mut row.json))?;
         }
-        self.push(&EventsOp { op: "events", replace, from, rows: &rows })
+        self.push(stores::EVENTS, &EventsOp { op: "events", replace, from, rows: &rows })
+    }
+
+    /// Advances each `sequences` row to the chunk's own value, once read: `backfill` goes down,
+    /// the other sequences up (see [`Positions`]).
+    fn advance(&mut self, rows: &[SequenceRow]) {
+        for row in rows {
+            let down = row.stream_name == BACKFILL_SEQUENCE;
+            let (stream_name, last_value) = (&row.stream_name, row.last_value);
+            self.advance
+                .push(json!({"stream_name": stream_name, "last_value": last_value, "down": down}));
+            self.touch(stores::SEQUENCES);
+        }
+    }
+
+    /// The write as `writeChunk`'s JSON text, and the PDU texts.
+    fn into_json(self) -> Result<(String, EventTexts), IdbError> {
+        let write = ChunkWrite { scope: &self.scope, advance: &self.advance, ops: &self.ops };
+        let json = serde_json::to_string(&write)
+            .map_err(|error| IdbError::Unreadable(format!("a write as JSON: {error}")))?;
+        Ok((json, self.texts))
     }
 }
 
@@ -883,29 +915,6 @@ struct PlanRows {
 }
 
 impl PlanRows {
-    /// The object stores the chunk writes to.
-    fn scope(&self, plan: &RoomWritePlan) -> Vec<&'static str> {
-        let current_state = !plan.current_state_delta.to_delete.is_empty();
-        let backward = !plan.backward_extremities.to_delete.is_empty();
-        [
-            (stores::EVENTS, !self.events.is_empty()),
-            (stores::ROOMS, !self.rooms.is_empty()),
-            (stores::EVENT_FORWARD_EXTREMITIES, self.forward_extremities.is_some()),
-            (stores::EVENT_BACKWARD_EXTREMITIES, backward || !self.backward_extremities.is_empty()),
-            (stores::CURRENT_STATE_EVENTS, current_state || !self.current_state.is_empty()),
-            (stores::ROOM_MEMBERSHIPS, !self.memberships.is_empty()),
-            (stores::REDACTIONS, !self.redactions.is_empty()),
-            (stores::STATE_GROUPS, !self.state_groups.is_empty()),
-            (stores::STATE_GROUP_EDGES, !self.state_group_edges.is_empty()),
-            (stores::STATE_GROUPS_STATE, !self.state_groups_state.is_empty()),
-            (stores::STREAM_POSITIONS, !self.stream_position.is_empty()),
-            (stores::SEQUENCES, !self.sequences.is_empty()),
-        ]
-        .into_iter()
-        .filter_map(|(store, written)| written.then_some(store))
-        .collect()
-    }
-
     fn of(plan: &RoomWritePlan, writer: &str) -> Result<Self, IdbError> {
         let room_id = plan.room_id.to_string();
         let mut rows = Self {

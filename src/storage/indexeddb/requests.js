@@ -19,10 +19,10 @@ export function wasClosedOnVersionChange(db) {
 
 // Opens the database `name` at the version it has, when that is `version` or newer, and reads
 // every row of `stores` (or, when the version is newer, of `newerStores`) in the same task: no
-// crossing of the wasm boundary between the open and the read. Resolves to `{db, version, rows}`
-// (`rows`: one JSON text per store) or `{db, version, error}` when the read failed (the caller
-// owns `db` either way), or to `null` when the database does not exist or is older, for an open
-// that upgrades it. The connection is watched (`watch`) from the start.
+// crossing of the wasm boundary between the open and the read. Resolves to `{db, rows}` (`rows`:
+// one JSON text per store) or `{db, error}` when the read failed (the caller owns `db` either
+// way), or to `null` when the database does not exist or is older, for an open that upgrades it.
+// The connection is watched (`watch`) from the start.
 export function openCurrent(name, version, stores, newerStores) {
   return new Promise((resolve, reject) => {
     const request = indexedDB.open(name);
@@ -47,8 +47,8 @@ export function openCurrent(name, version, stores, newerStores) {
       }
       const read = db.version === version ? stores : newerStores;
       readAll(db, read).then(
-        (rows) => resolve({ db, version: db.version, rows }),
-        (error) => resolve({ db, version: db.version, error }),
+        (rows) => resolve({ db, rows }),
+        (error) => resolve({ db, error }),
       );
     };
   });
