@@ -25,10 +25,9 @@ fn indexeddb_options() -> JsonValue {
 event_store_tests!(indexeddb_options);
 
 mod reopen {
-    use prejoin::bindings::{EventArray, JsEventStore};
+    use prejoin::bindings::EventArray;
     use serde::Serialize;
     use serde_json::{json, Value as JsonValue};
-    use tsify::Ts;
     use wasm_bindgen::{JsCast, JsValue};
 
     use super::common;
@@ -47,12 +46,12 @@ mod reopen {
         let events: Vec<JsonValue> =
             room["events"].as_array().unwrap().iter().map(|e| e["pdu"].clone()).collect();
         let opts = super::indexeddb_options();
-        let store = JsEventStore::open(Ts::new_unchecked(to_js(&opts))).await.unwrap();
+        let store = common::bindings::open_store(to_js(&opts)).await.unwrap();
         let events = to_js(&JsonValue::Array(events)).unchecked_into::<EventArray>();
         store.persist_events(events, None).await.unwrap();
         store.close();
 
-        let again = JsEventStore::open(Ts::new_unchecked(to_js(&opts))).await.unwrap();
+        let again = common::bindings::open_store(to_js(&opts)).await.unwrap();
         for event in room["events"].as_array().unwrap() {
             let id = event["event_id"].as_str().unwrap();
             let stored = again.get_event(JsValue::from_str(id)).await.unwrap().expect("stored");
@@ -68,6 +67,36 @@ mod reopen {
         assert_eq!(ids, expected.values().collect::<Vec<_>>());
         let extremities = again.forward_extremities(JsValue::from_str(room_id)).await.unwrap();
         assert_eq!(json!(extremities), room["forward_extremities"]);
+        again.close();
+    }
+
+    /// The open of a database is placed before the options are checked: bad options still
+    /// reject with their code, and leave the database as it was for the next open.
+    #[wasm_bindgen_test::wasm_bindgen_test]
+    async fn bad_options_for_a_stored_database_change_nothing() {
+        let fixture = common::fixture("pdus.json");
+        let room = &fixture["rooms"][13];
+        let events: Vec<JsonValue> =
+            room["events"].as_array().unwrap().iter().map(|e| e["pdu"].clone()).collect();
+        let opts = super::indexeddb_options();
+        let store = common::bindings::open_store(to_js(&opts)).await.unwrap();
+        let events = to_js(&JsonValue::Array(events)).unchecked_into::<EventArray>();
+        store.persist_events(events, None).await.unwrap();
+        let token = store.current_token().unwrap();
+        store.close();
+
+        let name = &opts["name"];
+        for (bad, expected) in [
+            (json!({"name": name, "config": {"x": 1}}), "INVALID_CONFIG"),
+            (json!({"name": name, "instanceName": 7}), "INVALID_OPTIONS"),
+        ] {
+            let error = common::bindings::open_store(to_js(&bad)).await.err().expect("refused");
+            let code = js_sys::Reflect::get(&error, &"code".into()).unwrap();
+            assert_eq!(code.as_string().as_deref(), Some(expected), "{bad}");
+        }
+        let again = common::bindings::open_store(to_js(&opts)).await.unwrap();
+        assert_eq!(again.current_token().unwrap(), token);
+        assert_eq!(token, room["events"].as_array().unwrap().len() as f64);
         again.close();
     }
 }

@@ -16,6 +16,6 @@ event_store_tests!(in_memory_options);
 #[wasm_bindgen_test]
 async fn without_indexeddb_open_says_so() {
     let opts = js(&json!({"name": "node"}));
-    let error = prejoin::bindings::JsEventStore::open(Ts::new_unchecked(opts)).await.err();
+    let error = common::bindings::open_store(opts).await.err();
     assert_eq!(code(error.expect("refused")), "INDEXEDDB_UNAVAILABLE");
 }

@@ -2,7 +2,7 @@
 //! for Node.js and tests). Conversions only: every behaviour is
 //! [`crate::storage::EventStore`]'s.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 
 use ruma_common::{CanonicalJsonValue, OwnedEventId, RoomId};
@@ -19,8 +19,8 @@ use crate::model::room_version::RoomVersion;
 use crate::model::state_filter::StateFilterInput;
 use crate::model::{InputError, StateFilter};
 use crate::prejoin::{MembershipKind, PrejoinConfig};
-use crate::storage::indexeddb::IndexedDbStore;
-use crate::storage::{self, EventStore, MemoryStore, StoreError};
+use crate::storage::indexeddb::{IndexedDbStore, OnOpened};
+use crate::storage::{self, EventStore, MemoryStore, Positions, StoreError};
 
 #[wasm_bindgen]
 extern "C" {
@@ -31,6 +31,12 @@ extern "C" {
     /// `RoomPreview[]` in TypeScript.
     #[wasm_bindgen(typescript_type = "RoomPreview[]")]
     pub type RoomPreviewArray;
+
+    /// A promise whose `then` takes any function (js-sys's wants a typed closure).
+    type Thenable;
+
+    #[wasm_bindgen(method)]
+    fn then(this: &Thenable, on_fulfilled: &JsValue) -> js_sys::Promise;
 }
 
 /// Options of `EventStore.open`.
@@ -226,27 +232,39 @@ impl JsEventStore {
     ///
     /// @throws {PrejoinError} `INVALID_OPTIONS`, `INVALID_CONFIG`, `INDEXEDDB_UNAVAILABLE` (no
     /// `indexedDB` here: use `inMemory` in Node.js), or the IndexedDB failure's code.
-    pub async fn open(opts: Ts<EventStoreOptions>) -> Result<JsEventStore, JsValue> {
-        let opts = options_from_js::<EventStoreOptions>(&opts.js_value())?;
-        let config = match opts.config {
-            Some(config) => PrejoinConfig::from_json(config).map_err(to_js_error)?,
-            None => PrejoinConfig::default(),
-        };
-        let instance_name = opts.instance_name.unwrap_or_else(random_instance_name);
-        let backend = if opts.in_memory.unwrap_or(false) {
-            let store = EventStore::open(MemoryStore::new(), instance_name.clone()).await;
-            Backend::Memory(store.map_err(to_js_error)?)
-        } else {
-            if !has_indexed_db() {
-                return Err(to_js_error(StoreError::Unavailable(
+    #[wasm_bindgen(unchecked_return_type = "Promise<EventStore>")]
+    pub fn open(opts: Ts<EventStoreOptions>) -> js_sys::Promise {
+        let opts = opts.js_value();
+        let name = indexed_db_to_open(&opts);
+        if name.is_undefined() {
+            return match Opening::from_options(&opts) {
+                Ok(opening) if opening.in_memory => {
+                    wasm_bindgen_futures::future_to_promise(opening.in_memory())
+                }
+                Ok(_) => js_sys::Promise::reject(&to_js_error(StoreError::Unavailable(
                     "there is no indexedDB here; open with inMemory: true instead".to_owned(),
-                )));
+                ))),
+                Err(error) => js_sys::Promise::reject(&error),
+            };
+        }
+        // An IndexedDB open needs only the name: it is placed first, and the options are checked
+        // while the browser opens the database. It is finished as soon as the database is read.
+        let opening = Rc::new(OnceCell::<Result<Opening, JsValue>>::new());
+        let begun = IndexedDbStore::begin_open(&name, {
+            let opening = Rc::clone(&opening);
+            move |opened| match Rc::try_unwrap(opening).map(OnceCell::into_inner) {
+                Ok(Some(Ok(opening))) => opening.finish(opened),
+                Ok(Some(Err(error))) => Err(error),
+                // Not reached: the options are checked (below) in the task that placed the open,
+                // and a promise's callback runs in a later one.
+                _ => Err(to_js_error(StoreError::Unavailable(
+                    "the database opened before its options were read".to_owned(),
+                ))),
             }
-            let store = IndexedDbStore::open(&opts.name).await.map_err(to_js_error)?;
-            let store = EventStore::open(store, instance_name.clone()).await;
-            Backend::IndexedDb(store.map_err(to_js_error)?)
-        };
-        Ok(Self { backend: RefCell::new(Some(Rc::new(backend))), config, instance_name })
+        });
+        // Set once: the cell was made empty above.
+        let _ = opening.set(Opening::from_options(&opts));
+        begun
     }
 
     /// This writer's `instance_name`.
@@ -525,10 +543,76 @@ fn filter_from_js(filter: Option<Ts<StateFilterInput>>) -> Result<StateFilter, J
     }
 }
 
-/// Whether this global scope has `indexedDB` (Node.js has none).
-fn has_indexed_db() -> bool {
-    js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("indexedDB"))
-        .is_ok_and(|factory| !factory.is_undefined() && !factory.is_null())
+/// An `EventStore.open` under way: its options, checked.
+struct Opening {
+    name: String,
+    instance_name: String,
+    config: PrejoinConfig,
+    in_memory: bool,
+}
+
+impl Opening {
+    fn from_options(opts: &JsValue) -> Result<Self, JsValue> {
+        let opts = options_from_js::<EventStoreOptions>(opts)?;
+        let config = match opts.config {
+            Some(config) => PrejoinConfig::from_json(config).map_err(to_js_error)?,
+            None => PrejoinConfig::default(),
+        };
+        Ok(Self {
+            name: opts.name,
+            instance_name: opts.instance_name.unwrap_or_else(random_instance_name),
+            config,
+            in_memory: opts.in_memory.unwrap_or(false),
+        })
+    }
+
+    /// The store in memory.
+    async fn in_memory(self) -> Result<JsValue, JsValue> {
+        let store = EventStore::open(MemoryStore::new(), self.instance_name.clone()).await;
+        Ok(self.store(Backend::Memory(store.map_err(to_js_error)?)).into())
+    }
+
+    /// The store [`IndexedDbStore::begin_open`] opened, or, when the database must be created or
+    /// upgraded first, a promise of it.
+    fn finish(self, opened: Result<Option<(IndexedDbStore, Positions)>, StoreError>) -> OnOpened {
+        match opened.map_err(to_js_error)? {
+            Some((store, positions)) => {
+                let store =
+                    EventStore::with_positions(store, self.instance_name.clone(), positions);
+                Ok(self.store(Backend::IndexedDb(store)).into())
+            }
+            None => Ok(wasm_bindgen_futures::future_to_promise(self.upgrading()).into()),
+        }
+    }
+
+    async fn upgrading(self) -> Result<JsValue, JsValue> {
+        let store = IndexedDbStore::open_upgrading(&self.name).await.map_err(to_js_error)?;
+        let store = EventStore::open(store, self.instance_name.clone()).await;
+        Ok(self.store(Backend::IndexedDb(store.map_err(to_js_error)?)).into())
+    }
+
+    fn store(self, backend: Backend) -> JsEventStore {
+        JsEventStore {
+            backend: RefCell::new(Some(Rc::new(backend))),
+            config: self.config,
+            instance_name: self.instance_name,
+        }
+    }
+}
+
+#[wasm_bindgen(inline_js = "
+export function indexedDbToOpen(opts) {
+  return opts?.inMemory !== true && globalThis.indexedDB != null && typeof opts?.name === 'string'
+    ? opts.name
+    : undefined;
+}")]
+extern "C" {
+    /// The IndexedDB database `EventStore.open`'s options name (a JS string), unless they ask
+    /// for a store in memory or there is no `indexedDB` here (`undefined`). Not a check of the
+    /// options: one crossing, where reading each field from Rust costs one each and a string
+    /// decoded for its key.
+    #[wasm_bindgen(js_name = indexedDbToOpen)]
+    fn indexed_db_to_open(opts: &JsValue) -> JsValue;
 }
 
 /// `tab-` and 16 random hex digits. The name only has to differ between tabs, not be secret:

@@ -175,6 +175,11 @@ impl<S: Store> EventStore<S> {
     /// where the sequences stand, nothing else.
     pub async fn open(backend: S, writer: impl Into<String>) -> Result<Self, StoreError> {
         let positions = backend.positions().await?;
+        Ok(Self::with_positions(backend, writer, positions))
+    }
+
+    /// An event store on `backend`, whose `positions` were read while the backend was opened.
+    pub fn with_positions(backend: S, writer: impl Into<String>, positions: Positions) -> Self {
         let planning = Planning {
             rooms: BTreeMap::new(),
             orderings: StreamOrderings::new(
@@ -183,13 +188,13 @@ impl<S: Store> EventStore<S> {
             ),
             next_state_group: positions.next_state_group,
         };
-        Ok(Self {
+        Self {
             backend,
             writer: writer.into(),
             planning: RefCell::new(planning),
             cache_limit: DEFAULT_CACHE_LIMIT,
             queue: PersistQueue::default(),
-        })
+        }
     }
 
     /// Prunes a room's planning cache once it holds more than `events` events (0: after every

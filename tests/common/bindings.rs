@@ -1,6 +1,17 @@
 //! The JS surface, tested from Rust through the real wasm-bindgen boundary: the same suite runs
 //! under Node (`wasm-pack test --node`) and in headless Chromium (`--headless --chrome`).
 
+use prejoin::bindings::JsEventStore;
+use wasm_bindgen::convert::TryFromJsValue;
+use wasm_bindgen::JsValue;
+
+/// `await EventStore.open(opts)`, as JS would: the store, or what the promise rejected with.
+pub async fn open_store(opts: JsValue) -> Result<JsEventStore, JsValue> {
+    let promise = JsEventStore::open(tsify::Ts::new_unchecked(opts));
+    let store = wasm_bindgen_futures::JsFuture::from(promise).await?;
+    Ok(JsEventStore::try_from_js_value(store).expect("EventStore.open resolves to an EventStore"))
+}
+
 /// Expands to one `#[wasm_bindgen_test]` per behaviour of the JS surface.
 #[macro_export]
 macro_rules! bindings_tests {
@@ -131,8 +142,7 @@ macro_rules! event_store_tests {
             }
 
             async fn open(extra: JsonValue) -> JsEventStore {
-                let opts = Ts::new_unchecked(js(&options(extra)));
-                JsEventStore::open(opts).await.unwrap()
+                common::bindings::open_store(js(&options(extra))).await.unwrap()
             }
 
             async fn persist(
@@ -504,7 +514,7 @@ macro_rules! event_store_tests {
                     (json!({"name": "x", "config": {"x": 1}}), "INVALID_CONFIG"),
                     (json!({"nme": "x"}), "INVALID_OPTIONS"),
                 ] {
-                    let result = JsEventStore::open(Ts::new_unchecked(js(&opts))).await;
+                    let result = common::bindings::open_store(js(&opts)).await;
                     assert_eq!(code(result.err().unwrap()), expected, "{opts}");
                 }
 

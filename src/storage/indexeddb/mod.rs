@@ -24,6 +24,7 @@ pub mod schema;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 use imbl::ordmap::Entry;
 
@@ -33,7 +34,7 @@ use ruma_common::{EventId, OwnedEventId};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use serde_json::{json, Value as JsonValue};
-use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::prelude::{wasm_bindgen, Closure};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::IdbDatabase;
 
@@ -112,27 +113,73 @@ impl IndexedDbStore {
     /// [`Version::CURRENT`]; otherwise the open fails with [`StoreError::SchemaTooNew`] and
     /// changes nothing.
     pub async fn open(name: &str) -> Result<Self, StoreError> {
+        let opened = Rc::new(RefCell::new(None));
+        let on_opened = {
+            let opened = Rc::clone(&opened);
+            move |result| {
+                *opened.borrow_mut() = Some(result);
+                Ok(JsValue::UNDEFINED)
+            }
+        };
+        // Neither rejects: `openCurrent` never does, nor does `on_opened`.
+        let begun = Self::begin_open(&JsValue::from_str(name), on_opened);
+        let _ = wasm_bindgen_futures::JsFuture::from(begun).await;
+        let opened = opened.borrow_mut().take();
+        match opened.unwrap_or(Ok(None))? {
+            Some((store, positions)) => {
+                *store.opened_at.borrow_mut() = Some(positions);
+                Ok(store)
+            }
+            None => Self::open_upgrading(name).await,
+        }
+    }
+
+    /// [`IndexedDbStore::open`] as a promise of what `on_opened` returns, called synchronously
+    /// once the database is opened and read (a Rust future would wait a few more promise jobs):
+    /// with the store and the positions it read; `None` when the database does not exist or is
+    /// of an older schema, and must be opened by [`IndexedDbStore::open_upgrading`]. Most opens
+    /// find the database at this code's version: it is opened and read in JS, in one task.
+    /// `name`: a JS string (passing a Rust one decodes it).
+    pub fn begin_open(
+        name: &JsValue,
+        on_opened: impl FnOnce(Result<Option<(Self, super::Positions)>, StoreError>) -> OnOpened
+            + 'static,
+    ) -> js_sys::Promise {
+        let on_opened = Closure::once_into_js(move |db: JsValue, rows: JsValue, error: JsValue| {
+            on_opened(Self::from_opened(db, rows, error))
+        });
+        READ_ON_OPEN.with(|[stores, newer_stores]| {
+            open_current(name, Version::CURRENT.number(), stores, newer_stores, &on_opened)
+        })
+    }
+
+    /// The store over what `openCurrent` opened and read.
+    fn from_opened(
+        db: JsValue,
+        rows: JsValue,
+        error: JsValue,
+    ) -> Result<Option<(Self, super::Positions)>, StoreError> {
+        if db.is_undefined() {
+            return if error.is_undefined() { Ok(None) } else { Err(dom_error(error).into()) };
+        }
+        // On error the store is dropped, which closes the connection.
+        let store = Self::new(db.unchecked_into());
+        let read = if error.is_undefined() {
+            Ok(js_sys::Array::from(&rows).iter().collect())
+        } else {
+            Err(dom_error(error))
+        };
+        let positions = store.check_schema(read)?;
+        Ok(Some((store, positions)))
+    }
+
+    /// Opens the database `name` through indexed_db_futures, creating it or running every
+    /// migration up to [`Version::CURRENT`].
+    pub async fn open_upgrading(name: &str) -> Result<Self, StoreError> {
         Ok(Self::open_db(name).await?)
     }
 
     async fn open_db(name: &str) -> Result<Self, IdbError> {
-        // Most opens find the database at this code's version: opened and read in JS at once.
-        let current = Version::CURRENT.number();
-        let promise = open_current(name, current, read_on_open(current), read_on_open(current + 1));
-        let opened = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
-        if !opened.is_null() {
-            let field = |name: &str| js_sys::Reflect::get(&opened, &JsValue::from_str(name));
-            let field = |name: &str| field(name).map_err(dom_error);
-            let store = Self::new(field("db")?.unchecked_into());
-            let error = field("error")?;
-            let read = if error.is_undefined() {
-                Ok(js_sys::Array::from(&field("rows")?).iter().collect())
-            } else {
-                Err(dom_error(error))
-            };
-            store.check_schema(read)?;
-            return Ok(store);
-        }
         let opened = Database::open(name)
             .with_version(Version::CURRENT.number())
             .with_on_upgrade_needed_fut(|event, db| {
@@ -154,7 +201,8 @@ impl IndexedDbStore {
         // On error the store is dropped, which closes the connection.
         let stores = read_on_open(store.schema_version());
         let read = read_all_rows(store.db.as_ref(), stores).await;
-        store.check_schema(read)?;
+        let positions = store.check_schema(read)?;
+        *store.opened_at.borrow_mut() = Some(positions);
         Ok(store)
     }
 
@@ -197,7 +245,10 @@ impl IndexedDbStore {
     /// store can open with. A newer database is refused, untouched, unless its `meta` row's
     /// `compat_version` allows this code.
     /// `read`: the JSON text of the rows of each store of [`read_on_open`], or the read's error.
-    fn check_schema(&self, read: Result<Vec<JsValue>, IdbError>) -> Result<(), IdbError> {
+    fn check_schema(
+        &self,
+        read: Result<Vec<JsValue>, IdbError>,
+    ) -> Result<super::Positions, IdbError> {
         let version = self.schema_version();
         let current = Version::CURRENT.number();
         if version < current {
@@ -236,8 +287,7 @@ impl IndexedDbStore {
         };
         let positions =
             Positions::from_rows(from_json_text(sequences, stores::SEQUENCES)?, Vec::new())?;
-        *self.opened_at.borrow_mut() = Some(positions.shared());
-        Ok(())
+        Ok(positions.shared())
     }
 
     /// The connection, unless it was closed on `versionchange`.
@@ -666,10 +716,11 @@ extern "C" {
 
     #[wasm_bindgen(js_name = openCurrent)]
     fn open_current(
-        name: &str,
+        name: &JsValue,
         version: u32,
-        stores: Vec<String>,
-        newer_stores: Vec<String>,
+        stores: &JsValue,
+        newer_stores: &JsValue,
+        on_opened: &JsValue,
     ) -> js_sys::Promise;
 
     #[wasm_bindgen(js_name = watch)]
@@ -682,6 +733,10 @@ extern "C" {
     fn count_rows(db: &JsValue, stores: Vec<String>) -> js_sys::Promise;
 }
 
+/// What [`IndexedDbStore::begin_open`]'s callback returns: the value its promise resolves to,
+/// or the error it rejects with.
+pub type OnOpened = Result<JsValue, JsValue>;
+
 /// The stores whose rows opening a database of schema `version` reads: a database of this
 /// code's version holds its `meta` rows from its upgrade, so only the positions are read (one
 /// request); a newer one's `meta` says whether this code may use it.
@@ -692,6 +747,16 @@ fn read_on_open(version: u32) -> Vec<String> {
         &[stores::META, stores::SEQUENCES]
     };
     stores.iter().map(|name| (*name).to_owned()).collect()
+}
+
+thread_local! {
+    /// [`read_on_open`] for this code's version and a newer one, as JS arrays made once: passing
+    /// strings to JS decodes them, a noticeable part of an open of a millisecond.
+    static READ_ON_OPEN: [JsValue; 2] = {
+        let current = Version::CURRENT.number();
+        let array = |version| JsValue::from(read_on_open(version));
+        [array(current), array(current + 1)]
+    };
 }
 
 /// Every row of each of `stores`, as one JSON text per store in their order, read in one

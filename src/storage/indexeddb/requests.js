@@ -6,10 +6,13 @@ const closedOnVersionChange = new WeakSet();
 // Closes `db` on `versionchange`: another connection (tab) waits to upgrade or delete the
 // database, and must not be blocked by this one.
 export function watch(db) {
-  db.onversionchange = () => {
-    closedOnVersionChange.add(db);
-    db.close();
-  };
+  db.onversionchange = closeOnVersionChange;
+}
+
+function closeOnVersionChange(event) {
+  const db = event.target;
+  closedOnVersionChange.add(db);
+  db.close();
 }
 
 // Whether `db` closed itself on `versionchange`.
@@ -19,11 +22,12 @@ export function wasClosedOnVersionChange(db) {
 
 // Opens the database `name` at the version it has, when that is `version` or newer, and reads
 // every row of `stores` (or, when the version is newer, of `newerStores`) in the same task: no
-// crossing of the wasm boundary between the open and the read. Resolves to `{db, rows}` (`rows`:
-// one JSON text per store) or `{db, error}` when the read failed (the caller owns `db` either
-// way), or to `null` when the database does not exist or is older, for an open that upgrades it.
-// The connection is watched (`watch`) from the start.
-export function openCurrent(name, version, stores, newerStores) {
+// crossing of the wasm boundary between the open and the read. Then calls `onOpened(db, rows,
+// error)` and resolves to what it returns (never rejects): `rows` is one JSON text per store;
+// `error` is the read's error (the callee owns `db` either way), or the open's without `db`;
+// all three are undefined when the database does not exist or is older, for an open that
+// upgrades it. The connection is watched (`watch`) from the start.
+export function openCurrent(name, version, stores, newerStores, onOpened) {
   return new Promise((resolve, reject) => {
     const request = indexedDB.open(name);
     // A database that does not exist: made here it would be empty at version 1. Left to the
@@ -32,7 +36,7 @@ export function openCurrent(name, version, stores, newerStores) {
     request.onerror = (event) => {
       if (request.error && request.error.name === "AbortError") {
         event.preventDefault();
-        resolve(null);
+        resolve({});
       } else {
         reject(request.error);
       }
@@ -42,7 +46,7 @@ export function openCurrent(name, version, stores, newerStores) {
       watch(db);
       if (db.version < version) {
         db.close();
-        resolve(null);
+        resolve({});
         return;
       }
       const read = db.version === version ? stores : newerStores;
@@ -51,7 +55,10 @@ export function openCurrent(name, version, stores, newerStores) {
         (error) => resolve({ db, error }),
       );
     };
-  });
+  }).then(
+    (opened) => onOpened(opened.db, opened.rows, opened.error),
+    (error) => onOpened(undefined, undefined, error),
+  );
 }
 
 // Every row of each of `stores`, read in one read-only transaction with every request placed at
