@@ -36,6 +36,20 @@ mod reopen {
         value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap()
     }
 
+    /// A fresh database holding `room`'s events, closed: its options, and the events stream's
+    /// token once they were written.
+    async fn database_with(room: &JsonValue) -> (JsonValue, f64) {
+        let events: Vec<JsonValue> =
+            room["events"].as_array().unwrap().iter().map(|e| e["pdu"].clone()).collect();
+        let opts = super::indexeddb_options();
+        let store = common::bindings::open_store(to_js(&opts)).await.unwrap();
+        let events = to_js(&JsonValue::Array(events)).unchecked_into::<EventArray>();
+        store.persist_events(events, None).await.unwrap();
+        let token = store.current_token().unwrap();
+        store.close();
+        (opts, token)
+    }
+
     /// What one connection wrote, a second one opened on the same database after `close()`
     /// reads.
     #[wasm_bindgen_test::wasm_bindgen_test]
@@ -43,13 +57,7 @@ mod reopen {
         let fixture = common::fixture("pdus.json");
         let room = &fixture["rooms"][13];
         let room_id = room["room_id"].as_str().unwrap();
-        let events: Vec<JsonValue> =
-            room["events"].as_array().unwrap().iter().map(|e| e["pdu"].clone()).collect();
-        let opts = super::indexeddb_options();
-        let store = common::bindings::open_store(to_js(&opts)).await.unwrap();
-        let events = to_js(&JsonValue::Array(events)).unchecked_into::<EventArray>();
-        store.persist_events(events, None).await.unwrap();
-        store.close();
+        let (opts, _) = database_with(room).await;
 
         let again = common::bindings::open_store(to_js(&opts)).await.unwrap();
         for event in room["events"].as_array().unwrap() {
@@ -76,15 +84,7 @@ mod reopen {
     async fn bad_options_for_a_stored_database_change_nothing() {
         let fixture = common::fixture("pdus.json");
         let room = &fixture["rooms"][13];
-        let events: Vec<JsonValue> =
-            room["events"].as_array().unwrap().iter().map(|e| e["pdu"].clone()).collect();
-        let opts = super::indexeddb_options();
-        let store = common::bindings::open_store(to_js(&opts)).await.unwrap();
-        let events = to_js(&JsonValue::Array(events)).unchecked_into::<EventArray>();
-        store.persist_events(events, None).await.unwrap();
-        let token = store.current_token().unwrap();
-        store.close();
-
+        let (opts, token) = database_with(room).await;
         let name = &opts["name"];
         for (bad, expected) in [
             (json!({"name": name, "config": {"x": 1}}), "INVALID_CONFIG"),
