@@ -14,7 +14,7 @@ use ruma_common::{CanonicalJsonValue, OwnedEventId, OwnedRoomId};
 
 use super::extremities::EventOutcome;
 use super::redactions::{redaction_row, RedactionRow};
-use super::state::{PlanError, RoomHistory};
+use super::state::{PlanError, RoomHistory, StoredOutlier};
 use super::state_groups::{StateGroupId, StateGroupRow, StateGroups};
 use super::StateIds;
 use crate::model::internal_metadata::InternalMetadata;
@@ -74,6 +74,9 @@ pub struct PlannedEvent {
     /// outlier arriving in the DAG, which keeps the ordering it was stored with (Synapse's
     /// `_update_outliers_txn` only marks the row no longer an outlier).
     pub stream_ordering: i64,
+    /// Its `events.instance_name` when it is not the writer's: an outlier arriving in the DAG
+    /// keeps the one it was stored with.
+    pub instance_name: Option<String>,
     /// The stream id the chunk took for it: Synapse takes one per event of the chunk
     /// (`get_next_mult`), a de-outliered event included, whose id is not its ordering but its
     /// `ex_outlier_stream` row's. Equal to `stream_ordering` for every other event. The
@@ -97,8 +100,8 @@ struct Received {
     outcome: EventOutcome,
     state_group: StateGroupId,
     replaces_outlier: bool,
-    /// The ordering a de-outliered event keeps.
-    kept_ordering: Option<i64>,
+    /// What a de-outliered event keeps of its row.
+    kept: Option<StoredOutlier>,
     missing_prevs: Vec<OwnedEventId>,
 }
 
@@ -110,7 +113,7 @@ impl PlannedEvent {
     pub fn internal_metadata(&self, writer: &str) -> InternalMetadata {
         InternalMetadata {
             stream_ordering: Some(self.stream_ordering),
-            instance_name: Some(writer.to_owned()),
+            instance_name: Some(self.instance_name.as_deref().unwrap_or(writer).to_owned()),
             soft_failed: self.outcome == EventOutcome::SoftFailed,
             outlier: self.outcome == EventOutcome::Outlier,
             out_of_band_membership: self.out_of_band_membership,
@@ -225,8 +228,7 @@ pub fn plan_room_chunk(
         }
         let replaces_outlier = history.outcome(pdu.event_id()) == Some(EventOutcome::Outlier);
         // Read before receiving the event, which forgets it.
-        let kept_ordering =
-            replaces_outlier.then(|| history.outlier_ordering(pdu.event_id())).flatten();
+        let kept = replaces_outlier.then(|| history.outlier(pdu.event_id()).cloned()).flatten();
         for prev in pdu.prev_events() {
             if history.has_state(prev) && groups.event_group(prev).is_none() {
                 history.note_state_miss(prev);
@@ -245,7 +247,7 @@ pub fn plan_room_chunk(
             outcome,
             state_group: planned.state_group,
             replaces_outlier,
-            kept_ordering,
+            kept,
             missing_prevs: receipt.missing_prevs,
         });
     }
@@ -255,12 +257,17 @@ pub fn plan_room_chunk(
         .into_iter()
         .map(|received| {
             let stream_id = orderings.next(backfilled);
+            // An outlier whose row is unknown (never the case for a stored one, which always
+            // has an ordering) takes the new id, as any event.
+            let (stream_ordering, instance_name) = match received.kept {
+                Some(kept) => (kept.stream_ordering, kept.instance_name),
+                None => (stream_id, None),
+            };
             PlannedEvent {
                 pdu: received.pdu,
                 outcome: received.outcome,
-                // An outlier whose ordering is unknown (never the case for a stored one, which
-                // always has one) takes the new id, as any event.
-                stream_ordering: received.kept_ordering.unwrap_or(stream_id),
+                stream_ordering,
+                instance_name,
                 stream_id,
                 state_group: Some(received.state_group),
                 replaces_outlier: received.replaces_outlier,
@@ -309,10 +316,12 @@ pub fn plan_outliers(
         }
         let stream_ordering = orderings.next(false);
         history.load_event(pdu.clone(), EventOutcome::Outlier);
-        history.load_outlier_ordering(pdu.owned_event_id().clone(), stream_ordering);
+        let outlier = StoredOutlier { stream_ordering, instance_name: None };
+        history.load_outlier(pdu.owned_event_id().clone(), outlier);
         events.push(PlannedEvent {
             outcome: EventOutcome::Outlier,
             stream_ordering,
+            instance_name: None,
             stream_id: stream_ordering,
             state_group: None,
             replaces_outlier: false,

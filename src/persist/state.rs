@@ -84,6 +84,16 @@ pub(super) struct Receipt {
     pub missing_prevs: Vec<OwnedEventId>,
 }
 
+/// What a stored outlier keeps of its row when it arrives in the DAG: Synapse's
+/// `_update_outliers_txn` only marks the row no longer an outlier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredOutlier {
+    /// Its `events.stream_ordering`.
+    pub stream_ordering: i64,
+    /// Its `events.instance_name`; `None` when this writer stored it.
+    pub instance_name: Option<String>,
+}
+
 /// A room's events with their outcomes and states, the forward extremities and current state.
 #[derive(Debug, Clone)]
 pub struct RoomHistory {
@@ -98,9 +108,9 @@ pub struct RoomHistory {
     known: OrdMap<OwnedEventId, Known>,
     /// How many entries of `known` hold the event.
     held: usize,
-    /// The stream orderings outliers were stored with: one keeps its ordering when it arrives
-    /// in the DAG. Kept as long as the outcomes (pruning keeps both); outliers are few.
-    outlier_orderings: OrdMap<OwnedEventId, i64>,
+    /// What outliers were stored with that they keep when they arrive in the DAG. Kept as long
+    /// as the outcomes (pruning keeps both); outliers are few.
+    outliers: OrdMap<OwnedEventId, StoredOutlier>,
     /// Events looked up in the store and not found there.
     absent: OrdSet<OwnedEventId>,
     misses: RefCell<BTreeSet<Miss>>,
@@ -173,7 +183,7 @@ impl RoomHistory {
             complete,
             known: OrdMap::new(),
             held: 0,
-            outlier_orderings: OrdMap::new(),
+            outliers: OrdMap::new(),
             absent: OrdSet::new(),
             misses: RefCell::default(),
             misses_noted: Cell::new(0),
@@ -240,15 +250,14 @@ impl RoomHistory {
         self.known.get(event_id)?.state_after.as_ref()
     }
 
-    /// Records the stream ordering a stored outlier has: when it arrives in the DAG, it keeps
-    /// it (Synapse's `_update_outliers_txn` leaves `events.stream_ordering` alone).
-    pub fn load_outlier_ordering(&mut self, event_id: OwnedEventId, stream_ordering: i64) {
-        self.outlier_orderings.insert(event_id, stream_ordering);
+    /// Records what a stored outlier keeps when it arrives in the DAG.
+    pub fn load_outlier(&mut self, event_id: OwnedEventId, outlier: StoredOutlier) {
+        self.outliers.insert(event_id, outlier);
     }
 
-    /// The stream ordering an outlier was stored with, if the history knows it.
-    pub fn outlier_ordering(&self, event_id: &EventId) -> Option<i64> {
-        self.outlier_orderings.get(event_id).copied()
+    /// What an outlier was stored with, if the history knows it.
+    pub fn outlier(&self, event_id: &EventId) -> Option<&StoredOutlier> {
+        self.outliers.get(event_id)
     }
 
     /// Loads the stored state after an event (its state group).
@@ -457,8 +466,8 @@ impl RoomHistory {
         }
         // An outlier received into the DAG is one no more. (Removing copies the path to the key
         // in a shared map even when the key is absent: only a present key is removed.)
-        if self.outlier_orderings.contains_key(&event_id) {
-            self.outlier_orderings.remove(&event_id);
+        if self.outliers.contains_key(&event_id) {
+            self.outliers.remove(&event_id);
         }
         let missing = self.update_backward_extremities(&event_id, prevs, outcome);
         if arrival == Arrival::Live {

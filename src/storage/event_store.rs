@@ -26,7 +26,7 @@ use crate::model::room_version::RoomVersion;
 use crate::model::state_filter::MEMBER_EVENT_TYPE;
 use crate::model::{InputError, StateEvent, StateFilter};
 use crate::persist::plan::AUTH_ERROR;
-use crate::persist::state::Miss;
+use crate::persist::state::{Miss, StoredOutlier};
 use crate::persist::state_groups::{StateGroupId, StateGroups};
 use crate::persist::{
     parse_batch, plan_outliers, plan_room_chunk, EventOutcome, MembershipRow, RedactionRow,
@@ -506,9 +506,13 @@ impl<S: Store> EventStore<S> {
                 }
                 if !room.history.holds_event(id) {
                     let outcome = found.event.outcome();
-                    let ordering = found.event.internal_metadata.stream_ordering;
-                    if let (EventOutcome::Outlier, Some(ordering)) = (outcome, ordering) {
-                        room.history.load_outlier_ordering(id.clone(), ordering);
+                    let metadata = &found.event.internal_metadata;
+                    if let (EventOutcome::Outlier, Some(stream_ordering)) =
+                        (outcome, metadata.stream_ordering)
+                    {
+                        let instance_name = metadata.instance_name.clone();
+                        let outlier = StoredOutlier { stream_ordering, instance_name };
+                        room.history.load_outlier(id.clone(), outlier);
                     }
                     let auth = found.event.pdu.auth_events().to_vec();
                     room.history.load_event(found.event.pdu, outcome);

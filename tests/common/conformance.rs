@@ -1251,8 +1251,10 @@ pub async fn an_out_of_band_invite_is_an_outlier_until_its_room_arrives(backend:
 /// and gives its id to the `ex_outlier_stream` row), so the other events have the orderings
 /// Synapse gives them and the stream goes on after the chunk. Two out-of-band invites, Bob's in
 /// room v10 and Dave's in room v4, then each room in two batches, the first ending with the
-/// invite, the store reopened after each: room v10's invite is de-outliered in the session that
-/// stored it, room v4's after a reopen (its stored ordering read back for planning).
+/// invite, the store reopened after each by another writer (tab): room v10's invite is
+/// de-outliered in the session that stored it, room v4's after a reopen (its stored ordering read
+/// back for planning). The ex-outlier keeps its row's `instance_name` too, the first writer's;
+/// every other event has the name of the writer that persisted it.
 pub async fn a_de_outliered_event_keeps_its_stream_ordering<S: Store>(backend: S) {
     let fixture = pdus_fixture();
     let rooms = [(&fixture["rooms"][9], 8, "10"), (&fixture["rooms"][3], 10, "4")];
@@ -1265,19 +1267,24 @@ pub async fn a_de_outliered_event_keeps_its_stream_ordering<S: Store>(backend: S
         assert_eq!(result.await.unwrap().rooms[0].stream_orderings, Some((ordering, ordering)));
     }
     let mut last = 2;
+    let mut writer = 1;
     for (outlier_ordering, (room, invite_at, _)) in (1..).zip(rooms) {
         let mut pdus = room_pdus_json(room);
         // Up to the invite first: the last id the batch takes is the ex-outlier's.
         let rest = pdus.split_off(invite_at + 1);
+        let mut writers = Vec::new();
         for batch in [pdus, rest] {
             let count = batch.len() as i64;
+            writers.extend(std::iter::repeat_n(format!("tab-{writer}"), batch.len()));
             let result = store.persist_events(batch, false).await.unwrap();
             assert_eq!(result.rooms[0].stream_orderings, Some((last + 1, last + count)));
             last += count;
             assert_eq!(store.current_token(), last, "the ex-outlier's id is taken all the same");
-            store = open(store.into_backend()).await;
+            writer += 1;
+            store = EventStore::open(store.into_backend(), format!("tab-{writer}")).await.unwrap();
             assert_eq!(store.current_token(), last, "and stays taken once reopened");
         }
+        writers[invite_at] = "tab-1".to_owned();
         let first = last - room["events"].as_array().unwrap().len() as i64 + 1;
         for (index, event) in room["events"].as_array().unwrap().iter().enumerate() {
             let id = event["event_id"].as_str().unwrap();
@@ -1285,8 +1292,10 @@ pub async fn a_de_outliered_event_keeps_its_stream_ordering<S: Store>(backend: S
             let expected = if index == invite_at { outlier_ordering } else { first + index as i64 };
             assert_eq!(stored.internal_metadata.stream_ordering, Some(expected), "{id}");
             assert!(!stored.internal_metadata.outlier, "{id}");
+            assert_eq!(stored.internal_metadata.instance_name.as_ref(), Some(&writers[index]));
         }
     }
+    assert_eq!(writer, 5, "room v4's invite was de-outliered by tab-3");
 }
 
 /// A `pdus.json` room's PDUs as JSON, in Synapse's stream order.

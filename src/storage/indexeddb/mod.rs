@@ -1100,7 +1100,8 @@ impl PlanRows {
                 sender: pdu.sender().to_string(),
                 depth: pdu.depth().into(),
                 stream_ordering: event.stream_ordering,
-                instance_name: writer.to_owned(),
+                // Always set by `internal_metadata`: the writer's, or an ex-outlier's own.
+                instance_name: columns.instance_name.unwrap_or_else(|| writer.to_owned()),
                 outlier: columns.outlier,
                 format_version,
                 rejection: event.rejection_reason(),
