@@ -2,7 +2,7 @@
 //! for Node.js and tests). Conversions only: every behaviour is
 //! [`crate::storage::EventStore`]'s.
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use ruma_common::{CanonicalJsonValue, OwnedEventId, RoomId};
@@ -19,7 +19,7 @@ use crate::model::room_version::RoomVersion;
 use crate::model::state_filter::StateFilterInput;
 use crate::model::{InputError, StateFilter};
 use crate::prejoin::{MembershipKind, PrejoinConfig};
-use crate::storage::indexeddb::{IndexedDbStore, OnOpened};
+use crate::storage::indexeddb::IndexedDbStore;
 use crate::storage::{self, EventStore, MemoryStore, Positions, StoreError};
 
 #[wasm_bindgen]
@@ -248,23 +248,16 @@ impl JsEventStore {
             };
         }
         // An IndexedDB open needs only the name: it is placed first, and the options are checked
-        // while the browser opens the database. It is finished as soon as the database is read.
-        let opening = Rc::new(OnceCell::<Result<Opening, JsValue>>::new());
-        let begun = IndexedDbStore::begin_open(&name, {
-            let opening = Rc::clone(&opening);
-            move |opened| match Rc::try_unwrap(opening).map(OnceCell::into_inner) {
-                Ok(Some(Ok(opening))) => opening.finish(opened),
-                Ok(Some(Err(error))) => Err(error),
-                // Not reached: the options are checked (below) in the task that placed the open,
-                // and a promise's callback runs in a later one.
-                _ => Err(to_js_error(StoreError::Unavailable(
-                    "the database opened before its options were read".to_owned(),
-                ))),
-            }
+        // while the browser opens the database. Opening is finished synchronously once the
+        // database is read: a Rust future would wait for a few more promise jobs.
+        let begun = IndexedDbStore::begin_open(&name);
+        let opening = Opening::from_options(&opts);
+        let finish = Closure::once_into_js(move |opened: JsValue| {
+            // On bad options, what was opened is dropped, which closes it.
+            let opened = IndexedDbStore::from_opened(&opened);
+            opening?.finish(opened)
         });
-        // Set once: the cell was made empty above.
-        let _ = opening.set(Opening::from_options(&opts));
-        begun
+        begun.unchecked_into::<Thenable>().then(&finish)
     }
 
     /// This writer's `instance_name`.
@@ -574,7 +567,10 @@ impl Opening {
 
     /// The store [`IndexedDbStore::begin_open`] opened, or, when the database must be created or
     /// upgraded first, a promise of it.
-    fn finish(self, opened: Result<Option<(IndexedDbStore, Positions)>, StoreError>) -> OnOpened {
+    fn finish(
+        self,
+        opened: Result<Option<(IndexedDbStore, Positions)>, StoreError>,
+    ) -> Result<JsValue, JsValue> {
         match opened.map_err(to_js_error)? {
             Some((store, positions)) => {
                 let store =

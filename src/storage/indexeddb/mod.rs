@@ -24,7 +24,6 @@ pub mod schema;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
-use std::rc::Rc;
 
 use imbl::ordmap::Entry;
 
@@ -34,7 +33,7 @@ use ruma_common::{EventId, OwnedEventId};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use serde_json::{json, Value as JsonValue};
-use wasm_bindgen::prelude::{wasm_bindgen, Closure};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::IdbDatabase;
 
@@ -113,19 +112,10 @@ impl IndexedDbStore {
     /// [`Version::CURRENT`]; otherwise the open fails with [`StoreError::SchemaTooNew`] and
     /// changes nothing.
     pub async fn open(name: &str) -> Result<Self, StoreError> {
-        let opened = Rc::new(RefCell::new(None));
-        let on_opened = {
-            let opened = Rc::clone(&opened);
-            move |result| {
-                *opened.borrow_mut() = Some(result);
-                Ok(JsValue::UNDEFINED)
-            }
-        };
-        // Neither rejects: `openCurrent` never does, nor does `on_opened`.
-        let begun = Self::begin_open(&JsValue::from_str(name), on_opened);
-        let _ = wasm_bindgen_futures::JsFuture::from(begun).await;
-        let opened = opened.borrow_mut().take();
-        match opened.unwrap_or(Ok(None))? {
+        let begun = Self::begin_open(&JsValue::from_str(name));
+        // `openCurrent` never rejects.
+        let opened = wasm_bindgen_futures::JsFuture::from(begun).await.unwrap_or_default();
+        match Self::from_opened(&opened)? {
             Some((store, positions)) => {
                 *store.opened_at.borrow_mut() = Some(positions);
                 Ok(store)
@@ -134,31 +124,23 @@ impl IndexedDbStore {
         }
     }
 
-    /// [`IndexedDbStore::open`] as a promise of what `on_opened` returns, called synchronously
-    /// once the database is opened and read (a Rust future would wait a few more promise jobs):
-    /// with the store and the positions it read; `None` when the database does not exist or is
-    /// of an older schema, and must be opened by [`IndexedDbStore::open_upgrading`]. Most opens
-    /// find the database at this code's version: it is opened and read in JS, in one task.
+    /// The first step of [`IndexedDbStore::open`], placed at once: most opens find the database
+    /// at this code's version, and it is opened and read in JS, in one task. The promise never
+    /// rejects; [`IndexedDbStore::from_opened`] takes what it resolves to, synchronously.
     /// `name`: a JS string (passing a Rust one decodes it).
-    pub fn begin_open(
-        name: &JsValue,
-        on_opened: impl FnOnce(Result<Option<(Self, super::Positions)>, StoreError>) -> OnOpened
-            + 'static,
-    ) -> js_sys::Promise {
-        let on_opened = Closure::once_into_js(move |db: JsValue, rows: JsValue, error: JsValue| {
-            on_opened(Self::from_opened(db, rows, error))
-        });
+    pub fn begin_open(name: &JsValue) -> js_sys::Promise {
         READ_ON_OPEN.with(|[stores, newer_stores]| {
-            open_current(name, Version::CURRENT.number(), stores, newer_stores, &on_opened)
+            open_current(name, Version::CURRENT.number(), stores, newer_stores)
         })
     }
 
-    /// The store over what `openCurrent` opened and read.
-    fn from_opened(
-        db: JsValue,
-        rows: JsValue,
-        error: JsValue,
-    ) -> Result<Option<(Self, super::Positions)>, StoreError> {
+    /// The store [`IndexedDbStore::begin_open`] opened, with the positions it read; `None` when
+    /// the database does not exist or is of an older schema, and must be opened by
+    /// [`IndexedDbStore::open_upgrading`].
+    pub fn from_opened(opened: &JsValue) -> Result<Option<(Self, super::Positions)>, StoreError> {
+        // Always an array (`openCurrent`); anything else reads as a database to be made.
+        let opened: js_sys::Array = opened.clone().dyn_into().unwrap_or_default();
+        let (db, rows, error) = (opened.get(0), opened.get(1), opened.get(2));
         if db.is_undefined() {
             return if error.is_undefined() { Ok(None) } else { Err(dom_error(error).into()) };
         }
@@ -720,7 +702,6 @@ extern "C" {
         version: u32,
         stores: &JsValue,
         newer_stores: &JsValue,
-        on_opened: &JsValue,
     ) -> js_sys::Promise;
 
     #[wasm_bindgen(js_name = watch)]
@@ -732,10 +713,6 @@ extern "C" {
     #[wasm_bindgen(js_name = countRows)]
     fn count_rows(db: &JsValue, stores: Vec<String>) -> js_sys::Promise;
 }
-
-/// What [`IndexedDbStore::begin_open`]'s callback returns: the value its promise resolves to,
-/// or the error it rejects with.
-pub type OnOpened = Result<JsValue, JsValue>;
 
 /// The stores whose rows opening a database of schema `version` reads: a database of this
 /// code's version holds its `meta` rows from its upgrade, so only the positions are read (one

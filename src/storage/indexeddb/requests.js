@@ -22,13 +22,13 @@ export function wasClosedOnVersionChange(db) {
 
 // Opens the database `name` at the version it has, when that is `version` or newer, and reads
 // every row of `stores` (or, when the version is newer, of `newerStores`) in the same task: no
-// crossing of the wasm boundary between the open and the read. Then calls `onOpened(db, rows,
-// error)` and resolves to what it returns (never rejects): `rows` is one JSON text per store;
-// `error` is the read's error (the callee owns `db` either way), or the open's without `db`;
-// all three are undefined when the database does not exist or is older, for an open that
-// upgrades it. The connection is watched (`watch`) from the start.
-export function openCurrent(name, version, stores, newerStores, onOpened) {
-  return new Promise((resolve, reject) => {
+// crossing of the wasm boundary between the open and the read. Never rejects: resolves to
+// `[db, rows, error]` (read by index from wasm, where a field name would be a string to pass):
+// `rows` is one JSON text per store; `error` is the read's error (the caller owns `db` either
+// way), or the open's without `db`; all three are undefined when the database does not exist or
+// is older, for an open that upgrades it. The connection is watched (`watch`) from the start.
+export function openCurrent(name, version, stores, newerStores) {
+  return new Promise((resolve) => {
     const request = indexedDB.open(name);
     // A database that does not exist: made here it would be empty at version 1. Left to the
     // upgrading open instead.
@@ -36,9 +36,9 @@ export function openCurrent(name, version, stores, newerStores, onOpened) {
     request.onerror = (event) => {
       if (request.error && request.error.name === "AbortError") {
         event.preventDefault();
-        resolve({});
+        resolve([]);
       } else {
-        reject(request.error);
+        resolve([undefined, undefined, request.error]);
       }
     };
     request.onsuccess = () => {
@@ -46,19 +46,16 @@ export function openCurrent(name, version, stores, newerStores, onOpened) {
       watch(db);
       if (db.version < version) {
         db.close();
-        resolve({});
+        resolve([]);
         return;
       }
       const read = db.version === version ? stores : newerStores;
       readAll(db, read).then(
-        (rows) => resolve({ db, rows }),
-        (error) => resolve({ db, error }),
+        (rows) => resolve([db, rows]),
+        (error) => resolve([db, undefined, error]),
       );
     };
-  }).then(
-    (opened) => onOpened(opened.db, opened.rows, opened.error),
-    (error) => onOpened(undefined, undefined, error),
-  );
+  }).catch((error) => [undefined, undefined, error]);
 }
 
 // Every row of each of `stores`, read in one read-only transaction with every request placed at
