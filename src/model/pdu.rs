@@ -67,9 +67,7 @@ struct Fields {
 impl Pdu {
     /// Parses a PDU from JSON text. Text that is not JSON is `INVALID_JSON`.
     pub fn from_json_str(json: &str, room_version: &RoomVersion) -> Result<Self, InputError> {
-        let value: JsonValue = serde_json::from_str(json)
-            .map_err(|error| InputError::InvalidJson(error.to_string()))?;
-        Self::from_json_value(value, room_version)
+        Self::from_canonical(object_from_str(json)?, room_version)
     }
 
     /// Validates a JSON value as a PDU. Integers beyond ±(2^53 − 1) are
@@ -78,11 +76,7 @@ impl Pdu {
         value: JsonValue,
         room_version: &RoomVersion,
     ) -> Result<Self, InputError> {
-        let JsonValue::Object(object) = value else {
-            return Err(invalid("a PDU must be an object"));
-        };
-        let object = to_canonical_object(object, 0).map_err(ConvertError::into_input_error)?;
-        Self::from_canonical(object, room_version)
+        Self::from_canonical(canonical_object(value)?, room_version)
     }
 
     /// Validates a canonical JSON object as a PDU of `room_version`.
@@ -91,8 +85,30 @@ impl Pdu {
     /// and removed (`EVENT_ID_MISMATCH` if it differs), and likewise a room version 12 create
     /// event's `room_id` (`INVALID_ROOM_ID`), so that client-format events parse too.
     pub fn from_canonical(
+        object: CanonicalJsonObject,
+        room_version: &RoomVersion,
+    ) -> Result<Self, InputError> {
+        Self::parse(object, room_version, None)
+    }
+
+    /// Parses the JSON text of a PDU a store persisted under `event_id`. From event format 2
+    /// on, that id is taken as the event's rather than hashed again: the text is the store's
+    /// own, and its id was computed (or checked) from it when it was persisted. Reading a room's
+    /// state parses thousands of stored events, and hashing was a good part of that.
+    pub fn from_stored_json(
+        json: &str,
+        room_version: &RoomVersion,
+        event_id: &EventId,
+    ) -> Result<Self, InputError> {
+        Self::parse(object_from_str(json)?, room_version, Some(event_id))
+    }
+
+    /// Validates `object` as a PDU of `room_version`; `stored_id` is the id a store holds it
+    /// under (see [`Pdu::from_stored_json`]).
+    fn parse(
         mut object: CanonicalJsonObject,
         room_version: &RoomVersion,
+        stored_id: Option<&EventId>,
     ) -> Result<Self, InputError> {
         let rules = room_version.rules();
         let format = room_version.event_format();
@@ -135,7 +151,10 @@ impl Pdu {
 
         let (event_id, room_id) = if format.event_id_is_hash() {
             let room_id_from_create = is_create && format == EventFormatVersion::V4;
-            hashed_ids(&mut object, room_version, room_id_from_create)?
+            match stored_id {
+                Some(event_id) => stored_ids(&mut object, format, event_id, room_id_from_create)?,
+                None => hashed_ids(&mut object, room_version, room_id_from_create)?,
+            }
         } else {
             (carried_event_id(&object)?, room_id_field(&object, format)?)
         };
@@ -304,6 +323,22 @@ impl Pdu {
 
 static EMPTY_OBJECT: CanonicalJsonObject = CanonicalJsonObject::new();
 
+/// JSON text as a canonical JSON object. Text that is not JSON is `INVALID_JSON`.
+fn object_from_str(json: &str) -> Result<CanonicalJsonObject, InputError> {
+    let value: JsonValue =
+        serde_json::from_str(json).map_err(|error| InputError::InvalidJson(error.to_string()))?;
+    canonical_object(value)
+}
+
+/// A JSON value as a canonical JSON object: integers beyond ±(2^53 − 1) are
+/// `INTEGER_OUT_OF_RANGE`, floats and anything but an object `INVALID_PDU`.
+fn canonical_object(value: JsonValue) -> Result<CanonicalJsonObject, InputError> {
+    let JsonValue::Object(object) = value else {
+        return Err(invalid("a PDU must be an object"));
+    };
+    to_canonical_object(object, 0).map_err(ConvertError::into_input_error)
+}
+
 /// The create event's `content.room_version` (`"1"` when absent) must be the room version the
 /// event is parsed with: it is the room's version.
 fn check_declared_room_version(
@@ -363,6 +398,26 @@ fn hashed_ids(
         }
     }
     Ok((event_id, room_id))
+}
+
+/// The ids of a stored PDU of event format 2 or later: the event id it is stored under, and for
+/// a room version 12 create event the room id that id's hash makes. Ids in the object are not
+/// part of the PDU (as in [`hashed_ids`]) and are removed.
+fn stored_ids(
+    object: &mut CanonicalJsonObject,
+    format: EventFormatVersion,
+    event_id: &EventId,
+    room_id_from_create: bool,
+) -> Result<(OwnedEventId, OwnedRoomId), InputError> {
+    object.remove("event_id");
+    if !room_id_from_create {
+        return Ok((event_id.to_owned(), room_id_field(object, format)?));
+    }
+    object.remove("room_id");
+    let hash = event_id.as_str().strip_prefix('$').unwrap_or(event_id.as_str());
+    let room_id = RoomId::new_v2(hash)
+        .map_err(|error| invalid(format!("{event_id} makes no room id: {error}")))?;
+    Ok((event_id.to_owned(), room_id))
 }
 
 /// The `event_id` a PDU of room version 1 or 2 carries, `$opaque:server`.
@@ -720,6 +775,32 @@ mod tests {
         };
         assert_eq!(redacts("10").as_deref(), Some("$top"));
         assert_eq!(redacts("11").as_deref(), Some("$inner"));
+    }
+
+    #[test]
+    fn a_stored_pdu_reads_back_equal_under_its_id() {
+        let create = json!({
+            "type": "m.room.create", "state_key": "", "sender": "@a:x",
+            "content": {"room_version": "12"}, "depth": 1, "origin_server_ts": 1,
+            "prev_events": [], "auth_events": []
+        });
+        for (event, room_version) in [(message("!r:x"), "10"), (create, "12")] {
+            let received = Pdu::from_json_value(event, &version(room_version)).unwrap();
+            // What a store keeps: the PDU without the ids computed from it.
+            let text = serde_json::to_string(received.as_object()).unwrap();
+            let stored =
+                Pdu::from_stored_json(&text, &version(room_version), received.event_id()).unwrap();
+            assert_eq!(stored, received, "room version {room_version}");
+        }
+    }
+
+    #[test]
+    fn a_stored_pdu_takes_the_id_it_is_stored_under() {
+        let text = message("!r:x").to_string();
+        let id = ruma_common::EventId::parse("$stored").unwrap();
+        let stored = Pdu::from_stored_json(&text, &version("10"), &id).unwrap();
+        assert_eq!(stored.event_id(), &*id);
+        assert_ne!(Pdu::from_json_str(&text, &version("10")).unwrap().event_id(), &*id);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! requests of a batch issued in one transaction before any is awaited; and how an event is
 //! read back from its row.
 
-use ruma_common::OwnedEventId;
+use ruma_common::{EventId, OwnedEventId};
 
 use super::rows::EventRow;
 use super::schema::stores;
@@ -49,7 +49,8 @@ fn stored_pdu(row: &EventRow) -> Result<Pdu, IdbError> {
     let unreadable =
         |error: &dyn std::fmt::Display| IdbError::Unreadable(format!("{}: {error}", row.event_id));
     let version = RoomVersion::parse(&row.room_version).map_err(|error| unreadable(&error))?;
-    Pdu::from_json_str(&row.json, &version).map_err(|error| unreadable(&error))
+    let event_id = EventId::parse(&row.event_id).map_err(|error| unreadable(&error))?;
+    Pdu::from_stored_json(&row.json, &version, &event_id).map_err(|error| unreadable(&error))
 }
 
 /// An event as loaded from its `events` row: parsed by its room version, internal metadata
