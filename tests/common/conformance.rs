@@ -47,6 +47,7 @@ macro_rules! store_conformance_tests {
             a_reopened_store_goes_on_as_synapse,
             a_store_that_keeps_no_cache_goes_on_as_synapse,
             a_large_room_through_a_small_cache,
+            state_groups_of_interleaved_rooms_read_back,
             a_gap_is_a_backward_extremity_until_filled,
             a_late_event_is_followed_only_through_accepted_events,
             redacted_events_load_pruned,
@@ -603,6 +604,61 @@ pub async fn a_large_room_through_a_small_cache<S: Store>(backend: S) {
         BTreeSet::from(["m.room.create", "m.room.join_rules", "m.room.power_levels"])
     );
     assert_eq!(store.memberships(&room.room_id).await.unwrap().len(), 1_501);
+}
+
+/// Two rooms whose members join in turn, 300 each, persisted in mixed batches of 100: each
+/// room's state groups alternate with the other's, so a state group chain (up to 100 groups
+/// back to a snapshot) spans some 200 group ids. The state after every 25th join of either room
+/// is the room's initial state and the members who joined so far, read whole, members only and
+/// without members.
+pub async fn state_groups_of_interleaved_rooms_read_back(backend: impl Store) {
+    use super::synthetic::{SyntheticRoom, CREATOR};
+    use serde_json::json;
+    let mut rooms = [SyntheticRoom::new("even"), SyntheticRoom::new("odd")];
+    let mut batch: Vec<JsonValue> = rooms.iter().flat_map(|room| room.events.clone()).collect();
+    // For each room, the join ids checked and how many had joined by then.
+    let mut checks = Vec::new();
+    for index in 0..600 {
+        let room = &mut rooms[index % 2];
+        let joined = index / 2 + 1;
+        let id =
+            room.join(&format!("@member{joined}:bench.example"), json!({"membership": "join"}));
+        batch.push(room.events.last().unwrap().clone());
+        if joined % 25 == 0 {
+            checks.push((index % 2, id, joined));
+        }
+    }
+    let store = open(backend).await;
+    for chunk in batch.chunks(100) {
+        for room in store.persist_events(chunk.to_vec(), false).await.unwrap().rooms {
+            assert_eq!((room.error, room.rejected.len()), (None, 0), "{}", room.room_id);
+        }
+    }
+    let members = StateFilter::from_json(json!({"members": "all", "types": []})).unwrap();
+    let no_members = StateFilter::from_json(json!({"members": "none"})).unwrap();
+    let everything = StateFilter::all();
+    let initial = ["m.room.create", "m.room.join_rules", "m.room.power_levels"];
+    for (room, id, joined) in checks {
+        let id = event_id(&id);
+        let keys = |filter| {
+            let id = &id;
+            let store = &store;
+            async move {
+                let state = store.state_at_event(id, filter).await.unwrap().unwrap();
+                state.keys().cloned().collect::<Vec<(String, String)>>()
+            }
+        };
+        let expected_members: BTreeSet<String> = std::iter::once(CREATOR.to_owned())
+            .chain((1..=joined).map(|joiner| format!("@member{joiner}:bench.example")))
+            .collect();
+        let all = keys(&everything).await;
+        assert_eq!(all.len(), expected_members.len() + initial.len(), "room {room}, join {joined}");
+        let member_keys: BTreeSet<String> =
+            keys(&members).await.into_iter().map(|(_, state_key)| state_key).collect();
+        assert_eq!(member_keys, expected_members, "room {room}, join {joined}");
+        let others: Vec<String> = keys(&no_members).await.into_iter().map(|(t, _)| t).collect();
+        assert_eq!(others, initial, "room {room}, join {joined}");
+    }
 }
 
 /// An event whose prev is not stored is stored all the same, the prev recorded as a backward

@@ -122,48 +122,60 @@ export function getRange(db, store, index, lower, upper) {
 // The state group chain from group `start` down to its snapshot, newest first, as JSON text
 // `{chain: [{id, group, prev, rows}], cycle?}`: each group's `state_groups` row (when `groups`
 // names that store), its prev group (from `edges`) and its rows (from `state` by its index
-// `byGroup`). A group's reads are placed together, and the next group's as soon as they are
-// read: one transaction, no crossing of the wasm boundary per group. A chain that comes back to
-// a group ends there, with `cycle` set to it.
+// `byGroup`). One transaction, no crossing of the wasm boundary per group. A chain that comes
+// back to a group ends there, with `cycle` set to it.
+//
+// A prev group must be read before its own rows can be asked for, and a chain is up to a hundred
+// groups: read one by one, the round trips were most of a state read. So the edges are read a
+// window of group ids at a time (`getAll` over a key range; a chain's groups are close together,
+// as ids are handed out in order, and edges are small), the chain followed through them in
+// memory, and every group's rows asked for as soon as it is known to be in the chain. A group
+// inside a window read without an edge is the snapshot; a chain leaving the window reads the next
+// one, four times as wide.
 export function walkGroups(db, start, groups, edges, state, byGroup) {
   return new Promise((resolve, reject) => {
     const tx = db.transaction(groups ? [groups, edges, state] : [edges, state], "readonly");
     const chain = [];
     const seen = new Set();
-    const step = (id) => {
-      if (seen.has(id)) {
-        resolve(JSON.stringify({ chain, cycle: id }));
-        return;
-      }
-      seen.add(id);
-      const link = { id, group: null, prev: null, rows: [] };
-      chain.push(link);
-      let left = groups ? 3 : 2;
-      const read = () => {
-        left -= 1;
-        if (left > 0) return;
-        if (link.prev === null) resolve(JSON.stringify({ chain }));
-        else step(link.prev);
-      };
-      const edge = tx.objectStore(edges).get(id);
-      edge.onsuccess = () => {
-        link.prev = edge.result ? edge.result.prev_state_group : null;
-        read();
-      };
-      const rows = tx.objectStore(state).index(byGroup).getAll(id);
-      rows.onsuccess = () => {
-        link.rows = rows.result;
-        read();
-      };
-      if (groups) {
-        const group = tx.objectStore(groups).get(id);
-        group.onsuccess = () => {
-          link.group = group.result ?? null;
-          read();
-        };
-      }
+    let pending = 0;
+    let closed = null;
+    const finish = () => {
+      if (closed !== null && pending === 0) resolve(JSON.stringify(closed));
     };
-    step(start);
+    const ask = (request, onResult) => {
+      pending += 1;
+      request.onsuccess = () => {
+        onResult(request.result);
+        pending -= 1;
+        finish();
+      };
+    };
+    const follow = (id, window) => {
+      const low = Math.max(0, id - window + 1);
+      ask(tx.objectStore(edges).getAll(IDBKeyRange.bound(low, id)), (rows) => {
+        const prevOf = new Map(rows.map((row) => [row.state_group, row.prev_state_group]));
+        let next = id;
+        // A prev group is older, so its id is lower; one that is not is read on its own.
+        while (next >= low && next <= id) {
+          if (seen.has(next)) {
+            closed = { chain, cycle: next };
+            return;
+          }
+          seen.add(next);
+          const link = { id: next, group: null, prev: prevOf.get(next) ?? null, rows: [] };
+          chain.push(link);
+          ask(tx.objectStore(state).index(byGroup).getAll(next), (found) => (link.rows = found));
+          if (groups) ask(tx.objectStore(groups).get(next), (found) => (link.group = found ?? null));
+          if (link.prev === null) {
+            closed = { chain };
+            return;
+          }
+          next = link.prev;
+        }
+        follow(next, window * 4);
+      });
+    };
+    follow(start, 128);
     tx.onabort = () => reject(tx.error);
   });
 }
