@@ -16,6 +16,7 @@ pub mod event_store;
 #[cfg(target_arch = "wasm32")]
 pub mod indexeddb;
 pub mod memory;
+pub mod state_ranges;
 
 use std::collections::BTreeSet;
 

@@ -480,6 +480,16 @@ pub async fn state_filters_read_members_and_non_members(backend: impl Store) {
     let last = room["events"].as_array().unwrap().last().unwrap();
     let full = super::synapse_group_state(room, last["state_group"].as_i64().unwrap());
     let id = event_id(last["event_id"].as_str().unwrap());
+    let members: Vec<String> = full
+        .keys()
+        .filter(|(event_type, _)| event_type == "m.room.member")
+        .map(|(_, state_key)| state_key.clone())
+        .collect();
+    let member = members.last().unwrap().clone();
+    let many_members: Vec<String> = (0..20)
+        .map(|index| format!("@absent{index}:x"))
+        .chain(members.iter().skip(1).cloned())
+        .collect();
     let filters = [
         (
             StateFilter::from_json(serde_json::json!({"members": "all", "types": []})).unwrap(),
@@ -487,6 +497,17 @@ pub async fn state_filters_read_members_and_non_members(backend: impl Store) {
         ),
         (StateFilter::from_json(serde_json::json!({"members": "none"})).unwrap(), "no members"),
         (StateFilter::from_types([("m.room.name", None::<&str>)]), "names"),
+        (
+            StateFilter::from_types([("m.room.name", Some("")), ("m.room.member", None)]),
+            "the name and members",
+        ),
+        (StateFilter::from_lazy_load_member_list([member.as_str()]), "lazy-loaded member"),
+        // More named members than are read one by one: the whole type is read and filtered.
+        (StateFilter::from_lazy_load_member_list(many_members.iter()), "many lazy-loaded members"),
+        (
+            StateFilter::from_types(many_members.iter().map(|m| ("m.room.member", Some(m)))),
+            "many members only",
+        ),
     ];
     for (filter, label) in filters {
         let ours = state_of(store.state_at_event(&id, &filter).await.unwrap().unwrap());

@@ -44,6 +44,7 @@ use self::rows::{
     StreamPositionRow,
 };
 use self::schema::{indices, stores, Version};
+use super::state_ranges::group_ranges;
 use super::{PlanningEvent, Store, StoreError, StoredEvent};
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
@@ -365,7 +366,7 @@ impl IndexedDbStore {
         group: StateGroupId,
     ) -> Result<Vec<state_groups::StateGroupRow>, IdbError> {
         let mut chain = Vec::new();
-        for link in self.group_chain(group, true).await? {
+        for link in self.group_chain(group, true, &StateFilter::all()).await? {
             let Some(row) = link.group else {
                 return Err(IdbError::Unreadable(format!("state group {} is missing", link.id)));
             };
@@ -565,9 +566,10 @@ impl IndexedDbStore {
         let Some(start) = row.and_then(|row| row.state_group) else {
             return Ok(None);
         };
+        let chain = self.group_chain(start, false, filter).await?;
         let filter = (!filter.is_full()).then_some(filter);
         let mut state = StateIds::new();
-        for link in self.group_chain(start, false).await? {
+        for link in chain {
             for row in link.rows {
                 if filter.is_some_and(|filter| !filter.matches(&row.event_type, &row.state_key)) {
                     continue;
@@ -582,19 +584,21 @@ impl IndexedDbStore {
     }
 
     /// The chain of state groups from `start` down to its snapshot, newest first, each with its
-    /// `state_groups` row when `with_groups`. A chain that comes back to a group is
+    /// `state_groups` row when `with_groups` and those of its rows `filter` can match (and maybe
+    /// others: see [`group_ranges`]). A chain that comes back to a group is
     /// [`IdbError::Unreadable`].
     async fn group_chain(
         &self,
         start: StateGroupId,
         with_groups: bool,
+        filter: &StateFilter,
     ) -> Result<Vec<ChainLink>, IdbError> {
         let db: &JsValue = self.db()?.as_ref();
         let groups = with_groups.then_some(stores::STATE_GROUPS);
         let (edges, state) = (stores::STATE_GROUP_EDGES, stores::STATE_GROUPS_STATE);
+        let ranges = group_ranges(filter).to_string();
         // Group ids are at most 2^53 - 1, exact as doubles.
-        let promise =
-            walk_groups(db, start as f64, groups, edges, state, indices::GROUP_STATE_BY_GROUP);
+        let promise = walk_groups(db, start as f64, groups, edges, state, &ranges);
         let walked: WalkedChain = rows_read(promise, stores::STATE_GROUPS).await?;
         match walked.cycle {
             Some(group) => Err(IdbError::Unreadable(format!("state group {group} is in a cycle"))),
@@ -690,7 +694,7 @@ extern "C" {
         groups: Option<&str>,
         edges: &str,
         state: &str,
-        by_group: &str,
+        ranges: &str,
     ) -> js_sys::Promise;
 
     #[wasm_bindgen(js_name = writeChunk)]

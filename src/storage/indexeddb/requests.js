@@ -121,9 +121,10 @@ export function getRange(db, store, index, lower, upper) {
 
 // The state group chain from group `start` down to its snapshot, newest first, as JSON text
 // `{chain: [{id, group, prev, rows}], cycle?}`: each group's `state_groups` row (when `groups`
-// names that store), its prev group (from `edges`) and its rows (from `state` by its index
-// `byGroup`). One transaction, no crossing of the wasm boundary per group. A chain that comes
-// back to a group ends there, with `cycle` set to it.
+// names that store), its prev group (from `edges`) and its rows in `state` (keyed `[group,
+// type, state_key]`) within `ranges`, JSON text `[[lower, upper], …]` of key suffixes after the
+// group id (see `state_ranges.rs`). One transaction, no crossing of the wasm boundary per
+// group. A chain that comes back to a group ends there, with `cycle` set to it.
 //
 // A prev group must be read before its own rows can be asked for, and a chain is up to a hundred
 // groups: read one by one, the round trips were most of a state read. So the edges are read a
@@ -132,7 +133,8 @@ export function getRange(db, store, index, lower, upper) {
 // memory, and every group's rows asked for as soon as it is known to be in the chain. A group
 // inside a window read without an edge is the snapshot; a chain leaving the window reads the next
 // one, four times as wide.
-export function walkGroups(db, start, groups, edges, state, byGroup) {
+export function walkGroups(db, start, groups, edges, state, ranges) {
+  const bounds = JSON.parse(ranges);
   return new Promise((resolve, reject) => {
     const tx = db.transaction(groups ? [groups, edges, state] : [edges, state], "readonly");
     const chain = [];
@@ -164,7 +166,10 @@ export function walkGroups(db, start, groups, edges, state, byGroup) {
           seen.add(next);
           const link = { id: next, group: null, prev: prevOf.get(next) ?? null, rows: [] };
           chain.push(link);
-          ask(tx.objectStore(state).index(byGroup).getAll(next), (found) => (link.rows = found));
+          for (const [lower, upper] of bounds) {
+            const range = IDBKeyRange.bound([next, ...lower], [next, ...upper]);
+            ask(tx.objectStore(state).getAll(range), (found) => (link.rows = link.rows.concat(found)));
+          }
           if (groups) ask(tx.objectStore(groups).get(next), (found) => (link.group = found ?? null));
           if (link.prev === null) {
             closed = { chain };
