@@ -678,6 +678,9 @@ extern "C" {
         all: bool,
     ) -> js_sys::Promise;
 
+    #[wasm_bindgen(js_name = getEvents)]
+    fn get_event_rows(db: &JsValue, keys: Vec<String>) -> js_sys::Promise;
+
     #[wasm_bindgen(js_name = getRange)]
     fn get_range_rows(
         db: &JsValue,

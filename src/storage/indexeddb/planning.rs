@@ -3,10 +3,12 @@
 //! read back from its row.
 
 use ruma_common::{EventId, OwnedEventId};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
 
 use super::rows::EventRow;
 use super::schema::stores;
-use super::{IdbError, IndexedDbStore};
+use super::{dom_error, from_json_text, get_event_rows, IdbError, IndexedDbStore};
 use crate::model::internal_metadata::{InternalMetadata, InternalMetadataColumns};
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
@@ -35,12 +37,26 @@ impl IndexedDbStore {
         rows.iter().map(|row| row.as_ref().map(stored_pdu).transpose()).collect()
     }
 
-    /// The `events` rows of `event_ids`, in their order, read together.
+    /// The `events` rows of `event_ids`, in their order, read together: their columns as one
+    /// JSON text, their PDU texts as JS strings beside it (`getEvents`).
     pub(super) async fn load_event_rows(
         &self,
         event_ids: &[OwnedEventId],
     ) -> Result<Vec<Option<EventRow>>, IdbError> {
-        self.get_many(stores::EVENTS, None, event_ids).await
+        let db: &JsValue = self.db()?.as_ref();
+        let keys = event_ids.iter().map(|id| id.as_str().to_owned()).collect();
+        let read = JsFuture::from(get_event_rows(db, keys)).await.map_err(dom_error)?;
+        let read = js_sys::Array::from(&read);
+        let mut rows: Vec<Option<EventRow>> = from_json_text(read.get(0), stores::EVENTS)?;
+        let texts = js_sys::Array::from(&read.get(1));
+        for (index, row) in rows.iter_mut().enumerate() {
+            let Some(row) = row else { continue };
+            // At most as many rows as keys, and so fewer than 2^32.
+            let text = texts.get(index as u32).as_string();
+            row.json =
+                text.ok_or_else(|| IdbError::Unreadable(format!("{}: no json", row.event_id)))?;
+        }
+        Ok(rows)
     }
 }
 

@@ -87,9 +87,14 @@ export function readAll(db, stores) {
 // wasm boundary and one JSON parse in wasm, where reading each row into wasm costs one crossing
 // per field.
 export function getMany(db, store, index, keys, all) {
+  return getManyRows(db, store, keys, index, all).then((rows) => JSON.stringify(rows));
+}
+
+// `getMany`'s read, resolving to the rows themselves.
+function getManyRows(db, store, keys, index, all) {
   return new Promise((resolve, reject) => {
     if (keys.length === 0) {
-      resolve("[]");
+      resolve([]);
       return;
     }
     const tx = db.transaction(store, "readonly");
@@ -101,10 +106,26 @@ export function getMany(db, store, index, keys, all) {
       request.onsuccess = () => {
         results[position] = request.result ?? null;
         left -= 1;
-        if (left === 0) resolve(JSON.stringify(results));
+        if (left === 0) resolve(results);
       };
     });
     tx.onabort = () => reject(tx.error);
+  });
+}
+
+// The `events` rows of `keys`, read as `getMany` reads them, resolving to `[columns, texts]`:
+// `columns` is the JSON text of the rows without their `json` (`null` for a key without a row),
+// `texts` each row's `json`. The PDU texts are most of a row, and inside a JSON text every quote
+// in them would be escaped here and unescaped in wasm.
+export function getEvents(db, keys) {
+  return getManyRows(db, "events", keys).then((rows) => {
+    const texts = rows.map((row) => {
+      if (row === null) return null;
+      const text = row.json;
+      row.json = undefined;
+      return text;
+    });
+    return [JSON.stringify(rows), texts];
   });
 }
 

@@ -42,6 +42,8 @@ pub struct EventRow {
     /// The room version the JSON is parsed with (`event_json.room_version`).
     pub room_version: String,
     /// The PDU as canonical JSON text, without the ids computed from it (`event_json.json`).
+    /// Read beside the other columns (`getEvents`), and so absent from their JSON.
+    #[serde(default)]
     pub json: String,
     /// The internal metadata dict as JSON text, without the values that are columns here
     /// (`event_json.internal_metadata`).
