@@ -8,7 +8,7 @@ const request = (r) => new Promise((resolve, reject) => { r.onsuccess = () => re
 const done = (tx) => new Promise((resolve, reject) => { tx.oncomplete = resolve; tx.onerror = tx.onabort = () => reject(tx.error); });
 const deleteDb = (name) => new Promise((resolve) => { const r = indexedDB.deleteDatabase(name); r.onsuccess = r.onerror = r.onblocked = resolve; });
 let unique = 0;
-const OPEN_RUNS_PER_RUN = 8;
+const OPEN_RUNS_PER_RUN = 40;
 const freshName = (label) => `${label}-${Date.now()}-${unique++}`;
 
 function rawOpen(name, stores) {
@@ -103,10 +103,12 @@ window.runStoreBench = async (roomsUrl, opts) => {
     setup[`populate ${r.events.length}`] = await populate(name, r.events, 1000);
     const o = { prejoin: [], raw: [] };
     // An open takes about a millisecond, and the machine's noise is a good part of that: more
-    // runs (the page is cross-origin isolated, so the timer's grain is microseconds).
+    // runs (the page is cross-origin isolated, so the timer's grain is microseconds), each side
+    // first every other run, so that neither always opens right after the other's close.
     for (let run = 0; run < opts.runs * OPEN_RUNS_PER_RUN; run++) {
-      o.prejoin.push(await openPrejoin(name, r.events.length));
-      o.raw.push(await openRaw(name));
+      const prejoin = async () => o.prejoin.push(await openPrejoin(name, r.events.length));
+      const raw = async () => o.raw.push(await openRaw(name));
+      for (const open of run % 2 === 0 ? [prejoin, raw] : [raw, prejoin]) await open();
     }
     result.open.push({ events: r.events.length, runs: o.raw.length, prejoin: median(o.prejoin), raw: median(o.raw) });
     await deleteDb(name);

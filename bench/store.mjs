@@ -15,7 +15,7 @@
 // 3. stateAtEvent in a room of 10,000 joined members, with a members-only and a no-members
 //    filter, against a raw getAll of the same 10,000 member events from a plain object store.
 //
-// Each measured step runs --runs times (default 5; opening 8 times as often), prejoin and raw
+// Each measured step runs --runs times (default 5; opening 40 times as often), prejoin and raw
 // alternating; medians.
 // The rooms come from `cargo run --example bench_rooms` (tests/common/synthetic.rs), cached in
 // target/bench/.
