@@ -16,7 +16,7 @@ use prejoin::persist::{
     parse_batch, plan_room_chunk, RoomHistory, RoomWritePlan, StateIds, StreamOrderings,
 };
 use prejoin::storage::indexeddb::rows::{MetaRow, StateGroupEdgeRow};
-use prejoin::storage::indexeddb::schema::{stores, Version};
+use prejoin::storage::indexeddb::schema::{indices, stores, Version};
 use prejoin::storage::indexeddb::{IndexedDbStore, Positions};
 use prejoin::storage::{EventStore, Store, StoreError};
 use ruma_common::{OwnedEventId, OwnedRoomId};
@@ -618,12 +618,12 @@ async fn a_version_3_database_is_migrated_row_for_row() {
     assert_eq!(dump(&old).await, (3.0, as_v3));
 
     let migrated = IndexedDbStore::open(&old).await.unwrap();
-    assert_eq!(migrated.schema_version(), Version::V4.number());
+    assert_eq!(migrated.schema_version(), Version::CURRENT.number());
     let asked = [event_id(missing), event_id(follower)];
     let referenced = migrated.referenced_as_prev(&asked).await.unwrap();
     assert_eq!(referenced, BTreeSet::from([event_id(missing)]));
     drop(migrated);
-    assert_eq!(dump(&old).await, (4.0, written));
+    assert_eq!(dump(&old).await, (f64::from(Version::CURRENT.number()), written));
 
     let store = EventStore::open(IndexedDbStore::open(&old).await.unwrap(), "tab-1").await.unwrap();
     persist(&store, pdus[9..10].to_vec(), false).await;
@@ -631,6 +631,50 @@ async fn a_version_3_database_is_migrated_row_for_row() {
     let forward = store.forward_extremities(room_id).await.unwrap();
     assert_eq!(forward, id_set(&room["forward_extremities"]));
     assert!(store.backward_extremities(room_id).await.unwrap().is_empty());
+}
+
+/// A version 4 database gains the `events` index `state` over the events it holds, one entry per
+/// state event and none for the rest, and every store still holds exactly the rows this code
+/// writes; a large room's state then reads back through it.
+#[wasm_bindgen_test]
+async fn a_version_4_database_indexes_its_state_events() {
+    let source = fresh_name();
+    let store =
+        EventStore::open(IndexedDbStore::open(&source).await.unwrap(), "tab-1").await.unwrap();
+    let room = SyntheticRoom::new("indexed").with_members(100).with_messages(50);
+    for batch in room.events.chunks(100) {
+        persist(&store, batch.to_vec(), false).await;
+    }
+    drop(store);
+    let (_, written) = dump(&source).await;
+
+    let old = fresh_name();
+    IndexedDbStore::create_at_version(&old, Version::V4).await.unwrap();
+    let mut as_v4 = written.clone();
+    as_v4.insert(
+        "meta".to_owned(),
+        vec![
+            serde_json::json!({"key": "compat_version", "value": 4}),
+            serde_json::json!({"key": "schema_version", "value": 4}),
+        ],
+    );
+    write_by_hand(&old, &as_v4).await;
+
+    let migrated = IndexedDbStore::open(&old).await.unwrap();
+    assert_eq!(migrated.schema_version(), Version::CURRENT.number());
+    let db = open_by_hand(&old).await;
+    let tx = db.transaction(stores::EVENTS).build().unwrap();
+    let events = tx.object_store(stores::EVENTS).unwrap();
+    let index = events.index(indices::EVENTS_BY_STATE).unwrap();
+    let entries = index.count().primitive().unwrap().await.unwrap();
+    assert_eq!(entries, 4 + 100, "create, the creator's join, power levels, join rules, joins");
+    drop(tx);
+    db.close();
+    let store = EventStore::open(migrated, "tab-1").await.unwrap();
+    let current = store.current_state_events(&room.room_id, &StateFilter::all()).await.unwrap();
+    assert_eq!(current.len(), 104);
+    drop(store);
+    assert_eq!(dump(&old).await, (f64::from(Version::CURRENT.number()), written));
 }
 
 /// The rows of a database of this version, as version 2 stored them.

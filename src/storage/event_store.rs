@@ -676,8 +676,7 @@ impl<S: Store> EventStore<S> {
     /// [`Self::event`] prunes them: Synapse's state reads fetch events through the same path as
     /// single events, so a client never sees a redacted state event whole.
     async fn load_state(&self, ids: StateIds) -> Result<Vec<Pdu>, StoreError> {
-        let event_ids: Vec<OwnedEventId> = ids.values().cloned().collect();
-        let found = self.backend.pdus(&event_ids).await?;
+        let found = self.backend.state_pdus(&ids).await?;
         let mut events = Vec::with_capacity(ids.len());
         for (((event_type, state_key), event_id), event) in ids.iter().zip(found) {
             let Some(event) = event else {
@@ -925,11 +924,11 @@ mod tests {
         async fn positions(&self) -> Result<Positions, StoreError> {
             self.0.positions().await
         }
-        async fn pdus(
+        async fn state_pdus(
             &self,
-            event_ids: &[OwnedEventId],
+            state: &StateIds,
         ) -> Result<Vec<Option<crate::model::pdu::Pdu>>, StoreError> {
-            self.0.pdus(event_ids).await
+            self.0.state_pdus(state).await
         }
         async fn planning_events(
             &self,

@@ -231,12 +231,9 @@ impl Store for MemoryStore {
         Ok(self.tables.borrow().positions)
     }
 
-    async fn pdus(&self, event_ids: &[OwnedEventId]) -> Result<Vec<Option<Pdu>>, StoreError> {
+    async fn state_pdus(&self, state: &StateIds) -> Result<Vec<Option<Pdu>>, StoreError> {
         let tables = self.tables.borrow();
-        Ok(event_ids
-            .iter()
-            .map(|id| tables.events.get(id).map(|event| event.pdu.clone()))
-            .collect())
+        Ok(state.values().map(|id| tables.events.get(id).map(|event| event.pdu.clone())).collect())
     }
 
     async fn planning_events(

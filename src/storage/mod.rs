@@ -170,9 +170,9 @@ pub trait Store {
     /// Where the sequences stand (see [`Positions`]).
     async fn positions(&self) -> Result<Positions, StoreError>;
 
-    /// The PDUs of events, in the order of `event_ids` (`None` for one not stored): what a state
-    /// read returns, read without the rest of the rows.
-    async fn pdus(&self, event_ids: &[OwnedEventId]) -> Result<Vec<Option<Pdu>>, StoreError>;
+    /// The PDUs of a state's events (one room's), in its order (`None` for one not stored): what
+    /// a state read returns, read without the rest of the rows.
+    async fn state_pdus(&self, state: &StateIds) -> Result<Vec<Option<Pdu>>, StoreError>;
 
     /// Events for planning, in the order of `event_ids`: `None` for one not stored.
     async fn planning_events(

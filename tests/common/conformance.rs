@@ -48,6 +48,7 @@ macro_rules! store_conformance_tests {
             a_store_that_keeps_no_cache_goes_on_as_synapse,
             a_large_room_through_a_small_cache,
             state_groups_of_interleaved_rooms_read_back,
+            a_large_state_reads_back_its_events,
             a_gap_is_a_backward_extremity_until_filled,
             a_late_event_is_followed_only_through_accepted_events,
             redacted_events_load_pruned,
@@ -387,11 +388,11 @@ impl<S: Store> Store for FailingRoom<S> {
     async fn positions(&self) -> Result<Positions, StoreError> {
         self.inner.positions().await
     }
-    async fn pdus(
+    async fn state_pdus(
         &self,
-        event_ids: &[OwnedEventId],
+        state: &prejoin::model::StateIds,
     ) -> Result<Vec<Option<prejoin::model::pdu::Pdu>>, StoreError> {
-        self.inner.pdus(event_ids).await
+        self.inner.state_pdus(state).await
     }
     async fn planning_events(
         &self,
@@ -679,6 +680,53 @@ pub async fn state_groups_of_interleaved_rooms_read_back(backend: impl Store) {
         assert_eq!(member_keys, expected_members, "room {room}, join {joined}");
         let others: Vec<String> = keys(&no_members).await.into_iter().map(|(t, _)| t).collect();
         assert_eq!(others, initial, "room {room}, join {joined}");
+    }
+}
+
+/// Two rooms of 100 members each: in one each member joined once, in the other each member
+/// changed their display name four times after joining (five member events per member). The
+/// events of the current state and of the state at the last event read back, members and the
+/// rest, each the member's last event, with its content.
+pub async fn a_large_state_reads_back_its_events(backend: impl Store) {
+    use super::synthetic::{SyntheticRoom, CREATOR};
+    use serde_json::json;
+    let store = open(backend).await;
+    for (name, changes) in [("joined-once", 0), ("renamed-often", 4)] {
+        let mut room = SyntheticRoom::new(name);
+        let mut last_names: BTreeMap<String, (String, String)> = BTreeMap::new();
+        for change in 0..=changes {
+            for member in 0..100 {
+                let user = format!("@member{member}:bench.example");
+                let displayname = format!("Member {member} ({change})");
+                let content = json!({"membership": "join", "displayname": displayname});
+                let id = room.join(&user, content);
+                last_names.insert(user, (id, displayname));
+            }
+        }
+        for batch in room.events.chunks(100) {
+            let result = store.persist_events(batch.to_vec(), false).await.unwrap();
+            assert_eq!((&result.rooms[0].error, result.rooms[0].rejected.len()), (&None, 0));
+        }
+        let members =
+            |events: Vec<prejoin::model::pdu::Pdu>| -> BTreeMap<String, (String, String)> {
+                events
+                    .iter()
+                    .filter(|event| event.event_type() == "m.room.member")
+                    .filter(|event| event.state_key() != Some(CREATOR))
+                    .map(|event| {
+                        let name = event.content().get("displayname").and_then(|n| n.as_str());
+                        let key = event.state_key().unwrap_or_default().to_owned();
+                        (key, (event.event_id().to_string(), name.unwrap_or_default().to_owned()))
+                    })
+                    .collect()
+            };
+        let everything = StateFilter::all();
+        let current = store.current_state_events(&room.room_id, &everything).await.unwrap();
+        assert_eq!(current.len(), 104, "{name}: create, power levels, join rules, 101 members");
+        assert_eq!(members(current), last_names, "{name}");
+        let last = event_id(room.last_event_id());
+        let at_last = store.state_events_at(&last, &everything).await.unwrap().unwrap();
+        assert_eq!(members(at_last), last_names, "{name}");
     }
 }
 

@@ -681,6 +681,9 @@ extern "C" {
     #[wasm_bindgen(js_name = getEvents)]
     fn get_event_rows(db: &JsValue, keys: Vec<String>) -> js_sys::Promise;
 
+    #[wasm_bindgen(js_name = getStateEvents)]
+    fn get_state_event_rows(db: &JsValue, ranges: &str, keys: Vec<String>) -> js_sys::Promise;
+
     #[wasm_bindgen(js_name = getRange)]
     fn get_range_rows(
         db: &JsValue,
@@ -1211,8 +1214,8 @@ impl Store for IndexedDbStore {
         }
     }
 
-    async fn pdus(&self, event_ids: &[OwnedEventId]) -> Result<Vec<Option<Pdu>>, StoreError> {
-        Ok(self.load_pdus(event_ids).await?)
+    async fn state_pdus(&self, state: &StateIds) -> Result<Vec<Option<Pdu>>, StoreError> {
+        Ok(self.load_state_pdus(state).await?)
     }
 
     async fn planning_events(

@@ -2,16 +2,22 @@
 //! requests of a batch issued in one transaction before any is awaited; and how an event is
 //! read back from its row.
 
+use std::collections::{BTreeMap, HashMap};
+
 use ruma_common::{EventId, OwnedEventId};
+use serde_json::{json, Value as JsonValue};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
 use super::rows::EventRow;
 use super::schema::stores;
-use super::{dom_error, from_json_text, get_event_rows, IdbError, IndexedDbStore};
+use super::{
+    dom_error, from_json_text, get_event_rows, get_state_event_rows, IdbError, IndexedDbStore,
+};
 use crate::model::internal_metadata::{InternalMetadata, InternalMetadataColumns};
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
+use crate::model::StateIds;
 use crate::storage::{PlanningEvent, StoredEvent};
 
 impl IndexedDbStore {
@@ -28,17 +34,38 @@ impl IndexedDbStore {
         rows.into_iter().map(|row| row.map(planning).transpose()).collect()
     }
 
-    /// The PDUs of events, in the order of `event_ids`.
-    pub(super) async fn load_pdus(
+    /// The PDUs of a state's events, in its order (`None` for one not stored). The events of a
+    /// type the state holds many of (a large room's members) are read through the `events`
+    /// index `state` in one request, the others one by one (`getStateEvents`).
+    pub(super) async fn load_state_pdus(
         &self,
-        event_ids: &[OwnedEventId],
+        state: &StateIds,
     ) -> Result<Vec<Option<Pdu>>, IdbError> {
-        let rows = self.load_event_rows(event_ids).await?;
-        rows.iter().map(|row| row.as_ref().map(stored_pdu).transpose()).collect()
+        let db: &JsValue = self.db()?.as_ref();
+        let mut by_type: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for ((event_type, _), event_id) in state {
+            by_type.entry(event_type).or_default().push(event_id.as_str());
+        }
+        let (mut ranges, mut keys) = (Vec::new(), Vec::new());
+        for (event_type, ids) in by_type {
+            if ids.len() >= RANGE_MIN {
+                ranges.push(json!([event_type, ids.len() * RANGE_ROWS_PER_EVENT, ids]));
+            } else {
+                keys.extend(ids.into_iter().map(str::to_owned));
+            }
+        }
+        let ranges = JsonValue::Array(ranges).to_string();
+        let read = JsFuture::from(get_state_event_rows(db, &ranges, keys));
+        let rows = event_rows(read.await.map_err(dom_error)?)?;
+        let mut by_id: HashMap<String, EventRow> =
+            rows.into_iter().flatten().map(|row| (row.event_id.clone(), row)).collect();
+        state
+            .values()
+            .map(|id| by_id.remove(id.as_str()).map(|row| stored_pdu(&row)).transpose())
+            .collect()
     }
 
-    /// The `events` rows of `event_ids`, in their order, read together: their columns as one
-    /// JSON text, their PDU texts as JS strings beside it (`getEvents`).
+    /// The `events` rows of `event_ids`, in their order, read together (`getEvents`).
     pub(super) async fn load_event_rows(
         &self,
         event_ids: &[OwnedEventId],
@@ -46,18 +73,33 @@ impl IndexedDbStore {
         let db: &JsValue = self.db()?.as_ref();
         let keys = event_ids.iter().map(|id| id.as_str().to_owned()).collect();
         let read = JsFuture::from(get_event_rows(db, keys)).await.map_err(dom_error)?;
-        let read = js_sys::Array::from(&read);
-        let mut rows: Vec<Option<EventRow>> = from_json_text(read.get(0), stores::EVENTS)?;
-        let texts = js_sys::Array::from(&read.get(1));
-        for (index, row) in rows.iter_mut().enumerate() {
-            let Some(row) = row else { continue };
-            // At most as many rows as keys, and so fewer than 2^32.
-            let text = texts.get(index as u32).as_string();
-            row.json =
-                text.ok_or_else(|| IdbError::Unreadable(format!("{}: no json", row.event_id)))?;
-        }
-        Ok(rows)
+        event_rows(read)
     }
+}
+
+/// Fewest events of one type a state read asks for through the `events` index `state` in one
+/// request rather than one by one: a request costs far more than a row.
+const RANGE_MIN: usize = 64;
+
+/// How many rows such a request may return per event asked for, since it also returns the
+/// room's older events of the type (a member's earlier joins, leaves and profile changes); the
+/// events it stops short of are read one by one.
+const RANGE_ROWS_PER_EVENT: usize = 3;
+
+/// Event rows as `requests.js` returns them: `[columns, texts]`, the rows' JSON text without
+/// their PDU texts, and those texts as JS strings beside it (see `withTexts`).
+fn event_rows(read: JsValue) -> Result<Vec<Option<EventRow>>, IdbError> {
+    let read = js_sys::Array::from(&read);
+    let mut rows: Vec<Option<EventRow>> = from_json_text(read.get(0), stores::EVENTS)?;
+    let texts = js_sys::Array::from(&read.get(1));
+    for (index, row) in rows.iter_mut().enumerate() {
+        let Some(row) = row else { continue };
+        // At most as many rows as requests in one transaction, and so fewer than 2^32.
+        let text = texts.get(index as u32).as_string();
+        row.json =
+            text.ok_or_else(|| IdbError::Unreadable(format!("{}: no json", row.event_id)))?;
+    }
+    Ok(rows)
 }
 
 /// A PDU from its `events` row, parsed by the room version stored with it.

@@ -113,20 +113,72 @@ function getManyRows(db, store, keys, index, all) {
   });
 }
 
-// The `events` rows of `keys`, read as `getMany` reads them, resolving to `[columns, texts]`:
-// `columns` is the JSON text of the rows without their `json` (`null` for a key without a row),
-// `texts` each row's `json`. The PDU texts are most of a row, and inside a JSON text every quote
-// in them would be escaped here and unescaped in wasm.
+// The `events` rows of `keys`, read as `getMany` reads them, resolving to `[columns, texts]`
+// (see `withTexts`).
 export function getEvents(db, keys) {
-  return getManyRows(db, "events", keys).then((rows) => {
-    const texts = rows.map((row) => {
-      if (row === null) return null;
-      const text = row.json;
-      row.json = undefined;
-      return text;
-    });
-    return [JSON.stringify(rows), texts];
+  return getManyRows(db, "events", keys).then(withTexts);
+}
+
+// The rows of a room's state events, in no order, resolving to `[columns, texts]` (see
+// `withTexts`): for each `[type, limit, ids]` of `ranges` (JSON text), the events `ids` of that type, read
+// through the `events` index `state` (`[room_id, type, state_key]`) in one request of at most
+// `limit` rows, then one by one those the request did not return (it stopped at `limit`: a room
+// whose members changed their profiles many times holds more member events than members); and
+// the events `keys`, one by one. A range's room is its first event's, read first.
+export function getStateEvents(db, ranges, keys) {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction("events", "readonly");
+    const events = tx.objectStore("events");
+    const found = [];
+    let pending = 0;
+    const read = (request, onRow) => {
+      pending += 1;
+      request.onsuccess = () => {
+        try {
+          onRow(request.result);
+        } catch (error) {
+          // A row that is no key (a corrupt room id): failed, not left pending.
+          reject(error);
+          tx.abort();
+          return;
+        }
+        pending -= 1;
+        if (pending === 0) resolve(found);
+      };
+    };
+    const get = (key) => read(events.get(key), (row) => row && found.push(row));
+    for (const [type, limit, ids] of JSON.parse(ranges)) {
+      read(events.get(ids[0]), (first) => {
+        if (!first) {
+          ids.slice(1).forEach(get);
+          return;
+        }
+        found.push(first);
+        const wanted = new Set(ids.slice(1));
+        const range = IDBKeyRange.bound([first.room_id, type], [first.room_id, type, []]);
+        read(events.index("state").getAll(range, limit), (rows) => {
+          for (const row of rows) if (wanted.delete(row.event_id)) found.push(row);
+          wanted.forEach(get);
+        });
+      });
+    }
+    keys.forEach(get);
+    if (pending === 0) resolve(found);
+    tx.onabort = () => reject(tx.error);
+  }).then(withTexts);
+}
+
+// Event rows (`null` for one not found) as `[columns, texts]`: `columns` is the JSON text of the
+// rows without their `json`, `texts` each row's `json`. The PDU texts are most of a row, and
+// inside a JSON text every quote in them would be escaped here and unescaped in wasm.
+function withTexts(rows) {
+  const texts = rows.map((row) => {
+    if (row === null) return null;
+    const text = row.json;
+    row.json = undefined;
+    return text;
   });
+  return [JSON.stringify(rows), texts];
 }
 
 // Every row of `store` whose `index` key is between `lower` and `upper` (both included), read in

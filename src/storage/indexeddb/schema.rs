@@ -18,6 +18,10 @@
 //!   of the edges is whether a late event is followed, and most events now add no index entry.
 //!   Code of version 3 would write events without the new column, so version 4 is not
 //!   compatible with it.
+//! - 5: the `events` index `state` over `[room_id, type, state_key]` (state events only): a
+//!   room's state events of one type are read in one request, where a large room's members were
+//!   a request each. IndexedDB keeps the index up whoever writes, so code of version 4 may still
+//!   write to a version 5 database.
 //!
 //! The `meta` store holds `schema_version` and `compat_version` (the oldest code version allowed
 //! to write to this database), as Synapse's `SCHEMA_VERSION` / `SCHEMA_COMPAT_VERSION`.
@@ -49,11 +53,13 @@ pub enum Version {
     V3 = 3,
     /// The prevs an accepted event found missing, indexed instead of every edge.
     V4 = 4,
+    /// State events indexed by room, type and state_key.
+    V5 = 5,
 }
 
 impl Version {
     /// The version this code creates and writes.
-    pub const CURRENT: Self = Self::V4;
+    pub const CURRENT: Self = Self::V5;
 
     /// The IndexedDB version number.
     pub const fn number(self) -> u32 {
@@ -63,11 +69,12 @@ impl Version {
     /// The oldest code version that may write to a database of this version.
     pub const fn compat(self) -> Self {
         match self {
-            // Each version so far changed what every write must hold.
+            // Versions 1 to 4 each changed what every write must hold; version 5 only adds an
+            // index, which IndexedDB maintains on every write.
             Self::V1 => Self::V1,
             Self::V2 => Self::V2,
             Self::V3 => Self::V3,
-            Self::V4 => Self::V4,
+            Self::V4 | Self::V5 => Self::V4,
         }
     }
 }
@@ -135,6 +142,8 @@ pub mod indices {
     pub const EVENTS_BY_PREV: &str = "prev_event_id";
     /// `events` by each of its `missing_prevs` (multi-entry; version 4).
     pub const EVENTS_BY_MISSING_PREV: &str = "missing_prev_event_id";
+    /// `events` by `[room_id, type, state_key]`: state events only (version 5).
+    pub const EVENTS_BY_STATE: &str = "state";
     /// `event_forward_extremities` by `room_id`.
     pub const EXTREMITIES_BY_ROOM: &str = "room_id";
     /// `current_state_events` by `room_id`.
@@ -185,6 +194,11 @@ pub(super) async fn upgrade_to(
     }
     if needs(Version::V4) {
         v4::upgrade(tx).await?;
+    }
+    if needs(Version::V5) {
+        let events = tx.object_store(stores::EVENTS)?;
+        let state = KeyPath::from(["room_id", "type", "state_key"]);
+        events.create_index(indices::EVENTS_BY_STATE, state).build()?;
     }
     let meta = tx.object_store(stores::META)?;
     let rows = [(META_SCHEMA_VERSION, version), (META_COMPAT_VERSION, version.compat())];
