@@ -607,13 +607,7 @@ async fn a_version_3_database_is_migrated_row_for_row() {
     for row in as_v3.get_mut("events").unwrap() {
         row.as_object_mut().unwrap().remove("missing_prevs");
     }
-    as_v3.insert(
-        "meta".to_owned(),
-        vec![
-            serde_json::json!({"key": "compat_version", "value": 3}),
-            serde_json::json!({"key": "schema_version", "value": 3}),
-        ],
-    );
+    set_meta(&mut as_v3, 3);
     write_by_hand(&old, &as_v3).await;
     assert_eq!(dump(&old).await, (3.0, as_v3));
 
@@ -651,13 +645,7 @@ async fn a_version_4_database_indexes_its_state_events() {
     let old = fresh_name();
     IndexedDbStore::create_at_version(&old, Version::V4).await.unwrap();
     let mut as_v4 = written.clone();
-    as_v4.insert(
-        "meta".to_owned(),
-        vec![
-            serde_json::json!({"key": "compat_version", "value": 4}),
-            serde_json::json!({"key": "schema_version", "value": 4}),
-        ],
-    );
+    set_meta(&mut as_v4, 4);
     write_by_hand(&old, &as_v4).await;
 
     let migrated = IndexedDbStore::open(&old).await.unwrap();
@@ -709,14 +697,15 @@ fn as_version_2(rows: &BTreeMap<String, Vec<JsonValue>>) -> BTreeMap<String, Vec
     old.insert("event_json".to_owned(), json);
     old.insert("event_edges".to_owned(), edges);
     old.insert("event_to_state_groups".to_owned(), groups);
-    old.insert(
-        "meta".to_owned(),
-        vec![
-            serde_json::json!({"key": "compat_version", "value": 2}),
-            serde_json::json!({"key": "schema_version", "value": 2}),
-        ],
-    );
+    set_meta(&mut old, 2);
     old
+}
+
+/// The `meta` rows of a database of schema `version`, whose compatible version is its own.
+fn set_meta(rows: &mut BTreeMap<String, Vec<JsonValue>>, version: u32) {
+    let meta = [("compat_version", version), ("schema_version", version)];
+    let meta = meta.map(|(key, value)| serde_json::json!({"key": key, "value": value}));
+    rows.insert("meta".to_owned(), meta.to_vec());
 }
 
 /// Puts `rows` into the stores of a database, by hand.
