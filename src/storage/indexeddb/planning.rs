@@ -1,6 +1,6 @@
-//! The reads that restore planning state: events in batches with their state groups, all
-//! requests of a batch issued in one transaction before any is awaited; and how an event is
-//! read back from its row.
+//! The reads of events: in batches with their state groups, to restore planning state, and the
+//! events of a state; all requests of a batch issued in one transaction before any is awaited;
+//! and how an event is read back from its row.
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -126,28 +126,15 @@ export function getEvents(db, keys) {
 // whose members changed their profiles many times holds more member events than members); and
 // the events `keys`, one by one. A range's room is its first event's, read first.
 export function getStateEvents(db, ranges, keys) {
+  const byType = JSON.parse(ranges);
   return new Promise((resolve, reject) => {
     const tx = db.transaction("events", "readonly");
     const events = tx.objectStore("events");
     const found = [];
-    let pending = 0;
-    const read = (request, onRow) => {
-      pending += 1;
-      request.onsuccess = () => {
-        try {
-          onRow(request.result);
-        } catch (error) {
-          // A row that is no key (a corrupt room id): failed, not left pending.
-          reject(error);
-          tx.abort();
-          return;
-        }
-        pending -= 1;
-        if (pending === 0) resolve(found);
-      };
-    };
+    if (byType.length === 0 && keys.length === 0) resolve(found);
+    const read = placer(tx, reject, () => resolve(found));
     const get = (key) => read(events.get(key), (row) => row && found.push(row));
-    for (const [type, limit, ids] of JSON.parse(ranges)) {
+    for (const [type, limit, ids] of byType) {
       read(events.get(ids[0]), (first) => {
         if (!first) {
           ids.slice(1).forEach(get);
@@ -163,9 +150,29 @@ export function getStateEvents(db, ranges, keys) {
       });
     }
     keys.forEach(get);
-    if (pending === 0) resolve(found);
     tx.onabort = () => reject(tx.error);
   }).then(withTexts);
+}
+
+// Places requests in `tx`, each handled (`onResult`) as it succeeds, and calls `done` once every
+// request placed has been handled (a handler may place more). A handler that throws (a row that
+// makes no key: a corrupt store) rejects and aborts, rather than leaving the read pending.
+function placer(tx, reject, done) {
+  let pending = 0;
+  return (request, onResult) => {
+    pending += 1;
+    request.onsuccess = () => {
+      try {
+        onResult(request.result);
+      } catch (error) {
+        reject(error);
+        tx.abort();
+        return;
+      }
+      pending -= 1;
+      if (pending === 0) done();
+    };
+  };
 }
 
 // Event rows (`null` for one not found) as `[columns, texts]`: `columns` is the JSON text of the
@@ -212,19 +219,9 @@ export function walkGroups(db, start, groups, edges, state, ranges) {
     const tx = db.transaction(groups ? [groups, edges, state] : [edges, state], "readonly");
     const chain = [];
     const seen = new Set();
-    let pending = 0;
+    // Set once the chain's end is known; until then a read of edges is always pending.
     let closed = null;
-    const finish = () => {
-      if (closed !== null && pending === 0) resolve(JSON.stringify(closed));
-    };
-    const ask = (request, onResult) => {
-      pending += 1;
-      request.onsuccess = () => {
-        onResult(request.result);
-        pending -= 1;
-        finish();
-      };
-    };
+    const ask = placer(tx, reject, () => resolve(JSON.stringify(closed)));
     const follow = (id, window) => {
       const low = Math.max(0, id - window + 1);
       ask(tx.objectStore(edges).getAll(IDBKeyRange.bound(low, id)), (rows) => {
