@@ -120,11 +120,11 @@ export function getEvents(db, keys) {
 }
 
 // The rows of a room's state events, in no order, resolving to `[columns, texts]` (see
-// `withTexts`): for each `[type, limit, ids]` of `ranges` (JSON text), the events `ids` of that type, read
-// through the `events` index `state` (`[room_id, type, state_key]`) in one request of at most
-// `limit` rows, then one by one those the request did not return (it stopped at `limit`: a room
-// whose members changed their profiles many times holds more member events than members); and
-// the events `keys`, one by one. A range's room is its first event's, read first.
+// `withTexts`): for each `[type, limit, ids]` of `ranges` (JSON text), the events `ids` of that
+// type, read through the `events` index `state` (`[room_id, type, state_key]`) in one request of
+// at most `limit` rows, then one by one those the request did not return (it stopped at `limit`:
+// a room whose members changed their profiles many times holds more member events than
+// members); and the events `keys`, one by one. A range's room is its first event's, read first.
 export function getStateEvents(db, ranges, keys) {
   const byType = JSON.parse(ranges);
   return new Promise((resolve, reject) => {
@@ -238,9 +238,12 @@ export function walkGroups(db, start, groups, edges, state, ranges) {
           chain.push(link);
           for (const [lower, upper] of bounds) {
             const range = IDBKeyRange.bound([next, ...lower], [next, ...upper]);
-            ask(tx.objectStore(state).getAll(range), (found) => (link.rows = link.rows.concat(found)));
+            const rows = tx.objectStore(state).getAll(range);
+            ask(rows, (found) => (link.rows = link.rows.concat(found)));
           }
-          if (groups) ask(tx.objectStore(groups).get(next), (found) => (link.group = found ?? null));
+          if (groups) {
+            ask(tx.objectStore(groups).get(next), (found) => (link.group = found ?? null));
+          }
           if (link.prev === null) {
             closed = { chain };
             return;
