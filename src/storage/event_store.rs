@@ -9,9 +9,9 @@
 //! room is restored on first use from its forward extremities and current state; what planning
 //! then misses (older events, the states and state groups of prev events) is loaded and the chunk
 //! planned again; and a room's cache is pruned after a write once it holds more events than the
-//! cache limit. So a chunk that fails leaves nothing
-//! behind, in the store or in memory, and the other rooms of the batch still persist (Synapse's per-room persistence queues: a slow or failing room never holds
-//! back the others).
+//! cache limit. So a chunk that fails leaves nothing behind, in the store or in memory, and the
+//! other rooms of the batch still persist (Synapse's per-room persistence queues: a slow or
+//! failing room never holds back the others).
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};

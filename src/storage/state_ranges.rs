@@ -1,6 +1,6 @@
 //! The key ranges of a state group's `state_groups_state` rows that a [`StateFilter`] can match,
-//! so that a state read asks the IndexedDB backend only for those rows: reading the state without members of
-//! a large room no longer reads every member row of every group of the chain.
+//! so that a state read asks the IndexedDB backend only for those rows: reading the state without
+//! members of a large room no longer reads every member row of every group of the chain.
 //!
 //! Rows are keyed `[state_group, type, state_key]`. A range is a pair of key suffixes after the
 //! group id, both bounds inclusive: `[type]` sorts before every row of that type and
