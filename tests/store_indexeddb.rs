@@ -372,6 +372,15 @@ async fn a_broken_state_group_chain_is_corrupt() {
     assert_eq!(error.code(), "CORRUPT_STORE");
     assert!(error.to_string().contains("cycle"), "{error}");
 
+    let tx = db.transaction(stores::STATE_GROUP_EDGES).with_mode(TransactionMode::Readwrite);
+    let tx = tx.build().unwrap();
+    let no_group = serde_json::json!({"state_group": snapshot, "prev_state_group": "x"});
+    tx.object_store(stores::STATE_GROUP_EDGES).unwrap().put(no_group).serde().unwrap();
+    tx.commit().await.unwrap();
+    let error = store.backend().state_group_chain(group).await.unwrap_err();
+    assert_eq!(error.code(), "CORRUPT_STORE");
+    assert!(error.to_string().contains("no group id"), "{error}");
+
     let tx = db.transaction([stores::STATE_GROUP_EDGES, stores::STATE_GROUPS]);
     let tx = tx.with_mode(TransactionMode::Readwrite).build().unwrap();
     let edges = tx.object_store(stores::STATE_GROUP_EDGES).unwrap();
@@ -663,6 +672,32 @@ async fn a_version_4_database_indexes_its_state_events() {
     assert_eq!(current.len(), 104);
     drop(store);
     assert_eq!(dump(&old).await, (f64::from(Version::CURRENT.number()), written));
+}
+
+/// A large state whose first member event's row has lost its room id reads as a corrupt store
+/// (the row is refused once parsed), not as a read that never ends or a failed write.
+#[wasm_bindgen_test]
+async fn a_state_event_row_without_its_room_is_corrupt() {
+    let name = fresh_name();
+    let store =
+        EventStore::open(IndexedDbStore::open(&name).await.unwrap(), "tab-1").await.unwrap();
+    let room = SyntheticRoom::new("lost").with_members(100);
+    persist(&store, room.events.clone(), false).await;
+    let state = store.current_state(&room.room_id, &StateFilter::all()).await.unwrap();
+    // The member events are read through the index from the first of them on.
+    let first = state.iter().find(|((t, _), _)| t == "m.room.member").map(|(_, id)| id).unwrap();
+    let db = open_by_hand(&name).await;
+    let tx = db.transaction(stores::EVENTS).with_mode(TransactionMode::Readwrite).build().unwrap();
+    let events = tx.object_store(stores::EVENTS).unwrap();
+    let row = events.get::<JsonValue, _, _>(first.as_str()).serde().unwrap().await.unwrap();
+    let mut row = row.unwrap();
+    row.as_object_mut().unwrap().remove("room_id");
+    events.put(row).serde().unwrap().await.unwrap();
+    tx.commit().await.unwrap();
+    db.close();
+    let error = store.current_state_events(&room.room_id, &StateFilter::all()).await.unwrap_err();
+    assert_eq!(error.code(), "CORRUPT_STORE", "{error}");
+    assert!(error.to_string().contains("room_id"), "{error}");
 }
 
 /// The rows of a database of this version, as version 2 stored them.

@@ -585,8 +585,8 @@ impl IndexedDbStore {
 
     /// The chain of state groups from `start` down to its snapshot, newest first, each with its
     /// `state_groups` row when `with_groups` and those of its rows `filter` can match (and maybe
-    /// others: see [`group_ranges`]). A chain that comes back to a group is
-    /// [`IdbError::Unreadable`].
+    /// others: see [`group_ranges`]). A chain that comes back to a group, or names as a prev
+    /// group something that is no group id, is [`IdbError::Unreadable`].
     async fn group_chain(
         &self,
         start: StateGroupId,
@@ -600,9 +600,14 @@ impl IndexedDbStore {
         // Group ids are at most 2^53 - 1, exact as doubles.
         let promise = walk_groups(db, start as f64, groups, edges, state, &ranges);
         let walked: WalkedChain = rows_read(promise, stores::STATE_GROUPS).await?;
-        match walked.cycle {
-            Some(group) => Err(IdbError::Unreadable(format!("state group {group} is in a cycle"))),
-            None => Ok(walked.chain),
+        match (walked.cycle, walked.broken) {
+            (Some(group), _) => {
+                Err(IdbError::Unreadable(format!("state group {group} is in a cycle")))
+            }
+            (_, Some(group)) => Err(IdbError::Unreadable(format!(
+                "state group {group} names a prev group that is no group id"
+            ))),
+            (None, None) => Ok(walked.chain),
         }
     }
 }
@@ -613,6 +618,8 @@ struct WalkedChain {
     chain: Vec<ChainLink>,
     #[serde(default)]
     cycle: Option<StateGroupId>,
+    #[serde(default)]
+    broken: Option<StateGroupId>,
 }
 
 /// One group of a [`WalkedChain`].

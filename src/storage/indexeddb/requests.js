@@ -136,11 +136,12 @@ export function getStateEvents(db, ranges, keys) {
     const get = (key) => read(events.get(key), (row) => row && found.push(row));
     for (const [type, limit, ids] of byType) {
       read(events.get(ids[0]), (first) => {
-        if (!first) {
+        if (first) found.push(first);
+        // A row without a room id is no key, and is refused once parsed in wasm.
+        if (typeof first?.room_id !== "string") {
           ids.slice(1).forEach(get);
           return;
         }
-        found.push(first);
         const wanted = new Set(ids.slice(1));
         const range = IDBKeyRange.bound([first.room_id, type], [first.room_id, type, []]);
         read(events.index("state").getAll(range, limit), (rows) => {
@@ -200,11 +201,12 @@ export function getRange(db, store, index, lower, upper) {
 }
 
 // The state group chain from group `start` down to its snapshot, newest first, as JSON text
-// `{chain: [{id, group, prev, rows}], cycle?}`: each group's `state_groups` row (when `groups`
+// `{chain: [{id, group, prev, rows}], cycle?, broken?}`: each group's `state_groups` row (when `groups`
 // names that store), its prev group (from `edges`) and its rows in `state` (keyed `[group,
 // type, state_key]`) within `ranges`, JSON text `[[lower, upper], …]` of key suffixes after the
 // group id (see `state_ranges.rs`). One transaction, no crossing of the wasm boundary per
-// group. A chain that comes back to a group ends there, with `cycle` set to it.
+// group. A chain that comes back to a group ends there, with `cycle` set to it, and one whose
+// prev group is no group id, with `broken` set to the group naming it.
 //
 // A prev group must be read before its own rows can be asked for, and a chain is up to a hundred
 // groups: read one by one, the round trips were most of a state read. So the edges are read a
@@ -236,6 +238,11 @@ export function walkGroups(db, start, groups, edges, state, ranges) {
           seen.add(next);
           const link = { id: next, group: null, prev: prevOf.get(next) ?? null, rows: [] };
           chain.push(link);
+          if (link.prev !== null && !Number.isSafeInteger(link.prev)) {
+            link.prev = null;
+            closed = { chain, broken: next };
+            return;
+          }
           for (const [lower, upper] of bounds) {
             const range = IDBKeyRange.bound([next, ...lower], [next, ...upper]);
             const rows = tx.objectStore(state).getAll(range);
