@@ -201,12 +201,12 @@ export function getRange(db, store, index, lower, upper) {
 }
 
 // The state group chain from group `start` down to its snapshot, newest first, as JSON text
-// `{chain: [{id, group, prev, rows}], cycle?, broken?}`: each group's `state_groups` row (when `groups`
-// names that store), its prev group (from `edges`) and its rows in `state` (keyed `[group,
-// type, state_key]`) within `ranges`, JSON text `[[lower, upper], …]` of key suffixes after the
-// group id (see `state_ranges.rs`). One transaction, no crossing of the wasm boundary per
-// group. A chain that comes back to a group ends there, with `cycle` set to it, and one whose
-// prev group is no group id, with `broken` set to the group naming it.
+// `{chain: [{id, group, prev, rows}], cycle?, broken?}`: each group's `state_groups` row (when
+// `groups` names that store), its prev group (from `edges`) and its rows in `state` (keyed
+// `[group, type, state_key]`) within `ranges`, JSON text `[[lower, upper], …]` of key suffixes
+// after the group id (see `state_ranges.rs`). One transaction, no crossing of the wasm boundary
+// per group. A chain that comes back to a group ends there, with `cycle` set to it, and one
+// whose prev group is no group id, with `broken` set to the group naming it.
 //
 // A prev group must be read before its own rows can be asked for, and a chain is up to a hundred
 // groups: read one by one, the round trips were most of a state read. So the edges are read a
