@@ -637,8 +637,9 @@ async fn a_version_3_database_is_migrated_row_for_row() {
 }
 
 /// A version 4 database gains the `events` index `state` over the events it holds, one entry per
-/// state event and none for the rest, and every store still holds exactly the rows this code
-/// writes; a large room's state then reads back through it.
+/// state event and none for the rest, and loses the `state_groups_state` index nothing reads;
+/// every store still holds exactly the rows this code writes; a large room's state then reads
+/// back through it.
 #[wasm_bindgen_test]
 async fn a_version_4_database_indexes_its_state_events() {
     let source = fresh_name();
@@ -665,6 +666,10 @@ async fn a_version_4_database_indexes_its_state_events() {
     let index = events.index(indices::EVENTS_BY_STATE).unwrap();
     let entries = index.count().primitive().unwrap().await.unwrap();
     assert_eq!(entries, 4 + 100, "create, the creator's join, power levels, join rules, joins");
+    drop(tx);
+    let tx = db.transaction(stores::STATE_GROUPS_STATE).build().unwrap();
+    let group_state = tx.object_store(stores::STATE_GROUPS_STATE).unwrap();
+    assert_eq!(group_state.index_names().collect::<Vec<String>>(), Vec::<String>::new());
     drop(tx);
     db.close();
     let store = EventStore::open(migrated, "tab-1").await.unwrap();

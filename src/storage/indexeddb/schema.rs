@@ -20,8 +20,10 @@
 //!   compatible with it.
 //! - 5: the `events` index `state` over `[room_id, type, state_key]` (state events only): a
 //!   room's state events of one type are read in one request, where a large room's members were
-//!   a request each. IndexedDB keeps the index up whoever writes, so code of version 4 may still
-//!   write to a version 5 database.
+//!   a request each. The `state_groups_state` index `state_group` is deleted: a group's rows are
+//!   read by ranges of the store's own key, and every index entry is a write per state row. Code
+//!   of version 4 walked state group chains through that index, so version 5 is not compatible
+//!   with it.
 //!
 //! The `meta` store holds `schema_version` and `compat_version` (the oldest code version allowed
 //! to write to this database), as Synapse's `SCHEMA_VERSION` / `SCHEMA_COMPAT_VERSION`.
@@ -53,7 +55,7 @@ pub enum Version {
     V3 = 3,
     /// The prevs an accepted event found missing, indexed instead of every edge.
     V4 = 4,
-    /// State events indexed by room, type and state_key.
+    /// State events indexed by room, type and state_key; state group rows read by key only.
     V5 = 5,
 }
 
@@ -69,12 +71,12 @@ impl Version {
     /// The oldest code version that may write to a database of this version.
     pub const fn compat(self) -> Self {
         match self {
-            // Versions 1 to 4 each changed what every write must hold; version 5 only adds an
-            // index, which IndexedDB maintains on every write.
+            // Each version so far changed what every write must hold or what a read needs.
             Self::V1 => Self::V1,
             Self::V2 => Self::V2,
             Self::V3 => Self::V3,
-            Self::V4 | Self::V5 => Self::V4,
+            Self::V4 => Self::V4,
+            Self::V5 => Self::V5,
         }
     }
 }
@@ -154,7 +156,7 @@ pub mod indices {
     pub const MEMBERSHIPS_BY_ROOM: &str = "room_id";
     /// `room_memberships` by `[user_id, room_id]`.
     pub const MEMBERSHIPS_BY_USER_ROOM: &str = "user_id_room_id";
-    /// `state_groups_state` by `state_group`.
+    /// `state_groups_state` by `state_group` (versions 1 to 4).
     pub const GROUP_STATE_BY_GROUP: &str = "state_group";
     /// `event_backward_extremities` by `room_id`.
     pub const BACKWARD_EXTREMITIES_BY_ROOM: &str = "room_id";
@@ -199,6 +201,8 @@ pub(super) async fn upgrade_to(
         let events = tx.object_store(stores::EVENTS)?;
         let state = KeyPath::from(["room_id", "type", "state_key"]);
         events.create_index(indices::EVENTS_BY_STATE, state).build()?;
+        let group_state = tx.object_store(stores::STATE_GROUPS_STATE)?;
+        group_state.delete_index(indices::GROUP_STATE_BY_GROUP)?;
     }
     let meta = tx.object_store(stores::META)?;
     let rows = [(META_SCHEMA_VERSION, version), (META_COMPAT_VERSION, version.compat())];
