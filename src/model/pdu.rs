@@ -276,7 +276,8 @@ impl Pdu {
     /// The event as a redaction leaves it (Synapse's `prune_event`, with
     /// `_maybe_redact_event_row`'s `unsigned`): pruned by its room version's redaction rules,
     /// keeping `age_ts` and `replaces_state` of `unsigned`, with `redacted_by` and
-    /// `redacted_because` (the redaction event in client format) added. The event id is unchanged: it is the hash of this form.
+    /// `redacted_because` (the redaction event in client format) added. The event id is
+    /// unchanged: it is the hash of this form.
     pub fn redacted_by(&self, redaction: &Pdu) -> Result<Pdu, InputError> {
         let rules = &self.0.room_version.rules().redaction;
         let mut object = redact(self.0.object.clone(), rules, None)

@@ -87,11 +87,11 @@ export function readAll(db, stores) {
 // wasm boundary and one JSON parse in wasm, where reading each row into wasm costs one crossing
 // per field.
 export function getMany(db, store, index, keys, all) {
-  return getManyRows(db, store, keys, index, all).then((rows) => JSON.stringify(rows));
+  return getManyRows(db, store, index, keys, all).then((rows) => JSON.stringify(rows));
 }
 
 // `getMany`'s read, resolving to the rows themselves.
-function getManyRows(db, store, keys, index, all) {
+function getManyRows(db, store, index, keys, all) {
   return new Promise((resolve, reject) => {
     if (keys.length === 0) {
       resolve([]);
@@ -116,7 +116,7 @@ function getManyRows(db, store, keys, index, all) {
 // The `events` rows of `keys`, read as `getMany` reads them, resolving to `[columns, texts]`
 // (see `withTexts`).
 export function getEvents(db, keys) {
-  return getManyRows(db, "events", keys).then(withTexts);
+  return getManyRows(db, "events", null, keys, false).then(withTexts);
 }
 
 // The rows of a room's state events, in no order, resolving to `[columns, texts]` (see
