@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Everything, in order, stopping at the first failure: native Rust tests, wasm tests in Node and in
-# headless Chromium, the release build, the JS tests of the built package, the TypeScript check of
-# its types, the pack test (the npm tarball used from Node, TypeScript and a browser), and the demo
-# end-to-end test.
+# headless Chromium, the release build, the JS tests of the built package, the live tests against a
+# real Synapse (SKIP_LIVE=1 skips them, saying so), the TypeScript check of its types, the pack test
+# (the npm tarball used from Node, TypeScript and a browser), and the demo end-to-end test.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -14,6 +14,7 @@ shopt -u nullglob
 
 names=()
 times=()
+skipped=()
 now() { date +%s%N; }
 seconds() { awk -v ns="$1" 'BEGIN { printf "%.1f", ns / 1e9 }'; }
 
@@ -23,6 +24,9 @@ summary() {
   local i
   for i in "${!times[@]}"; do
     printf '  %-44s %7ss\n' "${names[$i]}" "$(seconds "${times[$i]}")"
+  done
+  for i in "${!skipped[@]}"; do
+    echo "  ${skipped[$i]}"
   done
 }
 
@@ -53,6 +57,15 @@ step "wasm tests in Node" wasm-pack test --node --mode no-install
 step "wasm tests in headless Chromium" wasm-pack test --headless --chrome --mode no-install
 step "build the package (pkg/)" scripts/build.sh
 step "JS tests of the package (tests/js)" node --test --test-reporter=spec tests/js/*.test.mjs
+# Each live test file starts its own Synapse (installed into .cache/synapse-venv on first use).
+if [ "${SKIP_LIVE:-0}" = 1 ]; then
+  skipped+=("live tests skipped (SKIP_LIVE=1)")
+  echo
+  echo "==> ${skipped[-1]}"
+else
+  step "live tests against Synapse (tests/live)" \
+    node --test --test-reporter=spec tests/live/*.test.mjs
+fi
 step "TypeScript check of the types (tests/types)" tsc --noEmit -p tests/types
 step "pack test (tests/pack)" node --test --test-reporter=spec tests/pack/*.test.mjs
 if [ ${#e2e_tests[@]} -gt 0 ]; then
@@ -60,4 +73,6 @@ if [ ${#e2e_tests[@]} -gt 0 ]; then
 fi
 
 summary
-echo "npm test: all ${#names[@]} steps passed in $(seconds "$(($(now) - started))")s"
+skip_note=""
+[ ${#skipped[@]} -eq 0 ] || skip_note="; ${skipped[*]}"
+echo "npm test: all ${#names[@]} steps passed in $(seconds "$(($(now) - started))")s$skip_note"
