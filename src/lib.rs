@@ -22,6 +22,7 @@ pub mod model;
 pub mod persist;
 pub mod prejoin;
 pub mod storage;
+pub mod sync;
 
 #[cfg(target_arch = "wasm32")]
 pub mod bindings;

@@ -12,7 +12,7 @@ use tsify::{Ts, Tsify};
 use wasm_bindgen::prelude::*;
 
 use super::convert::{json_from_js, json_text_from_js, options_from_js, to_js, to_js_error};
-use super::{EventArray, StrippedEventArray};
+use super::{EventArray, StrippedEventArray, SyncResponseValue};
 use crate::model::internal_metadata::InternalMetadata as StoredMetadata;
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
@@ -76,6 +76,67 @@ pub struct PersistOptions {
     /// create event carries it).
     #[tsify(optional)]
     pub room_version: Option<String>,
+}
+
+/// Options of `EventStore.ingestSync`.
+#[derive(Debug, Deserialize, Serialize, Tsify)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IngestOptions {
+    /// The user whose `/sync` response it is.
+    pub own_user_id: String,
+    /// Called after each room is stored, with how many are done and how many there are.
+    /// (A function does not survive `JSON.stringify`: it is read from the object itself.)
+    #[tsify(optional, type = "(done: number, total: number) => void")]
+    #[serde(default, skip_serializing)]
+    pub on_progress: Option<JsonValue>,
+}
+
+/// What `ingestSync` did.
+#[derive(Debug, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestResult {
+    /// One entry per room, in the order of the response's sections (join, invite, knock,
+    /// leave), each section by room id.
+    pub rooms: Vec<IngestedRoom>,
+    /// How many rooms came in each section, and how many events were stored.
+    pub counts: SectionCounts,
+    /// The first and last stream ordering taken, or `null` when nothing new was stored.
+    pub stream_orderings: Option<StreamOrderingRange>,
+    /// Whether the response's `next_batch` is now `syncToken()`: every room was stored (or can
+    /// never be: its version is unknown). When `false`, sync again from the previous token.
+    pub sync_token_stored: bool,
+}
+
+/// How many rooms came in each section of a response, and how many events were stored.
+#[derive(Debug, Default, Serialize, Tsify)]
+pub struct SectionCounts {
+    /// Joined rooms.
+    pub join: usize,
+    /// Invites.
+    pub invite: usize,
+    /// Knocks.
+    pub knock: usize,
+    /// Left rooms.
+    pub leave: usize,
+    /// Events stored (new ones only).
+    pub events: usize,
+}
+
+/// What ingesting one room of a response did.
+#[derive(Debug, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestedRoom {
+    /// The room.
+    pub room_id: String,
+    /// The section it came in.
+    #[tsify(type = r#""join" | "invite" | "knock" | "leave""#)]
+    pub section: &'static str,
+    /// The events stored (new ones only), in stream order.
+    pub persisted: Vec<String>,
+    /// The first and last stream ordering taken, or `null`.
+    pub stream_orderings: Option<StreamOrderingRange>,
+    /// Why nothing of this room was stored, or `null`.
+    pub error: Option<ChunkError>,
 }
 
 /// Options of `EventStore.strippedState`.
@@ -311,6 +372,56 @@ impl JsEventStore {
         Ok(Ts::new_unchecked(to_js(&PersistResult { rooms })?))
     }
 
+    /// Stores a `/sync` response (v3) of `ownUserId`: joined and left rooms' state and
+    /// timelines, invites' and knocks' stripped state, the own memberships, and last its
+    /// `next_batch` as `syncToken()`. The response is read whole first: a malformed one throws
+    /// `INVALID_SYNC` and stores nothing. Each room is then written atomically; the same
+    /// response twice stores nothing twice. Calls run one after another, in call order.
+    ///
+    /// @throws {PrejoinError} `INVALID_SYNC`, `INVALID_JSON`, `INVALID_OPTIONS`, `STORE_CLOSED`.
+    #[wasm_bindgen(js_name = ingestSync)]
+    pub async fn ingest_sync(
+        &self,
+        response: SyncResponseValue,
+        opts: Ts<IngestOptions>,
+    ) -> Result<Ts<IngestResult>, JsValue> {
+        let backend = self.backend()?;
+        let response = json_from_js(&response)?;
+        let opts_value = opts.js_value();
+        let opts = options_from_js::<IngestOptions>(&opts_value)?;
+        let on_progress = js_sys::Reflect::get(&opts_value, &"onProgress".into())
+            .map_err(|_| to_js_error(InputError::InvalidOptions("onProgress".to_owned())))?;
+        let on_progress: Option<js_sys::Function> = match on_progress {
+            value if value.is_undefined() || value.is_null() => None,
+            value => Some(value.dyn_into().map_err(|_| {
+                to_js_error(InputError::InvalidOptions("onProgress must be a function".to_owned()))
+            })?),
+        };
+        let progress = |done: usize, total: usize| {
+            if let Some(callback) = &on_progress {
+                // A throwing callback is the caller's: it does not stop the ingestion.
+                let _ =
+                    callback.call2(&JsValue::NULL, &(done as f64).into(), &(total as f64).into());
+            }
+        };
+        let result = with_store!(&*backend, store => {
+            store.ingest_sync(&response, &opts.own_user_id, progress).await
+        })
+        .map_err(to_js_error)?;
+        Ok(Ts::new_unchecked(to_js(&IngestResult::from(result))?))
+    }
+
+    /// The `next_batch` of the last `/sync` response stored whole, to sync from next;
+    /// `undefined` before any.
+    ///
+    /// @throws {PrejoinError} `STORE_CLOSED`.
+    #[wasm_bindgen(js_name = syncToken)]
+    pub fn sync_token(&self) -> Result<Option<String>, JsValue> {
+        let backend = self.backend()?;
+        let token = with_store!(&*backend, store => store.sync_token());
+        Ok(token.map(|token| token.next_batch))
+    }
+
     /// A stored event with its internal metadata and format version, or `undefined`.
     ///
     /// @throws {PrejoinError} `INVALID_EVENT_ID`, `STORE_CLOSED`, `CORRUPT_STORE`.
@@ -405,8 +516,7 @@ impl JsEventStore {
             store.stripped_state(&room_id, opts.kind, &opts.user_id, config).await
         })
         .map_err(to_js_error)?;
-        let events: Vec<JsonValue> = stripped.into_iter().map(|e| e.into_json()).collect();
-        Ok(to_js(&events)?.unchecked_into())
+        Ok(to_js(&stripped)?.unchecked_into())
     }
 
     /// The preview of every stored room for `ownUserId`, from its current state, sorted by room
@@ -470,6 +580,37 @@ impl From<storage::RoomPersistResult> for RoomPersistResult {
             error: result
                 .error
                 .map(|error| ChunkError { code: error.code(), message: error.to_string() }),
+        }
+    }
+}
+
+impl From<storage::IngestResult> for IngestResult {
+    fn from(result: storage::IngestResult) -> Self {
+        let mut counts = SectionCounts::default();
+        let rooms = result
+            .rooms
+            .into_iter()
+            .map(|room| {
+                let section = room.section.as_str();
+                match room.section {
+                    storage::SyncSection::Join => counts.join += 1,
+                    storage::SyncSection::Invite => counts.invite += 1,
+                    storage::SyncSection::Knock => counts.knock += 1,
+                    _ => counts.leave += 1,
+                }
+                counts.events += room.result.persisted.len();
+                let RoomPersistResult { room_id, persisted, stream_orderings, error, .. } =
+                    room.result.into();
+                IngestedRoom { room_id, section, persisted, stream_orderings, error }
+            })
+            .collect();
+        Self {
+            rooms,
+            counts,
+            stream_orderings: result
+                .stream_orderings
+                .map(|(first, last)| StreamOrderingRange { first, last }),
+            sync_token_stored: result.sync_token_stored,
         }
     }
 }
@@ -573,8 +714,10 @@ impl Opening {
     ) -> Result<JsValue, JsValue> {
         match opened.map_err(to_js_error)? {
             Some((store, positions)) => {
+                let token = store.opened_sync_token();
                 let store =
-                    EventStore::with_positions(store, self.instance_name.clone(), positions);
+                    EventStore::with_positions(store, self.instance_name.clone(), positions)
+                        .with_sync_token(token);
                 Ok(self.store(Backend::IndexedDb(store)).into())
             }
             None => Ok(wasm_bindgen_futures::future_to_promise(self.upgrading()).into()),

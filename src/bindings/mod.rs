@@ -15,9 +15,10 @@ use wasm_bindgen::prelude::*;
 
 use self::convert::{json_from_js, json_text_from_js, options_from_js, to_js, to_js_error};
 pub use self::event_store::{
-    ChunkError, ClientEventArray, EventStoreOptions, InternalMetadata, JsEventStore,
-    PersistOptions, PersistResult, RejectedEvent, RoomPersistResult, RoomPreviewArray,
-    RoomPreviewsOptions, StoredEvent, StoredStrippedStateOptions, StreamOrderingRange,
+    ChunkError, ClientEventArray, EventStoreOptions, IngestOptions, IngestResult, IngestedRoom,
+    InternalMetadata, JsEventStore, PersistOptions, PersistResult, RejectedEvent,
+    RoomPersistResult, RoomPreviewArray, RoomPreviewsOptions, SectionCounts, StoredEvent,
+    StoredStrippedStateOptions, StreamOrderingRange,
 };
 use self::options::{RoomPreviewOptions, StrippedStateOptions};
 use crate::prejoin::{self, RoomPreview};
@@ -75,6 +76,26 @@ export interface Pdu extends Event {
     signatures?: Record<string, Record<string, string>>;
 }
 
+/** A `/sync` response (client-server API v3) as the homeserver sent it. Only what the event
+ *  store reads is typed; every other field is accepted and ignored. */
+export interface SyncResponse {
+    next_batch: string;
+    rooms?: {
+        join?: Record<string, SyncRoomEvents>;
+        invite?: Record<string, {invite_state?: {events?: StrippedEvent[]}}>;
+        knock?: Record<string, {knock_state?: {events?: StrippedEvent[]}}>;
+        leave?: Record<string, SyncRoomEvents>;
+    };
+    [key: string]: unknown;
+}
+
+/** A joined or left room of a `/sync` response: its `state` and `timeline` blocks. */
+export interface SyncRoomEvents {
+    state?: {events?: Event[]};
+    timeline?: {events?: Event[]; limited?: boolean; prev_batch?: string};
+    [key: string]: unknown;
+}
+
 // wasm-bindgen declares `[Symbol.dispose]()` on every class, which only type-checks with
 // TypeScript's `esnext.disposable` lib; declaring the symbol here lets clients on an ES2022 lib
 // (without skipLibCheck) use the package too, and merges with that lib where it is present.
@@ -91,7 +112,7 @@ export type PrejoinErrorCode =
     | "MEMBERSHIP_USER_FOR_KNOCK" | "INVALID_CONFIG" | "INVALID_OPTIONS" | "INVALID_JSON"
     | "INVALID_STATE_FILTER" | "UNKNOWN_ROOM_VERSION" | "INVALID_PDU" | "EVENT_ID_MISMATCH"
     | "INVALID_ROOM_ID" | "UNKNOWN_ROOM" | "INTEGER_OUT_OF_RANGE" | "INVALID_EVENT_ID"
-    | "UNKNOWN_EVENT" | "MEMBERSHIP_MISMATCH" | "PLAN_FAILED" | "WRITE_FAILED"
+    | "UNKNOWN_EVENT" | "MEMBERSHIP_MISMATCH" | "INVALID_SYNC" | "PLAN_FAILED" | "WRITE_FAILED"
     | "QUOTA_EXCEEDED" | "CORRUPT_STORE" | "INDEXEDDB_UNAVAILABLE" | "STORE_CLOSED"
     | "SCHEMA_TOO_NEW";
 
@@ -110,6 +131,10 @@ extern "C" {
     /// `StrippedEvent[]` in TypeScript.
     #[wasm_bindgen(typescript_type = "StrippedEvent[]")]
     pub type StrippedEventArray;
+
+    /// `SyncResponse` in TypeScript.
+    #[wasm_bindgen(typescript_type = "SyncResponse")]
+    pub type SyncResponseValue;
 }
 
 /// The stripped state an invite or knock carries, computed from the room's current state exactly

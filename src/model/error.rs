@@ -102,6 +102,15 @@ pub enum InputError {
     /// An event the store does not hold, where one is needed (the state at an event).
     #[error("unknown event {0}: it is not stored")]
     UnknownEvent(String),
+    /// A `/sync` response that is malformed or truncated: a section, room or event of the wrong
+    /// shape. Nothing of the response was stored.
+    #[error("invalid /sync response at {path}: {reason}")]
+    InvalidSync {
+        /// Where, as `rooms.join["!r:x"].timeline.events[3].type`.
+        path: String,
+        /// What is wrong there.
+        reason: String,
+    },
     /// A user's current membership in a room is not the one asked for (stripped state for an
     /// invite needs a current invite, for a knock a current knock).
     #[error("the current membership of {user_id} in {room_id} is {found}, not {expected}")]
@@ -142,6 +151,7 @@ impl InputError {
             Self::InvalidEventId(_) => "INVALID_EVENT_ID",
             Self::UnknownEvent(_) => "UNKNOWN_EVENT",
             Self::MembershipMismatch { .. } => "MEMBERSHIP_MISMATCH",
+            Self::InvalidSync { .. } => "INVALID_SYNC",
         }
     }
 }
@@ -192,6 +202,7 @@ mod tests {
                 },
                 "MEMBERSHIP_MISMATCH",
             ),
+            (InputError::InvalidSync { path: "rooms".into(), reason: "x".into() }, "INVALID_SYNC"),
         ];
         for (error, code) in table {
             assert_eq!(error.code(), code, "{error:?}");

@@ -57,11 +57,13 @@ struct Fields {
     event_type: String,
     state_key: Option<String>,
     sender: OwnedUserId,
-    depth: UInt,
+    /// `None` for an event in client format, which carries no depth.
+    depth: Option<UInt>,
     origin_server_ts: MilliSecondsSinceUnixEpoch,
     prev_events: Vec<OwnedEventId>,
     auth_events: Vec<OwnedEventId>,
     redacts: Option<OwnedEventId>,
+    client_format: bool,
 }
 
 impl Pdu {
@@ -131,7 +133,7 @@ impl Pdu {
                 return Err(invalid(format!("{key} must be an object")));
             }
         }
-        let depth = uint_field(&object, "depth")?;
+        let depth = Some(uint_field(&object, "depth")?);
         let origin_server_ts = MilliSecondsSinceUnixEpoch(uint_field(&object, "origin_server_ts")?);
         let prev_events = event_references(&object, "prev_events", rules.events_reference_format)?;
         let auth_events = event_references(&object, "auth_events", rules.events_reference_format)?;
@@ -140,14 +142,7 @@ impl Pdu {
         if is_create {
             check_declared_room_version(content, room_version)?;
         }
-        let redacts = if rules.redaction.content_field_redacts {
-            content.get("redacts")
-        } else {
-            object.get("redacts")
-        };
-        let redacts = redacts
-            .and_then(CanonicalJsonValue::as_str)
-            .and_then(|redacts| OwnedEventId::try_from(redacts).ok());
+        let redacts = redacts_field(&object, content, room_version);
 
         let (event_id, room_id) = if format.event_id_is_hash() {
             let room_id_from_create = is_create && format == EventFormatVersion::V4;
@@ -172,7 +167,87 @@ impl Pdu {
             prev_events,
             auth_events,
             redacts,
+            client_format: false,
         })))
+    }
+
+    /// Validates an event in client format, as `/sync` delivers it, of the room `room_id`: an
+    /// event without the federation fields (`depth`, `prev_events`, `auth_events`, `hashes`,
+    /// `signatures`), which are left unknown, never invented. Its `event_id` is the one the
+    /// server gave (no hash can check it: what it hashed is not here). `room_id` is written into
+    /// the object when absent, as `/sync` leaves it out; a `room_id` naming another room is
+    /// `ROOM_MISMATCH`.
+    ///
+    /// Such an event is never authorized, resolved or part of a DAG here: a room filled from
+    /// `/sync` has a timeline, not a DAG ([`crate::sync`]).
+    pub fn from_client_event(
+        mut object: CanonicalJsonObject,
+        room_id: &RoomId,
+        room_version: &RoomVersion,
+    ) -> Result<Self, InputError> {
+        match object.get("room_id") {
+            None => {
+                object.insert("room_id".to_owned(), room_id.as_str().into());
+            }
+            Some(CanonicalJsonValue::String(found)) if found == room_id.as_str() => {}
+            Some(found) => {
+                return Err(InputError::RoomMismatch {
+                    expected: room_id.to_string(),
+                    found: claimed_text(found),
+                })
+            }
+        }
+        let event_id = string_field(&object, "event_id")?;
+        let event_id = OwnedEventId::try_from(event_id)
+            .map_err(|_| InputError::InvalidEventId(event_id.to_owned()))?;
+        let event_type = string_field(&object, "type")?.to_owned();
+        let state_key = match object.get("state_key") {
+            None => None,
+            Some(CanonicalJsonValue::String(state_key)) => Some(state_key.clone()),
+            Some(_) => return Err(invalid("state_key must be a string")),
+        };
+        let sender = OwnedUserId::try_from(string_field(&object, "sender")?)
+            .map_err(|error| invalid(format!("sender is not a user id: {error}")))?;
+        let content = match object.get("content") {
+            Some(CanonicalJsonValue::Object(content)) => content,
+            _ => return Err(invalid("content must be an object")),
+        };
+        if object.get("unsigned").is_some_and(|value| value.as_object().is_none()) {
+            return Err(invalid("unsigned must be an object"));
+        }
+        let origin_server_ts = MilliSecondsSinceUnixEpoch(uint_field(&object, "origin_server_ts")?);
+        let redacts = redacts_field(&object, content, room_version);
+        Ok(Self(Arc::new(Fields {
+            object,
+            room_version: room_version.clone(),
+            event_id,
+            room_id: room_id.to_owned(),
+            event_type,
+            state_key,
+            sender,
+            depth: None,
+            origin_server_ts,
+            prev_events: Vec::new(),
+            auth_events: Vec::new(),
+            redacts,
+            client_format: true,
+        })))
+    }
+
+    /// Parses the JSON text of an event in client format that a store persisted (see
+    /// [`Pdu::from_client_event`]; the stored text holds its `room_id`).
+    pub fn from_stored_client_json(
+        json: &str,
+        room_version: &RoomVersion,
+        room_id: &RoomId,
+    ) -> Result<Self, InputError> {
+        Self::from_client_event(object_from_str(json)?, room_id, room_version)
+    }
+
+    /// Whether this is an event in client format, received from `/sync`, whose federation
+    /// fields are unknown ([`Pdu::from_client_event`]).
+    pub fn is_client_format(&self) -> bool {
+        self.0.client_format
     }
 
     /// The event id: the PDU's `event_id` in room versions 1–2, `$` + its reference hash after.
@@ -221,8 +296,8 @@ impl Pdu {
         &self.0.sender
     }
 
-    /// `depth`.
-    pub fn depth(&self) -> UInt {
+    /// `depth`; `None` for an event in client format.
+    pub fn depth(&self) -> Option<UInt> {
         self.0.depth
     }
 
@@ -292,6 +367,9 @@ impl Pdu {
         unsigned.insert("redacted_by".to_owned(), redaction.event_id().as_str().into());
         unsigned.insert("redacted_because".to_owned(), redaction.to_client_event().into());
         object.insert("unsigned".to_owned(), unsigned.into());
+        if self.0.client_format {
+            return Pdu::from_client_event(object, &self.0.room_id, &self.0.room_version);
+        }
         Pdu::from_canonical(object, &self.0.room_version)
     }
 
@@ -324,6 +402,23 @@ impl Pdu {
 
 static EMPTY_OBJECT: CanonicalJsonObject = CanonicalJsonObject::new();
 
+/// The event a redaction names: `content.redacts` from room version 11 (MSC2174), the top-level
+/// `redacts` before; `None` when absent or not an event id.
+fn redacts_field(
+    object: &CanonicalJsonObject,
+    content: &CanonicalJsonObject,
+    room_version: &RoomVersion,
+) -> Option<OwnedEventId> {
+    let redacts = if room_version.rules().redaction.content_field_redacts {
+        content.get("redacts")
+    } else {
+        object.get("redacts")
+    };
+    redacts
+        .and_then(CanonicalJsonValue::as_str)
+        .and_then(|redacts| OwnedEventId::try_from(redacts).ok())
+}
+
 /// JSON text as a canonical JSON object. Text that is not JSON is `INVALID_JSON`.
 fn object_from_str(json: &str) -> Result<CanonicalJsonObject, InputError> {
     let value: JsonValue =
@@ -333,7 +428,7 @@ fn object_from_str(json: &str) -> Result<CanonicalJsonObject, InputError> {
 
 /// A JSON value as a canonical JSON object: integers beyond ±(2^53 − 1) are
 /// `INTEGER_OUT_OF_RANGE`, floats and anything but an object `INVALID_PDU`.
-fn canonical_object(value: JsonValue) -> Result<CanonicalJsonObject, InputError> {
+pub(crate) fn canonical_object(value: JsonValue) -> Result<CanonicalJsonObject, InputError> {
     let JsonValue::Object(object) = value else {
         return Err(invalid("a PDU must be an object"));
     };

@@ -45,8 +45,8 @@ pub use batch::parse_batch;
 pub use chunk::{split_into_room_chunks, DagEvent, RoomChunk};
 pub use extremities::{EventOutcome, ForwardExtremities, StoredDag};
 pub use plan::{
-    plan_outliers, plan_room_chunk, BackwardExtremitiesDelta, CurrentStateDelta, MembershipRow,
-    PlannedEvent, RoomWritePlan, StreamOrderings,
+    plan_outliers, plan_room_chunk, BackwardExtremitiesDelta, CurrentStateDelta, LocalMembership,
+    MembershipRow, PlannedEvent, RoomWritePlan, StreamOrderings, TimelineGap,
 };
 pub use redactions::RedactionRow;
 pub use room_event::RoomEvent;

@@ -52,7 +52,8 @@ impl StreamOrderings {
         self.last_backfilled
     }
 
-    fn next(&mut self, backfilled: bool) -> i64 {
+    /// Hands out the next ordering.
+    pub fn next(&mut self, backfilled: bool) -> i64 {
         if backfilled {
             self.last_backfilled -= 1;
             self.last_backfilled
@@ -188,6 +189,41 @@ pub struct RoomWritePlan {
     /// `maybe_store_room_on_outlier_membership`); a room is recorded by its create event
     /// otherwise.
     pub outlier_room: Option<RoomVersion>,
+    /// The store's own user's membership in the room, when it changes (`/sync` only: a store
+    /// learns who its own user is from `ingestSync`).
+    pub local_membership: Option<LocalMembership>,
+    /// A gap of a `/sync` timeline: the events before this chunk's first timeline event were
+    /// left out of the response.
+    pub timeline_gap: Option<TimelineGap>,
+}
+
+/// A row of `local_current_membership` (Synapse's table of the same name, for local users): the
+/// store's own user's current membership in a room, with the stripped state of an invite or
+/// knock as it was received (Synapse keeps it in the invite's `unsigned.invite_room_state`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalMembership {
+    /// The own user.
+    pub user_id: String,
+    /// `join`, `invite`, `knock`, `leave` or `ban`.
+    pub membership: String,
+    /// The member event, when the store holds it: a stripped invite or knock carries no event
+    /// id, and a joined room's state may leave the own member event out.
+    pub event_id: Option<OwnedEventId>,
+    /// The stream ordering of the chunk that set it: a row is never replaced by an older
+    /// response's (one ingested again, or overlapping).
+    pub stream_ordering: i64,
+    /// `invite_state.events` / `knock_state.events` as received, for an invite or a knock.
+    pub stripped_state: Option<Vec<serde_json::Value>>,
+}
+
+/// A gap in a room's timeline as `/sync` delivered it: the events before `event_id` (the first
+/// of a `limited` timeline) were not delivered; a client paginates back from `prev_batch`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineGap {
+    /// The first event after the gap.
+    pub event_id: OwnedEventId,
+    /// Where to paginate back from (`/messages?from=`).
+    pub prev_batch: String,
 }
 
 /// How a room's backward extremities (`event_backward_extremities`) change.
@@ -289,6 +325,8 @@ pub fn plan_room_chunk(
         backward_extremities: backward_delta(&backward_before, history.backward_extremities()),
         redactions,
         outlier_room: None,
+        local_membership: None,
+        timeline_gap: None,
     })
 }
 
@@ -341,13 +379,26 @@ pub fn plan_outliers(
         backward_extremities: BackwardExtremitiesDelta::default(),
         redactions: Vec::new(),
         outlier_room: new_room,
+        local_membership: None,
+        timeline_gap: None,
     })
 }
 
 fn state_delta(history: &RoomHistory, before: &StateIds, after: &StateIds) -> CurrentStateDelta {
+    let pdu = |id: &OwnedEventId| history.event(id).map(|event| event.pdu().clone());
+    current_state_delta(before, after, pdu)
+}
+
+/// How the current state changes from `before` to `after`; `event` finds a member event by id,
+/// for its membership.
+pub(crate) fn current_state_delta(
+    before: &StateIds,
+    after: &StateIds,
+    event: impl Fn(&OwnedEventId) -> Option<Pdu>,
+) -> CurrentStateDelta {
     let membership = |key: &StateKey, id: &OwnedEventId| {
         (key.0 == "m.room.member")
-            .then(|| history.event(id).and_then(|event| member_content(event.pdu())))
+            .then(|| event(id).and_then(|pdu| member_content(&pdu)))
             .flatten()
             .map(|content| content.membership)
     };
@@ -376,13 +427,13 @@ fn backward_delta(
 
 /// The fields of a member event's content that `room_memberships` keeps: `membership` must be a
 /// string; `displayname` and `avatar_url` are kept when strings.
-struct MemberContent {
-    membership: String,
+pub(crate) struct MemberContent {
+    pub(crate) membership: String,
     displayname: Option<String>,
     avatar_url: Option<String>,
 }
 
-fn member_content(pdu: &Pdu) -> Option<MemberContent> {
+pub(crate) fn member_content(pdu: &Pdu) -> Option<MemberContent> {
     if pdu.event_type() != "m.room.member" {
         return None;
     }
@@ -395,7 +446,7 @@ fn member_content(pdu: &Pdu) -> Option<MemberContent> {
     })
 }
 
-fn membership_row(event: &PlannedEvent) -> Option<MembershipRow> {
+pub(crate) fn membership_row(event: &PlannedEvent) -> Option<MembershipRow> {
     if event.outcome == EventOutcome::Rejected {
         return None;
     }

@@ -293,6 +293,36 @@ impl StateGroups {
         self.plan(event_id, &prev_groups, state_before, state_after)
     }
 
+    /// Plans the groups of an event of a `/sync` timeline, which has no prev events: `base` is
+    /// the group of the event before it in the timeline, with that group's state (`None` for a
+    /// room's first). When `state_before` is that state, the event builds on the group as on a
+    /// prev event's ([`plan`](Self::plan)); when it is not (across a gap of the timeline, or a
+    /// `state` block that changed the state), a new group named after the event holds it, as a
+    /// delta against `base` (or a snapshot).
+    pub fn plan_in_timeline(
+        &mut self,
+        event_id: &EventId,
+        base: Option<(StateGroupId, &StateIds)>,
+        state_before: &StateIds,
+        state_after: &StateIds,
+    ) -> Result<EventStateGroups, StateGroupError> {
+        match base {
+            Some((group, state)) if state == state_before => {
+                self.plan(event_id, &[group], state_before, state_after)
+            }
+            _ => {
+                if let Some((group, _)) = base {
+                    self.known(group)?;
+                }
+                if self.events.contains_key(event_id) {
+                    return Err(StateGroupError::AlreadyPlanned(event_id.to_owned()));
+                }
+                let before = Before::New(base.map(|(group, state)| (group, state.clone())));
+                self.plan_from(event_id, before, None, state_before, state_after)
+            }
+        }
+    }
+
     /// Plans the groups of an event (see the module docs) and records the group it maps to.
     ///
     /// - `prev_groups`: the groups of its prev events (repeats do not matter); empty when none has
@@ -321,10 +351,7 @@ impl StateGroups {
         for &group in &prev_groups {
             self.known(group)?;
         }
-        let mut pending: Vec<Group> = Vec::new();
-        let mut ids = self.next_id..=MAX_STATE_GROUP_ID;
         let mut new_resolution = false;
-
         let before = match (prev_groups.len(), prev_groups.first()) {
             (1, Some(&group)) => Before::Existing(group),
             (0, _) => Before::New(None),
@@ -336,6 +363,22 @@ impl StateGroups {
                 }
             },
         };
+        let resolution = new_resolution.then_some(prev_groups);
+        self.plan_from(event_id, before, resolution, state_before, state_after)
+    }
+
+    /// Plans an event's groups once the group before it is chosen; `resolution`: the prev groups
+    /// whose resolution `before` is, to remember.
+    fn plan_from(
+        &mut self,
+        event_id: &EventId,
+        before: Before,
+        resolution: Option<BTreeSet<StateGroupId>>,
+        state_before: &StateIds,
+        state_after: &StateIds,
+    ) -> Result<EventStateGroups, StateGroupError> {
+        let mut pending: Vec<Group> = Vec::new();
+        let mut ids = self.next_id..=MAX_STATE_GROUP_ID;
         let before = match before {
             Before::Existing(group) => group,
             Before::New(base) => {
@@ -356,7 +399,7 @@ impl StateGroups {
             before
         };
 
-        if new_resolution {
+        if let Some(prev_groups) = resolution {
             self.resolutions.insert(prev_groups, before);
         }
         let new_groups: Vec<StateGroupRow> =

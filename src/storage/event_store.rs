@@ -20,7 +20,10 @@ use std::task::{Poll, Waker};
 use ruma_common::{CanonicalJsonValue, EventId, OwnedEventId};
 use serde_json::Value as JsonValue;
 
-use super::{Positions, Store, StoreError, StoredEvent};
+use super::{Positions, Store, StoreError, StoredEvent, SyncToken};
+
+mod ingest;
+
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::state_filter::MEMBER_EVENT_TYPE;
@@ -29,14 +32,15 @@ use crate::persist::plan::AUTH_ERROR;
 use crate::persist::state::{Miss, StoredOutlier};
 use crate::persist::state_groups::{StateGroupId, StateGroups};
 use crate::persist::{
-    parse_batch, plan_outliers, plan_room_chunk, EventOutcome, MembershipRow, RedactionRow,
-    RoomHistory, RoomWritePlan, StateIds, StreamOrderings,
+    parse_batch, plan_outliers, plan_room_chunk, EventOutcome, LocalMembership, MembershipRow,
+    RedactionRow, RoomHistory, RoomWritePlan, StateIds, StreamOrderings,
 };
 use crate::prejoin::config::StateKeys;
 use crate::prejoin::{
     compute_room_preview, compute_stripped_state, MembershipKind, PrejoinConfig, PreviewRequest,
     RoomPreview, StripRequest,
 };
+pub use ingest::{IngestResult, RoomIngestResult, SyncSection};
 
 /// How many events a room's planning cache holds before it is pruned after a write.
 pub const DEFAULT_CACHE_LIMIT: usize = 4096;
@@ -126,6 +130,8 @@ pub struct EventStore<S> {
     planning: RefCell<Planning>,
     cache_limit: usize,
     queue: PersistQueue,
+    /// The `next_batch` of the last `/sync` response stored whole (see [`Self::ingest_sync`]).
+    sync_token: RefCell<Option<SyncToken>>,
 }
 
 /// Lets one persist run at a time. A chunk is planned from the planning state, written (an
@@ -175,7 +181,19 @@ impl<S: Store> EventStore<S> {
     /// where the sequences stand, nothing else.
     pub async fn open(backend: S, writer: impl Into<String>) -> Result<Self, StoreError> {
         let positions = backend.positions().await?;
-        Ok(Self::with_positions(backend, writer, positions))
+        let token = backend.sync_token().await?;
+        Ok(Self::with_positions(backend, writer, positions).with_sync_token(token))
+    }
+
+    /// The store as it knows its sync token already (read while its backend was opened).
+    pub fn with_sync_token(self, token: Option<SyncToken>) -> Self {
+        *self.sync_token.borrow_mut() = token;
+        self
+    }
+
+    /// The `next_batch` of the last `/sync` response stored whole, and whose it was.
+    pub fn sync_token(&self) -> Option<SyncToken> {
+        self.sync_token.borrow().clone()
     }
 
     /// An event store on `backend`, whose `positions` were read while the backend was opened.
@@ -194,6 +212,7 @@ impl<S: Store> EventStore<S> {
             planning: RefCell::new(planning),
             cache_limit: DEFAULT_CACHE_LIMIT,
             queue: PersistQueue::default(),
+            sync_token: RefCell::new(None),
         }
     }
 
@@ -689,10 +708,15 @@ impl<S: Store> EventStore<S> {
         self.pruned(events).await
     }
 
-    /// The stripped state of `user_id`'s invite or knock, from the room's current state: the
-    /// membership event is the user's current `m.room.member` event, which must be an invite (for
-    /// [`MembershipKind::Invite`]) or a knock; the rest is [`compute_stripped_state`] on the
-    /// current state with `config`.
+    /// The stripped state of `user_id`'s invite or knock (as JSON events).
+    ///
+    /// When `user_id` is the store's own user and received it (`ingestSync`), the stripped
+    /// state as received. Otherwise it is computed as Synapse computes what it sends: the
+    /// membership event is the user's current `m.room.member` event, which must be an invite
+    /// (for [`MembershipKind::Invite`]) or a knock, and the rest is [`compute_stripped_state`]
+    /// with `config` on the room's state at that event, not later (a rename after an invite
+    /// never reaches the invitee). An event whose state is unknown (an outlier: a member event
+    /// of a `/sync` state block) is taken with the current state.
     ///
     /// Only the events stripped state can hold are loaded: the configured types, the user's
     /// member event and, for an invite, the inviter's.
@@ -702,7 +726,13 @@ impl<S: Store> EventStore<S> {
         kind: MembershipKind,
         user_id: &str,
         config: &PrejoinConfig,
-    ) -> Result<Vec<StateEvent>, StoreError> {
+    ) -> Result<Vec<JsonValue>, StoreError> {
+        let received = self.backend.local_memberships(user_id).await?.remove(room_id);
+        if let Some(received) = received.filter(|row| row.membership == kind.membership()) {
+            if let Some(events) = received.stripped_state {
+                return Ok(events);
+            }
+        }
         if self.backend.room_version(room_id).await?.is_none() {
             return Err(InputError::UnknownRoom(room_id.to_owned()).into());
         }
@@ -733,27 +763,61 @@ impl<S: Store> EventStore<S> {
         if kind == MembershipKind::Invite {
             types.push((MEMBER_EVENT_TYPE.to_owned(), Some(member.sender().to_string())));
         }
-        let state = self.current_state_events(room_id, &StateFilter::from_types(types)).await?;
+        let filter = StateFilter::from_types(types);
+        let state = match self.state_events_at(member.event_id(), &filter).await? {
+            Some(state) => state,
+            None => self.current_state_events(room_id, &filter).await?,
+        };
         let state = JsonValue::Array(state.iter().map(client_event).collect());
         let mut request = StripRequest::new(kind, client_event(member));
         request.config = config.clone();
-        Ok(compute_stripped_state(state, request)?)
+        let stripped = compute_stripped_state(state, request)?;
+        Ok(stripped.into_iter().map(StateEvent::into_json).collect())
     }
 
-    /// The preview of every stored room for `own_user_id`, from its current state, sorted by
-    /// room id. The kind of each follows the own user's current membership: an invite or a knock
-    /// previews as such (only the members that kind may use), anything else as a joined room.
+    /// The preview of every room the store holds or `own_user_id` was invited to or knocked on,
+    /// sorted by room id. An invite or knock received (`ingestSync`) previews from its stripped
+    /// state as received; every other room from its current state, its kind following the own
+    /// user's membership there (an invite or a knock previews as such, using only the members
+    /// that kind may, anything else as a joined room). A room left before it was joined
+    /// previews from the own leave event alone.
     pub async fn room_previews(&self, own_user_id: &str) -> Result<Vec<RoomPreview>, StoreError> {
+        let memberships = self.backend.local_memberships(own_user_id).await?;
+        let mut rooms = self.rooms().await?;
+        rooms.extend(memberships.keys().cloned());
         let mut previews = Vec::new();
-        for room_id in self.rooms().await? {
-            let state = self.current_state_events(&room_id, &StateFilter::all()).await?;
-            let state: Vec<JsonValue> = state.iter().map(client_event).collect();
+        for room_id in rooms {
+            let own = memberships.get(&room_id);
+            let received = own
+                .filter(|row| matches!(row.membership.as_str(), "invite" | "knock"))
+                .and_then(|row| row.stripped_state.clone());
+            let state: Vec<JsonValue> = match received {
+                Some(events) => events,
+                None => self.preview_state(&room_id, own).await?,
+            };
             let text = serde_json::to_string(&state)
                 .map_err(|error| InputError::InvalidJson(error.to_string()))?;
             let request = PreviewRequest::new(room_id, own_user_id);
             previews.push(compute_room_preview(&text, &request)?);
         }
         Ok(previews)
+    }
+
+    /// The state a room previews from: its current state, or without one the own member event.
+    async fn preview_state(
+        &self,
+        room_id: &str,
+        own: Option<&LocalMembership>,
+    ) -> Result<Vec<JsonValue>, StoreError> {
+        let state = self.current_state_events(room_id, &StateFilter::all()).await?;
+        if !state.is_empty() {
+            return Ok(state.iter().map(client_event).collect());
+        }
+        let Some(event_id) = own.and_then(|row| row.event_id.as_ref()) else {
+            return Ok(Vec::new());
+        };
+        let event = self.event(event_id).await?;
+        Ok(event.iter().map(|event| client_event(&event.pdu)).collect())
     }
 }
 
@@ -947,6 +1011,28 @@ mod tests {
             event_ids: &[OwnedEventId],
         ) -> Result<BTreeSet<OwnedEventId>, StoreError> {
             self.0.referenced_as_prev(event_ids).await
+        }
+        async fn local_memberships(
+            &self,
+            user_id: &str,
+        ) -> Result<std::collections::BTreeMap<String, crate::persist::LocalMembership>, StoreError>
+        {
+            self.0.local_memberships(user_id).await
+        }
+        async fn timeline_gaps(
+            &self,
+            room_id: &str,
+        ) -> Result<Vec<crate::persist::TimelineGap>, StoreError> {
+            self.0.timeline_gaps(room_id).await
+        }
+        async fn sync_token(&self) -> Result<Option<crate::storage::SyncToken>, StoreError> {
+            self.0.sync_token().await
+        }
+        async fn set_sync_token(
+            &self,
+            token: &crate::storage::SyncToken,
+        ) -> Result<(), StoreError> {
+            self.0.set_sync_token(token).await
         }
     }
 

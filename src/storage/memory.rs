@@ -6,12 +6,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ruma_common::{EventId, OwnedEventId};
 
-use super::{PlanningEvent, Positions, Store, StoreError, StoredEvent};
+use super::{PlanningEvent, Positions, Store, StoreError, StoredEvent, SyncToken};
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::{StateFilter, StateKey};
 use crate::persist::state_groups::{StateGroupId, StateGroupRow, StateGroups};
-use crate::persist::{MembershipRow, RedactionRow, RoomWritePlan, StateIds};
+use crate::persist::{
+    LocalMembership, MembershipRow, RedactionRow, RoomWritePlan, StateIds, TimelineGap,
+};
 
 /// Every table in memory.
 #[derive(Debug, Default)]
@@ -42,6 +44,12 @@ struct Tables {
     state_groups: StateGroups,
     /// `sequences`.
     positions: Positions,
+    /// `local_current_membership`: (user, room) → row.
+    local_memberships: BTreeMap<(String, String), LocalMembership>,
+    /// `timeline_gaps`: (room, event after the gap) → gap.
+    timeline_gaps: BTreeMap<(String, OwnedEventId), TimelineGap>,
+    /// `sync_tokens`.
+    sync_token: Option<SyncToken>,
 }
 
 impl MemoryStore {
@@ -130,6 +138,12 @@ impl Tables {
         }
         for row in &plan.memberships {
             self.memberships.insert(row.event_id.clone(), row.clone());
+        }
+        if let Some(row) = &plan.local_membership {
+            self.local_memberships.insert((row.user_id.clone(), room.clone()), row.clone());
+        }
+        if let Some(gap) = &plan.timeline_gap {
+            self.timeline_gaps.insert((room.clone(), gap.event_id.clone()), gap.clone());
         }
         self.positions = self.positions.after(plan);
     }
@@ -267,6 +281,35 @@ impl Store for MemoryStore {
         }
         chain.reverse();
         Ok(chain)
+    }
+
+    async fn local_memberships(
+        &self,
+        user_id: &str,
+    ) -> Result<BTreeMap<String, LocalMembership>, StoreError> {
+        let tables = self.tables.borrow();
+        let first = (user_id.to_owned(), String::new());
+        Ok(tables
+            .local_memberships
+            .range(first..)
+            .take_while(|((user, _), _)| user == user_id)
+            .map(|((_, room), row)| (room.clone(), row.clone()))
+            .collect())
+    }
+
+    async fn timeline_gaps(&self, room_id: &str) -> Result<Vec<TimelineGap>, StoreError> {
+        let tables = self.tables.borrow();
+        let in_room = |((room, _), _): &(&(String, OwnedEventId), &TimelineGap)| room == room_id;
+        Ok(tables.timeline_gaps.iter().filter(in_room).map(|(_, gap)| gap.clone()).collect())
+    }
+
+    async fn sync_token(&self) -> Result<Option<SyncToken>, StoreError> {
+        Ok(self.tables.borrow().sync_token.clone())
+    }
+
+    async fn set_sync_token(&self, token: &SyncToken) -> Result<(), StoreError> {
+        self.tables.borrow_mut().sync_token = Some(token.clone());
+        Ok(())
     }
 
     async fn referenced_as_prev(

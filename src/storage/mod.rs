@@ -18,19 +18,42 @@ pub mod indexeddb;
 pub mod memory;
 pub mod state_ranges;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ruma_common::{EventId, OwnedEventId};
 
 pub use self::error::StoreError;
-pub use self::event_store::{EventStore, PersistResult, RoomPersistResult};
+pub use self::event_store::{
+    EventStore, IngestResult, PersistResult, RoomIngestResult, RoomPersistResult, SyncSection,
+};
 pub use self::memory::MemoryStore;
 use crate::model::internal_metadata::InternalMetadata;
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateFilter;
 use crate::persist::state_groups::{StateGroupId, StateGroupRow};
-use crate::persist::{EventOutcome, MembershipRow, RedactionRow, RoomWritePlan, StateIds};
+use crate::persist::{
+    EventOutcome, LocalMembership, MembershipRow, RedactionRow, RoomWritePlan, StateIds,
+    TimelineGap,
+};
+
+/// The `next_batch` of the last `/sync` response stored whole, and whose response it was: a
+/// store holds one user's syncs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SyncToken {
+    /// The user whose `/sync` it is.
+    pub user_id: String,
+    /// The token to sync from next.
+    pub next_batch: String,
+}
+
+impl SyncToken {
+    /// `user_id`'s token `next_batch`.
+    pub fn new(user_id: impl Into<String>, next_batch: impl Into<String>) -> Self {
+        Self { user_id: user_id.into(), next_batch: next_batch.into() }
+    }
+}
 
 /// An event as loaded: the PDU, its internal metadata populated from the row, and whether it was
 /// rejected.
@@ -185,6 +208,21 @@ pub trait Store {
         &self,
         group: StateGroupId,
     ) -> Result<Vec<StateGroupRow>, StoreError>;
+
+    /// `user_id`'s `local_current_membership` rows, by room id.
+    async fn local_memberships(
+        &self,
+        user_id: &str,
+    ) -> Result<BTreeMap<String, LocalMembership>, StoreError>;
+
+    /// A room's timeline gaps, by the event after each.
+    async fn timeline_gaps(&self, room_id: &str) -> Result<Vec<TimelineGap>, StoreError>;
+
+    /// The sync token, once a response was stored whole.
+    async fn sync_token(&self) -> Result<Option<SyncToken>, StoreError>;
+
+    /// Stores the sync token (alone, after every room of its response).
+    async fn set_sync_token(&self, token: &SyncToken) -> Result<(), StoreError>;
 
     /// Those of `event_ids` that a stored accepted event (neither rejected, soft-failed nor an
     /// outlier) named as a prev while the room's DAG did not hold them ([`PlannedEvent`]'s

@@ -412,6 +412,24 @@ impl<S: Store> Store for FailingRoom<S> {
     ) -> Result<BTreeSet<OwnedEventId>, StoreError> {
         self.inner.referenced_as_prev(event_ids).await
     }
+    async fn local_memberships(
+        &self,
+        user_id: &str,
+    ) -> Result<BTreeMap<String, prejoin::persist::LocalMembership>, StoreError> {
+        self.inner.local_memberships(user_id).await
+    }
+    async fn timeline_gaps(
+        &self,
+        room_id: &str,
+    ) -> Result<Vec<prejoin::persist::TimelineGap>, StoreError> {
+        self.inner.timeline_gaps(room_id).await
+    }
+    async fn sync_token(&self) -> Result<Option<prejoin::storage::SyncToken>, StoreError> {
+        self.inner.sync_token().await
+    }
+    async fn set_sync_token(&self, token: &prejoin::storage::SyncToken) -> Result<(), StoreError> {
+        self.inner.set_sync_token(token).await
+    }
 }
 
 /// A room chunk whose write fails leaves nothing of it; the other rooms of the batch persist,
@@ -1165,7 +1183,7 @@ pub async fn stripped_state_of_stored_invites(backend: impl Store) {
         let Some((dave, invite)) = dave else { continue };
         invites += 1;
         let ours = store.stripped_state(room_id, MembershipKind::Invite, dave, &default).await;
-        let ours = stripped_json(ours.unwrap_or_else(|error| panic!("{name}: {error}")));
+        let ours = ours.unwrap_or_else(|error| panic!("{name}: {error}"));
         let request = StripRequest::new(MembershipKind::Invite, invite["pdu"].clone());
         let state = JsonValue::Array(fixture_state_pdus(room, &current));
         let expected = stripped_json(compute_stripped_state(state, request).unwrap());
@@ -1191,8 +1209,7 @@ pub async fn stripped_state_of_stored_invites(backend: impl Store) {
         }))
         .unwrap();
         let bare = store.stripped_state(room_id, MembershipKind::Invite, dave, &config).await;
-        let types: Vec<JsonValue> =
-            stripped_json(bare.unwrap()).into_iter().map(|e| e["type"].clone()).collect();
+        let types: Vec<JsonValue> = bare.unwrap().into_iter().map(|e| e["type"].clone()).collect();
         assert_eq!(types, ["m.room.create", "m.room.member", "m.room.member"], "{name}");
     }
     assert_eq!(invites, 4, "rooms v1, v3, v4 and v12 have a current invite");
@@ -1225,7 +1242,7 @@ pub async fn stripped_state_of_a_stored_knock(backend: impl Store) {
     let room_id = room["room_id"].as_str().unwrap();
     let default = PrejoinConfig::default();
     let ours = store.stripped_state(room_id, MembershipKind::Knock, carol, &default).await;
-    let ours = stripped_json(ours.unwrap());
+    let ours = ours.unwrap();
     let state = super::synapse_group_state(room, knock["state_group"].as_i64().unwrap());
     let request = StripRequest::new(MembershipKind::Knock, knock["pdu"].clone());
     let state = JsonValue::Array(fixture_state_pdus(room, &state));

@@ -39,18 +39,18 @@ use web_sys::IdbDatabase;
 
 pub use self::error::IdbError;
 use self::rows::{
-    BackwardExtremityRow, CurrentStateRow, EventRow, ForwardExtremityRow, MetaRow,
-    RoomMembershipRow, RoomRow, SequenceRow, StateGroupEdgeRow, StateGroupRow, StateGroupStateRow,
-    StreamPositionRow,
+    BackwardExtremityRow, CurrentStateRow, EventRow, ForwardExtremityRow, LocalMembershipRow,
+    MetaRow, RoomMembershipRow, RoomRow, SequenceRow, StateGroupEdgeRow, StateGroupRow,
+    StateGroupStateRow, StreamPositionRow, SyncTokenRow, TimelineGapRow,
 };
 use self::schema::{indices, stores, Version};
 use super::state_ranges::group_ranges;
-use super::{PlanningEvent, Store, StoreError, StoredEvent};
+use super::{PlanningEvent, Store, StoreError, StoredEvent, SyncToken};
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateFilter;
 use crate::persist::state_groups::{self, StateGroupId};
-use crate::persist::{MembershipRow, RoomWritePlan, StateIds};
+use crate::persist::{LocalMembership, MembershipRow, RoomWritePlan, StateIds, TimelineGap};
 
 /// The stream the live events' orderings are taken from (`stream_positions.stream_name`, and
 /// its `sequences` row: the highest ordering handed out).
@@ -103,6 +103,8 @@ pub struct IndexedDbStore {
     /// The positions read while opening: the first [`Store::positions`] (the event store's
     /// open) takes them instead of reading again.
     opened_at: RefCell<Option<super::Positions>>,
+    /// The sync token as read while opening, and as last written: `syncToken()` is synchronous.
+    opened_sync_token: RefCell<Option<Option<SyncToken>>>,
 }
 
 impl IndexedDbStore {
@@ -219,13 +221,17 @@ impl IndexedDbStore {
 
     /// A store over a watched connection.
     fn new(db: IdbDatabase) -> Self {
-        Self { db, closed: Cell::new(false), opened_at: RefCell::new(None) }
+        Self {
+            db,
+            closed: Cell::new(false),
+            opened_at: RefCell::new(None),
+            opened_sync_token: RefCell::new(None),
+        }
     }
 
     /// Checks the database's schema against this code's, and reads the positions the event
     /// store opens with. A database of this code's version holds its `meta` rows from its upgrade
-    /// (see [`schema::upgrade_to`]), so only the positions are read: one request, as few as a
-    /// store can open with. A newer database is refused, untouched, unless its `meta` row's
+    /// (see [`schema::upgrade_to`]), so only the positions and the sync token are read. A newer database is refused, untouched, unless its `meta` row's
     /// `compat_version` allows this code.
     /// `read`: the JSON text of the rows of each store of [`read_on_open`], or the read's error.
     fn check_schema(
@@ -268,6 +274,8 @@ impl IndexedDbStore {
             }
             sequences
         };
+        let tokens = from_json_text(next()?, stores::SYNC_TOKENS)?;
+        *self.opened_sync_token.borrow_mut() = Some(sync_token_of(tokens));
         let positions =
             Positions::from_rows(from_json_text(sequences, stores::SEQUENCES)?, Vec::new())?;
         Ok(positions.shared())
@@ -286,6 +294,12 @@ impl IndexedDbStore {
     /// database; every call on the store then fails with [`StoreError::Closed`].
     pub fn is_closed(&self) -> bool {
         self.closed.get() || was_closed_on_version_change(&self.db)
+    }
+
+    /// The sync token read while opening (or written since), when the store was opened by
+    /// [`IndexedDbStore::begin_open`]: what an event store made synchronously starts from.
+    pub fn opened_sync_token(&self) -> Option<SyncToken> {
+        self.opened_sync_token.borrow().clone().flatten()
     }
 
     /// The database's name.
@@ -510,6 +524,8 @@ impl IndexedDbStore {
             .collect();
         chunk.delete(stores::EVENT_BACKWARD_EXTREMITIES, gaps_filled)?;
         chunk.rows("put", stores::EVENT_BACKWARD_EXTREMITIES, &rows.backward_extremities)?;
+        chunk.rows("put", stores::LOCAL_CURRENT_MEMBERSHIP, &rows.local_membership)?;
+        chunk.rows("put", stores::TIMELINE_GAPS, &rows.timeline_gaps)?;
         chunk.rows("put", stores::STREAM_POSITIONS, &rows.stream_position)?;
         chunk.advance(&rows.sequences);
         // Over the stores the chunk writes only: a transaction costs more the more it covers.
@@ -732,13 +748,14 @@ extern "C" {
 }
 
 /// The stores whose rows opening a database of schema `version` reads: a database of this
-/// code's version holds its `meta` rows from its upgrade, so only the positions are read (one
-/// request); a newer one's `meta` says whether this code may use it.
+/// code's version holds its `meta` rows from its upgrade, so only the positions and the sync
+/// token are read (two requests of one transaction); a newer one's `meta` says whether this code
+/// may use it.
 fn read_on_open(version: u32) -> Vec<String> {
     let stores: &[&str] = if version == Version::CURRENT.number() {
-        &[stores::SEQUENCES]
+        &[stores::SEQUENCES, stores::SYNC_TOKENS]
     } else {
-        &[stores::META, stores::SEQUENCES]
+        &[stores::META, stores::SEQUENCES, stores::SYNC_TOKENS]
     };
     stores.iter().map(|name| (*name).to_owned()).collect()
 }
@@ -790,6 +807,11 @@ fn from_json_text<T: DeserializeOwned>(text: JsValue, store: &str) -> Result<T, 
 /// Up to how many events' redactions are looked up one by one (see
 /// [`IndexedDbStore::load_redactions_of`]).
 const ONE_BY_ONE: usize = 16;
+
+/// The sync token of the `sync_tokens` rows: a store holds one user's syncs, so one row.
+fn sync_token_of(rows: Vec<SyncTokenRow>) -> Option<SyncToken> {
+    rows.into_iter().next().map(|row| SyncToken::new(row.user_id, row.next_batch))
+}
 
 /// The error a rejected IndexedDB request or transaction gave: its `DOMException`.
 fn dom_error(error: JsValue) -> IdbError {
@@ -971,6 +993,8 @@ struct PlanRows {
     stream_position: Vec<StreamPositionRow>,
     /// The chunk's own value for each `sequences` row it moves.
     sequences: Vec<SequenceRow>,
+    local_membership: Vec<LocalMembershipRow>,
+    timeline_gaps: Vec<TimelineGapRow>,
 }
 
 impl PlanRows {
@@ -1037,7 +1061,32 @@ impl PlanRows {
             state_groups_state: Vec::new(),
             stream_position: Vec::new(),
             sequences: Vec::new(),
+            local_membership: Vec::new(),
+            timeline_gaps: Vec::new(),
         };
+        if let Some(row) = &plan.local_membership {
+            let stripped_state = row
+                .stripped_state
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|error| IdbError::Unreadable(format!("stripped state: {error}")))?;
+            rows.local_membership.push(LocalMembershipRow {
+                user_id: row.user_id.clone(),
+                room_id: room_id.clone(),
+                membership: row.membership.clone(),
+                event_id: row.event_id.as_ref().map(ToString::to_string),
+                stream_ordering: row.stream_ordering,
+                stripped_state,
+            });
+        }
+        if let Some(gap) = &plan.timeline_gap {
+            rows.timeline_gaps.push(TimelineGapRow {
+                room_id: room_id.clone(),
+                event_id: gap.event_id.to_string(),
+                prev_batch: gap.prev_batch.clone(),
+            });
+        }
         for group in &plan.state_groups {
             rows.state_groups.push(StateGroupRow {
                 id: group.id,
@@ -1092,12 +1141,13 @@ impl PlanRows {
                 event_type: pdu.event_type().to_owned(),
                 state_key: pdu.state_key().map(str::to_owned),
                 sender: pdu.sender().to_string(),
-                depth: pdu.depth().into(),
+                depth: pdu.depth().map(u64::from),
                 stream_ordering: event.stream_ordering,
                 // Always set by `internal_metadata`: the writer's, or an ex-outlier's own.
                 instance_name: columns.instance_name.unwrap_or_else(|| writer.to_owned()),
                 outlier: columns.outlier,
                 format_version,
+                client_format: pdu.is_client_format(),
                 rejection: event.rejection_reason(),
                 room_version: pdu.room_version().as_str().to_owned(),
                 json,
@@ -1237,6 +1287,68 @@ impl Store for IndexedDbStore {
         group: StateGroupId,
     ) -> Result<Vec<state_groups::StateGroupRow>, StoreError> {
         IndexedDbStore::state_group_chain(self, group).await
+    }
+
+    async fn local_memberships(
+        &self,
+        user_id: &str,
+    ) -> Result<BTreeMap<String, LocalMembership>, StoreError> {
+        let rows: Vec<LocalMembershipRow> = self
+            .rows_by_index(
+                stores::LOCAL_CURRENT_MEMBERSHIP,
+                indices::LOCAL_MEMBERSHIP_BY_USER,
+                user_id,
+            )
+            .await?;
+        let mut memberships = BTreeMap::new();
+        for row in rows {
+            let stripped_state = row
+                .stripped_state
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|error| IdbError::Unreadable(format!("{}: {error}", row.room_id)))?;
+            let event_id = row.event_id.as_deref().map(event_id_of).transpose()?;
+            let membership = LocalMembership {
+                user_id: row.user_id,
+                membership: row.membership,
+                event_id,
+                stream_ordering: row.stream_ordering,
+                stripped_state,
+            };
+            memberships.insert(row.room_id, membership);
+        }
+        Ok(memberships)
+    }
+
+    async fn timeline_gaps(&self, room_id: &str) -> Result<Vec<TimelineGap>, StoreError> {
+        let rows: Vec<TimelineGapRow> = self
+            .rows_by_index(stores::TIMELINE_GAPS, indices::TIMELINE_GAPS_BY_ROOM, room_id)
+            .await?;
+        let gaps = rows.into_iter().map(|row| {
+            Ok(TimelineGap { event_id: event_id_of(&row.event_id)?, prev_batch: row.prev_batch })
+        });
+        Ok(gaps.collect::<Result<_, IdbError>>()?)
+    }
+
+    async fn sync_token(&self) -> Result<Option<SyncToken>, StoreError> {
+        if let Some(token) = self.opened_sync_token.borrow().clone() {
+            return Ok(token);
+        }
+        let rows: Vec<SyncTokenRow> = self.all_rows(stores::SYNC_TOKENS).await?;
+        Ok(sync_token_of(rows))
+    }
+
+    async fn set_sync_token(&self, token: &SyncToken) -> Result<(), StoreError> {
+        let row =
+            SyncTokenRow { user_id: token.user_id.clone(), next_batch: token.next_batch.clone() };
+        let mut chunk = ChunkOps::default();
+        chunk.rows("put", stores::SYNC_TOKENS, &[row])?;
+        let (json, texts) = chunk.into_json()?;
+        let promise = write_chunk(self.db()?.as_ref(), &json, &texts.texts, &texts.ends);
+        wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
+        *self.opened_sync_token.borrow_mut() = Some(Some(token.clone()));
+        Ok(())
     }
 
     async fn referenced_as_prev(

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use ruma_common::{EventId, OwnedEventId};
+use ruma_common::{EventId, OwnedEventId, RoomId};
 use serde_json::{json, Value as JsonValue};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
@@ -102,11 +102,17 @@ fn event_rows(read: JsValue) -> Result<Vec<Option<EventRow>>, IdbError> {
     Ok(rows)
 }
 
-/// A PDU from its `events` row, parsed by the room version stored with it.
+/// A PDU from its `events` row, parsed by the room version stored with it (and as an event in
+/// client format when it came from `/sync`).
 fn stored_pdu(row: &EventRow) -> Result<Pdu, IdbError> {
     let unreadable =
         |error: &dyn std::fmt::Display| IdbError::Unreadable(format!("{}: {error}", row.event_id));
     let version = RoomVersion::parse(&row.room_version).map_err(|error| unreadable(&error))?;
+    if row.client_format {
+        let room_id = RoomId::parse(&row.room_id).map_err(|error| unreadable(&error))?;
+        return Pdu::from_stored_client_json(&row.json, &version, &room_id)
+            .map_err(|error| unreadable(&error));
+    }
     let event_id = EventId::parse(&row.event_id).map_err(|error| unreadable(&error))?;
     Pdu::from_stored_json(&row.json, &version, &event_id).map_err(|error| unreadable(&error))
 }

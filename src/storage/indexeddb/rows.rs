@@ -26,8 +26,9 @@ pub struct EventRow {
     pub state_key: Option<String>,
     /// `sender`.
     pub sender: String,
-    /// `depth`.
-    pub depth: u64,
+    /// `depth`; absent for an event in client format (from `/sync`), which carries none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth: Option<u64>,
     /// The stream ordering; negative for backfilled events.
     pub stream_ordering: i64,
     /// The writer (tab) that persisted the event.
@@ -36,6 +37,10 @@ pub struct EventRow {
     pub outlier: bool,
     /// The event format version (1–4; `event_json.format_version`).
     pub format_version: u8,
+    /// The JSON is an event in client format, as `/sync` delivered it, not a PDU: it has no
+    /// federation fields, and its event id is the one the server gave (version 6).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub client_format: bool,
     /// Why the event was rejected (Synapse's `rejections.reason`), if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejection: Option<String>,
@@ -213,4 +218,46 @@ pub struct MetaRow {
     pub key: String,
     /// Its value.
     pub value: u32,
+}
+
+/// `local_current_membership`: the store's own user's membership in a room, keyed by
+/// `[user_id, room_id]`, indexed by `user_id` (Synapse `local_current_membership`; version 6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocalMembershipRow {
+    /// The own user.
+    pub user_id: String,
+    /// The room.
+    pub room_id: String,
+    /// `join`, `invite`, `knock`, `leave` or `ban`.
+    pub membership: String,
+    /// The member event, when stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    /// The stream ordering when it was set.
+    pub stream_ordering: i64,
+    /// An invite's or knock's stripped state as received, as JSON text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stripped_state: Option<String>,
+}
+
+/// `timeline_gaps`: where a `limited` `/sync` timeline left events out, keyed by
+/// `[room_id, event_id]` (the first event after the gap), indexed by `room_id` (version 6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineGapRow {
+    /// The room.
+    pub room_id: String,
+    /// The first event after the gap.
+    pub event_id: String,
+    /// Where to paginate back from.
+    pub prev_batch: String,
+}
+
+/// `sync_tokens`: the `next_batch` of the last `/sync` response stored whole, keyed by
+/// `user_id` (version 6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncTokenRow {
+    /// Whose `/sync` it is.
+    pub user_id: String,
+    /// The token.
+    pub next_batch: String,
 }

@@ -24,6 +24,12 @@
 //!   read by ranges of the store's own key, and every index entry is a write per state row. Code
 //!   of version 4 walked state group chains through that index, so version 5 is not compatible
 //!   with it.
+//! - 6: what a store filled from `/sync` adds: `local_current_membership` (the own user's
+//!   membership per room, with an invite's or knock's stripped state as received), `timeline_gaps`
+//!   (where a `limited` timeline left events out) and `sync_tokens` (the `next_batch` of the last
+//!   response stored whole); `events` rows may hold events in client format (`client_format`,
+//!   without `depth`). Code of version 5 would read those rows as PDUs and fail, so version 6 is
+//!   not compatible with it.
 //!
 //! The `meta` store holds `schema_version` and `compat_version` (the oldest code version allowed
 //! to write to this database), as Synapse's `SCHEMA_VERSION` / `SCHEMA_COMPAT_VERSION`.
@@ -57,11 +63,13 @@ pub enum Version {
     V4 = 4,
     /// State events indexed by room, type and state_key; state group rows read by key only.
     V5 = 5,
+    /// The tables of `/sync`: own memberships, timeline gaps, the sync token.
+    V6 = 6,
 }
 
 impl Version {
     /// The version this code creates and writes.
-    pub const CURRENT: Self = Self::V5;
+    pub const CURRENT: Self = Self::V6;
 
     /// The IndexedDB version number.
     pub const fn number(self) -> u32 {
@@ -77,6 +85,7 @@ impl Version {
             Self::V3 => Self::V3,
             Self::V4 => Self::V4,
             Self::V5 => Self::V5,
+            Self::V6 => Self::V6,
         }
     }
 }
@@ -109,9 +118,18 @@ pub mod stores {
     pub const REDACTIONS: &str = "redactions";
     /// [`MetaRow`](super::super::rows::MetaRow)s.
     pub const META: &str = "meta";
+    /// [`LocalMembershipRow`](super::super::rows::LocalMembershipRow)s (version 6).
+    pub const LOCAL_CURRENT_MEMBERSHIP: &str = "local_current_membership";
+    /// [`TimelineGapRow`](super::super::rows::TimelineGapRow)s (version 6).
+    pub const TIMELINE_GAPS: &str = "timeline_gaps";
+    /// [`SyncTokenRow`](super::super::rows::SyncTokenRow)s (version 6).
+    pub const SYNC_TOKENS: &str = "sync_tokens";
 
     /// Every object store of the current version.
-    pub const ALL: [&str; 13] = [
+    pub const ALL: [&str; 16] = [
+        LOCAL_CURRENT_MEMBERSHIP,
+        TIMELINE_GAPS,
+        SYNC_TOKENS,
         EVENTS,
         EVENT_FORWARD_EXTREMITIES,
         CURRENT_STATE_EVENTS,
@@ -164,6 +182,10 @@ pub mod indices {
     pub const REDACTIONS_BY_REDACTS: &str = "redacts";
     /// `state_group_edges` by `prev_state_group`.
     pub const GROUP_EDGES_BY_PREV: &str = "prev_state_group";
+    /// `local_current_membership` by `user_id` (version 6).
+    pub const LOCAL_MEMBERSHIP_BY_USER: &str = "user_id";
+    /// `timeline_gaps` by `room_id` (version 6).
+    pub const TIMELINE_GAPS_BY_ROOM: &str = "room_id";
 }
 
 /// Runs in `upgradeneeded`: brings a database of `old_version` (0 when new) to
@@ -204,6 +226,9 @@ pub(super) async fn upgrade_to(
         let group_state = tx.object_store(stores::STATE_GROUPS_STATE)?;
         group_state.delete_index(indices::GROUP_STATE_BY_GROUP)?;
     }
+    if needs(Version::V6) {
+        v6::upgrade(db)?;
+    }
     let meta = tx.object_store(stores::META)?;
     let rows = [(META_SCHEMA_VERSION, version), (META_COMPAT_VERSION, version.compat())];
     for (key, value) in rows {
@@ -214,6 +239,30 @@ pub(super) async fn upgrade_to(
 
 /// The store made and deleted in every upgrade (see [`upgrade_to`]).
 const SCRATCH: &str = "upgrading";
+
+/// Version 6: the tables of `/sync`, new and empty.
+mod v6 {
+    use super::*;
+
+    pub(super) fn upgrade(db: &Database) -> indexed_db_futures::Result<()> {
+        let memberships = db
+            .create_object_store(stores::LOCAL_CURRENT_MEMBERSHIP)
+            .with_key_path(KeyPath::from(["user_id", "room_id"]))
+            .build()?;
+        memberships
+            .create_index(indices::LOCAL_MEMBERSHIP_BY_USER, KeyPath::One("user_id"))
+            .build()?;
+        let gaps = db
+            .create_object_store(stores::TIMELINE_GAPS)
+            .with_key_path(KeyPath::from(["room_id", "event_id"]))
+            .build()?;
+        gaps.create_index(indices::TIMELINE_GAPS_BY_ROOM, KeyPath::One("room_id")).build()?;
+        db.create_object_store(stores::SYNC_TOKENS)
+            .with_key_path(KeyPath::One("user_id"))
+            .build()?;
+        Ok(())
+    }
+}
 
 /// Version 3: one record per event.
 mod v3 {
@@ -365,11 +414,12 @@ mod v3 {
             event_type: row.event_type,
             state_key: row.state_key,
             sender: row.sender,
-            depth: row.depth,
+            depth: Some(row.depth),
             stream_ordering: row.stream_ordering,
             instance_name: row.instance_name,
             outlier: row.outlier,
             format_version: row.format_version,
+            client_format: false,
             rejection: row.rejection,
             room_version: json.room_version,
             json: json.json,

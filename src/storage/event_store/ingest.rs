@@ -1,0 +1,567 @@
+//! `/sync` responses into the event store ([`EventStore::ingest_sync`]).
+//!
+//! The whole response is read and every event checked first: a malformed response stores
+//! nothing. Then each room is planned ([`crate::sync::plan`]) and written in one atomic
+//! [`Store::apply`], as a chunk of PDUs is, with stream orderings taken after the room's new
+//! state is known. The response's `next_batch` is stored last, alone, and only when every room
+//! was: a tab closed halfway syncs again from the previous token, and the rooms it stored
+//! already store nothing twice.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ruma_common::{CanonicalJsonValue, OwnedEventId, OwnedRoomId, OwnedUserId};
+use serde_json::Value as JsonValue;
+
+use super::{EventStore, RoomPersistResult};
+use crate::model::pdu::Pdu;
+use crate::model::room_version::RoomVersion;
+use crate::model::{InputError, StateFilter};
+use crate::persist::state_groups::StateGroups;
+use crate::persist::{EventOutcome, LocalMembership, RoomWritePlan, StreamOrderings};
+use crate::storage::{Store, StoreError, SyncToken};
+use crate::sync::plan::{local_membership, plan_out_of_band, plan_timeline};
+use crate::sync::response::invalid;
+use crate::sync::{
+    KnownEvent, RoomEvents, RoomSection, SyncResponse, SyncedEvents, SyncedRoomState,
+};
+
+/// The section of a response a room came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SyncSection {
+    /// `rooms.join`.
+    Join,
+    /// `rooms.invite`.
+    Invite,
+    /// `rooms.knock`.
+    Knock,
+    /// `rooms.leave`.
+    Leave,
+}
+
+impl SyncSection {
+    /// The section's name in the response, which is also the own user's membership it implies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Join => "join",
+            Self::Invite => "invite",
+            Self::Knock => "knock",
+            Self::Leave => "leave",
+        }
+    }
+}
+
+/// What ingesting one room of a response did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RoomIngestResult {
+    /// The section the room came in.
+    pub section: SyncSection,
+    /// The events stored (none when the response holds nothing new for the room), or why the
+    /// room was not stored.
+    pub result: RoomPersistResult,
+}
+
+/// What ingesting a response did, room by room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IngestResult {
+    /// One entry per room, in the order of the response's sections (join, invite, knock,
+    /// leave), each section by room id.
+    pub rooms: Vec<RoomIngestResult>,
+    /// The first and last stream ordering taken, if any event was stored.
+    pub stream_orderings: Option<(i64, i64)>,
+    /// Whether the response's `next_batch` became the sync token: every room was stored, or
+    /// could never be (a room of an unknown version).
+    pub sync_token_stored: bool,
+}
+
+/// A room of a response, checked and ready to plan.
+enum Prepared {
+    /// A joined or left room's events.
+    Events { section: SyncSection, events: SyncedEvents, version: RoomVersion, stored: bool },
+    /// An invite's or knock's stripped state, as received; the own member event when it is a
+    /// whole event (an event id and a timestamp, which stripped state usually lacks).
+    Stripped {
+        section: SyncSection,
+        room_id: OwnedRoomId,
+        new_room: Option<RoomVersion>,
+        events: Vec<JsonValue>,
+        member: Option<Pdu>,
+    },
+    /// A room this store cannot hold (its version is unknown or not supported).
+    Unstorable { section: SyncSection, room_id: OwnedRoomId, error: StoreError },
+}
+
+impl<S: Store> EventStore<S> {
+    /// Stores a `/sync` response of `own_user_id` (see the module docs and
+    /// [`crate::sync::plan`]). `on_progress(done, total)` is called after each room.
+    ///
+    /// A store holds one user's syncs: a response of another user than the one whose sync token
+    /// it holds is `INVALID_OPTIONS`.
+    pub async fn ingest_sync(
+        &self,
+        response: &JsonValue,
+        own_user_id: &str,
+        mut on_progress: impl FnMut(usize, usize),
+    ) -> Result<IngestResult, StoreError> {
+        let own = OwnedUserId::try_from(own_user_id).map_err(|_| {
+            InputError::InvalidOptions(format!("ownUserId {own_user_id:?} is not a user id"))
+        })?;
+        let response = SyncResponse::from_json(response)?;
+        let _turn = self.queue.enter().await;
+        if let Some(token) = self.sync_token().filter(|token| token.user_id != own.as_str()) {
+            return Err(InputError::InvalidOptions(format!(
+                "this store holds the /sync of {}, not of {own}",
+                token.user_id
+            ))
+            .into());
+        }
+        let mut prepared = Vec::with_capacity(response.rooms.len());
+        for room in response.rooms {
+            prepared.push(self.prepare(room).await?);
+        }
+        let memberships = self.backend.local_memberships(own.as_str()).await?;
+        let total = prepared.len();
+        let mut rooms = Vec::with_capacity(total);
+        for (done, room) in prepared.into_iter().enumerate() {
+            rooms.push(self.ingest_room(room, own.as_str(), &memberships).await);
+            on_progress(done + 1, total);
+        }
+        let stored_whole = rooms.iter().all(|room| {
+            !matches!(&room.result.error, Some(error) if !matches!(error, StoreError::Input(_)))
+        });
+        if stored_whole {
+            let token = SyncToken::new(own.as_str(), response.next_batch);
+            self.backend.set_sync_token(&token).await?;
+            *self.sync_token.borrow_mut() = Some(token);
+        }
+        let orderings = rooms.iter().filter_map(|room| room.result.stream_orderings);
+        let first = orderings.clone().map(|(first, _)| first).min();
+        let last = orderings.map(|(_, last)| last).max();
+        Ok(IngestResult {
+            rooms,
+            stream_orderings: first.zip(last),
+            sync_token_stored: stored_whole,
+        })
+    }
+
+    /// Checks a room's events as client-format events of its version: the version of a create
+    /// event among them, else the stored room's. A malformed event is `INVALID_SYNC`; a room
+    /// whose version is unknown is left out, with its error.
+    async fn prepare(&self, room: crate::sync::SyncRoom) -> Result<Prepared, StoreError> {
+        let section = room.section_kind();
+        let room_id = room.room_id;
+        let stored_version = self.backend.room_version(room_id.as_str()).await?;
+        let stored = stored_version.is_some();
+        match room.section {
+            RoomSection::Join(events) | RoomSection::Leave(events) => {
+                let declared =
+                    events.state.iter().chain(&events.timeline).find_map(declared_version);
+                let version = match (declared, stored_version) {
+                    (Some(Ok(version)), _) | (None, Some(version)) => version,
+                    (Some(Err(error)), _) => {
+                        return Ok(Prepared::Unstorable { section, room_id, error: error.into() })
+                    }
+                    (None, None) => {
+                        let error = InputError::UnknownRoom(room_id.to_string()).into();
+                        return Ok(Prepared::Unstorable { section, room_id, error });
+                    }
+                };
+                let events = synced_events(&room_id, events, &version, &room.path)?;
+                Ok(Prepared::Events { section, events, version, stored })
+            }
+            RoomSection::Invite(events) | RoomSection::Knock(events) => {
+                let declared = events.iter().find_map(stripped_create_version);
+                let version = declared.or(stored_version);
+                let new_room = version.clone().filter(|_| !stored);
+                let member =
+                    version.and_then(|version| whole_member_event(&events, &room_id, &version));
+                Ok(Prepared::Stripped { section, room_id, new_room, events, member })
+            }
+        }
+    }
+
+    /// Plans and writes one prepared room; its result says what was stored, or why nothing was.
+    async fn ingest_room(
+        &self,
+        room: Prepared,
+        own_user_id: &str,
+        memberships: &BTreeMap<String, LocalMembership>,
+    ) -> RoomIngestResult {
+        let (section, room_id) = match &room {
+            Prepared::Events { section, events, .. } => (*section, events.room_id.clone()),
+            Prepared::Stripped { section, room_id, .. }
+            | Prepared::Unstorable { section, room_id, .. } => (*section, room_id.clone()),
+        };
+        let stored_membership = memberships.get(room_id.as_str());
+        let planned = match room {
+            Prepared::Unstorable { error, .. } => Err(error),
+            Prepared::Events { section, events, version, stored } => {
+                self.plan_events(section, &events, version, stored, own_user_id, stored_membership)
+                    .await
+            }
+            Prepared::Stripped { section, room_id, new_room, events, member } => {
+                let synced = SyncedEvents {
+                    room_id,
+                    state: Vec::new(),
+                    timeline: member.into_iter().collect(),
+                    limited: false,
+                    prev_batch: None,
+                };
+                self.plan_stripped(
+                    section,
+                    &synced,
+                    new_room,
+                    events,
+                    own_user_id,
+                    stored_membership,
+                )
+                .await
+            }
+        };
+        let result = match planned {
+            Ok((plan, orderings, next_state_group)) => {
+                self.write_synced(plan, orderings, next_state_group).await
+            }
+            Err(error) => Err(error),
+        };
+        let result = result.unwrap_or_else(|error| RoomPersistResult {
+            room_id: room_id.to_string(),
+            persisted: Vec::new(),
+            rejected: Vec::new(),
+            soft_failed: Vec::new(),
+            forward_extremities: BTreeSet::new(),
+            stream_orderings: None,
+            error: Some(error),
+        });
+        RoomIngestResult { section, result }
+    }
+
+    /// Plans a joined or left room: on its timeline (a joined room, or a left one whose
+    /// timeline the store holds), or as out-of-band outliers (a left room known only from an
+    /// invite or a knock).
+    async fn plan_events(
+        &self,
+        section: SyncSection,
+        events: &SyncedEvents,
+        version: RoomVersion,
+        stored: bool,
+        own_user_id: &str,
+        stored_membership: Option<&LocalMembership>,
+    ) -> Result<(RoomWritePlan, StreamOrderings, u64), StoreError> {
+        let (room, mut groups) = self.synced_room_state(events, stored).await?;
+        let mut orderings = self.planning.borrow().orderings.clone();
+        let on_timeline =
+            section == SyncSection::Join || room.tip.is_some() || !room.current_state.is_empty();
+        let mut plan = if on_timeline {
+            plan_timeline(events, &room, &mut groups, &mut orderings)
+                .map_err(|error| StoreError::Plan(error.to_string()))?
+        } else {
+            let new_room = (!stored).then_some(version);
+            plan_out_of_band(events, &room, own_user_id, new_room, &mut orderings)
+        };
+        let member = own_member_event(&plan, events, &room, own_user_id, on_timeline);
+        let unchanged = member.is_none()
+            && stored_membership.is_some_and(|row| row.membership == section.as_str());
+        if !unchanged {
+            let ordering = stream_ordering_of(&plan, member.as_ref(), &room, &orderings);
+            plan.local_membership = local_membership(
+                own_user_id,
+                member.as_ref(),
+                section.as_str(),
+                None,
+                ordering,
+                stored_membership,
+            );
+        }
+        Ok((plan, orderings, groups.next_id()))
+    }
+
+    /// Plans an invite's or knock's stripped state: the own membership with the stripped state
+    /// as received, the own member event as an out-of-band outlier when it is a whole event, and
+    /// the room recorded with the version its stripped create event names.
+    async fn plan_stripped(
+        &self,
+        section: SyncSection,
+        events: &SyncedEvents,
+        new_room: Option<RoomVersion>,
+        stripped: Vec<JsonValue>,
+        own_user_id: &str,
+        stored_membership: Option<&LocalMembership>,
+    ) -> Result<(RoomWritePlan, StreamOrderings, u64), StoreError> {
+        let ids: Vec<OwnedEventId> = events.event_ids().cloned().collect();
+        let known = self.known_events(&ids).await?;
+        let room = SyncedRoomState { known, ..SyncedRoomState::default() };
+        let (mut orderings, next_state_group) = {
+            let planning = self.planning.borrow();
+            (planning.orderings.clone(), planning.next_state_group)
+        };
+        let mut plan = plan_out_of_band(events, &room, own_user_id, new_room, &mut orderings);
+        let member = events.timeline.first();
+        let ordering = stream_ordering_of(&plan, member, &room, &orderings);
+        plan.local_membership = local_membership(
+            own_user_id,
+            member,
+            section.as_str(),
+            Some(stripped),
+            ordering,
+            stored_membership,
+        );
+        Ok((plan, orderings, next_state_group))
+    }
+
+    /// What the store holds of a room that a chunk builds on: its current state, the tip of its
+    /// timeline with that tip's state group chain (loaded into the returned groups), and the
+    /// stored events among those the chunk names or may replace in the current state.
+    async fn synced_room_state(
+        &self,
+        events: &SyncedEvents,
+        stored: bool,
+    ) -> Result<(SyncedRoomState, StateGroups), StoreError> {
+        let mut groups = StateGroups::new(self.planning.borrow().next_state_group);
+        if !stored {
+            return Ok((SyncedRoomState::default(), groups));
+        }
+        let room_id = events.room_id.as_str();
+        let current_state = self.backend.current_state(room_id, &StateFilter::all()).await?;
+        let tips = self.backend.forward_extremities(room_id).await?;
+        // A room of PDUs may have several extremities: its timeline then has no single tip.
+        let tip = match tips.iter().collect::<Vec<_>>().as_slice() {
+            [tip] => Some(OwnedEventId::try_from(tip.as_str()).map_err(|error| {
+                StoreError::Corrupt(format!("forward extremity {tip}: {error}"))
+            })?),
+            _ => None,
+        };
+        let mut ids: BTreeSet<OwnedEventId> = events.event_ids().cloned().collect();
+        ids.extend(tip.clone());
+        for pdu in &events.state {
+            let key = (pdu.event_type().to_owned(), pdu.state_key().unwrap_or_default().to_owned());
+            ids.extend(current_state.get(&key).cloned());
+        }
+        let ids: Vec<OwnedEventId> = ids.into_iter().collect();
+        let found = self.backend.planning_events(&ids).await?;
+        let mut known = BTreeMap::new();
+        let mut tip_group = None;
+        for (id, found) in ids.into_iter().zip(found) {
+            let Some(found) = found else { continue };
+            if tip.as_ref() == Some(&id) {
+                tip_group = found.state_group;
+            }
+            let metadata = &found.event.internal_metadata;
+            let event = KnownEvent {
+                outlier: metadata.outlier,
+                stream_ordering: metadata.stream_ordering.unwrap_or_default(),
+                instance_name: metadata.instance_name.clone(),
+                pdu: found.event.pdu,
+            };
+            known.insert(id, event);
+        }
+        let corrupt = |error: crate::persist::state_groups::StateGroupError| {
+            StoreError::Corrupt(error.to_string())
+        };
+        let (tip, tip_state) = match tip.zip(tip_group) {
+            Some((tip, group)) => {
+                groups.load_chain(self.backend.state_group_chain(group).await?).map_err(corrupt)?;
+                (Some((tip, group)), groups.state_of(group).map_err(corrupt)?)
+            }
+            None => (None, Default::default()),
+        };
+        let room = SyncedRoomState { current_state, tip, tip_state, known };
+        Ok((room, groups))
+    }
+
+    /// The stored events among `ids`.
+    async fn known_events(
+        &self,
+        ids: &[OwnedEventId],
+    ) -> Result<BTreeMap<OwnedEventId, KnownEvent>, StoreError> {
+        let found = self.backend.planning_events(ids).await?;
+        Ok(ids
+            .iter()
+            .zip(found)
+            .filter_map(|(id, found)| {
+                let found = found?;
+                let metadata = &found.event.internal_metadata;
+                let event = KnownEvent {
+                    outlier: metadata.outlier,
+                    stream_ordering: metadata.stream_ordering.unwrap_or_default(),
+                    instance_name: metadata.instance_name.clone(),
+                    pdu: found.event.pdu,
+                };
+                Some((id.clone(), event))
+            })
+            .collect())
+    }
+
+    /// Writes a synced room's plan; once written, the sequences move on, and the room's
+    /// planning cache of PDUs (if any) is dropped, to be restored from the store.
+    async fn write_synced(
+        &self,
+        plan: RoomWritePlan,
+        orderings: StreamOrderings,
+        next_state_group: u64,
+    ) -> Result<RoomPersistResult, StoreError> {
+        let room_id = plan.room_id.to_string();
+        self.backend.apply(&plan, &self.writer).await?;
+        let forward_extremities = match &plan.forward_extremities {
+            Some(extremities) => extremities.clone(),
+            None => self.backend.forward_extremities(&room_id).await?,
+        };
+        {
+            let mut planning = self.planning.borrow_mut();
+            planning.orderings = orderings;
+            planning.next_state_group = planning.next_state_group.max(next_state_group);
+            planning.rooms.remove(&room_id);
+        }
+        let outliers = plan.events.iter().filter(|event| event.outcome == EventOutcome::Outlier);
+        debug_assert!(outliers.clone().all(|event| event.state_group.is_none()));
+        Ok(RoomPersistResult {
+            room_id,
+            persisted: plan.events.iter().map(|event| event.pdu.event_id().to_string()).collect(),
+            rejected: Vec::new(),
+            soft_failed: Vec::new(),
+            forward_extremities,
+            stream_orderings: plan
+                .events
+                .first()
+                .zip(plan.events.last())
+                .map(|(first, last)| (first.stream_id, last.stream_id)),
+            error: None,
+        })
+    }
+}
+
+impl crate::sync::SyncRoom {
+    /// The section the room came in.
+    fn section_kind(&self) -> SyncSection {
+        match self.section {
+            RoomSection::Join(_) => SyncSection::Join,
+            RoomSection::Invite(_) => SyncSection::Invite,
+            RoomSection::Knock(_) => SyncSection::Knock,
+            RoomSection::Leave(_) => SyncSection::Leave,
+        }
+    }
+}
+
+/// A room's events checked as client-format events of `version`; a state block's event without
+/// a `state_key` is malformed.
+fn synced_events(
+    room_id: &OwnedRoomId,
+    events: RoomEvents,
+    version: &RoomVersion,
+    path: &str,
+) -> Result<SyncedEvents, InputError> {
+    let parse = |block: &str, objects: Vec<_>| -> Result<Vec<Pdu>, InputError> {
+        objects
+            .into_iter()
+            .enumerate()
+            .map(|(index, object)| {
+                let at = || format!("{path}.{block}.events[{index}]");
+                let pdu = Pdu::from_client_event(object, room_id, version)
+                    .map_err(|error| invalid(&at(), &error.to_string()))?;
+                if block == "state" && !pdu.is_state() {
+                    return Err(invalid(&at(), "a state event must have a state_key"));
+                }
+                Ok(pdu)
+            })
+            .collect()
+    };
+    Ok(SyncedEvents {
+        room_id: room_id.clone(),
+        state: parse("state", events.state)?,
+        timeline: parse("timeline", events.timeline)?,
+        limited: events.limited,
+        prev_batch: events.prev_batch,
+    })
+}
+
+/// The room version a create event declares (`"1"` without one), if this is a create event.
+fn declared_version(
+    event: &ruma_common::CanonicalJsonObject,
+) -> Option<Result<RoomVersion, InputError>> {
+    let text = |key: &str| event.get(key).and_then(CanonicalJsonValue::as_str);
+    if text("type") != Some("m.room.create") || text("state_key") != Some("") {
+        return None;
+    }
+    let content = event.get("content").and_then(CanonicalJsonValue::as_object);
+    let declared = content.and_then(|content| content.get("room_version"));
+    Some(match declared {
+        None => RoomVersion::parse("1"),
+        Some(CanonicalJsonValue::String(version)) => RoomVersion::parse(version),
+        Some(other) => Err(InputError::UnknownRoomVersion(other.to_string())),
+    })
+}
+
+/// The room version a stripped create event names, when it is one this crate knows.
+fn stripped_create_version(event: &JsonValue) -> Option<RoomVersion> {
+    if event.get("type")?.as_str()? != "m.room.create" || event.get("state_key")?.as_str()? != "" {
+        return None;
+    }
+    let declared = event.get("content")?.get("room_version");
+    let declared = match declared {
+        None => "1",
+        Some(version) => version.as_str()?,
+    };
+    RoomVersion::parse(declared).ok()
+}
+
+/// The own member event of an invite's or knock's stripped state (the last member event, as
+/// Synapse appends it) when it is a whole client-format event: stripped events usually carry
+/// no `event_id` or `origin_server_ts`, and none is ever made up.
+fn whole_member_event(
+    events: &[JsonValue],
+    room_id: &OwnedRoomId,
+    version: &RoomVersion,
+) -> Option<Pdu> {
+    let last = events
+        .iter()
+        .rev()
+        .find(|event| event.get("type").and_then(JsonValue::as_str) == Some("m.room.member"))?;
+    let object = crate::model::pdu::canonical_object(last.clone()).ok()?;
+    Pdu::from_client_event(object, room_id, version).ok()
+}
+
+/// The own user's member event after a chunk: on a timeline, the one the chunk puts in the
+/// current state; for outliers, the last the chunk carries.
+fn own_member_event(
+    plan: &RoomWritePlan,
+    events: &SyncedEvents,
+    room: &SyncedRoomState,
+    own_user_id: &str,
+    on_timeline: bool,
+) -> Option<Pdu> {
+    let is_own =
+        |pdu: &&Pdu| pdu.event_type() == "m.room.member" && pdu.state_key() == Some(own_user_id);
+    if !on_timeline {
+        return events.state.iter().chain(&events.timeline).filter(is_own).last().cloned();
+    }
+    let (_, id, _) =
+        plan.current_state_delta.to_insert.iter().find(|((event_type, state_key), _, _)| {
+            event_type == "m.room.member" && state_key == own_user_id
+        })?;
+    events
+        .state
+        .iter()
+        .chain(&events.timeline)
+        .find(|pdu| pdu.owned_event_id() == id)
+        .cloned()
+        .or_else(|| room.known.get(id).map(|known| known.pdu.clone()))
+}
+
+/// The stream ordering a `local_current_membership` row is set at: its member event's, else
+/// the last the store handed out.
+fn stream_ordering_of(
+    plan: &RoomWritePlan,
+    member: Option<&Pdu>,
+    room: &SyncedRoomState,
+    orderings: &StreamOrderings,
+) -> i64 {
+    let Some(member) = member else { return orderings.last() };
+    plan.events
+        .iter()
+        .find(|event| event.pdu.event_id() == member.event_id())
+        .map(|event| event.stream_ordering)
+        .or_else(|| room.known.get(member.owned_event_id()).map(|known| known.stream_ordering))
+        .unwrap_or_else(|| orderings.last())
+}

@@ -1,0 +1,8 @@
+//! `/sync` responses, purely: read into typed rooms ([`response`]) and planned into the same
+//! kind of write plan as PDUs ([`plan`]), for the event store to write room by room.
+
+pub mod plan;
+pub mod response;
+
+pub use plan::{KnownEvent, SyncedEvents, SyncedRoomState};
+pub use response::{RoomEvents, RoomSection, SyncResponse, SyncRoom};
