@@ -60,7 +60,28 @@ macro_rules! store_conformance_tests {
             stripped_state_of_a_stored_knock,
             room_previews_of_every_stored_room,
         );
+        $crate::store_conformance_tests!(@sync $make_store;
+            the_inviters_store_gives_what_synapse_sent,
+            the_invitees_store_previews_every_room,
+            the_knockers_store_previews_every_room,
+            a_limited_timeline_is_a_gap,
+            initial_syncs_store_once,
+            initial_syncs_of_the_inviter_and_invitee,
+            a_malformed_response_changes_nothing,
+        );
     };
+    (@sync $make_store:path; $($name:ident),+ $(,)?) => {$(
+        #[cfg(not(target_arch = "wasm32"))]
+        #[test]
+        fn $name() {
+            common::block_on(async { common::sync_series::$name($make_store().await).await })
+        }
+        #[cfg(target_arch = "wasm32")]
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn $name() {
+            common::sync_series::$name($make_store().await).await
+        }
+    )+};
     (@each $make_store:path; $($name:ident),+ $(,)?) => {$(
         #[cfg(not(target_arch = "wasm32"))]
         #[test]

@@ -17,6 +17,7 @@ pub fn fixture(name: &str) -> JsonValue {
         "pdus.json" => include_str!("../fixtures/synapse-1.163.2/pdus.json"),
         "forks.json" => include_str!("../fixtures/synapse-1.163.2/forks.json"),
         "softfail.json" => include_str!("../fixtures/synapse-1.163.2/softfail.json"),
+        "sync-series.json" => include_str!("../fixtures/synapse-1.163.2/sync-series.json"),
         other => panic!("no fixture {other}"),
     };
     serde_json::from_str(text).unwrap()
@@ -157,6 +158,7 @@ pub fn synapse_group_state(room: &JsonValue, group: i64) -> BTreeMap<(String, St
 pub mod bindings;
 
 pub mod conformance;
+pub mod sync_series;
 pub mod synthetic;
 
 /// Runs a future to completion on this thread. The memory backend never waits, so polling with

@@ -159,17 +159,23 @@ impl<S: Store> EventStore<S> {
                 let declared =
                     events.state.iter().chain(&events.timeline).find_map(declared_version);
                 let version = match (declared, stored_version) {
-                    (Some(Ok(version)), _) | (None, Some(version)) => version,
-                    (Some(Err(error)), _) => {
-                        return Ok(Prepared::Unstorable { section, room_id, error: error.into() })
-                    }
-                    (None, None) => {
-                        let error = InputError::UnknownRoom(room_id.to_string()).into();
-                        return Ok(Prepared::Unstorable { section, room_id, error });
-                    }
+                    (Some(Ok(version)), _) | (None, Some(version)) => Ok(version),
+                    (Some(Err(error)), _) => Err(error),
+                    (None, None) => Err(InputError::UnknownRoom(room_id.to_string())),
                 };
-                let events = synced_events(&room_id, events, &version, &room.path)?;
-                Ok(Prepared::Events { section, events, version, stored })
+                // A room that cannot be stored is checked all the same: a malformed response
+                // is refused whole, and checking an event does not depend on the version.
+                let checked_with = match &version {
+                    Ok(version) => version.clone(),
+                    Err(_) => RoomVersion::parse("1")?,
+                };
+                let events = synced_events(&room_id, events, &checked_with, &room.path)?;
+                match version {
+                    Ok(version) => Ok(Prepared::Events { section, events, version, stored }),
+                    Err(error) => {
+                        Ok(Prepared::Unstorable { section, room_id, error: error.into() })
+                    }
+                }
             }
             RoomSection::Invite(events) | RoomSection::Knock(events) => {
                 let declared = events.iter().find_map(stripped_create_version);

@@ -1,0 +1,356 @@
+//! `/sync` ingestion, part of the store conformance suite: every `/sync` response three users
+//! of a real Synapse 1.163.2 received (`sync-series.json`), and their initial syncs
+//! (`scenarios.json`), replayed into a store, checked against what Synapse sent and showed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use prejoin::model::StateFilter;
+use prejoin::prejoin::{compute_room_preview, MembershipKind, PrejoinConfig, PreviewRequest};
+use prejoin::storage::{EventStore, Store};
+use serde_json::{json, Value as JsonValue};
+
+use super::fixture;
+
+async fn open<S: Store>(backend: S) -> EventStore<S> {
+    EventStore::open(backend, "tab-1").await.unwrap()
+}
+
+/// Ingests one response, asserting every room was stored.
+async fn ingest(store: &EventStore<impl Store>, response: &JsonValue, user: &str) {
+    let result = store.ingest_sync(response, user, |_, _| {}).await.unwrap();
+    for room in &result.rooms {
+        assert_eq!(room.result.error, None, "{}", room.result.room_id);
+    }
+    assert!(result.sync_token_stored);
+    let next_batch = response["next_batch"].as_str().unwrap();
+    assert_eq!(store.sync_token().map(|token| token.next_batch).as_deref(), Some(next_batch));
+}
+
+/// A state as `(type, state_key)` → `(event_id, sender, content)`: what a client reads of it
+/// (`unsigned` holds ages, which differ between two reads of the same event).
+fn state_of(events: &[JsonValue]) -> BTreeMap<(String, String), JsonValue> {
+    events
+        .iter()
+        .map(|event| {
+            let key = (
+                event["type"].as_str().unwrap().to_owned(),
+                event["state_key"].as_str().unwrap().to_owned(),
+            );
+            (key, json!([event["event_id"], event["sender"], event["content"]]))
+        })
+        .collect()
+}
+
+async fn current_state(store: &EventStore<impl Store>, room_id: &str) -> Vec<JsonValue> {
+    let events = store.current_state_events(room_id, &StateFilter::all()).await.unwrap();
+    events.iter().map(|pdu| serde_json::to_value(pdu.to_client_event()).unwrap()).collect()
+}
+
+fn kind_of(kind: &str) -> MembershipKind {
+    match kind {
+        "invite" => MembershipKind::Invite,
+        _ => MembershipKind::Knock,
+    }
+}
+
+/// Alice created every room and invited or accepted everyone: her store, fed only by her own
+/// responses, gives after every step the stripped state Synapse sent bob or carol in that step
+/// (computed from the state at the invite or knock: a rename after bob's invite does not reach
+/// it), and the current state of every room equals what Synapse's `/state` showed her.
+pub async fn the_inviters_store_gives_what_synapse_sent(backend: impl Store) {
+    let store = open(backend).await;
+    let series = fixture("sync-series.json");
+    let alice = series["users"]["alice"].as_str().unwrap();
+    let mut compared = 0;
+    for step in series["steps"].as_array().unwrap() {
+        let name = step["name"].as_str().unwrap();
+        for sync in step["syncs"]["alice"].as_array().unwrap() {
+            ingest(&store, &sync["response"], alice).await;
+        }
+        let default = PrejoinConfig::default();
+        for record in step["expected"]["stripped"].as_array().unwrap() {
+            let room_id = record["room_id"].as_str().unwrap();
+            let target = record["target_user"].as_str().unwrap();
+            let kind = kind_of(record["kind"].as_str().unwrap());
+            let ours = store.stripped_state(room_id, kind, target, &default).await;
+            let ours = ours.unwrap_or_else(|error| panic!("{name}, {room_id}: {error}"));
+            assert_eq!(&JsonValue::Array(ours), &record["events"], "{name}: {room_id}");
+            compared += 1;
+        }
+        for (room_id, expected) in step["expected"]["room_state"].as_object().unwrap() {
+            let ours = current_state(&store, room_id).await;
+            let expected = state_of(expected.as_array().unwrap());
+            assert_eq!(state_of(&ours), expected, "{name}: the current state of {room_id}");
+        }
+    }
+    assert_eq!(compared, 9, "six invites of bob; carol's knock, the invite accepting it, a knock");
+    // Bob's invite to `named` stays as it was sent, though the room was renamed in step 3.
+    let named = &series["rooms"][0]["room_id"];
+    let bob = series["users"]["bob"].as_str().unwrap();
+    let invite = store
+        .stripped_state(
+            named.as_str().unwrap(),
+            MembershipKind::Invite,
+            bob,
+            &PrejoinConfig::default(),
+        )
+        .await
+        .unwrap();
+    let name = invite.iter().find(|event| event["type"] == "m.room.name").unwrap();
+    let sent = &series["steps"][1]["expected"]["stripped"][0]["events"];
+    assert_eq!(sent.as_array().unwrap().iter().find(|e| e["type"] == "m.room.name"), Some(name));
+    let current = current_state(&store, named.as_str().unwrap()).await;
+    let current_name = current.iter().find(|event| event["type"] == "m.room.name").unwrap();
+    assert_ne!(current_name["content"], name["content"], "the rename reached alice's store");
+}
+
+/// Bob's store (invites: received, withdrawn, rejected, accepted, then a gap) previews every
+/// room with his membership after every step.
+pub async fn the_invitees_store_previews_every_room(backend: impl Store) {
+    replay_member(backend, "bob").await;
+}
+
+/// Carol's store (a knock accepted into an invite, a knock denied) previews every room with her
+/// membership after every step, and her knocks' previews use no other member.
+pub async fn the_knockers_store_previews_every_room(backend: impl Store) {
+    replay_member(backend, "carol").await;
+}
+
+/// Replays `role`'s responses; after every step, the rooms previewed are exactly those of
+/// `expected.memberships`, each with that membership; an invite or knock gives back the stripped
+/// state last received for it, and previews as `compute_room_preview` of it.
+async fn replay_member(backend: impl Store, role: &str) {
+    let store = open(backend).await;
+    let series = fixture("sync-series.json");
+    let user = series["users"][role].as_str().unwrap();
+    let mut received: BTreeMap<String, (String, JsonValue)> = BTreeMap::new();
+    for step in series["steps"].as_array().unwrap() {
+        let name = step["name"].as_str().unwrap();
+        for sync in step["syncs"][role].as_array().unwrap() {
+            ingest(&store, &sync["response"], user).await;
+        }
+        for record in step["expected"]["stripped"].as_array().unwrap() {
+            if record["target_user"] == user {
+                let kind = record["kind"].as_str().unwrap().to_owned();
+                received.insert(
+                    record["room_id"].as_str().unwrap().to_owned(),
+                    (kind, record["events"].clone()),
+                );
+            }
+        }
+        let mut expected: BTreeMap<String, String> = BTreeMap::new();
+        for (membership, rooms) in step["expected"]["memberships"][role].as_object().unwrap() {
+            for room in rooms.as_array().unwrap() {
+                expected.insert(room.as_str().unwrap().to_owned(), membership.clone());
+            }
+        }
+        let previews = store.room_previews(user).await.unwrap();
+        let ours: BTreeMap<String, String> = previews
+            .iter()
+            .map(|preview| {
+                let preview = serde_json::to_value(preview).unwrap();
+                let membership = preview["membership"].as_str().unwrap_or("none").to_owned();
+                (preview["roomId"].as_str().unwrap().to_owned(), membership)
+            })
+            .collect();
+        assert_eq!(ours, expected, "{name}: {role}'s rooms and memberships");
+        for preview in &previews {
+            let preview = serde_json::to_value(preview).unwrap();
+            let room_id = preview["roomId"].as_str().unwrap();
+            let membership = preview["membership"].as_str().unwrap();
+            if !matches!(membership, "invite" | "knock") {
+                continue;
+            }
+            let (kind, events) = &received[room_id];
+            assert_eq!(kind, membership, "{name}: {room_id}");
+            let default = PrejoinConfig::default();
+            let ours = store.stripped_state(room_id, kind_of(kind), user, &default).await.unwrap();
+            assert_eq!(&JsonValue::Array(ours), events, "{name}: {room_id} as received");
+            let request = PreviewRequest::new(room_id, user);
+            let from_received = compute_room_preview(&events.to_string(), &request).unwrap();
+            assert_eq!(preview, serde_json::to_value(from_received).unwrap(), "{name}: {room_id}");
+            if membership == "knock" {
+                assert!(preview["inviter"].is_null(), "{name}: a knock names no other member");
+            }
+        }
+    }
+}
+
+/// Bob joins `chat` in step 6 and misses 61 events in step 7: each time the room arrives with a
+/// `limited` timeline, and the store records a gap before the timeline's first event, with its
+/// `prev_batch`; the current state (the topic changed inside the gap) is Synapse's.
+pub async fn a_limited_timeline_is_a_gap(backend: impl Store) {
+    let store = open(backend).await;
+    let series = fixture("sync-series.json");
+    let bob = series["users"]["bob"].as_str().unwrap();
+    let chat = series["rooms"][4]["room_id"].as_str().unwrap();
+    let mut gaps = BTreeSet::new();
+    for step in series["steps"].as_array().unwrap() {
+        for sync in step["syncs"]["bob"].as_array().unwrap() {
+            let response = &sync["response"];
+            ingest(&store, response, bob).await;
+            let timeline = &response["rooms"]["join"][chat]["timeline"];
+            if timeline["limited"] == true {
+                let first = timeline["events"][0]["event_id"].as_str().unwrap().to_owned();
+                gaps.insert((first, timeline["prev_batch"].as_str().unwrap().to_owned()));
+            }
+        }
+        if step["index"].as_u64().unwrap() >= 6 {
+            let expected = state_of(step["expected"]["room_state"][chat].as_array().unwrap());
+            assert_eq!(state_of(&current_state(&store, chat).await), expected, "{}", step["name"]);
+        }
+    }
+    assert_eq!(gaps.len(), 2, "joined in step 6, 61 events missed in step 7");
+    let ours: BTreeSet<(String, String)> = store
+        .backend()
+        .timeline_gaps(chat)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|gap| (gap.event_id.to_string(), gap.prev_batch))
+        .collect();
+    assert_eq!(ours, gaps);
+}
+
+/// The three users' initial syncs (`scenarios.json`): joined rooms' current state is the state
+/// block with the timeline's state events over it; invites and knocks are stored as received.
+/// Ingested again, a response stores nothing and moves nothing.
+pub async fn initial_syncs_store_once(backend: impl Store) {
+    let store = open(backend).await;
+    let syncs = fixture("scenarios.json")["initial_syncs"].clone();
+    let (user, response) =
+        syncs.as_object().unwrap().iter().find(|(user, _)| user.starts_with("@carol")).unwrap();
+    check_initial_sync(&store, user, response).await;
+    let positions = store.positions();
+    let again = store.ingest_sync(response, user, |_, _| {}).await.unwrap();
+    assert!(again.rooms.iter().all(|room| room.result.persisted.is_empty()), "nothing twice");
+    assert_eq!(again.stream_orderings, None);
+    assert_eq!(store.positions(), positions, "nothing moved");
+    check_initial_sync(&store, user, response).await;
+}
+
+/// The inviter's and the invitee's initial syncs, each into a store of its own user: see
+/// [`initial_syncs_store_once`].
+pub async fn initial_syncs_of_the_inviter_and_invitee(backend: impl Store) {
+    let store = open(backend).await;
+    let syncs = fixture("scenarios.json")["initial_syncs"].clone();
+    let (user, response) =
+        syncs.as_object().unwrap().iter().find(|(user, _)| user.starts_with("@alice")).unwrap();
+    check_initial_sync(&store, user, response).await;
+    let token = store.sync_token();
+    let (bob, invites) =
+        syncs.as_object().unwrap().iter().find(|(user, _)| user.starts_with("@bob")).unwrap();
+    let error = store.ingest_sync(invites, bob, |_, _| {}).await.unwrap_err();
+    assert_eq!(error.code(), "INVALID_OPTIONS", "a store holds one user's syncs");
+    assert_eq!(store.sync_token(), token);
+}
+
+async fn check_initial_sync(store: &EventStore<impl Store>, user: &str, response: &JsonValue) {
+    let mut progress = Vec::new();
+    let result =
+        store.ingest_sync(response, user, |done, total| progress.push((done, total))).await;
+    let result = result.unwrap();
+    let rooms = &response["rooms"];
+    let total: usize = ["join", "invite", "knock", "leave"]
+        .iter()
+        .map(|section| rooms[section].as_object().map_or(0, |rooms| rooms.len()))
+        .sum();
+    assert_eq!(result.rooms.len(), total);
+    assert_eq!(progress, (1..=total).map(|done| (done, total)).collect::<Vec<_>>());
+    assert_eq!(store.sync_token().unwrap().next_batch, response["next_batch"].as_str().unwrap());
+    let previews = store.room_previews(user).await.unwrap();
+    let memberships: BTreeMap<String, JsonValue> = previews
+        .iter()
+        .map(|preview| {
+            let preview = serde_json::to_value(preview).unwrap();
+            (preview["roomId"].as_str().unwrap().to_owned(), preview["membership"].clone())
+        })
+        .collect();
+    for (section, key) in [("invite", "invite_state"), ("knock", "knock_state")] {
+        for (room_id, room) in rooms[section].as_object().into_iter().flatten() {
+            assert_eq!(memberships[room_id], section, "{room_id}");
+            let default = PrejoinConfig::default();
+            let ours =
+                store.stripped_state(room_id, kind_of(section), user, &default).await.unwrap();
+            assert_eq!(JsonValue::Array(ours), room[key]["events"], "{room_id}");
+        }
+    }
+    for (room_id, room) in rooms["join"].as_object().into_iter().flatten() {
+        assert_eq!(memberships[room_id], "join", "{room_id}");
+        let mut expected = state_of(room["state"]["events"].as_array().unwrap());
+        let timeline = room["timeline"]["events"].as_array().unwrap();
+        let state_events: Vec<JsonValue> =
+            timeline.iter().filter(|event| event.get("state_key").is_some()).cloned().collect();
+        expected.extend(state_of(&state_events));
+        assert_eq!(state_of(&current_state(store, room_id).await), expected, "{room_id}");
+        let last = timeline.last().unwrap()["event_id"].as_str().unwrap();
+        let tips = store.forward_extremities(room_id).await.unwrap();
+        assert_eq!(tips, BTreeSet::from([last.to_owned()]), "{room_id}: the timeline's tip");
+    }
+}
+
+/// A response malformed anywhere is `INVALID_SYNC`, naming where, and stores nothing: not even
+/// the rooms before the malformed one.
+pub async fn a_malformed_response_changes_nothing(backend: impl Store) {
+    let store = open(backend).await;
+    let series = fixture("sync-series.json");
+    let alice = series["users"]["alice"].as_str().unwrap();
+    ingest(&store, &series["steps"][0]["syncs"]["alice"][0]["response"], alice).await;
+    let good = series["steps"][1]["syncs"]["alice"][0]["response"].clone();
+    let rooms: Vec<String> = good["rooms"]["join"].as_object().unwrap().keys().cloned().collect();
+    let last = rooms.last().unwrap().clone();
+    let at = |path: &[&str]| path.iter().fold(String::new(), |p, s| format!("{p}/{s}"));
+    let events = |room: &str| at(&["rooms", "join", room, "timeline", "events"]);
+    let cases: Vec<(String, JsonValue, &str)> = vec![
+        (at(&["next_batch"]), json!(5), "next_batch"),
+        (at(&["rooms"]), json!([]), "rooms"),
+        (at(&["rooms", "join"]), json!("x"), "rooms.join"),
+        (at(&["rooms", "join", &last]), json!([]), "rooms.join"),
+        (at(&["rooms", "join", &last, "timeline", "limited"]), json!("yes"), "limited"),
+        (at(&["rooms", "join", &last, "timeline", "prev_batch"]), json!(1), "prev_batch"),
+        (events(&last), json!({}), "timeline.events"),
+        (format!("{}/3", events(&last)), json!("event"), "timeline.events[3]"),
+        (format!("{}/3/event_id", events(&last)), json!(null), "timeline.events[3]"),
+        (format!("{}/3/event_id", events(&last)), json!("no id"), "timeline.events[3]"),
+        (format!("{}/4/sender", events(&last)), json!("alice"), "timeline.events[4]"),
+        (format!("{}/2/content", events(&last)), json!([]), "timeline.events[2]"),
+        (format!("{}/2/origin_server_ts", events(&last)), json!(-1), "timeline.events[2]"),
+        (format!("{}/2/content/n", events(&last)), json!(1.5), "timeline.events[2]"),
+        (format!("{}/0/state_key", events(&last)), json!(7), "timeline.events[0]"),
+        (format!("{}/0/room_id", events(&last)), json!("!other:x"), "timeline.events[0]"),
+    ];
+    for (pointer, value, named) in cases {
+        let mut bad = good.clone();
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        let parent = if parent.is_empty() { &mut bad } else { bad.pointer_mut(parent).unwrap() };
+        match parent {
+            JsonValue::Array(items) => items[key.parse::<usize>().unwrap()] = value,
+            object => object[key] = value,
+        }
+        let error = store.ingest_sync(&bad, alice, |_, _| {}).await.unwrap_err();
+        assert_eq!(error.code(), "INVALID_SYNC", "{pointer}: {error}");
+        assert!(error.to_string().contains(named), "{pointer}: {error}");
+        assert_eq!(store.current_token(), 0, "{pointer}: nothing stored");
+        assert!(store.rooms().await.unwrap().is_empty(), "{pointer}: no room stored");
+    }
+    let mut no_state_key = good.clone();
+    let with_state = rooms
+        .iter()
+        .rev()
+        .find(|room| good["rooms"]["join"][room]["state"]["events"][0].is_object());
+    let with_state = with_state.expect("a room whose state block is not empty");
+    let state =
+        no_state_key.pointer_mut(&format!("/rooms/join/{with_state}/state/events/0")).unwrap();
+    state.as_object_mut().unwrap().remove("state_key");
+    let error = store.ingest_sync(&no_state_key, alice, |_, _| {}).await.unwrap_err();
+    assert_eq!(error.code(), "INVALID_SYNC");
+    assert!(error.to_string().contains("state.events[0]"), "{error}");
+    assert_eq!(store.current_token(), 0);
+    let token = store.sync_token();
+    assert_eq!(
+        token.unwrap().next_batch,
+        series["steps"][0]["syncs"]["alice"][0]["response"]["next_batch"]
+    );
+    ingest(&store, &good, alice).await;
+    assert_eq!(store.rooms().await.unwrap().len(), rooms.len());
+}
