@@ -99,4 +99,28 @@ mod reopen {
         assert_eq!(token, room["events"].as_array().unwrap().len() as f64);
         again.close();
     }
+
+    /// `syncToken()` is synchronous: a reopened store has it from the open's one read, and a
+    /// response whose room could not be written leaves it where it was.
+    #[wasm_bindgen_test::wasm_bindgen_test]
+    async fn a_reopened_store_keeps_its_sync_token() {
+        let series = common::fixture("sync-series.json");
+        let alice = series["users"]["alice"].as_str().unwrap();
+        let opts = super::indexeddb_options();
+        let store = common::bindings::open_store(to_js(&opts)).await.unwrap();
+        assert_eq!(store.sync_token().unwrap(), None);
+        let mut last = None;
+        for step in series["steps"].as_array().unwrap().iter().take(3) {
+            let response = &step["syncs"]["alice"][0]["response"];
+            let ingest_opts = tsify::Ts::new_unchecked(to_js(&json!({"ownUserId": alice})));
+            store.ingest_sync(to_js(response).unchecked_into(), ingest_opts).await.unwrap();
+            last = response["next_batch"].as_str().map(str::to_owned);
+        }
+        let token = store.current_token().unwrap();
+        store.close();
+        let again = common::bindings::open_store(to_js(&opts)).await.unwrap();
+        assert_eq!(again.sync_token().unwrap(), last);
+        assert_eq!(again.current_token().unwrap(), token);
+        again.close();
+    }
 }

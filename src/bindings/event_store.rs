@@ -221,13 +221,17 @@ pub struct ChunkError {
 pub struct StoredEvent {
     /// The event id.
     pub event_id: String,
-    /// The PDU as stored, with its `event_id` (and a room version 12 create event's `room_id`).
-    #[tsify(type = "Pdu")]
+    /// The PDU as stored, with its `event_id` (and a room version 12 create event's `room_id`);
+    /// an event from `/sync` as it came, with its `room_id` (see `clientFormat`).
+    #[tsify(type = "Pdu | ClientEvent")]
     pub event: JsonValue,
     /// The room version it was parsed with.
     pub room_version: String,
     /// Its event format version (1–4), stored with it.
     pub format_version: u8,
+    /// It came from `/sync` in client format: it has no `depth`, `prev_events`, `auth_events`,
+    /// hashes or signatures.
+    pub client_format: bool,
     /// What the store knows about it beyond its JSON.
     pub internal_metadata: InternalMetadata,
     /// Why it was rejected (`auth_error`), or `null`.
@@ -633,6 +637,7 @@ impl From<storage::StoredEvent> for StoredEvent {
             event: CanonicalJsonValue::Object(pdu.to_json_with_ids()).into(),
             room_version: pdu.room_version().as_str().to_owned(),
             format_version: pdu.format_version().number(),
+            client_format: pdu.is_client_format(),
             internal_metadata: InternalMetadata {
                 outlier,
                 soft_failed,

@@ -69,3 +69,78 @@ test("bad input rejects with a code and stores nothing", async () => {
   await assertCode("STORE_CLOSED", store.getEvent(room.events[0].event_id));
   assert.throws(() => store.currentToken(), (error) => error.code === "STORE_CLOSED");
 });
+
+const series = JSON.parse(
+  readFileSync(new URL("../fixtures/synapse-1.163.2/sync-series.json", import.meta.url), "utf8"),
+);
+const responsesOf = (role) =>
+  series.steps.flatMap((step) => step.syncs[role].map((sync) => sync.response));
+
+test("ingestSync stores the invitee's responses and previews his rooms", async () => {
+  const bob = series.users.bob;
+  const store = await EventStore.open({ name: "node-sync", inMemory: true });
+  assert.equal(store.syncToken(), undefined);
+  const [initial, invited] = responsesOf("bob");
+  const first = await store.ingestSync(initial, { ownUserId: bob });
+  assert.deepEqual(first.counts, { join: 0, invite: 0, knock: 0, leave: 0, events: 0 });
+  assert.equal(store.syncToken(), initial.next_batch);
+
+  const progress = [];
+  const result = await store.ingestSync(invited, {
+    ownUserId: bob,
+    onProgress: (done, total) => progress.push([done, total]),
+  });
+  const invites = Object.keys(invited.rooms.invite).sort();
+  assert.deepEqual(result.counts, { join: 0, invite: 5, knock: 0, leave: 0, events: 0 });
+  assert.deepEqual(result.rooms.map((room) => [room.roomId, room.section]), invites.map((id) => [id, "invite"]));
+  assert.deepEqual(progress, [1, 2, 3, 4, 5].map((done) => [done, 5]));
+  assert.equal(result.syncTokenStored, true);
+  assert.equal(store.syncToken(), invited.next_batch);
+
+  const [named] = series.rooms;
+  const stripped = await store.strippedState(named.room_id, { kind: "invite", userId: bob });
+  assert.deepEqual(stripped, invited.rooms.invite[named.room_id].invite_state.events);
+  const previews = await store.roomPreviews({ ownUserId: bob });
+  assert.deepEqual(previews.map((p) => [p.roomId, p.membership]), invites.map((id) => [id, "invite"]));
+  const tea = previews.find((p) => p.roomId === named.room_id);
+  assert.equal(tea.displayName, "Tea Party");
+  assert.equal(tea.displayNameSource, "name");
+  assert.equal(tea.inviter.userId, series.users.alice);
+
+  const again = await store.ingestSync(invited, { ownUserId: bob });
+  assert.equal(again.counts.events, 0);
+  assert.equal(again.streamOrderings, null);
+  store.close();
+});
+
+test("ingestSync refuses a malformed response and bad options with a code", async () => {
+  const alice = series.users.alice;
+  const store = await EventStore.open({ name: "node-sync", inMemory: true });
+  const response = responsesOf("alice")[1];
+  const broken = structuredClone(response);
+  const [roomId] = Object.keys(broken.rooms.join);
+  delete broken.rooms.join[roomId].timeline.events[0].event_id;
+  await assertCode("INVALID_SYNC", store.ingestSync(broken, { ownUserId: alice }));
+  await assertCode("INVALID_SYNC", store.ingestSync({ rooms: {} }, { ownUserId: alice }));
+  await assertCode("INVALID_OPTIONS", store.ingestSync(response, { ownUserId: "alice" }));
+  await assertCode("INVALID_OPTIONS", store.ingestSync(response, { ownUserId: alice, onProgress: 5 }));
+  await assertCode("INVALID_OPTIONS", store.ingestSync(response, { ownUserId: alice, since: "x" }));
+  assert.equal(store.currentToken(), 0);
+  assert.equal(store.syncToken(), undefined);
+  const result = await store.ingestSync(response, { ownUserId: alice });
+  assert.equal(result.counts.join, Object.keys(response.rooms.join).length);
+  assert.equal(store.currentToken(), result.counts.events);
+
+  // Events keep what /sync gave, and nothing it did not: no depth, no prev events.
+  const [roomId, room] = Object.entries(response.rooms.join).find(([, r]) => r.state.events.length);
+  const last = room.timeline.events.at(-1);
+  const stored = await store.getEvent(last.event_id);
+  assert.equal(stored.clientFormat, true);
+  assert.deepEqual(stored.event, { ...last, room_id: roomId });
+  assert.equal(stored.internalMetadata.outlier, false);
+  const fromState = await store.getEvent(room.state.events[0].event_id);
+  assert.equal(fromState.internalMetadata.outlier, true, "a state block's event is an outlier");
+  assert.deepEqual(await store.forwardExtremities(roomId), [last.event_id]);
+  store.close();
+  assert.throws(() => store.syncToken(), (error) => error.code === "STORE_CLOSED");
+});

@@ -8,6 +8,11 @@ import init, {
   type ClientEvent,
   type Event,
   type EventStoreOptions,
+  type IngestOptions,
+  type IngestResult,
+  type IngestedRoom,
+  type SectionCounts,
+  type SyncResponse,
   type InternalMetadata,
   type Pdu,
   type PersistResult,
@@ -158,6 +163,18 @@ assertType<Equal<IsAny<Parameters<EventStore["strippedState"]>[1]>, false>>();
 assertType<Equal<IsAny<Parameters<EventStore["roomPreviews"]>[0]>, false>>();
 assertType<Equal<IsAny<Parameters<EventStore["currentState"]>[1]>, false>>();
 
+assertType<Equal<ReturnType<EventStore["ingestSync"]>, Promise<IngestResult>>>();
+assertType<Equal<Parameters<EventStore["ingestSync"]>[0], SyncResponse>>();
+assertType<Equal<Parameters<EventStore["ingestSync"]>[1], IngestOptions>>();
+assertType<Equal<ReturnType<EventStore["syncToken"]>, string | undefined>>();
+assertType<Equal<IngestResult["rooms"], IngestedRoom[]>>();
+assertType<Equal<IngestResult["counts"], SectionCounts>>();
+assertType<Equal<IngestResult["streamOrderings"], StreamOrderingRange | null>>();
+assertType<Equal<IngestResult["syncTokenStored"], boolean>>();
+assertType<Equal<IngestedRoom["section"], "join" | "invite" | "knock" | "leave">>();
+assertType<Equal<IngestedRoom["error"], ChunkError | null>>();
+assertType<Equal<SectionCounts["events"], number>>();
+
 assertType<Equal<PersistResult["rooms"], RoomPersistResult[]>>();
 assertType<Equal<RoomPersistResult["roomId"], string>>();
 assertType<Equal<RoomPersistResult["persisted"], string[]>>();
@@ -174,7 +191,8 @@ assertType<Equal<ChunkError["code"], PrejoinErrorCode>>();
 assertType<Equal<ChunkError["message"], string>>();
 
 assertType<Equal<StoredEvent["eventId"], string>>();
-assertType<Equal<StoredEvent["event"], Pdu>>();
+assertType<Equal<StoredEvent["event"], Pdu | ClientEvent>>();
+assertType<Equal<StoredEvent["clientFormat"], boolean>>();
 assertType<Equal<StoredEvent["roomVersion"], string>>();
 assertType<Equal<StoredEvent["formatVersion"], number>>();
 assertType<Equal<StoredEvent["internalMetadata"], InternalMetadata>>();
@@ -210,11 +228,22 @@ const streamOrdering: number | null | undefined = stored?.internalMetadata.strea
 const extremities: string[] = await store.forwardExtremities("!room:example.org");
 const invited: StrippedEvent[] = await store.strippedState("!room:example.org", { kind: "invite", userId: "@bob:example.org" });
 const previews: RoomPreview[] = await store.roomPreviews({ ownUserId: "@bob:example.org" });
+const response: SyncResponse = { next_batch: "s1", rooms: { join: {}, invite: {} }, presence: {} };
+const ingested: IngestResult = await store.ingestSync(response, {
+  ownUserId: "@bob:example.org",
+  onProgress: (done: number, total: number) => console.log(done, total),
+});
+const since: string | undefined = store.syncToken();
+console.log(ingested.counts.join, since);
 const token: number = store.currentToken();
 const instance: string = store.instanceName;
 console.log(current, at, streamOrdering, extremities, invited, previews, token, instance);
 store.close();
 
+// @ts-expect-error: the own user is required
+store.ingestSync(response, {});
+// @ts-expect-error: a response has a next_batch
+store.ingestSync({ rooms: {} }, { ownUserId: "@bob:example.org" });
 // @ts-expect-error: the name is required
 EventStore.open({ inMemory: true });
 // @ts-expect-error: the kind is "invite" or "knock"
