@@ -87,7 +87,7 @@ pub struct IngestOptions {
     /// Called after each room is stored, with how many are done and how many there are.
     /// (A function does not survive `JSON.stringify`: it is read from the object itself.)
     #[tsify(optional, type = "(done: number, total: number) => void")]
-    #[serde(default, skip_serializing)]
+    #[serde(default)]
     pub on_progress: Option<JsonValue>,
 }
 
@@ -137,6 +137,37 @@ pub struct IngestedRoom {
     pub stream_orderings: Option<StreamOrderingRange>,
     /// Why nothing of this room was stored, or `null`.
     pub error: Option<ChunkError>,
+}
+
+/// Options of `EventStore.roomTimeline`.
+#[derive(Debug, Default, Deserialize, Serialize, Tsify)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoomTimelineOptions {
+    /// How many events at most (default 20).
+    #[tsify(optional)]
+    pub limit: Option<u32>,
+    /// Events older than this one (an event of the room's timeline); the newest without it.
+    #[tsify(optional)]
+    pub before: Option<String>,
+}
+
+/// A page of a room's timeline.
+#[derive(Debug, Serialize, Tsify)]
+pub struct RoomTimeline {
+    /// The events, oldest first (newest last).
+    #[tsify(type = "ClientEvent[]")]
+    pub events: Vec<JsonValue>,
+    /// Set when the events before the first are not stored: a `/sync` response left them out,
+    /// and `/messages?from=prevBatch` has them.
+    pub gap: Option<TimelineGap>,
+}
+
+/// Where a room's stored timeline has a gap.
+#[derive(Debug, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineGap {
+    /// The `prev_batch` token to paginate back from.
+    pub prev_batch: String,
 }
 
 /// Options of `EventStore.strippedState`.
@@ -259,6 +290,9 @@ pub struct InternalMetadata {
     /// It was redacted.
     pub redacted: bool,
 }
+
+/// How many events `roomTimeline` returns without a `limit`.
+const DEFAULT_TIMELINE_LIMIT: usize = 20;
 
 /// The two backends; every method dispatches through [`with_store!`].
 enum Backend {
@@ -482,6 +516,40 @@ impl JsEventStore {
                 .map_err(to_js_error)?
                 .ok_or_else(|| to_js_error(InputError::UnknownEvent(event_id.to_string())))?;
         client_events_to_js(&events)
+    }
+
+    /// A page of the room's timeline, newest last: the newest `limit` events (default 20), or
+    /// those older than `before`. `gap` is set when the events before the first are not
+    /// stored (a `limited` `/sync` timeline left them out); a page stops at such a gap.
+    ///
+    /// @throws {PrejoinError} `INVALID_ROOM_ID`, `INVALID_EVENT_ID`, `UNKNOWN_EVENT` (`before`
+    /// is not an event of the room), `INVALID_OPTIONS`, `STORE_CLOSED`.
+    #[wasm_bindgen(js_name = roomTimeline)]
+    pub async fn room_timeline(
+        &self,
+        #[wasm_bindgen(js_name = roomId, unchecked_param_type = "string")] room_id: JsValue,
+        opts: Option<Ts<RoomTimelineOptions>>,
+    ) -> Result<Ts<RoomTimeline>, JsValue> {
+        let backend = self.backend()?;
+        let room_id = room_id_from_js(&room_id)?;
+        let opts = match opts {
+            Some(opts) => options_from_js::<RoomTimelineOptions>(&opts.js_value())?,
+            None => RoomTimelineOptions::default(),
+        };
+        let before = match &opts.before {
+            Some(before) => Some(event_id_from_js(&JsValue::from_str(before))?),
+            None => None,
+        };
+        let limit = opts.limit.map_or(DEFAULT_TIMELINE_LIMIT, |limit| limit as usize);
+        let page = with_store!(&*backend, store => {
+            store.room_timeline(&room_id, before.as_deref(), limit).await
+        })
+        .map_err(to_js_error)?;
+        let events =
+            page.events.iter().map(|pdu| CanonicalJsonValue::Object(pdu.to_client_event()).into());
+        let events = events.collect();
+        let gap = page.gap.map(|prev_batch| TimelineGap { prev_batch });
+        Ok(Ts::new_unchecked(to_js(&RoomTimeline { events, gap })?))
     }
 
     /// The room's forward extremities (the leaves of its DAG), sorted.

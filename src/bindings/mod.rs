@@ -17,8 +17,8 @@ use self::convert::{json_from_js, json_text_from_js, options_from_js, to_js, to_
 pub use self::event_store::{
     ChunkError, ClientEventArray, EventStoreOptions, IngestOptions, IngestResult, IngestedRoom,
     InternalMetadata, JsEventStore, PersistOptions, PersistResult, RejectedEvent,
-    RoomPersistResult, RoomPreviewArray, RoomPreviewsOptions, SectionCounts, StoredEvent,
-    StoredStrippedStateOptions, StreamOrderingRange,
+    RoomPersistResult, RoomPreviewArray, RoomPreviewsOptions, RoomTimeline, RoomTimelineOptions,
+    SectionCounts, StoredEvent, StoredStrippedStateOptions, StreamOrderingRange, TimelineGap,
 };
 use self::options::{RoomPreviewOptions, StrippedStateOptions};
 use crate::prejoin::{self, RoomPreview};

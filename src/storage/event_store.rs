@@ -71,6 +71,18 @@ pub struct RoomPersistResult {
     pub error: Option<StoreError>,
 }
 
+/// A page of a room's timeline ([`EventStore::room_timeline`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TimelinePage {
+    /// The events, oldest first.
+    pub events: Vec<Pdu>,
+    /// The `prev_batch` to paginate back from when the events before the first were not
+    /// delivered (a gap of a `limited` `/sync` timeline); `None` when they are stored (another
+    /// page) or when there are none.
+    pub gap: Option<String>,
+}
+
 /// What persisting a batch did, room chunk by room chunk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -642,6 +654,45 @@ impl<S: Store> EventStore<S> {
         self.backend.state_at_event(event_id, filter).await
     }
 
+    /// The newest `limit` events of a room's timeline older than `before` (an event of the
+    /// room's timeline), oldest first, redacted ones pruned; with the `prev_batch` of the gap
+    /// before the first of them, when the events before it were left out of a `/sync`
+    /// response. A page stops at a gap: what is older than it is another page.
+    pub async fn room_timeline(
+        &self,
+        room_id: &str,
+        before: Option<&EventId>,
+        limit: usize,
+    ) -> Result<TimelinePage, StoreError> {
+        let before = match before {
+            None => None,
+            Some(event_id) => {
+                let event = self.backend.event(event_id).await?;
+                let in_room = event.filter(|event| event.pdu.room_id() == room_id);
+                let ordering = in_room.and_then(|event| event.internal_metadata.stream_ordering);
+                let unknown = || InputError::UnknownEvent(event_id.to_string());
+                Some(ordering.ok_or_else(unknown)?)
+            }
+        };
+        let newest_first = self.backend.room_timeline(room_id, before, limit).await?;
+        let gaps: BTreeMap<OwnedEventId, String> = (self.backend.timeline_gaps(room_id).await?)
+            .into_iter()
+            .map(|gap| (gap.event_id, gap.prev_batch))
+            .collect();
+        let mut events = Vec::with_capacity(newest_first.len());
+        let mut gap = None;
+        for event in newest_first {
+            let before_it = gaps.get(event.pdu.owned_event_id()).cloned();
+            events.push(event.pdu);
+            if before_it.is_some() {
+                gap = before_it;
+                break;
+            }
+        }
+        events.reverse();
+        Ok(TimelinePage { events: self.pruned(events).await?, gap })
+    }
+
     /// A room's forward extremities.
     pub async fn forward_extremities(&self, room_id: &str) -> Result<BTreeSet<String>, StoreError> {
         self.backend.forward_extremities(room_id).await
@@ -1011,6 +1062,14 @@ mod tests {
             event_ids: &[OwnedEventId],
         ) -> Result<BTreeSet<OwnedEventId>, StoreError> {
             self.0.referenced_as_prev(event_ids).await
+        }
+        async fn room_timeline(
+            &self,
+            room_id: &str,
+            before: Option<i64>,
+            limit: usize,
+        ) -> Result<Vec<StoredEvent>, StoreError> {
+            self.0.room_timeline(room_id, before, limit).await
         }
         async fn local_memberships(
             &self,

@@ -12,7 +12,8 @@ use crate::model::room_version::RoomVersion;
 use crate::model::{StateFilter, StateKey};
 use crate::persist::state_groups::{StateGroupId, StateGroupRow, StateGroups};
 use crate::persist::{
-    LocalMembership, MembershipRow, RedactionRow, RoomWritePlan, StateIds, TimelineGap,
+    EventOutcome, LocalMembership, MembershipRow, RedactionRow, RoomWritePlan, StateIds,
+    TimelineGap,
 };
 
 /// Every table in memory.
@@ -281,6 +282,30 @@ impl Store for MemoryStore {
         }
         chain.reverse();
         Ok(chain)
+    }
+
+    async fn room_timeline(
+        &self,
+        room_id: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let tables = self.tables.borrow();
+        let below = |event: &&StoredEvent| {
+            let ordering = event.internal_metadata.stream_ordering.unwrap_or_default();
+            before.is_none_or(|before| ordering < before)
+        };
+        let mut events: Vec<StoredEvent> = tables
+            .events
+            .values()
+            .filter(|event| event.pdu.room_id() == room_id)
+            .filter(|event| event.outcome() == EventOutcome::Accepted)
+            .filter(below)
+            .cloned()
+            .collect();
+        events.sort_by_key(|event| std::cmp::Reverse(event.internal_metadata.stream_ordering));
+        events.truncate(limit);
+        Ok(events)
     }
 
     async fn local_memberships(

@@ -25,6 +25,7 @@ use ruma_common::{EventId, OwnedEventId};
 pub use self::error::StoreError;
 pub use self::event_store::{
     EventStore, IngestResult, PersistResult, RoomIngestResult, RoomPersistResult, SyncSection,
+    TimelinePage,
 };
 pub use self::memory::MemoryStore;
 use crate::model::internal_metadata::InternalMetadata;
@@ -208,6 +209,15 @@ pub trait Store {
         &self,
         group: StateGroupId,
     ) -> Result<Vec<StateGroupRow>, StoreError>;
+
+    /// The newest `limit` events of a room's timeline (accepted events that are not outliers)
+    /// whose stream ordering is below `before`, newest first.
+    async fn room_timeline(
+        &self,
+        room_id: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
 
     /// `user_id`'s `local_current_membership` rows, by room id.
     async fn local_memberships(

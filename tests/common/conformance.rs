@@ -59,12 +59,14 @@ macro_rules! store_conformance_tests {
             stripped_state_of_stored_invites,
             stripped_state_of_a_stored_knock,
             room_previews_of_every_stored_room,
+            a_room_of_pdus_reads_back_as_a_timeline,
         );
         $crate::store_conformance_tests!(@sync $make_store;
             the_inviters_store_gives_what_synapse_sent,
             the_invitees_store_previews_every_room,
             the_knockers_store_previews_every_room,
             a_limited_timeline_is_a_gap,
+            a_synced_timeline_reads_back_page_by_page,
             initial_syncs_store_once,
             initial_syncs_of_the_inviter_and_invitee,
             a_malformed_response_changes_nothing,
@@ -308,6 +310,20 @@ async fn check_softfail_room<S: Store>(
         let current = store.current_state(room_id, &StateFilter::all()).await.unwrap();
         assert_eq!(state_of(current), expected_state(&expected["current_state"]), "{at}");
     }
+    // Synapse never sends a soft-failed event to a client: it is no part of the timeline.
+    let timeline = store.room_timeline(room_id, None, usize::MAX).await.unwrap();
+    for pdu in &timeline.events {
+        let event = stored(&store, pdu.event_id().as_str()).await;
+        assert!(!event.internal_metadata.soft_failed, "{name}: {} in the timeline", pdu.event_id());
+    }
+    let soft_failed = (room["batches"].as_array().unwrap().iter())
+        .flat_map(|batch| batch["outcomes"].as_object().unwrap())
+        .filter(|(_, outcome)| *outcome == "soft_failed")
+        .count();
+    let stored_events = (room["batches"].as_array().unwrap().iter())
+        .flat_map(|batch| batch["events"].as_array().unwrap())
+        .count();
+    assert_eq!(timeline.events.len(), stored_events - soft_failed, "{name}");
     store
 }
 
@@ -432,6 +448,14 @@ impl<S: Store> Store for FailingRoom<S> {
         event_ids: &[OwnedEventId],
     ) -> Result<BTreeSet<OwnedEventId>, StoreError> {
         self.inner.referenced_as_prev(event_ids).await
+    }
+    async fn room_timeline(
+        &self,
+        room_id: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.inner.room_timeline(room_id, before, limit).await
     }
     async fn local_memberships(
         &self,
@@ -1464,4 +1488,39 @@ pub async fn a_de_outliered_event_keeps_its_stream_ordering<S: Store>(backend: S
 /// A `pdus.json` room's PDUs as JSON, in Synapse's stream order.
 fn room_pdus_json(room: &JsonValue) -> Vec<JsonValue> {
     room["events"].as_array().unwrap().iter().map(|event| event["pdu"].clone()).collect()
+}
+
+/// A room of PDUs read back as a timeline: its events in Synapse's stream order, newest page
+/// first, without a gap (a room of PDUs has backward extremities instead). (That soft-failed
+/// events are not part of a timeline is checked with the soft failures of `softfail.json`.)
+pub async fn a_room_of_pdus_reads_back_as_a_timeline(backend: impl Store) {
+    let store = open(backend).await;
+    let fixture = pdus_fixture();
+    let room = fixture["rooms"].as_array().unwrap().iter().find(|r| r["name"] == "v10").unwrap();
+    let room_id = room["room_id"].as_str().unwrap();
+    let events: Vec<JsonValue> =
+        room["events"].as_array().unwrap().iter().map(|e| e["pdu"].clone()).collect();
+    persist(&store, events, &mut std::iter::empty()).await;
+    let mut expected: Vec<(i64, String)> = room["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (e["stream_ordering"].as_i64().unwrap(), e["event_id"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    expected.sort();
+    let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
+    let mut pages = Vec::new();
+    let mut before: Option<OwnedEventId> = None;
+    loop {
+        let page = store.room_timeline(room_id, before.as_deref(), 5).await.unwrap();
+        assert_eq!(page.gap, None);
+        let Some(first) = page.events.first() else { break };
+        before = Some(first.owned_event_id().clone());
+        pages.push(page.events.iter().map(|pdu| pdu.event_id().to_string()).collect::<Vec<_>>());
+    }
+    assert_eq!(pages.len(), expected.len().div_ceil(5));
+    let read: Vec<String> = pages.into_iter().rev().flatten().collect();
+    assert_eq!(read, expected);
 }

@@ -354,3 +354,48 @@ pub async fn a_malformed_response_changes_nothing(backend: impl Store) {
     ingest(&store, &good, alice).await;
     assert_eq!(store.rooms().await.unwrap().len(), rooms.len());
 }
+
+/// Bob's `chat` read back page by page: the ten events of step 7's timeline, stopping at the gap
+/// before them (step 7's `prev_batch`); before them the events of step 6's timeline (his
+/// join), stopping at the gap of step 6; then nothing. No event of a `state` block is in it.
+pub async fn a_synced_timeline_reads_back_page_by_page(backend: impl Store) {
+    let store = open(backend).await;
+    let series = fixture("sync-series.json");
+    let bob = series["users"]["bob"].as_str().unwrap();
+    let chat = series["rooms"][4]["room_id"].as_str().unwrap();
+    let mut timelines = Vec::new();
+    for step in series["steps"].as_array().unwrap() {
+        for sync in step["syncs"]["bob"].as_array().unwrap() {
+            ingest(&store, &sync["response"], bob).await;
+            let timeline = &sync["response"]["rooms"]["join"][chat]["timeline"];
+            if timeline.is_object() {
+                timelines.push(timeline.clone());
+            }
+        }
+    }
+    assert_eq!(timelines.len(), 2, "steps 6 and 7");
+    let ids = |events: &[prejoin::model::pdu::Pdu]| -> Vec<String> {
+        events.iter().map(|pdu| pdu.event_id().to_string()).collect()
+    };
+    let expected = |timeline: &JsonValue| -> Vec<String> {
+        let events = timeline["events"].as_array().unwrap();
+        events.iter().map(|event| event["event_id"].as_str().unwrap().to_owned()).collect()
+    };
+    let newest = store.room_timeline(chat, None, 100).await.unwrap();
+    assert_eq!(ids(&newest.events), expected(&timelines[1]));
+    assert_eq!(newest.gap.as_deref(), timelines[1]["prev_batch"].as_str());
+    let first = newest.events[0].owned_event_id().clone();
+    let older = store.room_timeline(chat, Some(&first), 100).await.unwrap();
+    assert_eq!(ids(&older.events), expected(&timelines[0]));
+    assert_eq!(older.gap.as_deref(), timelines[0]["prev_batch"].as_str());
+    let oldest = older.events[0].owned_event_id().clone();
+    let none = store.room_timeline(chat, Some(&oldest), 100).await.unwrap();
+    assert_eq!((none.events.len(), none.gap), (0, None));
+
+    let three = store.room_timeline(chat, None, 3).await.unwrap();
+    assert_eq!(ids(&three.events), expected(&timelines[1])[7..].to_vec());
+    assert_eq!(three.gap, None, "the gap is before the first of the ten, not of these three");
+    let elsewhere = series["rooms"][0]["room_id"].as_str().unwrap();
+    let error = store.room_timeline(elsewhere, Some(&first), 10).await.unwrap_err();
+    assert_eq!(error.code(), "UNKNOWN_EVENT", "an event of another room");
+}

@@ -132,15 +132,42 @@ test("ingestSync refuses a malformed response and bad options with a code", asyn
   assert.equal(store.currentToken(), result.counts.events);
 
   // Events keep what /sync gave, and nothing it did not: no depth, no prev events.
-  const [roomId, room] = Object.entries(response.rooms.join).find(([, r]) => r.state.events.length);
+  const [stateRoomId, room] = Object.entries(response.rooms.join).find(([, r]) => r.state.events.length);
   const last = room.timeline.events.at(-1);
   const stored = await store.getEvent(last.event_id);
   assert.equal(stored.clientFormat, true);
-  assert.deepEqual(stored.event, { ...last, room_id: roomId });
+  assert.deepEqual(stored.event, { ...last, room_id: stateRoomId });
   assert.equal(stored.internalMetadata.outlier, false);
   const fromState = await store.getEvent(room.state.events[0].event_id);
   assert.equal(fromState.internalMetadata.outlier, true, "a state block's event is an outlier");
-  assert.deepEqual(await store.forwardExtremities(roomId), [last.event_id]);
+  assert.deepEqual(await store.forwardExtremities(stateRoomId), [last.event_id]);
   store.close();
   assert.throws(() => store.syncToken(), (error) => error.code === "STORE_CLOSED");
+});
+
+test("roomTimeline pages back through a synced room, stopping at its gaps", async () => {
+  const bob = series.users.bob;
+  const chat = series.rooms.find((room) => room.label === "chat").room_id;
+  const store = await EventStore.open({ name: "node-timeline", inMemory: true });
+  const timelines = [];
+  for (const response of responsesOf("bob")) {
+    await store.ingestSync(response, { ownUserId: bob });
+    const timeline = response.rooms?.join?.[chat]?.timeline;
+    if (timeline) timelines.push(timeline);
+  }
+  const ids = (events) => events.map((event) => event.event_id);
+  const newest = await store.roomTimeline(chat, { limit: 50 });
+  assert.deepEqual(ids(newest.events), ids(timelines[1].events));
+  assert.deepEqual(newest.gap, { prevBatch: timelines[1].prev_batch });
+  assert.deepEqual(newest.events.at(-1).content, timelines[1].events.at(-1).content);
+  assert.equal(newest.events.at(-1).room_id, chat);
+  const older = await store.roomTimeline(chat, { before: newest.events[0].event_id, limit: 50 });
+  assert.deepEqual(ids(older.events), ids(timelines[0].events));
+  assert.deepEqual(older.gap, { prevBatch: timelines[0].prev_batch });
+  const last = await store.roomTimeline(chat);
+  assert.equal(last.events.length, 10, "20 by default; ten stored after the gap");
+  await assertCode("UNKNOWN_EVENT", store.roomTimeline(chat, { before: `$${"B".repeat(43)}` }));
+  await assertCode("INVALID_OPTIONS", store.roomTimeline(chat, { limit: -1 }));
+  await assertCode("INVALID_ROOM_ID", store.roomTimeline("chat"));
+  store.close();
 });

@@ -13,6 +13,9 @@ import init, {
   type IngestedRoom,
   type SectionCounts,
   type SyncResponse,
+  type RoomTimeline,
+  type RoomTimelineOptions,
+  type TimelineGap,
   type InternalMetadata,
   type Pdu,
   type PersistResult,
@@ -174,6 +177,11 @@ assertType<Equal<IngestResult["syncTokenStored"], boolean>>();
 assertType<Equal<IngestedRoom["section"], "join" | "invite" | "knock" | "leave">>();
 assertType<Equal<IngestedRoom["error"], ChunkError | null>>();
 assertType<Equal<SectionCounts["events"], number>>();
+assertType<Equal<ReturnType<EventStore["roomTimeline"]>, Promise<RoomTimeline>>>();
+assertType<Equal<Parameters<EventStore["roomTimeline"]>[1], RoomTimelineOptions | null | undefined>>();
+assertType<Equal<RoomTimeline["events"], ClientEvent[]>>();
+assertType<Equal<RoomTimeline["gap"], TimelineGap | null>>();
+assertType<Equal<TimelineGap["prevBatch"], string>>();
 
 assertType<Equal<PersistResult["rooms"], RoomPersistResult[]>>();
 assertType<Equal<RoomPersistResult["roomId"], string>>();
@@ -234,6 +242,9 @@ const ingested: IngestResult = await store.ingestSync(response, {
   onProgress: (done: number, total: number) => console.log(done, total),
 });
 const since: string | undefined = store.syncToken();
+const page: RoomTimeline = await store.roomTimeline("!room:example.org", { limit: 30, before: "$event" });
+const older = page.gap ? page.gap.prevBatch : page.events[0]?.event_id;
+console.log(older);
 console.log(ingested.counts.join, since);
 const token: number = store.currentToken();
 const instance: string = store.instanceName;

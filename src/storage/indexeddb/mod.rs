@@ -704,6 +704,14 @@ extern "C" {
     #[wasm_bindgen(js_name = getEvents)]
     fn get_event_rows(db: &JsValue, keys: Vec<String>) -> js_sys::Promise;
 
+    #[wasm_bindgen(js_name = getTimeline)]
+    fn get_timeline_rows(
+        db: &JsValue,
+        room_id: &str,
+        before: Option<f64>,
+        limit: u32,
+    ) -> js_sys::Promise;
+
     #[wasm_bindgen(js_name = getStateEvents)]
     fn get_state_event_rows(db: &JsValue, ranges: &str, keys: Vec<String>) -> js_sys::Promise;
 
@@ -1155,6 +1163,7 @@ impl PlanRows {
                 prev_events,
                 missing_prevs: event.missing_prevs.iter().map(ToString::to_string).collect(),
                 state_group: event.state_group,
+                timeline: event.in_timeline().then(|| (room_id.clone(), event.stream_ordering)),
             });
         }
         let orderings = || plan.events.iter().map(|event| event.stream_id);
@@ -1287,6 +1296,22 @@ impl Store for IndexedDbStore {
         group: StateGroupId,
     ) -> Result<Vec<state_groups::StateGroupRow>, StoreError> {
         IndexedDbStore::state_group_chain(self, group).await
+    }
+
+    async fn room_timeline(
+        &self,
+        room_id: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let db: &JsValue = self.db()?.as_ref();
+        // Stream orderings and limits are far below 2^53: exact as JS numbers.
+        let before = before.map(|ordering| ordering as f64);
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        let read = get_timeline_rows(db, room_id, before, limit);
+        let read = wasm_bindgen_futures::JsFuture::from(read).await.map_err(dom_error)?;
+        let rows = planning::event_rows(read)?;
+        Ok(rows.into_iter().flatten().map(planning::stored_event).collect::<Result<_, _>>()?)
     }
 
     async fn local_memberships(

@@ -88,7 +88,7 @@ const RANGE_ROWS_PER_EVENT: usize = 3;
 
 /// Event rows as `requests.js` returns them: `[columns, texts]`, the rows' JSON text without
 /// their PDU texts, and those texts as JS strings beside it (see `withTexts`).
-fn event_rows(read: JsValue) -> Result<Vec<Option<EventRow>>, IdbError> {
+pub(super) fn event_rows(read: JsValue) -> Result<Vec<Option<EventRow>>, IdbError> {
     let read = js_sys::Array::from(&read);
     let mut rows: Vec<Option<EventRow>> = from_json_text(read.get(0), stores::EVENTS)?;
     let texts = js_sys::Array::from(&read.get(1));

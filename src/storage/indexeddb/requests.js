@@ -155,6 +155,30 @@ export function getStateEvents(db, ranges, keys) {
   }).then(withTexts);
 }
 
+// The newest `limit` rows of a room's timeline whose stream ordering is below `before` (all,
+// when `before` is null), newest first, through the `events` index `timeline`
+// (`[room_id, stream_ordering]`, timeline events only), resolving to `[columns, texts]` (see
+// `withTexts`). A cursor, since `getAll` reads from the oldest end.
+export function getTimeline(db, roomId, before, limit) {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction("events", "readonly");
+    const upper = before === undefined ? [roomId, []] : [roomId, before];
+    const range = IDBKeyRange.bound([roomId], upper, false, true);
+    const request = tx.objectStore("events").index("timeline").openCursor(range, "prev");
+    const rows = [];
+    request.onsuccess = () => {
+      const cursor = request.result;
+      if (cursor && rows.length < limit) {
+        rows.push(cursor.value);
+        cursor.continue();
+      } else {
+        resolve(rows);
+      }
+    };
+    tx.onabort = () => reject(tx.error);
+  }).then(withTexts);
+}
+
 // Places requests in `tx`, each handled (`onResult`) as it succeeds, and calls `done` once every
 // request placed has been handled (a handler may place more). A handler that throws (a row that
 // makes no key: a corrupt store) rejects and aborts, rather than leaving the read pending.

@@ -164,6 +164,9 @@ pub mod indices {
     pub const EVENTS_BY_MISSING_PREV: &str = "missing_prev_event_id";
     /// `events` by `[room_id, type, state_key]`: state events only (version 5).
     pub const EVENTS_BY_STATE: &str = "state";
+    /// `events` by `timeline` (`[room_id, stream_ordering]`): the room's timeline events only
+    /// (version 6).
+    pub const EVENTS_BY_TIMELINE: &str = "timeline";
     /// `event_forward_extremities` by `room_id`.
     pub const EXTREMITIES_BY_ROOM: &str = "room_id";
     /// `current_state_events` by `room_id`.
@@ -227,7 +230,7 @@ pub(super) async fn upgrade_to(
         group_state.delete_index(indices::GROUP_STATE_BY_GROUP)?;
     }
     if needs(Version::V6) {
-        v6::upgrade(db)?;
+        v6::upgrade(db, tx).await?;
     }
     let meta = tx.object_store(stores::META)?;
     let rows = [(META_SCHEMA_VERSION, version), (META_COMPAT_VERSION, version.compat())];
@@ -240,11 +243,50 @@ pub(super) async fn upgrade_to(
 /// The store made and deleted in every upgrade (see [`upgrade_to`]).
 const SCRATCH: &str = "upgrading";
 
-/// Version 6: the tables of `/sync`, new and empty.
+/// Version 6: the tables of `/sync`, new and empty, and the `events` index `timeline`, filled
+/// from the events stored.
 mod v6 {
-    use super::*;
+    use indexed_db_futures::KeyRange;
 
-    pub(super) fn upgrade(db: &Database) -> indexed_db_futures::Result<()> {
+    use super::*;
+    use crate::storage::indexeddb::rows::EventRow;
+
+    /// Events rewritten per round of reads, to bound the memory a large database takes.
+    const PAGE: u32 = 1000;
+
+    pub(super) async fn upgrade(
+        db: &Database,
+        tx: &TransactionRef<'_>,
+    ) -> indexed_db_futures::Result<()> {
+        let events = tx.object_store(stores::EVENTS)?;
+        events.create_index(indices::EVENTS_BY_TIMELINE, KeyPath::One("timeline")).build()?;
+        let mut after: Option<String> = None;
+        loop {
+            let page: Vec<EventRow> = match after.take() {
+                Some(after) => events
+                    .get_all()
+                    .with_query::<String, _>(KeyRange::LowerBound(after, true))
+                    .with_limit(PAGE)
+                    .serde()?
+                    .await?
+                    .collect::<Result<_, _>>()?,
+                None => {
+                    events.get_all().with_limit(PAGE).serde()?.await?.collect::<Result<_, _>>()?
+                }
+            };
+            let Some(last) = page.last().map(|row| row.event_id.clone()) else { break };
+            for mut row in page {
+                if super::v4::accepted(&row)? {
+                    row.timeline = Some((row.room_id.clone(), row.stream_ordering));
+                    events.put(row).serde()?;
+                }
+            }
+            after = Some(last);
+        }
+        create_stores(db)
+    }
+
+    fn create_stores(db: &Database) -> indexed_db_futures::Result<()> {
         let memberships = db
             .create_object_store(stores::LOCAL_CURRENT_MEMBERSHIP)
             .with_key_path(KeyPath::from(["user_id", "room_id"]))
@@ -427,6 +469,7 @@ mod v3 {
             prev_events,
             missing_prevs: Vec::new(),
             state_group,
+            timeline: None,
         }
     }
 }
@@ -476,7 +519,7 @@ mod v4 {
     }
 
     /// Neither rejected, an outlier nor soft-failed.
-    fn accepted(row: &EventRow) -> indexed_db_futures::Result<bool> {
+    pub(super) fn accepted(row: &EventRow) -> indexed_db_futures::Result<bool> {
         if row.outlier || row.rejection.is_some() {
             return Ok(false);
         }
