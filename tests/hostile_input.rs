@@ -8,8 +8,11 @@ use prejoin::prejoin::{
     compute_room_preview, compute_stripped_state, MembershipKind, PrejoinConfig, PreviewRequest,
     StripRequest,
 };
+use prejoin::storage::{EventStore, MemoryStore};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value as JsonValue};
+
+mod common;
 
 /// Any JSON value, nested a few levels.
 fn any_json() -> impl Strategy<Value = JsonValue> {
@@ -124,6 +127,66 @@ fn state_like() -> impl Strategy<Value = JsonValue> {
     ]
 }
 
+/// An event of a `/sync` timeline or state block: event-like, with an id, a timestamp and
+/// sometimes no state key, or random JSON.
+fn client_event_like() -> impl Strategy<Value = JsonValue> {
+    let id = prop::sample::select(vec!["$a", "$b:x", "$c", "$d:x", "not an id"]);
+    (event_like(), id, any::<bool>(), prop::option::of(any_json())).prop_map(
+        |(mut event, id, message, ts)| {
+            event["event_id"] = json!(id);
+            event["origin_server_ts"] = ts.unwrap_or(json!(1));
+            if message {
+                event.as_object_mut().map(|event| event.remove("state_key"));
+            }
+            event
+        },
+    )
+}
+
+fn events_block() -> impl Strategy<Value = JsonValue> {
+    prop_oneof![
+        4 => prop::collection::vec(prop_oneof![6 => client_event_like(), 1 => any_json()], 0..6)
+            .prop_map(|events| json!({"events": events})),
+        1 => any_json(),
+    ]
+}
+
+fn sync_room() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec!["!r:x", "!s:x", "nope"])
+}
+
+/// `rooms.join` or `rooms.leave`: a room with state and timeline blocks, or random JSON.
+fn events_section() -> impl Strategy<Value = JsonValue> {
+    let room = (sync_room(), events_block(), events_block(), any::<bool>(), any_json()).prop_map(
+        |(room, state, mut timeline, limited, prev_batch)| {
+            if let Some(block) = timeline.as_object_mut() {
+                block.insert("limited".into(), json!(limited));
+                block.insert("prev_batch".into(), prev_batch);
+            }
+            json!({room: {"state": state, "timeline": timeline}})
+        },
+    );
+    prop_oneof![3 => room, 1 => any_json()]
+}
+
+/// `rooms.invite` or `rooms.knock`: a room with stripped state.
+fn stripped_section() -> impl Strategy<Value = JsonValue> {
+    (sync_room(), state_like()).prop_map(|(room, events)| {
+        json!({room: {"invite_state": {"events": events.clone()}, "knock_state": {"events": events}}})
+    })
+}
+
+/// Something shaped like a `/sync` response, with any part swapped for random JSON.
+fn sync_like() -> impl Strategy<Value = JsonValue> {
+    let sections = (events_section(), stripped_section(), stripped_section(), events_section());
+    (sections, prop::option::of(any_json())).prop_map(|((join, invite, knock, leave), token)| {
+        json!({
+            "next_batch": token.unwrap_or(json!("s1")),
+            "rooms": {"join": join, "invite": invite, "knock": knock, "leave": leave},
+        })
+    })
+}
+
 fn kind() -> impl Strategy<Value = MembershipKind> {
     prop_oneof![Just(MembershipKind::Invite), Just(MembershipKind::Knock)]
 }
@@ -180,5 +243,29 @@ proptest! {
     fn parsers_never_panic(value in any_json()) {
         let _config = PrejoinConfig::from_json(value.clone());
         let _event = StateEvent::from_json(value, 0);
+    }
+}
+
+proptest! {
+    // Each case opens a store and ingests up to three responses (about 20 ms in a debug build):
+    // fewer cases than above.
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    #[test]
+    fn ingest_sync_never_panics(responses in prop::collection::vec(sync_like(), 1..4), user in "@[a-c]:x") {
+        let store = common::block_on(EventStore::open(MemoryStore::new(), "tab-1")).unwrap();
+        for response in &responses {
+            if let Err(error) = common::block_on(store.ingest_sync(response, &user, |_, _| {})) {
+                prop_assert!(matches!(error.code(), "INVALID_SYNC" | "INVALID_OPTIONS"), "{}", error);
+            }
+        }
+        let previews = common::block_on(store.room_previews(&user)).unwrap();
+        for preview in previews {
+            for kind in [MembershipKind::Invite, MembershipKind::Knock] {
+                let _ = common::block_on(store.stripped_state(&preview.room_id, kind, &user, &PrejoinConfig::default()));
+            }
+            let timeline = common::block_on(store.room_timeline(&preview.room_id, None, 10)).unwrap();
+            prop_assert!(timeline.events.len() <= 10);
+        }
     }
 }

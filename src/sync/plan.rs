@@ -274,7 +274,7 @@ pub fn local_membership(
     stored: Option<&LocalMembership>,
 ) -> Option<LocalMembership> {
     let membership = member
-        .and_then(|pdu| crate::persist::plan::member_content(pdu))
+        .and_then(crate::persist::plan::member_content)
         .map_or_else(|| fallback.to_owned(), |content| content.membership);
     let row = LocalMembership {
         user_id: own_user_id.to_owned(),

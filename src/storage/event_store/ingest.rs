@@ -501,7 +501,9 @@ fn declared_version(
 
 /// The room version a stripped create event names, when it is one this crate knows.
 fn stripped_create_version(event: &JsonValue) -> Option<RoomVersion> {
-    if event.get("type")?.as_str()? != "m.room.create" || event.get("state_key")?.as_str()? != "" {
+    if event.get("type")?.as_str()? != "m.room.create"
+        || !event.get("state_key")?.as_str()?.is_empty()
+    {
         return None;
     }
     let declared = event.get("content")?.get("room_version");
@@ -540,7 +542,7 @@ fn own_member_event(
     let is_own =
         |pdu: &&Pdu| pdu.event_type() == "m.room.member" && pdu.state_key() == Some(own_user_id);
     if !on_timeline {
-        return events.state.iter().chain(&events.timeline).filter(is_own).last().cloned();
+        return events.state.iter().chain(&events.timeline).rev().find(is_own).cloned();
     }
     let (_, id, _) =
         plan.current_state_delta.to_insert.iter().find(|((event_type, state_key), _, _)| {
