@@ -7,8 +7,11 @@
 //!   values, and the input errors with their stable codes.
 //! - [`prejoin`] — stripped state (the `room_prejoin_state` config and the strip itself, as
 //!   Synapse 1.163 computes it) and the room preview built from stripped or full state.
-//! - [`persist`] — pure planning of a persist: new forward extremities (more to come: state
-//!   delta, state groups, stream orderings), from a snapshot of the store, with no I/O.
+//! - [`persist`] — pure planning of a persist of PDUs: authorization, soft failure, state
+//!   resolution, forward extremities, state groups, then stream orderings, from a snapshot of
+//!   the store, with no I/O.
+//! - [`sync`] — `/sync` responses, purely: read into typed rooms (a malformed one is
+//!   `INVALID_SYNC`) and each room planned on its timeline into the same write plan as PDUs.
 //! - [`storage`] — the `Store` trait (the seam between planning and I/O), its backends, and the
 //!   event store that persists batches room chunk by room chunk over any backend.
 //! - `bindings` (wasm only) — the `#[wasm_bindgen]` surface: conversions and error mapping, no
