@@ -115,18 +115,7 @@ impl Pdu {
         let rules = room_version.rules();
         let format = room_version.event_format();
 
-        let event_type = string_field(&object, "type")?.to_owned();
-        let state_key = match object.get("state_key") {
-            None => None,
-            Some(CanonicalJsonValue::String(state_key)) => Some(state_key.clone()),
-            Some(_) => return Err(invalid("state_key must be a string")),
-        };
-        let sender = OwnedUserId::try_from(string_field(&object, "sender")?)
-            .map_err(|error| invalid(format!("sender is not a user id: {error}")))?;
-        let content = match object.get("content") {
-            Some(CanonicalJsonValue::Object(content)) => content,
-            _ => return Err(invalid("content must be an object")),
-        };
+        let (event_type, state_key, sender, content) = event_fields(&object)?;
         for key in ["hashes", "signatures", "unsigned"] {
             if object.get(key).is_some_and(|value| !matches!(value, CanonicalJsonValue::Object(_)))
             {
@@ -200,18 +189,7 @@ impl Pdu {
         let event_id = string_field(&object, "event_id")?;
         let event_id = OwnedEventId::try_from(event_id)
             .map_err(|_| InputError::InvalidEventId(event_id.to_owned()))?;
-        let event_type = string_field(&object, "type")?.to_owned();
-        let state_key = match object.get("state_key") {
-            None => None,
-            Some(CanonicalJsonValue::String(state_key)) => Some(state_key.clone()),
-            Some(_) => return Err(invalid("state_key must be a string")),
-        };
-        let sender = OwnedUserId::try_from(string_field(&object, "sender")?)
-            .map_err(|error| invalid(format!("sender is not a user id: {error}")))?;
-        let content = match object.get("content") {
-            Some(CanonicalJsonValue::Object(content)) => content,
-            _ => return Err(invalid("content must be an object")),
-        };
+        let (event_type, state_key, sender, content) = event_fields(&object)?;
         if object.get("unsigned").is_some_and(|value| value.as_object().is_none()) {
             return Err(invalid("unsigned must be an object"));
         }
@@ -401,6 +379,26 @@ impl Pdu {
 }
 
 static EMPTY_OBJECT: CanonicalJsonObject = CanonicalJsonObject::new();
+
+/// The fields every event has, in either format: `type`, `state_key` (a state event's),
+/// `sender` (a user id) and `content` (an object).
+fn event_fields(
+    object: &CanonicalJsonObject,
+) -> Result<(String, Option<String>, OwnedUserId, &CanonicalJsonObject), InputError> {
+    let event_type = string_field(object, "type")?.to_owned();
+    let state_key = match object.get("state_key") {
+        None => None,
+        Some(CanonicalJsonValue::String(state_key)) => Some(state_key.clone()),
+        Some(_) => return Err(invalid("state_key must be a string")),
+    };
+    let sender = OwnedUserId::try_from(string_field(object, "sender")?)
+        .map_err(|error| invalid(format!("sender is not a user id: {error}")))?;
+    let content = match object.get("content") {
+        Some(CanonicalJsonValue::Object(content)) => content,
+        _ => return Err(invalid("content must be an object")),
+    };
+    Ok((event_type, state_key, sender, content))
+}
 
 /// The event a redaction names: `content.redacts` from room version 11 (MSC2174), the top-level
 /// `redacts` before; `None` when absent or not an event id.

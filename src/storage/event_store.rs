@@ -83,6 +83,21 @@ pub struct TimelinePage {
     pub gap: Option<String>,
 }
 
+impl RoomPersistResult {
+    /// A room chunk of which nothing was stored, and why.
+    fn failed(room_id: String, error: StoreError) -> Self {
+        Self {
+            room_id,
+            persisted: Vec::new(),
+            rejected: Vec::new(),
+            soft_failed: Vec::new(),
+            forward_extremities: BTreeSet::new(),
+            stream_orderings: None,
+            error: Some(error),
+        }
+    }
+}
+
 /// What persisting a batch did, room chunk by room chunk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -351,27 +366,15 @@ impl<S: Store> EventStore<S> {
         arrival: Arrival,
         stored: bool,
     ) -> RoomPersistResult {
-        let mut failed = RoomPersistResult {
-            room_id: room_id.clone(),
-            persisted: Vec::new(),
-            rejected: Vec::new(),
-            soft_failed: Vec::new(),
-            forward_extremities: BTreeSet::new(),
-            stream_orderings: None,
-            error: None,
-        };
         let draft = match self.plan(&room_id, pdus, &arrival, stored).await {
             Ok(draft) => draft,
-            Err(error) => {
-                failed.error = Some(error);
-                return failed;
-            }
+            Err(error) => return RoomPersistResult::failed(room_id, error),
         };
         if let Err(error) = self.backend.apply(&draft.plan, &self.writer).await {
-            failed.error = Some(error);
-            return failed;
+            return RoomPersistResult::failed(room_id, error);
         }
-        let result = summarize(&room_id, &draft.plan, &draft.room.history);
+        let extremities = draft.room.history.forward_extremities().clone();
+        let result = summarize(&room_id, &draft.plan, extremities);
         let mut room = draft.room;
         if room.history.held_events() > self.cache_limit {
             let kept = room.history.prune();
@@ -905,7 +908,12 @@ fn client_event(event: &Pdu) -> JsonValue {
     CanonicalJsonValue::Object(event.to_client_event()).into()
 }
 
-fn summarize(room_id: &str, plan: &RoomWritePlan, history: &RoomHistory) -> RoomPersistResult {
+/// What writing `plan` did; `forward_extremities`: the room's afterwards.
+fn summarize(
+    room_id: &str,
+    plan: &RoomWritePlan,
+    forward_extremities: BTreeSet<String>,
+) -> RoomPersistResult {
     let ids = |outcome: EventOutcome| {
         plan.events
             .iter()
@@ -917,7 +925,7 @@ fn summarize(room_id: &str, plan: &RoomWritePlan, history: &RoomHistory) -> Room
         persisted: plan.events.iter().map(|e| e.pdu.event_id().to_string()).collect(),
         rejected: ids(EventOutcome::Rejected).map(|id| (id, AUTH_ERROR.to_owned())).collect(),
         soft_failed: ids(EventOutcome::SoftFailed).collect(),
-        forward_extremities: history.forward_extremities().clone(),
+        forward_extremities,
         stream_orderings: plan
             .events
             .first()

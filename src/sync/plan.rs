@@ -49,6 +49,8 @@ pub struct KnownEvent {
     pub stream_ordering: i64,
     /// The writer that stored it.
     pub instance_name: Option<String>,
+    /// The group of the state after it; none for an outlier.
+    pub state_group: Option<StateGroupId>,
 }
 
 /// What the store holds of a room that a chunk of a response builds on, read before planning.

@@ -17,7 +17,7 @@ use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::{InputError, StateFilter};
 use crate::persist::state_groups::StateGroups;
-use crate::persist::{EventOutcome, LocalMembership, RoomWritePlan, StreamOrderings};
+use crate::persist::{LocalMembership, RoomWritePlan, StreamOrderings};
 use crate::storage::{Store, StoreError, SyncToken};
 use crate::sync::plan::{local_membership, plan_out_of_band, plan_timeline};
 use crate::sync::response::invalid;
@@ -232,15 +232,8 @@ impl<S: Store> EventStore<S> {
             }
             Err(error) => Err(error),
         };
-        let result = result.unwrap_or_else(|error| RoomPersistResult {
-            room_id: room_id.to_string(),
-            persisted: Vec::new(),
-            rejected: Vec::new(),
-            soft_failed: Vec::new(),
-            forward_extremities: BTreeSet::new(),
-            stream_orderings: None,
-            error: Some(error),
-        });
+        let result =
+            result.unwrap_or_else(|error| RoomPersistResult::failed(room_id.to_string(), error));
         RoomIngestResult { section, result }
     }
 
@@ -346,23 +339,8 @@ impl<S: Store> EventStore<S> {
             ids.extend(current_state.get(&key).cloned());
         }
         let ids: Vec<OwnedEventId> = ids.into_iter().collect();
-        let found = self.backend.planning_events(&ids).await?;
-        let mut known = BTreeMap::new();
-        let mut tip_group = None;
-        for (id, found) in ids.into_iter().zip(found) {
-            let Some(found) = found else { continue };
-            if tip.as_ref() == Some(&id) {
-                tip_group = found.state_group;
-            }
-            let metadata = &found.event.internal_metadata;
-            let event = KnownEvent {
-                outlier: metadata.outlier,
-                stream_ordering: metadata.stream_ordering.unwrap_or_default(),
-                instance_name: metadata.instance_name.clone(),
-                pdu: found.event.pdu,
-            };
-            known.insert(id, event);
-        }
+        let known = self.known_events(&ids).await?;
+        let tip_group = tip.as_ref().and_then(|tip| known.get(tip)?.state_group);
         let corrupt = |error: crate::persist::state_groups::StateGroupError| {
             StoreError::Corrupt(error.to_string())
         };
@@ -393,6 +371,7 @@ impl<S: Store> EventStore<S> {
                     outlier: metadata.outlier,
                     stream_ordering: metadata.stream_ordering.unwrap_or_default(),
                     instance_name: metadata.instance_name.clone(),
+                    state_group: found.state_group,
                     pdu: found.event.pdu,
                 };
                 Some((id.clone(), event))
@@ -420,21 +399,7 @@ impl<S: Store> EventStore<S> {
             planning.next_state_group = planning.next_state_group.max(next_state_group);
             planning.rooms.remove(&room_id);
         }
-        let outliers = plan.events.iter().filter(|event| event.outcome == EventOutcome::Outlier);
-        debug_assert!(outliers.clone().all(|event| event.state_group.is_none()));
-        Ok(RoomPersistResult {
-            room_id,
-            persisted: plan.events.iter().map(|event| event.pdu.event_id().to_string()).collect(),
-            rejected: Vec::new(),
-            soft_failed: Vec::new(),
-            forward_extremities,
-            stream_orderings: plan
-                .events
-                .first()
-                .zip(plan.events.last())
-                .map(|(first, last)| (first.stream_id, last.stream_id)),
-            error: None,
-        })
+        Ok(super::summarize(&room_id, &plan, forward_extremities))
     }
 }
 

@@ -240,19 +240,35 @@ pub(super) async fn upgrade_to(
     db.delete_object_store(SCRATCH)
 }
 
+/// Events a migration reads per round, to bound the memory a large database takes.
+const PAGE: u32 = 1000;
+
+/// The next [`PAGE`] rows of `events` after the event id `after` (from the first without it), as
+/// the rows of the version being migrated from.
+async fn events_page<T: serde::de::DeserializeOwned>(
+    events: &indexed_db_futures::object_store::ObjectStore<'_>,
+    after: Option<String>,
+) -> indexed_db_futures::Result<Vec<T>> {
+    let read = events.get_all::<T>().with_limit(PAGE);
+    let rows = match after {
+        Some(after) => read
+            .with_query::<String, _>(indexed_db_futures::KeyRange::LowerBound(after, true))
+            .serde()?
+            .await?
+            .collect::<Result<_, _>>()?,
+        None => read.serde()?.await?.collect::<Result<_, _>>()?,
+    };
+    Ok(rows)
+}
+
 /// The store made and deleted in every upgrade (see [`upgrade_to`]).
 const SCRATCH: &str = "upgrading";
 
 /// Version 6: the tables of `/sync`, new and empty, and the `events` index `timeline`, filled
 /// from the events stored.
 mod v6 {
-    use indexed_db_futures::KeyRange;
-
     use super::*;
     use crate::storage::indexeddb::rows::EventRow;
-
-    /// Events rewritten per round of reads, to bound the memory a large database takes.
-    const PAGE: u32 = 1000;
 
     pub(super) async fn upgrade(
         db: &Database,
@@ -262,18 +278,7 @@ mod v6 {
         events.create_index(indices::EVENTS_BY_TIMELINE, KeyPath::One("timeline")).build()?;
         let mut after: Option<String> = None;
         loop {
-            let page: Vec<EventRow> = match after.take() {
-                Some(after) => events
-                    .get_all()
-                    .with_query::<String, _>(KeyRange::LowerBound(after, true))
-                    .with_limit(PAGE)
-                    .serde()?
-                    .await?
-                    .collect::<Result<_, _>>()?,
-                None => {
-                    events.get_all().with_limit(PAGE).serde()?.await?.collect::<Result<_, _>>()?
-                }
-            };
+            let page: Vec<EventRow> = events_page(&events, after.take()).await?;
             let Some(last) = page.last().map(|row| row.event_id.clone()) else { break };
             for mut row in page {
                 if super::v4::accepted(&row)? {
@@ -319,8 +324,6 @@ mod v3 {
     use crate::storage::indexeddb::rows::EventRow;
 
     use super::merged::{EVENT_EDGES, EVENT_JSON, EVENT_TO_STATE_GROUPS};
-    /// Events moved per round of reads, to bound the memory a large database takes.
-    const PAGE: u32 = 1000;
 
     /// A version 2 `events` row.
     #[derive(Deserialize)]
@@ -398,16 +401,7 @@ mod v3 {
         [json, edges, groups]: &[ObjectStore<'_>; 3],
         after: Option<String>,
     ) -> indexed_db_futures::Result<Option<String>> {
-        let page: Vec<EventRowV2> = match after {
-            Some(after) => events
-                .get_all()
-                .with_query::<String, _>(KeyRange::LowerBound(after, true))
-                .with_limit(PAGE)
-                .serde()?
-                .await?
-                .collect::<Result<_, _>>()?,
-            None => events.get_all().with_limit(PAGE).serde()?.await?.collect::<Result<_, _>>()?,
-        };
+        let page: Vec<EventRowV2> = events_page(events, after).await?;
         let (Some(first), Some(last)) = (page.first(), page.last()) else {
             return Ok(None);
         };
