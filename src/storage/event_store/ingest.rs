@@ -76,6 +76,16 @@ pub struct IngestResult {
     pub sync_token_stored: bool,
 }
 
+/// A room planned: its plan, and what the event store's planning state becomes once it is
+/// written.
+struct SyncedDraft {
+    plan: RoomWritePlan,
+    orderings: StreamOrderings,
+    next_state_group: u64,
+    /// The room's forward extremities before the plan, when planning read them.
+    extremities: Option<BTreeSet<String>>,
+}
+
 /// A room of a response, checked and ready to plan.
 enum Prepared {
     /// A joined or left room's events.
@@ -117,9 +127,13 @@ impl<S: Store> EventStore<S> {
             ))
             .into());
         }
+        // One read says which rooms are stored; a room's version is read only when the
+        // response does not carry its create event (a first sync of a thousand rooms reads none).
+        let stored_rooms = self.backend.rooms().await?;
         let mut prepared = Vec::with_capacity(response.rooms.len());
         for room in response.rooms {
-            prepared.push(self.prepare(room).await?);
+            let stored = stored_rooms.contains(room.room_id.as_str());
+            prepared.push(self.prepare(room, stored).await?);
         }
         let memberships = self.backend.local_memberships(own.as_str()).await?;
         let total = prepared.len();
@@ -149,15 +163,25 @@ impl<S: Store> EventStore<S> {
     /// Checks a room's events as client-format events of its version: the version of a create
     /// event among them, else the stored room's. A malformed event is `INVALID_SYNC`; a room
     /// whose version is unknown is left out, with its error.
-    async fn prepare(&self, room: crate::sync::SyncRoom) -> Result<Prepared, StoreError> {
+    async fn prepare(
+        &self,
+        room: crate::sync::SyncRoom,
+        stored: bool,
+    ) -> Result<Prepared, StoreError> {
         let section = room.section_kind();
         let room_id = room.room_id;
-        let stored_version = self.backend.room_version(room_id.as_str()).await?;
-        let stored = stored_version.is_some();
+        let stored_version = || async {
+            match stored {
+                true => self.backend.room_version(room_id.as_str()).await,
+                false => Ok(None),
+            }
+        };
         match room.section {
             RoomSection::Join(events) | RoomSection::Leave(events) => {
                 let declared =
                     events.state.iter().chain(&events.timeline).find_map(declared_version);
+                let stored_version =
+                    if declared.is_none() { stored_version().await? } else { None };
                 let version = match (declared, stored_version) {
                     (Some(Ok(version)), _) | (None, Some(version)) => Ok(version),
                     (Some(Err(error)), _) => Err(error),
@@ -178,8 +202,10 @@ impl<S: Store> EventStore<S> {
                 }
             }
             RoomSection::Invite(events) | RoomSection::Knock(events) => {
-                let declared = events.iter().find_map(stripped_create_version);
-                let version = declared.or(stored_version);
+                let version = match events.iter().find_map(stripped_create_version) {
+                    Some(version) => Some(version),
+                    None => stored_version().await?,
+                };
                 let new_room = version.clone().filter(|_| !stored);
                 let member =
                     version.and_then(|version| whole_member_event(&events, &room_id, &version));
@@ -227,9 +253,7 @@ impl<S: Store> EventStore<S> {
             }
         };
         let result = match planned {
-            Ok((plan, orderings, next_state_group)) => {
-                self.write_synced(plan, orderings, next_state_group).await
-            }
+            Ok(draft) => self.write_synced(draft).await,
             Err(error) => Err(error),
         };
         let result =
@@ -248,7 +272,7 @@ impl<S: Store> EventStore<S> {
         stored: bool,
         own_user_id: &str,
         stored_membership: Option<&LocalMembership>,
-    ) -> Result<(RoomWritePlan, StreamOrderings, u64), StoreError> {
+    ) -> Result<SyncedDraft, StoreError> {
         let (room, mut groups) = self.synced_room_state(events, stored).await?;
         let mut orderings = self.planning.borrow().orderings.clone();
         let on_timeline =
@@ -274,7 +298,9 @@ impl<S: Store> EventStore<S> {
                 stored_membership,
             );
         }
-        Ok((plan, orderings, groups.next_id()))
+        let tip = room.tip.map(|(tip, _)| tip.to_string());
+        let extremities = Some(tip.into_iter().collect());
+        Ok(SyncedDraft { plan, orderings, next_state_group: groups.next_id(), extremities })
     }
 
     /// Plans an invite's or knock's stripped state: the own membership with the stripped state
@@ -288,7 +314,7 @@ impl<S: Store> EventStore<S> {
         stripped: Vec<JsonValue>,
         own_user_id: &str,
         stored_membership: Option<&LocalMembership>,
-    ) -> Result<(RoomWritePlan, StreamOrderings, u64), StoreError> {
+    ) -> Result<SyncedDraft, StoreError> {
         let ids: Vec<OwnedEventId> = events.event_ids().cloned().collect();
         let known = self.known_events(&ids).await?;
         let room = SyncedRoomState { known, ..SyncedRoomState::default() };
@@ -307,7 +333,7 @@ impl<S: Store> EventStore<S> {
             ordering,
             stored_membership,
         );
-        Ok((plan, orderings, next_state_group))
+        Ok(SyncedDraft { plan, orderings, next_state_group, extremities: None })
     }
 
     /// What the store holds of a room that a chunk builds on: its current state, the tip of its
@@ -381,16 +407,12 @@ impl<S: Store> EventStore<S> {
 
     /// Writes a synced room's plan; once written, the sequences move on, and the room's
     /// planning cache of PDUs (if any) is dropped, to be restored from the store.
-    async fn write_synced(
-        &self,
-        plan: RoomWritePlan,
-        orderings: StreamOrderings,
-        next_state_group: u64,
-    ) -> Result<RoomPersistResult, StoreError> {
+    async fn write_synced(&self, draft: SyncedDraft) -> Result<RoomPersistResult, StoreError> {
+        let SyncedDraft { plan, orderings, next_state_group, extremities } = draft;
         let room_id = plan.room_id.to_string();
         self.backend.apply(&plan, &self.writer).await?;
-        let forward_extremities = match &plan.forward_extremities {
-            Some(extremities) => extremities.clone(),
+        let forward_extremities = match plan.forward_extremities.clone().or(extremities) {
+            Some(extremities) => extremities,
             None => self.backend.forward_extremities(&room_id).await?,
         };
         {
