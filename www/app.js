@@ -1,516 +1,768 @@
-// prejoin demo: renders the invites and knocks of the sample users' initial /sync responses as a
-// room list, and previews any pasted stripped state.
+// prejoin demo: rooms rendered from an event store (IndexedDB) filled from /sync responses.
 //
-// Every string that comes from event data is inserted with textContent (never innerHTML) and,
-// where it stands in a line of other text, inside a <bdi> so that it cannot reorder its
-// surroundings. Avatars are only ever mxc:// URLs shown through the homeserver the user typed in.
+// On first load the three sample users' initial /sync responses (sample-syncs.json) are stored,
+// each user in a database of their own, with one progress bar; later loads render from the
+// stores straight away. "Connect" logs in to a homeserver and runs an incremental /sync loop
+// into that user's store, with accept / decline for invites. Every error, from prejoin (its
+// `code`) or from the homeserver (its `errcode`), is shown.
+//
+// Modules: dom.js (DOM helpers), matrix.js (the homeserver calls), rooms.js (room rows),
+// timeline.js (state table and timeline), paste.js (the stripped state preview panel).
+
+import { $, errorInfo, errorLine, h, plural, untrusted } from "./dom.js";
+import * as matrix from "./matrix.js";
+import { PastePanel } from "./paste.js";
+import { renderAvatar, renderRoom, roomBody } from "./rooms.js";
+import { TimelineView, memberNames, renderStateTable } from "./timeline.js";
 
 const PKG_URL = new URL("./pkg/prejoin.js", import.meta.url);
 const SAMPLE_URL = new URL("./sample-syncs.json", import.meta.url);
 
-/** Number of placeholder colours; `placeholder.colorIndex` is in 0..PLACEHOLDER_COLOURS-1. */
-const PLACEHOLDER_COLOURS = 8;
-const THUMBNAIL_SIZE = 64;
+/** Every database and localStorage key of the demo starts with this ("Forget data" takes them). */
+const PREFIX = "prejoin-demo-";
+const SESSION_KEY = `${PREFIX}session`;
+const LIVE_ACCOUNTS_KEY = `${PREFIX}accounts`;
+const VIEW_KEY = `${PREFIX}view`;
 
-/** Code shown when the pasted text is not JSON at all (the library never sees it). */
-const INVALID_JSON = "INVALID_JSON";
+/** The room list's groups, by the own user's membership. "Left" shows only when not empty. */
+const GROUPS = [
+  { membership: "invite", title: "Invites", empty: "No invites." },
+  { membership: "knock", title: "Knocks", empty: "No knocks." },
+  { membership: "join", title: "Rooms", empty: "No rooms." },
+  { membership: "leave", title: "Left", empty: null },
+];
+const SYNC_RETRY_MS = { first: 1_000, max: 30_000 };
+const SYNC_ERRORS_SHOWN = 5;
 
-const NAME_SOURCE_LABELS = {
-  name: "room name",
-  alias: "canonical alias",
-  inviter: "inviter",
-  heroes: "members",
-  empty: "fallback",
-};
-const AVATAR_SOURCE_LABELS = {
-  room: "room avatar",
-  inviter: "inviter",
-  none: "placeholder",
-};
+/**
+ * What the end-to-end test reads: how many sample stores this page load filled, whether the
+ * progress bar showed, and how many /sync responses were stored.
+ */
+const probe = { ingestions: 0, progressShown: false, syncs: 0 };
+window.prejoinDemo = probe;
 
 const app = {
   /** The loaded package module, once `init()` resolved. */
   lib: null,
-  /** Normalised homeserver base URL (no trailing slash), or null: placeholders only. */
-  homeserver: null,
-  /** [{ userId, index, rooms: [{ kind, roomId, events, result }] }] */
-  users: [],
-  /** The last paste preview: { events, opts, result }, or null. */
+  /** key → { key, kind: "sample" | "live", userId, homeserver?, dbName, store } */
+  accounts: new Map(),
+  /** The key of the account shown. */
+  current: null,
+  /** The room previews last read from a store, and the account whose they are. */
+  previews: [],
+  previewsOf: null,
+  /** account key → the room open in the panel. */
+  selected: new Map(),
+  /** The room panel: { roomId, membership, header, body, timeline }, or null. */
+  panel: null,
+  /** Base URL typed into the homeserver field: unauthenticated avatars of the sample users. */
+  avatarHomeserver: null,
+  /** The sync loop: { session, account, controller, done, count }, or null when not connected. */
+  live: null,
+  /** roomId → { action, from, state: "running" | "done" | "error", error } of accept/decline. */
+  pending: new Map(),
   paste: null,
+  /** Bumped by every room list read: an older read that finishes later is dropped. */
+  listGeneration: 0,
+  panelGeneration: 0,
 };
 
-// ---------------------------------------------------------------------------------------------
-// Small DOM helpers. Nothing here accepts markup.
+const sampleDbName = (userId) => `${PREFIX}${userId}`;
+const liveDbName = (userId, homeserver) => `${PREFIX}${userId}@${new URL(homeserver).host}`;
+const currentAccount = () => app.accounts.get(app.current) ?? null;
+const isLive = (account) => app.live !== null && app.live.account === account;
 
-/**
- * Creates an element. `props` may hold `className`, `testid`, `text`, `title`, `hidden`, `type`,
- * `href`, `id` and `data` (an object of data-* attributes); children are nodes or strings (text).
- */
-function h(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (value === undefined || value === null) continue;
-    switch (key) {
-      case "className": node.className = value; break;
-      case "testid": node.dataset.testid = value; break;
-      case "text": node.textContent = value; break;
-      case "title": node.title = value; break;
-      case "hidden": node.hidden = Boolean(value); break;
-      case "type": node.type = value; break;
-      case "href": node.setAttribute("href", value); break;
-      case "id": node.id = value; break;
-      case "data":
-        for (const [name, data] of Object.entries(value)) {
-          if (data !== undefined && data !== null) node.dataset[name] = String(data);
-        }
-        break;
-      default: throw new Error(`h(): unsupported property ${key}`);
-    }
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(typeof child === "string" ? document.createTextNode(child) : child);
-  }
-  return node;
-}
-
-/** A piece of untrusted text, isolated from the text around it. */
-function untrusted(text, props = {}) {
-  return h("bdi", { ...props, text: String(text) });
-}
-
-const $ = (testid) => document.querySelector(`[data-testid="${testid}"]`);
-
-/** `{ code, message }` of anything thrown; the library's errors carry a string `code`. */
-function errorInfo(error) {
-  const code = typeof error?.code === "string" && error.code !== "" ? error.code : "UNKNOWN";
-  const message = typeof error?.message === "string" ? error.message : String(error);
-  return { code, message };
-}
-
-/**
- * JSON for display: C1 controls, bidi and other invisible format characters are shown as \uXXXX
- * escapes (still valid JSON), so the raw view cannot hide or reorder anything. JSON.stringify
- * already escapes C0 controls inside strings; outside strings it only writes the layout's
- * newlines, which stay.
- */
-function displayJson(value) {
-  const text = JSON.stringify(value, null, 2) ?? String(value);
-  return text.replace(
-    /[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
-}
-
-// ---------------------------------------------------------------------------------------------
-// Avatars.
-
-/** `{ server, mediaId }` of a well-formed mxc:// URI, else null. */
-function parseMxc(uri) {
-  if (typeof uri !== "string") return null;
-  const match = /^mxc:\/\/([A-Za-z0-9.\-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?)\/([A-Za-z0-9_\-]+)$/
-    .exec(uri);
-  return match ? { server: match[1], mediaId: match[2] } : null;
-}
-
-/** The normalised base URL of a homeserver input, or null when empty or not http(s). */
-function normaliseHomeserver(input) {
-  const value = input.trim();
-  if (value === "") return { base: null, error: null };
-  let url;
+function readJson(key, fallback) {
   try {
-    url = new URL(value);
+    return JSON.parse(localStorage.getItem(key)) ?? fallback;
   } catch {
-    return { base: null, error: "not a URL" };
+    return fallback;
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    return { base: null, error: "only http: and https: URLs" };
-  }
-  if (url.username || url.password || url.search || url.hash) {
-    return { base: null, error: "no credentials, query or fragment" };
-  }
-  return { base: `${url.origin}${url.pathname.replace(/\/+$/, "")}`, error: null };
-}
-
-/** The thumbnail URL of an mxc:// URI on the configured homeserver, or null. */
-function thumbnailUrl(homeserver, mxc) {
-  const parsed = parseMxc(mxc);
-  if (homeserver === null || parsed === null) return null;
-  const server = encodeURIComponent(parsed.server);
-  const mediaId = encodeURIComponent(parsed.mediaId);
-  return `${homeserver}/_matrix/media/v3/thumbnail/${server}/${mediaId}` +
-    `?width=${THUMBNAIL_SIZE}&height=${THUMBNAIL_SIZE}&method=crop`;
-}
-
-function colourIndex(placeholder) {
-  const index = placeholder?.colorIndex;
-  return Number.isInteger(index) && index >= 0 && index < PLACEHOLDER_COLOURS ? index : 0;
-}
-
-/** The avatar of a preview: an image over the placeholder, which stays if the image fails. */
-function renderAvatar(preview) {
-  const index = colourIndex(preview.placeholder);
-  const initial = typeof preview.placeholder?.initial === "string" && preview.placeholder.initial !== ""
-    ? preview.placeholder.initial
-    : "?";
-  const placeholder = h("span", {
-    className: `placeholder ph-${index}`,
-    testid: "room-placeholder",
-    text: initial,
-    data: { colorIndex: index },
-  });
-  const avatar = h("span", {
-    className: "avatar",
-    testid: "room-avatar",
-    data: { state: "placeholder" },
-  }, placeholder);
-  avatar.setAttribute("aria-hidden", "true");
-
-  const src = thumbnailUrl(app.homeserver, preview.avatarUrl);
-  if (src !== null) {
-    const img = h("img", { testid: "room-avatar-image" });
-    img.alt = "";
-    img.width = 48;
-    img.height = 48;
-    img.decoding = "async";
-    img.loading = "lazy";
-    img.referrerPolicy = "no-referrer";
-    avatar.dataset.state = "loading";
-    img.addEventListener("load", () => { avatar.dataset.state = "image"; });
-    img.addEventListener("error", () => {
-      img.remove();
-      avatar.dataset.state = "placeholder";
-    });
-    img.src = src;
-    avatar.append(img);
-  }
-  return avatar;
 }
 
 // ---------------------------------------------------------------------------------------------
-// Room rows.
+// Accounts and their stores.
 
-function badge(text, testid, kind = "") {
-  return h("span", { className: `badge ${kind}`.trim(), testid, text });
+async function openAccount(account) {
+  account.store = await app.lib.EventStore.open({ name: account.dbName });
+  app.accounts.set(account.key, account);
+  return account;
 }
 
-function sourceLabel(prefix, value, labels, testid) {
-  const known = Object.hasOwn(labels, value);
-  return h("span", {
-    className: "source",
-    testid,
-    data: { source: value ?? "" },
-  }, h("span", { className: "source-key", text: `${prefix} from` }), " ", known ? labels[value] : String(value ?? "?"));
+function liveKey(userId, homeserver) {
+  return `live:${homeserver} ${userId}`;
 }
 
-function renderInviter(inviter) {
-  const line = h("p", { className: "meta inviter", testid: "room-inviter" }, "Invited by ");
-  const name = inviter.displayName ?? null;
-  if (name !== null && name !== "") {
-    line.append(untrusted(name, { testid: "inviter-name" }), " ");
-    line.append(h("span", { className: "mxid" }, "(", untrusted(inviter.userId), ")"));
-  } else {
-    line.append(untrusted(inviter.userId, { testid: "inviter-name" }));
+/** The store of a connected user, opened once and remembered so a reload shows it again. */
+async function openLiveAccount(userId, homeserver) {
+  const key = liveKey(userId, homeserver);
+  if (app.accounts.has(key)) return app.accounts.get(key);
+  const known = readJson(LIVE_ACCOUNTS_KEY, []);
+  if (!known.some((entry) => entry.userId === userId && entry.homeserver === homeserver)) {
+    localStorage.setItem(LIVE_ACCOUNTS_KEY, JSON.stringify([...known, { userId, homeserver }]));
   }
-  return line;
+  return openAccount({ key, kind: "live", userId, homeserver, dbName: liveDbName(userId, homeserver) });
 }
 
-function renderWarnings(warnings) {
-  const list = h("ul", { className: "warning-list" });
-  for (const warning of warnings) {
-    const where = [warning.type, warning.stateKey].filter((part) => part !== undefined && part !== null);
-    list.append(h("li", {},
-      h("code", { text: String(warning.code) }),
-      where.length ? " " : "",
-      where.length ? untrusted(`(${where.join(", ")})`) : ""));
-  }
-  return h("details", { className: "warnings", testid: "room-warnings", data: { count: warnings.length } },
-    h("summary", { text: `${warnings.length} warning${warnings.length === 1 ? "" : "s"}` }),
-    list);
-}
-
-/** One room row. `context` = { kind, roomId, userId, events } for the inspect button. */
-function renderRoom(preview, context) {
-  const badges = h("span", { className: "badges" });
-  if (preview.roomType === "m.space") badges.append(badge("Space", "badge-space", "space"));
-  if (preview.encrypted === true) badges.append(badge("Encrypted", "badge-encrypted", "encrypted"));
-  if (preview.isDirect === true) badges.append(badge("DM", "badge-direct", "direct"));
-  if (preview.joinRule) badges.append(badge(`join: ${preview.joinRule}`, "badge-join-rule", "muted"));
-  if (preview.roomVersion) badges.append(badge(`v${preview.roomVersion}`, "badge-room-version", "muted"));
-
-  const title = h("div", { className: "room-title" },
-    untrusted(preview.displayName ?? "", { className: "room-name", testid: "room-name" }),
-    badges);
-
-  const sources = h("div", { className: "sources" },
-    sourceLabel("name", preview.displayNameSource, NAME_SOURCE_LABELS, "name-source"),
-    sourceLabel("avatar", preview.avatarSource, AVATAR_SOURCE_LABELS, "avatar-source"));
-
-  const body = h("div", { className: "room-body" }, title, sources);
-  if (preview.inviter) body.append(renderInviter(preview.inviter));
-  if (typeof preview.knockReason === "string" && preview.knockReason !== "") {
-    body.append(h("p", { className: "meta knock-reason" },
-      "Knock reason: ", untrusted(preview.knockReason, { testid: "knock-reason" })));
-  }
-  if (Number.isSafeInteger(preview.membershipTs) && preview.membershipTs > 0) {
-    const when = new Date(preview.membershipTs);
-    const verb = context.kind === "knock" ? "Knocked" : context.kind === "invite" ? "Invited" : "Membership";
-    body.append(h("p", {
-      className: "meta when",
-      testid: "membership-ts",
-      text: `${verb} ${when.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })}`,
-    }));
-  }
-  if (typeof preview.topic === "string" && preview.topic !== "") {
-    body.append(h("p", { className: "topic", testid: "room-topic", text: preview.topic }));
-  }
-  const ids = h("p", { className: "ids" });
-  if (preview.canonicalAlias) {
-    ids.append(untrusted(preview.canonicalAlias, { className: "alias", testid: "room-alias" }), " · ");
-  }
-  ids.append(untrusted(preview.roomId ?? context.roomId, { className: "room-id", testid: "room-id" }));
-  body.append(ids);
-  if (Array.isArray(preview.warnings) && preview.warnings.length > 0) {
-    body.append(renderWarnings(preview.warnings));
-  }
-
-  const row = h("li", {
-    className: "room",
-    testid: "room",
-    data: {
-      roomId: context.roomId,
-      kind: context.kind,
-      nameSource: preview.displayNameSource,
-      avatarSource: preview.avatarSource,
-    },
-  }, renderAvatar(preview), body);
-  if (context.events !== undefined) row.append(inspectButton(context));
-  return row;
-}
-
-function renderRoomError(error, context) {
-  const { code, message } = errorInfo(error);
-  const row = h("li", {
-    className: "room room-failed",
-    testid: "room",
-    data: { roomId: context.roomId, kind: context.kind, error: code },
-  },
-  h("span", { className: "avatar" }, h("span", { className: "placeholder ph-error", text: "!" })),
-  h("div", { className: "room-body" },
-    h("p", { className: "room-error", testid: "room-error" },
-      h("code", { className: "error-code", text: code }), " ", untrusted(message)),
-    h("p", { className: "ids" }, untrusted(context.roomId, { className: "room-id", testid: "room-id" }))));
-  if (context.events !== undefined) row.append(inspectButton(context));
-  return row;
-}
-
-function inspectButton(context) {
-  const button = h("button", {
-    type: "button",
-    className: "secondary inspect",
-    testid: "room-inspect",
-    text: "Inspect",
-    title: "Open this room's stripped state in the preview panel",
-  });
-  button.addEventListener("click", () => {
-    $("paste-input").value = displayJson(context.events);
-    $("paste-room-id").value = context.roomId;
-    $("paste-user-id").value = context.userId;
-    $("paste-kind").value = context.kind;
-    runPaste();
-    $("paste-panel").scrollIntoView({ behavior: "smooth", block: "start" });
-  });
-  return button;
-}
-
-function renderResult(result, context) {
-  return "error" in result ? renderRoomError(result.error, context) : renderRoom(result.preview, context);
-}
-
-// ---------------------------------------------------------------------------------------------
-// The sample users.
-
-function preview(events, opts) {
-  try {
-    return { preview: app.lib.roomPreview(events, opts) };
-  } catch (error) {
-    return { error };
-  }
-}
-
-function computeUsers(syncs) {
-  return Object.entries(syncs).map(([userId, sync], index) => {
-    const rooms = [];
-    for (const kind of ["invite", "knock"]) {
-      const section = sync?.rooms?.[kind] ?? {};
-      for (const [roomId, room] of Object.entries(section)) {
-        const events = room?.[`${kind}_state`]?.events ?? [];
-        rooms.push({ kind, roomId, events, result: preview(events, { roomId, ownUserId: userId, kind }) });
-      }
+function renderAccountSelect() {
+  const select = $("account-select");
+  const groups = [
+    ["Sample users", "sample"],
+    ["Homeserver accounts", "live"],
+  ];
+  select.replaceChildren();
+  for (const [label, kind] of groups) {
+    const accounts = [...app.accounts.values()].filter((account) => account.kind === kind);
+    if (accounts.length === 0) continue;
+    const group = h("optgroup", { attrs: { label } });
+    for (const account of accounts) {
+      const option = h("option", {
+        text: kind === "sample"
+          ? account.userId
+          : `${account.userId} on ${new URL(account.homeserver).host}${isLive(account) ? "" : " (not connected)"}`,
+      });
+      option.value = account.key;
+      group.append(option);
     }
-    return { userId, index, rooms };
+    select.append(group);
+  }
+  select.value = app.current ?? "";
+}
+
+async function showAccount(key) {
+  if (!app.accounts.has(key)) return;
+  app.current = key;
+  localStorage.setItem(VIEW_KEY, key);
+  $("account-select").value = key;
+  closePanel();
+  await refreshRooms();
+  const roomId = app.selected.get(key);
+  if (roomId && app.previews.some((preview) => preview.roomId === roomId)) await openRoom(roomId);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sample: three initial syncs stored with one progress bar.
+
+function sampleRoomCount(sync) {
+  return Object.values(sync?.rooms ?? {}).reduce((sum, section) => sum + Object.keys(section ?? {}).length, 0);
+}
+
+/** Stores the sample syncs of the accounts whose store has none yet (first load, or after an interrupted one). */
+async function ingestSamples(accounts, syncs) {
+  const box = $("ingest");
+  const bar = $("ingest-progress");
+  const label = $("ingest-label");
+  const errors = $("ingest-errors");
+  const totals = accounts.map((account) => sampleRoomCount(syncs[account.userId]));
+  const done = accounts.map(() => 0);
+  const update = () => {
+    const total = totals.reduce((a, b) => a + b, 0);
+    const sum = done.reduce((a, b) => a + b, 0);
+    bar.max = Math.max(total, 1);
+    bar.value = sum;
+    bar.dataset.done = String(sum);
+    bar.dataset.total = String(total);
+  };
+  update();
+  label.textContent = `Storing the initial /sync of ${plural(accounts.length, "sample user")} in IndexedDB…`;
+  box.hidden = false;
+  box.dataset.state = "running";
+  probe.progressShown = true;
+
+  const started = performance.now();
+  let events = 0;
+  let failures = 0;
+  for (const [index, account] of accounts.entries()) {
+    try {
+      const result = await account.store.ingestSync(syncs[account.userId], {
+        ownUserId: account.userId,
+        onProgress: (roomsDone, roomsTotal) => {
+          done[index] = roomsDone;
+          totals[index] = roomsTotal;
+          update();
+        },
+      });
+      probe.ingestions += 1;
+      events += result.counts.events;
+      for (const room of result.rooms) {
+        if (room.error) {
+          failures += 1;
+          errors.append(h("li", {}, errorLine(room.error, "ingest-error"), h("span", { className: "ids" },
+            untrusted(`${account.userId} · ${room.roomId}`))));
+        }
+      }
+      if (!result.syncTokenStored) {
+        failures += 1;
+        errors.append(h("li", {}, h("p", { className: "error-line", testid: "ingest-error" },
+          untrusted(`${account.userId}: not every room was stored, so the sample will be stored again on the next load.`))));
+      }
+    } catch (error) {
+      failures += 1;
+      errors.append(h("li", {}, errorLine(error, "ingest-error"), h("span", { className: "ids" }, untrusted(account.userId))));
+    }
+    done[index] = totals[index];
+    update();
+  }
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  const rooms = totals.reduce((a, b) => a + b, 0);
+  label.textContent = `Stored the initial /sync of ${plural(accounts.length, "sample user")}: ` +
+    `${plural(rooms, "room")}, ${plural(events, "event")} in ${seconds} s` +
+    (failures ? `; ${plural(failures, "failure")} (below).` : ".");
+  box.dataset.state = failures ? "failed" : "done";
+}
+
+// ---------------------------------------------------------------------------------------------
+// The room list.
+
+function compareRooms(a, b) {
+  if (a.membership === "invite" || a.membership === "knock") {
+    const byTime = (b.membershipTs ?? 0) - (a.membershipTs ?? 0);
+    if (byTime !== 0) return byTime;
+  }
+  return (a.displayName ?? "").localeCompare(b.displayName ?? "") || a.roomId.localeCompare(b.roomId);
+}
+
+/** Where avatars of this account's rooms load from (see renderAvatar). */
+function mediaFor(account) {
+  if (account && isLive(account)) return { session: app.live.session };
+  return app.avatarHomeserver ? { homeserver: app.avatarHomeserver } : null;
+}
+
+/** Reads the current account's previews from its store, then renders the list (and the panel). */
+async function refreshRooms({ changed } = {}) {
+  const account = currentAccount();
+  if (account === null) return;
+  const generation = ++app.listGeneration;
+  let previews;
+  try {
+    previews = await account.store.roomPreviews({ ownUserId: account.userId });
+  } catch (error) {
+    if (generation !== app.listGeneration) return;
+    $("room-groups").replaceChildren(errorLine(error, "rooms-error"));
+    return;
+  }
+  if (generation !== app.listGeneration || account !== currentAccount()) return;
+  app.previews = previews;
+  app.previewsOf = account;
+  settlePending(previews);
+  renderRoomList();
+
+  const open = app.panel;
+  const preview = open && previews.find((candidate) => candidate.roomId === open.roomId);
+  if (open && !preview) {
+    closePanel();
+  } else if (open && preview.membership !== open.membership) {
+    await openRoom(open.roomId);
+  } else if (open && (changed === undefined || changed.has(open.roomId))) {
+    await refreshPanel(preview);
+  }
+}
+
+/** Accept/decline that the homeserver did are done once the store shows another membership. */
+function settlePending(previews) {
+  for (const [roomId, pending] of app.pending) {
+    if (pending.state !== "done") continue;
+    const preview = previews.find((candidate) => candidate.roomId === roomId);
+    if (!preview || preview.membership !== pending.from) app.pending.delete(roomId);
+  }
+}
+
+function renderRoomList() {
+  const account = currentAccount();
+  const previews = app.previews;
+  const container = $("room-groups");
+  const panel = $("room-list-panel");
+  container.replaceChildren();
+  const counts = {};
+  for (const group of GROUPS) {
+    const rooms = previews.filter((preview) => preview.membership === group.membership).sort(compareRooms);
+    counts[group.membership] = rooms.length;
+    if (rooms.length === 0 && group.empty === null) continue;
+    const list = h("ul", { className: "room-list", testid: `${group.membership}-list`, data: { count: rooms.length } });
+    for (const preview of rooms) {
+      list.append(renderRoom(preview, {
+        media: mediaFor(account),
+        onOpen: openRoom,
+        selected: app.panel?.roomId === preview.roomId,
+        actions: roomActions(account, preview),
+      }));
+    }
+    container.append(h("section", { className: "room-group", testid: `group-${group.membership}` },
+      h("h3", {}, `${group.title} `, h("span", { className: "count", text: String(rooms.length) })),
+      rooms.length ? list : h("p", { className: "empty", text: group.empty })));
+  }
+  $("account-title").replaceChildren(untrusted(account.userId));
+  $("account-summary").textContent = [
+    account.kind === "sample" ? "Sample user" : `On ${account.homeserver}${isLive(account) ? "" : ", not connected"}`,
+    `${plural(counts.invite, "invite")}, ${plural(counts.knock, "knock")}, ${plural(counts.join, "room")}` +
+      (counts.leave ? `, ${counts.leave} left` : ""),
+  ].join(" · ");
+  panel.dataset.accountKey = account.key;
+  panel.dataset.userId = account.userId;
+  panel.dataset.renders = String(Number(panel.dataset.renders ?? 0) + 1);
+}
+
+/**
+ * Accept / decline (invites), withdraw (knocks) and, in the room panel, leave (joined rooms), with
+ * how the request went: for the connected account only.
+ */
+function roomActions(account, preview, { inPanel = false } = {}) {
+  if (!isLive(account)) return [];
+  const pending = app.pending.get(preview.roomId);
+  const busy = pending?.state === "running" || pending?.state === "done";
+  const button = (text, testid, action, secondary) => {
+    const node = h("button", { type: "button", className: secondary ? "secondary small" : "small", testid, text, disabled: busy });
+    node.addEventListener("click", () => act(account, preview, action));
+    return node;
+  };
+  const nodes = [];
+  if (preview.membership === "invite") {
+    nodes.push(button("Accept", "room-accept", "join", false), button("Decline", "room-decline", "leave", true));
+  } else if (preview.membership === "knock") {
+    nodes.push(button("Withdraw knock", "room-withdraw", "leave", true));
+  } else if (preview.membership === "join" && inPanel) {
+    nodes.push(button("Leave", "room-leave", "leave", true));
+  } else {
+    return [];
+  }
+  if (pending?.state === "running") {
+    nodes.push(h("span", { className: "muted", testid: "room-action-state", text: pending.action === "join" ? "Joining…" : "Leaving…" }));
+  } else if (pending?.state === "done") {
+    nodes.push(h("span", { className: "muted", testid: "room-action-state", text: "Done; waiting for /sync…" }));
+  } else if (pending?.state === "error") {
+    nodes.push(errorLine(pending.error, "room-action-error"));
+  }
+  return nodes;
+}
+
+async function act(account, preview, action) {
+  const session = app.live?.session;
+  if (!session || !isLive(account)) return;
+  app.pending.set(preview.roomId, { action, from: preview.membership, state: "running" });
+  rerender();
+  try {
+    await (action === "join" ? matrix.joinRoom : matrix.leaveRoom)(session, preview.roomId);
+    app.pending.set(preview.roomId, { action, from: preview.membership, state: "done" });
+  } catch (error) {
+    app.pending.set(preview.roomId, { action, from: preview.membership, state: "error", error });
+  }
+  rerender();
+}
+
+/** Renders the list and the panel's header again from what was last read (e.g. new avatars). */
+function rerender() {
+  app.paste?.render();
+  if (currentAccount() === null || app.previewsOf !== currentAccount()) return;
+  renderRoomList();
+  const preview = app.panel && app.previews.find((candidate) => candidate.roomId === app.panel.roomId);
+  if (preview) renderPanelHeader(preview);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The room panel: header, then the timeline (joined and left rooms) or the stripped state as
+// received (invites, knocks), then the current state.
+
+function closePanel() {
+  app.panel?.timeline?.close();
+  app.panel = null;
+  const panel = $("room-panel");
+  delete panel.dataset.roomId;
+  delete panel.dataset.membership;
+  panel.replaceChildren(h("p", { className: "empty", text: "Pick a room to see its state and timeline." }));
+}
+
+async function openRoom(roomId) {
+  const account = currentAccount();
+  const preview = app.previews.find((candidate) => candidate.roomId === roomId);
+  if (!account || !preview) return;
+  closePanel();
+  app.selected.set(account.key, roomId);
+  for (const row of document.querySelectorAll('[data-testid="room-list-panel"] [data-testid="room"]')) {
+    const selected = row.dataset.roomId === roomId;
+    row.classList.toggle("selected", selected);
+    if (selected) row.setAttribute("aria-current", "true");
+    else row.removeAttribute("aria-current");
+  }
+  const header = h("div", { className: "room-panel-header" });
+  const body = h("div", { className: "room-panel-body" });
+  const panel = $("room-panel");
+  panel.replaceChildren(header, body);
+  panel.dataset.roomId = roomId;
+  panel.dataset.membership = preview.membership;
+  app.panel = { roomId, membership: preview.membership, header, body, timeline: null };
+  renderPanelHeader(preview);
+  await loadPanelBody(account, preview);
+}
+
+function renderPanelHeader(preview) {
+  const account = currentAccount();
+  const actions = roomActions(account, preview, { inPanel: true });
+  const body = roomBody(preview);
+  if (actions.length) body.append(h("div", { className: "room-actions" }, actions));
+  app.panel.header.replaceChildren(renderAvatar(preview, mediaFor(account), 64), body);
+}
+
+async function loadPanelBody(account, preview) {
+  const generation = ++app.panelGeneration;
+  const { body } = app.panel;
+  const stillOpen = () => generation === app.panelGeneration && app.panel?.roomId === preview.roomId;
+  const received = preview.membership === "invite" || preview.membership === "knock";
+  let state;
+  try {
+    state = received
+      ? await account.store.strippedState(preview.roomId, { kind: preview.membership, userId: account.userId })
+      : await account.store.currentState(preview.roomId);
+  } catch (error) {
+    if (stillOpen()) body.replaceChildren(errorLine(error, "state-error"));
+    return;
+  }
+  if (!stillOpen()) return;
+  const names = memberNames(state);
+  const sections = [];
+
+  if (received) {
+    sections.push(h("p", { className: "hint", testid: "timeline-unavailable",
+      text: `No timeline before joining: the homeserver sent only the stripped state of the ${preview.membership}.` }));
+  } else if (typeof account.store.roomTimeline === "function") {
+    const timeline = new TimelineView(account.store, preview.roomId, names);
+    app.panel.timeline = timeline;
+    sections.push(h("section", { className: "panel-section" }, h("h3", { text: "Timeline" }), timeline.element));
+  } else {
+    sections.push(h("p", { className: "hint", testid: "timeline-unavailable",
+      text: "This build of the package has no EventStore.roomTimeline yet: the timeline is not shown." }));
+  }
+
+  const title = received ? `Stripped state, as received (${state.length})` : `Current state (${plural(state.length, "event")})`;
+  const details = h("details", { className: "panel-section state", testid: "room-state", data: { count: state.length } },
+    h("summary", {}, h("h3", { text: title })),
+    renderStateTable(state, names));
+  details.open = true;
+  if (received) {
+    const inspect = h("button", { type: "button", className: "secondary small", testid: "room-inspect", text: "Preview in the panel below",
+      title: "Open this stripped state in the preview panel" });
+    inspect.addEventListener("click", () => {
+      app.paste.fill({ events: state, roomId: preview.roomId, ownUserId: account.userId, kind: preview.membership }, true);
+      app.paste.run();
+    });
+    details.append(inspect);
+  }
+  sections.push(details);
+  body.replaceChildren(...sections);
+  await app.panel.timeline?.start();
+}
+
+/** The open room took new events, or its preview changed: header and state again, new events appended. */
+async function refreshPanel(preview) {
+  const account = currentAccount();
+  renderPanelHeader(preview);
+  const timeline = app.panel.timeline;
+  const generation = ++app.panelGeneration;
+  const received = preview.membership === "invite" || preview.membership === "knock";
+  let state;
+  try {
+    state = received
+      ? await account.store.strippedState(preview.roomId, { kind: preview.membership, userId: account.userId })
+      : await account.store.currentState(preview.roomId);
+  } catch (error) {
+    if (generation === app.panelGeneration) app.panel?.body.prepend(errorLine(error, "state-error"));
+    return;
+  }
+  if (generation !== app.panelGeneration || app.panel?.roomId !== preview.roomId) return;
+  const details = app.panel.body.querySelector('[data-testid="room-state"]');
+  if (details) {
+    details.dataset.count = String(state.length);
+    details.querySelector("summary h3").textContent = received
+      ? `Stripped state, as received (${state.length})`
+      : `Current state (${plural(state.length, "event")})`;
+    details.querySelector('[data-testid="state-table"]').replaceWith(renderStateTable(state, memberNames(state)));
+  }
+  if (timeline) {
+    timeline.names = memberNames(state);
+    await timeline.refresh();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connecting, and the /sync loop.
+
+function setSyncState(state, text) {
+  const status = $("sync-status");
+  status.dataset.state = state;
+  status.textContent = text;
+  document.body.dataset.syncState = state;
+}
+
+function logSyncError(error, context) {
+  const list = $("sync-errors");
+  const when = new Date().toLocaleTimeString();
+  list.prepend(h("li", { testid: "sync-error-entry" },
+    h("span", { className: "ts", text: when }), " ",
+    errorLine(error, "sync-error"),
+    context ? h("span", { className: "ids" }, untrusted(context)) : null));
+  while (list.children.length > SYNC_ERRORS_SHOWN) list.lastElementChild.remove();
+}
+
+function sleep(ms, signal) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
   });
 }
 
-function renderRoomList(user, kind) {
-  const rooms = user.rooms.filter((room) => room.kind === kind);
-  const title = kind === "invite" ? "Invites" : "Knocks";
-  const list = h("ul", { className: "room-list", testid: `${kind}-list`, data: { count: rooms.length } });
-  for (const room of rooms) {
-    list.append(renderResult(room.result, { ...room, userId: user.userId }));
+/**
+ * Starts syncing a session: opens its store, then syncs. `show`: switch the view to its rooms
+ * (rendered from the store before the first response).
+ */
+async function startSync(session, { show }) {
+  const account = await openLiveAccount(session.userId, session.homeserver);
+  const controller = new AbortController();
+  app.live = { session, account, controller, count: 0, done: null };
+  renderConnectForm();
+  renderAccountSelect();
+  setSyncState("connecting", `Syncing ${session.userId} with ${session.homeserver}…`);
+  if (show && app.current !== account.key) await showAccount(account.key);
+  else rerender();
+  app.live.done = runSync(app.live);
+}
+
+async function runSync(live) {
+  const { session, account, controller: { signal } } = live;
+  let retryMs = SYNC_RETRY_MS.first;
+  while (!signal.aborted) {
+    const since = account.store.syncToken();
+    try {
+      const response = await matrix.sync(session, since, { signal });
+      if (signal.aborted) break;
+      // An initial sync can hold many rooms: say how far storing it got.
+      const options = { ownUserId: session.userId };
+      if (!since) {
+        options.onProgress = (done, total) => setSyncState("connecting",
+          `Storing the initial /sync of ${session.userId}: ${done} of ${plural(total, "room")}…`);
+      }
+      const result = await account.store.ingestSync(response, options);
+      live.count += 1;
+      probe.syncs += 1;
+      document.body.dataset.syncCount = String(probe.syncs);
+      for (const room of result.rooms) {
+        if (room.error) logSyncError(room.error, `${room.section} ${room.roomId}: not stored`);
+      }
+      const changed = new Set(result.rooms.map((room) => room.roomId));
+      if (result.syncTokenStored) {
+        retryMs = SYNC_RETRY_MS.first;
+        setSyncState("live", `Synced ${session.userId}: ${plural(live.count, "response")} stored, ` +
+          `last at ${new Date().toLocaleTimeString()} (${plural(changed.size, "room")} in it).`);
+      } else {
+        setSyncState("error", `Some rooms were not stored; syncing again from the previous token in ${retryMs / 1000} s.`);
+      }
+      if (app.current === account.key && (changed.size > 0 || live.count === 1)) await refreshRooms({ changed });
+      if (!result.syncTokenStored) {
+        await sleep(retryMs, signal);
+        retryMs = Math.min(retryMs * 2, SYNC_RETRY_MS.max);
+      }
+    } catch (error) {
+      if (signal.aborted) break;
+      logSyncError(error, since ? `sync since ${since}` : "initial sync");
+      if (error.code === "M_UNKNOWN_TOKEN" || error.status === 401) {
+        setSyncState("signed-out", "The homeserver no longer accepts this session: connect again.");
+        forgetSession();
+        break;
+      }
+      const waitMs = error.retryAfterMs ?? retryMs;
+      setSyncState("error", `Sync failed (${errorInfo(error).code}); retrying in ${Math.round(waitMs / 1000)} s.`);
+      await sleep(waitMs, signal);
+      retryMs = Math.min(retryMs * 2, SYNC_RETRY_MS.max);
+    }
   }
-  return h("div", { className: "room-group" },
-    h("h3", {}, `${title} `, h("span", { className: "count", text: String(rooms.length) })),
-    list);
 }
 
-function renderUsers() {
-  const container = $("users");
-  const nav = $("user-nav");
-  container.replaceChildren();
-  nav.replaceChildren();
-  for (const user of app.users) {
-    const invites = user.rooms.filter((room) => room.kind === "invite").length;
-    const knocks = user.rooms.filter((room) => room.kind === "knock").length;
-    const id = `user-${user.index}`;
-    nav.append(h("a", { href: `#${id}`, className: "user-link", testid: "user-link", data: { userId: user.userId } },
-      untrusted(user.userId), h("span", { className: "count", text: `${invites} · ${knocks}` })));
-    container.append(h("section", {
-      className: "panel user",
-      id,
-      testid: "user-section",
-      data: { userId: user.userId, invites, knocks },
-    },
-    h("h2", {}, untrusted(user.userId, { testid: "user-id" })),
-    h("p", { className: "hint", text: `${invites} invite${invites === 1 ? "" : "s"}, ${knocks} knock${knocks === 1 ? "" : "s"} in the initial /sync.` }),
-    invites + knocks === 0
-      ? h("p", { className: "empty", testid: "user-empty", text: "No pending invites or knocks." })
-      : h("div", { className: "room-groups" },
-        invites > 0 ? renderRoomList(user, "invite") : null,
-        knocks > 0 ? renderRoomList(user, "knock") : null)));
+async function stopSync() {
+  const live = app.live;
+  if (!live) return;
+  live.controller.abort();
+  await live.done;
+}
+
+function forgetSession() {
+  localStorage.removeItem(SESSION_KEY);
+  app.live = null;
+  app.pending.clear();
+  renderConnectForm();
+  renderAccountSelect();
+  rerender();
+}
+
+function showConnectError(error) {
+  const box = $("connect-error");
+  if (error === null) {
+    box.hidden = true;
+    box.replaceChildren();
+  } else {
+    box.replaceChildren(errorLine(error, "connect-error-line"));
+    box.hidden = false;
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// The paste panel.
-
-const EXAMPLE = {
-  roomId: "!example:matrix.example.org",
-  ownUserId: "@bob:matrix.example.org",
-  kind: "invite",
-  events: [
-    { type: "m.room.create", state_key: "", sender: "@alice:matrix.example.org", content: { room_version: "12" } },
-    { type: "m.room.join_rules", state_key: "", sender: "@alice:matrix.example.org", content: { join_rule: "invite" } },
-    { type: "m.room.name", state_key: "", sender: "@alice:matrix.example.org", content: { name: "Invoice \u202Efdp.exe\u202C" } },
-    { type: "m.room.topic", state_key: "", sender: "@alice:matrix.example.org", content: { topic: "The name above hides a right-to-left override." } },
-    { type: "m.room.encryption", state_key: "", sender: "@alice:matrix.example.org", content: { algorithm: "m.megolm.v1.aes-sha2" } },
-    {
-      type: "m.room.member", state_key: "@alice:matrix.example.org", sender: "@alice:matrix.example.org",
-      content: { membership: "join", displayname: "Alice" },
-    },
-    {
-      type: "m.room.member", state_key: "@bob:matrix.example.org", sender: "@alice:matrix.example.org",
-      content: { membership: "invite", displayname: "Bob" },
-    },
-  ],
-};
-
-function loadExample() {
-  $("paste-input").value = displayJson(EXAMPLE.events);
-  $("paste-room-id").value = EXAMPLE.roomId;
-  $("paste-user-id").value = EXAMPLE.ownUserId;
-  $("paste-kind").value = EXAMPLE.kind;
+function formError(code, message) {
+  const error = new Error(message);
+  error.code = code;
+  return error;
 }
 
-function runPaste() {
-  const text = $("paste-input").value;
-  const opts = {
-    roomId: $("paste-room-id").value.trim(),
-    ownUserId: $("paste-user-id").value.trim(),
-    kind: $("paste-kind").value,
-  };
-  let events;
+async function connect() {
+  showConnectError(null);
+  const { base, error } = matrix.normaliseHomeserver($("homeserver-url").value);
+  const user = $("connect-user").value.trim();
+  const password = $("connect-password").value;
+  const token = $("connect-token").value.trim();
+  if (base === null) return showConnectError(formError("INVALID_HOMESERVER", `Homeserver URL: ${error ?? "required"}.`));
+  if (token !== "" && password !== "") return showConnectError(formError("INVALID_FORM", "Give a password or an access token, not both."));
+  if (token === "" && (user === "" || password === "")) {
+    return showConnectError(formError("INVALID_FORM", "Give a user ID and a password, or an access token."));
+  }
+  const button = $("connect");
+  button.disabled = true;
+  button.textContent = "Connecting…";
   try {
-    events = JSON.parse(text);
-  } catch (error) {
-    const invalid = new Error(`not JSON: ${error.message}`);
-    invalid.code = INVALID_JSON;
-    app.paste = { events: undefined, opts, result: { error: invalid } };
-    renderPaste();
-    return;
+    const session = token !== "" ? await matrix.sessionFromToken(base, token) : await matrix.login(base, user, password);
+    if (token !== "" && user !== "" && user !== session.userId) {
+      throw formError("TOKEN_USER_MISMATCH", `The access token is ${session.userId}'s, not ${user}'s.`);
+    }
+    localStorage.setItem(SESSION_KEY, JSON.stringify(session));
+    $("connect-password").value = "";
+    $("connect-token").value = "";
+    await startSync(session, { show: true });
+  } catch (failure) {
+    showConnectError(failure);
+  } finally {
+    button.disabled = false;
+    button.textContent = "Connect";
   }
-  // Anything that parses goes to the library as is: a non-array is its error to report.
-  app.paste = { events, opts, result: preview(events, opts) };
-  renderPaste();
 }
 
-function renderPaste() {
-  const errorBox = $("paste-error");
-  const list = $("paste-result");
-  const json = $("paste-json");
-  list.replaceChildren();
-  errorBox.hidden = true;
-  json.hidden = true;
-  if (app.paste === null) return;
-  const { opts, result } = app.paste;
-  if ("error" in result) {
-    const { code, message } = errorInfo(result.error);
-    $("paste-error-code").textContent = code;
-    $("paste-error-message").textContent = message;
-    errorBox.hidden = false;
-    return;
+async function disconnect() {
+  const live = app.live;
+  if (!live) return;
+  showConnectError(null);
+  await stopSync();
+  forgetSession();
+  setSyncState("off", "Not connected.");
+  if (live.session.loggedInHere) {
+    try {
+      await matrix.logout(live.session);
+    } catch (error) {
+      showConnectError(error);
+    }
   }
-  list.append(renderRoom(result.preview, { roomId: opts.roomId, kind: opts.kind, userId: opts.ownUserId }));
-  json.textContent = displayJson(result.preview);
-  json.hidden = false;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Homeserver input.
+function renderConnectForm() {
+  const connected = app.live !== null;
+  $("connect-form").dataset.connected = String(connected);
+  $("connect-fields").disabled = connected;
+  $("connect").hidden = connected;
+  $("disconnect").hidden = !connected;
+  if (connected) {
+    $("homeserver-url").value = app.live.session.homeserver;
+    $("connect-user").value = app.live.session.userId;
+  }
+  applyHomeserver();
+}
 
+/** The homeserver field also serves the sample users' avatars (unauthenticated thumbnails). */
 function applyHomeserver() {
   const input = $("homeserver-url");
-  const { base, error } = normaliseHomeserver(input.value);
-  const status = $("homeserver-status");
+  const { base, error } = matrix.normaliseHomeserver(input.value);
   input.setCustomValidity(error ?? "");
-  if (error !== null) {
+  const status = $("homeserver-status");
+  if (app.live) {
+    status.textContent = `Connected as ${app.live.session.userId}: its avatars load through authenticated media.`;
+  } else if (error !== null) {
     status.textContent = `Ignored (${error}): placeholders only.`;
   } else if (base === null) {
     status.textContent = "Avatars are off: placeholders only.";
   } else {
-    status.textContent = `Avatars load from ${base}/_matrix/media/v3/thumbnail/…`;
+    status.textContent = `Sample avatars load from ${base}/_matrix/media/v3/thumbnail/…`;
   }
-  if (base === app.homeserver) return;
-  app.homeserver = base;
-  renderUsers();
-  renderPaste();
+  const avatars = app.live ? null : base;
+  if (avatars === app.avatarHomeserver) return;
+  app.avatarHomeserver = avatars;
+  rerender();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forget data.
+
+function deleteDatabase(name) {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.deleteDatabase(name);
+    request.onsuccess = () => resolve();
+    request.onerror = () => reject(request.error);
+    request.onblocked = () => {
+      $("status").textContent = `Waiting for other tabs to close ${name}…`;
+    };
+  });
+}
+
+async function forgetData() {
+  const button = $("forget-data");
+  button.disabled = true;
+  $("status").textContent = "Forgetting…";
+  try {
+    await stopSync();
+    closePanel();
+    for (const account of app.accounts.values()) account.store?.close();
+    const names = new Set([...app.accounts.values()].map((account) => account.dbName));
+    for (const { name } of (await indexedDB.databases?.()) ?? []) {
+      if (name?.startsWith(PREFIX)) names.add(name);
+    }
+    for (const name of names) await deleteDatabase(name);
+    for (const key of Object.keys(localStorage)) {
+      if (key.startsWith(PREFIX)) localStorage.removeItem(key);
+    }
+    location.reload();
+  } catch (error) {
+    const { code, message } = errorInfo(error);
+    const box = $("load-error");
+    box.replaceChildren(h("code", { className: "error-code", text: code }), " ", untrusted(message));
+    box.hidden = false;
+    $("status").textContent = "Forgetting failed.";
+    button.disabled = false;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Start.
 
-async function main() {
-  const status = $("status");
-  loadExample();
+/** Shows an error nothing else caught (a bug of the page, most likely) rather than hiding it. */
+function showUnexpected(error) {
+  const box = $("load-error");
+  box.append(h("p", {}, h("code", { className: "error-code", text: errorInfo(error).code }), " ",
+    untrusted(errorInfo(error).message)));
+  box.hidden = false;
+}
+
+function wireControls() {
+  window.addEventListener("unhandledrejection", (event) => showUnexpected(event.reason));
+  window.addEventListener("error", (event) => showUnexpected(event.error ?? event.message));
   let timer;
   $("homeserver-url").addEventListener("input", () => {
     clearTimeout(timer);
     timer = setTimeout(applyHomeserver, 250);
   });
-  $("homeserver-form").addEventListener("submit", (event) => {
+  $("connect-form").addEventListener("submit", (event) => {
     event.preventDefault();
     clearTimeout(timer);
     applyHomeserver();
+    connect();
   });
-  $("paste-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    runPaste();
-  });
-  $("paste-example").addEventListener("click", () => {
-    loadExample();
-    runPaste();
-  });
+  $("disconnect").addEventListener("click", () => disconnect());
+  $("account-select").addEventListener("change", (event) => showAccount(event.target.value));
+  $("forget-data").addEventListener("click", () => forgetData());
+}
 
+async function main() {
+  const status = $("status");
+  wireControls();
   try {
     const started = performance.now();
     const [lib, syncs] = await Promise.all([
@@ -523,22 +775,41 @@ async function main() {
         return response.json();
       }),
     ]);
-    const loaded = performance.now();
     app.lib = lib;
-    app.users = computeUsers(syncs);
-    const computed = performance.now();
-    renderUsers();
+    app.paste = new PastePanel(lib, () => mediaFor(null));
 
-    const rooms = app.users.reduce((sum, user) => sum + user.rooms.length, 0);
-    const failed = app.users.reduce((sum, user) => sum + user.rooms.filter((room) => "error" in room.result).length, 0);
-    status.textContent = `${app.users.length} users, ${rooms} rooms previewed in ${(computed - loaded).toFixed(1)} ms ` +
-      `(package loaded in ${(loaded - started).toFixed(0)} ms)` + (failed ? `; ${failed} failed` : "") + ".";
+    for (const userId of Object.keys(syncs)) {
+      await openAccount({ key: `sample:${userId}`, kind: "sample", userId, dbName: sampleDbName(userId) });
+    }
+    for (const { userId, homeserver } of readJson(LIVE_ACCOUNTS_KEY, [])) {
+      // A connected user's store that does not open leaves the others usable.
+      await openLiveAccount(userId, homeserver).catch(showUnexpected);
+    }
+    const session = readJson(SESSION_KEY, null);
+    const saved = localStorage.getItem(VIEW_KEY);
+    app.current = app.accounts.has(saved) ? saved : app.accounts.keys().next().value;
+    renderAccountSelect();
+    renderConnectForm();
+
+    const empty = [...app.accounts.values()].filter((account) => account.kind === "sample" && account.store.syncToken() === undefined);
+    if (empty.length > 0) await ingestSamples(empty, syncs);
+    await showAccount(app.current);
+    const shown = performance.now();
+    status.textContent = `${plural(app.accounts.size, "store")} opened, rooms rendered from IndexedDB ` +
+      `${(shown - started).toFixed(0)} ms after loading` + (empty.length ? " (the sample was stored first)." : ".");
+    document.body.dataset.ingested = String(probe.ingestions);
     document.body.dataset.ready = "true";
+
+    if (session?.userId && session?.homeserver && session?.accessToken) {
+      await startSync(session, { show: false }).catch(showUnexpected);
+    } else {
+      setSyncState("off", "Not connected.");
+    }
   } catch (error) {
     const { code, message } = errorInfo(error);
     status.textContent = "Failed to start.";
     const box = $("load-error");
-    box.replaceChildren(h("code", { className: "error-code", text: code }), " ", message,
+    box.replaceChildren(h("code", { className: "error-code", text: code }), " ", untrusted(message),
       h("p", { className: "hint", text: "Build the package first (npm run build) and serve www/ over HTTP." }));
     box.hidden = false;
     document.body.dataset.ready = "error";
