@@ -111,6 +111,9 @@ pub enum InputError {
         /// What is wrong there.
         reason: String,
     },
+    /// PDUs for a room the store fills from `/sync`: its events have no DAG for them to join.
+    #[error("room {0} is filled from /sync: PDUs cannot join its timeline")]
+    SyncedRoom(String),
     /// A user's current membership in a room is not the one asked for (stripped state for an
     /// invite needs a current invite, for a knock a current knock).
     #[error("the current membership of {user_id} in {room_id} is {found}, not {expected}")]
@@ -152,6 +155,7 @@ impl InputError {
             Self::UnknownEvent(_) => "UNKNOWN_EVENT",
             Self::MembershipMismatch { .. } => "MEMBERSHIP_MISMATCH",
             Self::InvalidSync { .. } => "INVALID_SYNC",
+            Self::SyncedRoom(_) => "SYNCED_ROOM",
         }
     }
 }
@@ -203,6 +207,7 @@ mod tests {
                 "MEMBERSHIP_MISMATCH",
             ),
             (InputError::InvalidSync { path: "rooms".into(), reason: "x".into() }, "INVALID_SYNC"),
+            (InputError::SyncedRoom("!r:x".into()), "SYNCED_ROOM"),
         ];
         for (error, code) in table {
             assert_eq!(error.code(), code, "{error:?}");

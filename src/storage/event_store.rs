@@ -459,6 +459,14 @@ impl<S: Store> EventStore<S> {
         }
         let history = if stored {
             let tips = self.backend.forward_extremities(room_id).await?;
+            // A room filled from /sync has a timeline, not a DAG: no PDU can name its events.
+            if let Some(tip) = tips.iter().next() {
+                let tip = OwnedEventId::try_from(tip.as_str())
+                    .map_err(|error| StoreError::Corrupt(format!("extremity {tip}: {error}")))?;
+                if self.backend.event(&tip).await?.is_some_and(|tip| tip.pdu.is_client_format()) {
+                    return Err(InputError::SyncedRoom(room_id.to_owned()).into());
+                }
+            }
             let current = self.backend.current_state(room_id, &StateFilter::all()).await?;
             let gaps = self.backend.backward_extremities(room_id).await?;
             RoomHistory::restored(version, tips, current).with_backward_extremities(gaps)

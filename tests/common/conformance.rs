@@ -67,6 +67,7 @@ macro_rules! store_conformance_tests {
             the_knockers_store_previews_every_room,
             a_limited_timeline_is_a_gap,
             a_synced_timeline_reads_back_page_by_page,
+            pdus_cannot_join_a_synced_room,
             initial_syncs_store_once,
             initial_syncs_of_the_inviter_and_invitee,
             a_malformed_response_changes_nothing,

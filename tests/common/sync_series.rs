@@ -399,3 +399,27 @@ pub async fn a_synced_timeline_reads_back_page_by_page(backend: impl Store) {
     let error = store.room_timeline(elsewhere, Some(&first), 10).await.unwrap_err();
     assert_eq!(error.code(), "UNKNOWN_EVENT", "an event of another room");
 }
+
+/// PDUs for a room filled from `/sync` are refused for that room (`SYNCED_ROOM`): its events
+/// have no DAG to join. Nothing of them is stored, and the room reads back as before.
+pub async fn pdus_cannot_join_a_synced_room(backend: impl Store) {
+    let store = open(backend).await;
+    let series = fixture("sync-series.json");
+    let alice = series["users"]["alice"].as_str().unwrap();
+    for step in &series["steps"].as_array().unwrap()[..2] {
+        ingest(&store, &step["syncs"]["alice"][0]["response"], alice).await;
+    }
+    let named = series["rooms"][0]["room_id"].as_str().unwrap();
+    let tip = store.forward_extremities(named).await.unwrap().into_iter().next().unwrap();
+    let pdu = json!({
+        "type": "m.room.message", "room_id": named, "sender": alice, "depth": 20,
+        "content": {"body": "from federation"}, "origin_server_ts": 1,
+        "prev_events": [tip], "auth_events": [], "hashes": {"sha256": "x"}, "signatures": {},
+    });
+    let token = store.current_token();
+    let result = store.persist_events(vec![pdu], false).await.unwrap();
+    let error = result.rooms[0].error.as_ref().map(|error| error.code());
+    assert_eq!(error, Some("SYNCED_ROOM"));
+    assert_eq!(store.current_token(), token);
+    assert_eq!(store.forward_extremities(named).await.unwrap(), BTreeSet::from([tip]));
+}
