@@ -1,6 +1,7 @@
 // A real Synapse 1.163 for the live tests: one fresh homeserver per call, on loopback only, with
-// open registration and no rate limits worth the name. See /work/shared/SETUP.md ("A live Synapse
-// for tests") for the facts this relies on.
+// open registration and no rate limits worth the name. Synapse from PyPI generates a SQLite config
+// with a signing key; this file adds a second config on top (a listener on a free loopback port,
+// no key servers, registration without verification, raised rate limits, room_prejoin_state).
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
