@@ -9,7 +9,7 @@ const METHODS = [
 ];
 
 export function countIdb() {
-  const counts = { transactions: 0, requests: 0, byMethod: {} };
+  const counts = { transactions: 0, requests: 0, byMethod: {}, byScope: {} };
   const restore = [];
   for (const [className, names] of METHODS) {
     const proto = globalThis[className].prototype;
@@ -18,8 +18,11 @@ export function countIdb() {
       if (typeof original !== "function") continue;
       const label = `${className.slice(3)}.${name}`;
       proto[name] = function (...args) {
-        if (name === "transaction") counts.transactions++;
-        else counts.requests++;
+        if (name === "transaction") {
+          counts.transactions++;
+          const scope = `${args[1] ?? "readonly"} ${[args[0]].flat().join("+")}`;
+          counts.byScope[scope] = (counts.byScope[scope] ?? 0) + 1;
+        } else counts.requests++;
         counts.byMethod[label] = (counts.byMethod[label] ?? 0) + 1;
         return original.apply(this, args);
       };

@@ -361,6 +361,9 @@ function print(r, opts) {
       const methods = Object.entries(counts.byMethod).filter(([m]) => m !== "Database.transaction").sort((a, b) => b[1] - a[1]).slice(0, 5)
         .map(([m, n]) => `${m} ${int(n / each)}`).join(", ");
       console.log(`${label}: ${int(counts.transactions / each)} transactions, ${int(counts.requests / each)} requests (${methods})`);
+      const scopes = Object.entries(counts.byScope).sort((a, b) => b[1] - a[1]).slice(0, 6)
+        .map(([scope, n]) => `${(n / each).toLocaleString("en-US", { maximumFractionDigits: 1 })} ${scope}`).join("; ");
+      console.log(`  transactions: ${scopes}`);
       const p = x.profile;
       console.log(`  main thread over ${ms(p.ms / each)}: ${Object.entries(p.kinds).map(([k, v]) => `${k} ${ms(v / each)}`).join(", ")}; profile ${p.file}`);
       for (const t of p.top) console.log(`  ${ms(t.ms / each).padStart(10)}  ${t.name}`);
