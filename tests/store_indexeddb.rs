@@ -861,3 +861,78 @@ async fn a_version_5_database_gains_the_sync_stores() {
     assert!(result.sync_token_stored);
     assert_eq!(store.sync_token().unwrap().next_batch, response["next_batch"].as_str().unwrap());
 }
+
+/// Two stores on one database (two connections, as two tabs have) write in turns, each catching
+/// up with the other's writes first: a store whose planning state is stale (the other wrote to
+/// the same room since) takes the next stream orderings, not ones the other took, and the room
+/// ends as Synapse persisted it. Events the other stored already are stored once.
+#[wasm_bindgen_test]
+async fn two_connections_take_turns_and_catch_up() {
+    let name = fresh_name();
+    let a = EventStore::open(IndexedDbStore::open(&name).await.unwrap(), "tab-a").await.unwrap();
+    let b = EventStore::open(IndexedDbStore::open(&name).await.unwrap(), "tab-b").await.unwrap();
+    let rooms = pdus_rooms();
+    let room = rooms.iter().find(|room| room["name"] == "state-changes").unwrap();
+    let pdus = pdus_of(room);
+    let third = pdus.len() / 3;
+    persist(&a, pdus[..third].to_vec(), false).await;
+    // B stores A's events again (nothing twice) and the next third.
+    let twice = b.persist_events(pdus[..2 * third].to_vec(), false).await.unwrap();
+    assert_eq!(twice.rooms[0].error, None);
+    assert_eq!(twice.rooms[0].persisted.len(), third, "A's events are stored once");
+    // A's planning state of the room is stale now: it catches up before planning the rest.
+    persist(&a, pdus[2 * third..].to_vec(), false).await;
+    let mut orderings = BTreeSet::new();
+    for event in room["events"].as_array().unwrap() {
+        let stored = a.event(&event_id(event["event_id"].as_str().unwrap())).await.unwrap();
+        orderings.insert(stored.unwrap().internal_metadata.stream_ordering.unwrap());
+    }
+    let n = pdus.len() as i64;
+    assert_eq!(orderings, (1..=n).collect::<BTreeSet<i64>>(), "every ordering taken once");
+    assert_eq!(a.current_token(), n);
+    let room_id = room["room_id"].as_str().unwrap();
+    assert_eq!(a.forward_extremities(room_id).await.unwrap(), id_set(&room["forward_extremities"]));
+    let current = b.current_state(room_id, &StateFilter::all()).await.unwrap();
+    assert_eq!(state_map(&current), common::expected_state(&room["current_state"]));
+
+    // Both at once, different rooms: the writes take turns, and no ordering is taken twice.
+    let (one, two) = (pdus_of(&rooms[0]), pdus_of(&rooms[1]));
+    let total = n + (one.len() + two.len()) as i64;
+    let (first, second) =
+        futures_join(a.persist_events(one, false), b.persist_events(two, false)).await;
+    for result in [first.unwrap(), second.unwrap()] {
+        assert_eq!(result.rooms[0].error, None);
+    }
+    let positions = a.backend().positions().await.unwrap();
+    assert_eq!(positions.last_stream_ordering, total);
+    assert_eq!(positions.writers.values().max(), Some(&total));
+}
+
+/// Polls two futures together until both are done (the browser's event loop drives them).
+async fn futures_join<A: std::future::Future, B: std::future::Future>(
+    a: A,
+    b: B,
+) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (Box::pin(a), Box::pin(b));
+    let (mut a_out, mut b_out) = (None, None);
+    std::future::poll_fn(move |context| {
+        if a_out.is_none() {
+            if let std::task::Poll::Ready(out) = a.as_mut().poll(context) {
+                a_out = Some(out);
+            }
+        }
+        if b_out.is_none() {
+            if let std::task::Poll::Ready(out) = b.as_mut().poll(context) {
+                b_out = Some(out);
+            }
+        }
+        match (a_out.take(), b_out.take()) {
+            (Some(a), Some(b)) => std::task::Poll::Ready((a, b)),
+            (a, b) => {
+                (a_out, b_out) = (a, b);
+                std::task::Poll::Pending
+            }
+        }
+    })
+    .await
+}

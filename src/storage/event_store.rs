@@ -312,6 +312,7 @@ impl<S: Store> EventStore<S> {
         room_version: Option<RoomVersion>,
     ) -> Result<PersistResult, StoreError> {
         let _turn = self.queue.enter().await;
+        let _lock = self.take_turn().await?;
         // The version of each room of the batch: a room planned here already knows it; the others
         // are read once (`rooms`), which also says whether the store holds them. Outliers always
         // ask the store, which alone knows whether the room is recorded.
@@ -444,6 +445,34 @@ impl<S: Store> EventStore<S> {
             }
         };
         (DraftRoom { room, orderings }, result)
+    }
+
+    /// Takes this store's turn to write among every connection to its storage (other browser
+    /// tabs), and catches up with what they wrote since its last turn. Their writes moved the
+    /// shared sequences; then any room's planning state may be stale, so every room's is dropped
+    /// (it is restored from the store on its next use), and the sequences go on from where they
+    /// stand. Without this, two tabs planned from the same positions and took the same stream
+    /// orderings, and a tab's cache did not know of events another tab had stored.
+    ///
+    /// Writers take turns, where Synapse gives each room to one persister: every chunk's
+    /// transaction writes the shared `sequences` row, so IndexedDB runs them one at a time
+    /// whatever the lock, and a turn also orders the planning that precedes each write.
+    async fn take_turn(&self) -> Result<super::WriteLock, StoreError> {
+        let lock = self.backend.lock_writes().await?;
+        let stored = self.backend.positions().await?;
+        if stored != self.positions() {
+            {
+                let mut planning = self.planning.borrow_mut();
+                planning.rooms.clear();
+                planning.orderings = StreamOrderings::new(
+                    stored.last_stream_ordering,
+                    stored.last_backfill_ordering,
+                );
+                planning.next_state_group = stored.next_state_group;
+            }
+            *self.sync_token.borrow_mut() = self.backend.sync_token().await?;
+        }
+        Ok(lock)
     }
 
     /// Starts a room's planning state: empty for a new room, its forward extremities and current
@@ -847,15 +876,26 @@ impl<S: Store> EventStore<S> {
         let memberships = self.backend.local_memberships(own_user_id).await?;
         let mut rooms = self.rooms().await?;
         rooms.extend(memberships.keys().cloned());
-        let mut previews = Vec::new();
+        let received = |room_id: &str| {
+            let own = memberships.get(room_id)?;
+            matches!(own.membership.as_str(), "invite" | "knock")
+                .then(|| own.stripped_state.clone())
+                .flatten()
+        };
+        // Every room's current state in one request batch, their events in another: a room list
+        // of a thousand rooms read room by room was three transactions a room.
+        let with_state: Vec<String> =
+            rooms.iter().filter(|room_id| received(room_id).is_none()).cloned().collect();
+        let mut states = self.current_states_events(&with_state).await?;
+        let mut previews = Vec::with_capacity(rooms.len());
         for room_id in rooms {
-            let own = memberships.get(&room_id);
-            let received = own
-                .filter(|row| matches!(row.membership.as_str(), "invite" | "knock"))
-                .and_then(|row| row.stripped_state.clone());
-            let state: Vec<JsonValue> = match received {
+            let state: Vec<JsonValue> = match received(&room_id) {
                 Some(events) => events,
-                None => self.preview_state(&room_id, own).await?,
+                None => {
+                    let state = states.remove(&room_id).unwrap_or_default();
+                    let own = memberships.get(&room_id);
+                    self.preview_state(state, own).await?
+                }
             };
             let text = serde_json::to_string(&state)
                 .map_err(|error| InputError::InvalidJson(error.to_string()))?;
@@ -865,13 +905,39 @@ impl<S: Store> EventStore<S> {
         Ok(previews)
     }
 
+    /// The events of the current state of each of `room_ids`, as [`Self::current_state_events`]
+    /// reads them, in three request batches for all the rooms.
+    async fn current_states_events(
+        &self,
+        room_ids: &[String],
+    ) -> Result<BTreeMap<String, Vec<Pdu>>, StoreError> {
+        let states = self.backend.current_states(room_ids).await?;
+        let ids: Vec<OwnedEventId> =
+            states.iter().flat_map(|state| state.values().cloned()).collect();
+        let found = self.backend.events(&ids).await?;
+        let mut events = Vec::with_capacity(ids.len());
+        for (event_id, event) in ids.iter().zip(found) {
+            let event = event.ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "the current state names {event_id}, which is not stored"
+                ))
+            })?;
+            events.push(event.pdu);
+        }
+        let mut events = self.pruned(events).await?.into_iter();
+        let mut by_room = BTreeMap::new();
+        for (room_id, state) in room_ids.iter().zip(states) {
+            by_room.insert(room_id.clone(), events.by_ref().take(state.len()).collect());
+        }
+        Ok(by_room)
+    }
+
     /// The state a room previews from: its current state, or without one the own member event.
     async fn preview_state(
         &self,
-        room_id: &str,
+        state: Vec<Pdu>,
         own: Option<&LocalMembership>,
     ) -> Result<Vec<JsonValue>, StoreError> {
-        let state = self.current_state_events(room_id, &StateFilter::all()).await?;
         if !state.is_empty() {
             return Ok(state.iter().map(client_event).collect());
         }
@@ -1086,6 +1152,12 @@ mod tests {
             limit: usize,
         ) -> Result<Vec<StoredEvent>, StoreError> {
             self.0.room_timeline(room_id, before, limit).await
+        }
+        async fn current_states(&self, room_ids: &[String]) -> Result<Vec<StateIds>, StoreError> {
+            self.0.current_states(room_ids).await
+        }
+        async fn lock_writes(&self) -> Result<crate::storage::WriteLock, StoreError> {
+            self.0.lock_writes().await
         }
         async fn local_memberships(
             &self,

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ruma_common::{EventId, OwnedEventId};
 
-use super::{PlanningEvent, Positions, Store, StoreError, StoredEvent, SyncToken};
+use super::{PlanningEvent, Positions, Store, StoreError, StoredEvent, SyncToken, WriteLock};
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::{StateFilter, StateKey};
@@ -218,6 +218,14 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    async fn current_states(&self, room_ids: &[String]) -> Result<Vec<StateIds>, StoreError> {
+        let mut states = Vec::with_capacity(room_ids.len());
+        for room_id in room_ids {
+            states.push(self.current_state(room_id, &StateFilter::all()).await?);
+        }
+        Ok(states)
+    }
+
     async fn state_at_event(
         &self,
         event_id: &EventId,
@@ -306,6 +314,11 @@ impl Store for MemoryStore {
         events.sort_by_key(|event| std::cmp::Reverse(event.internal_metadata.stream_ordering));
         events.truncate(limit);
         Ok(events)
+    }
+
+    async fn lock_writes(&self) -> Result<WriteLock, StoreError> {
+        // One connection: the event store's own queue already lets one write at a time.
+        Ok(WriteLock::none())
     }
 
     async fn local_memberships(

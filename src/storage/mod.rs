@@ -129,6 +129,36 @@ impl Positions {
     }
 }
 
+/// A hold on a store's writes ([`Store::lock_writes`]): released when dropped.
+#[must_use = "writes are held only while the lock lives"]
+pub struct WriteLock(Option<Box<dyn FnOnce()>>);
+
+impl WriteLock {
+    /// A lock that holds nothing: a backend that only one connection writes to.
+    pub fn none() -> Self {
+        Self(None)
+    }
+
+    /// A lock that `release` lets go of.
+    pub fn released_by(release: impl FnOnce() + 'static) -> Self {
+        Self(Some(Box::new(release)))
+    }
+}
+
+impl Drop for WriteLock {
+    fn drop(&mut self) {
+        if let Some(release) = self.0.take() {
+            release();
+        }
+    }
+}
+
+impl std::fmt::Debug for WriteLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "WriteLock(held)" } else { "WriteLock(none)" })
+    }
+}
+
 /// What a backend stores and reads. Methods are async so that browser storage (IndexedDB) can
 /// implement them; on wasm the futures are not `Send`, so callers stay generic over the backend.
 #[allow(async_fn_in_trait)]
@@ -180,6 +210,10 @@ pub trait Store {
         filter: &StateFilter,
     ) -> Result<StateIds, StoreError>;
 
+    /// The current state of each of `room_ids`, in their order, read together (one request
+    /// batch: a room list reads every room's).
+    async fn current_states(&self, room_ids: &[String]) -> Result<Vec<StateIds>, StoreError>;
+
     /// The state after an event (its state group) that `filter` matches, members and
     /// non-members read in one walk of the group chain.
     async fn state_at_event(
@@ -218,6 +252,11 @@ pub trait Store {
         before: Option<i64>,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// Waits until no other connection to the same storage (another browser tab's store) writes,
+    /// then holds them off until the lock is dropped: writers take turns, and each plans on what
+    /// the others wrote before it (see [`EventStore`]).
+    async fn lock_writes(&self) -> Result<WriteLock, StoreError>;
 
     /// `user_id`'s `local_current_membership` rows, by room id.
     async fn local_memberships(

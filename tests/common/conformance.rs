@@ -458,6 +458,15 @@ impl<S: Store> Store for FailingRoom<S> {
     ) -> Result<Vec<StoredEvent>, StoreError> {
         self.inner.room_timeline(room_id, before, limit).await
     }
+    async fn current_states(
+        &self,
+        room_ids: &[String],
+    ) -> Result<Vec<prejoin::persist::StateIds>, StoreError> {
+        self.inner.current_states(room_ids).await
+    }
+    async fn lock_writes(&self) -> Result<prejoin::storage::WriteLock, StoreError> {
+        self.inner.lock_writes().await
+    }
     async fn local_memberships(
         &self,
         user_id: &str,

@@ -58,7 +58,8 @@ pub struct RoomIngestResult {
     /// The section the room came in.
     pub section: SyncSection,
     /// The events stored (none when the response holds nothing new for the room), or why the
-    /// room was not stored.
+    /// room was not stored. Its forward extremities are the tip of a joined or left room's
+    /// timeline; an invite or a knock reports none.
     pub result: RoomPersistResult,
 }
 
@@ -120,6 +121,7 @@ impl<S: Store> EventStore<S> {
         })?;
         let response = SyncResponse::from_json(response)?;
         let _turn = self.queue.enter().await;
+        let _lock = self.take_turn().await?;
         if let Some(token) = self.sync_token().filter(|token| token.user_id != own.as_str()) {
             return Err(InputError::InvalidOptions(format!(
                 "this store holds the /sync of {}, not of {own}",
@@ -316,7 +318,8 @@ impl<S: Store> EventStore<S> {
         stored_membership: Option<&LocalMembership>,
     ) -> Result<SyncedDraft, StoreError> {
         let ids: Vec<OwnedEventId> = events.event_ids().cloned().collect();
-        let known = self.known_events(&ids).await?;
+        // Stripped state usually holds no whole event: then there is nothing to look up.
+        let known = if ids.is_empty() { BTreeMap::new() } else { self.known_events(&ids).await? };
         let room = SyncedRoomState { known, ..SyncedRoomState::default() };
         let (mut orderings, next_state_group) = {
             let planning = self.planning.borrow();
@@ -333,7 +336,9 @@ impl<S: Store> EventStore<S> {
             ordering,
             stored_membership,
         );
-        Ok(SyncedDraft { plan, orderings, next_state_group, extremities: None })
+        // An invite's or knock's room has no timeline here: no extremity to report.
+        let extremities = Some(BTreeSet::new());
+        Ok(SyncedDraft { plan, orderings, next_state_group, extremities })
     }
 
     /// What the store holds of a room that a chunk builds on: its current state, the tip of its

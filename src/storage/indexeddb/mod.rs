@@ -45,7 +45,7 @@ use self::rows::{
 };
 use self::schema::{indices, stores, Version};
 use super::state_ranges::group_ranges;
-use super::{PlanningEvent, Store, StoreError, StoredEvent, SyncToken};
+use super::{PlanningEvent, Store, StoreError, StoredEvent, SyncToken, WriteLock};
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateFilter;
@@ -103,7 +103,8 @@ pub struct IndexedDbStore {
     /// The positions read while opening: the first [`Store::positions`] (the event store's
     /// open) takes them instead of reading again.
     opened_at: RefCell<Option<super::Positions>>,
-    /// The sync token as read while opening, and as last written: `syncToken()` is synchronous.
+    /// The sync token as read while opening: the first [`Store::sync_token`] (the event store's
+    /// open) takes it instead of reading again.
     opened_sync_token: RefCell<Option<Option<SyncToken>>>,
 }
 
@@ -299,7 +300,7 @@ impl IndexedDbStore {
     /// The sync token read while opening (or written since), when the store was opened by
     /// [`IndexedDbStore::begin_open`]: what an event store made synchronously starts from.
     pub fn opened_sync_token(&self) -> Option<SyncToken> {
-        self.opened_sync_token.borrow().clone().flatten()
+        self.opened_sync_token.borrow_mut().take().flatten()
     }
 
     /// The database's name.
@@ -703,6 +704,9 @@ extern "C" {
 
     #[wasm_bindgen(js_name = getEvents)]
     fn get_event_rows(db: &JsValue, keys: Vec<String>) -> js_sys::Promise;
+
+    #[wasm_bindgen(js_name = lockWrites)]
+    fn lock_writes(name: &str) -> js_sys::Promise;
 
     #[wasm_bindgen(js_name = getTimeline)]
     fn get_timeline_rows(
@@ -1246,6 +1250,21 @@ impl Store for IndexedDbStore {
         Ok(state)
     }
 
+    async fn current_states(&self, room_ids: &[String]) -> Result<Vec<StateIds>, StoreError> {
+        let by_room = Some(indices::CURRENT_STATE_BY_ROOM);
+        let rows: Vec<Vec<CurrentStateRow>> =
+            self.get_many(stores::CURRENT_STATE_EVENTS, by_room, room_ids).await?;
+        let mut states = Vec::with_capacity(rows.len());
+        for rows in rows {
+            let mut state = StateIds::new();
+            for row in rows {
+                state.insert((row.event_type, row.state_key), event_id_of(&row.event_id)?);
+            }
+            states.push(state);
+        }
+        Ok(states)
+    }
+
     async fn state_at_event(
         &self,
         event_id: &EventId,
@@ -1357,7 +1376,7 @@ impl Store for IndexedDbStore {
     }
 
     async fn sync_token(&self) -> Result<Option<SyncToken>, StoreError> {
-        if let Some(token) = self.opened_sync_token.borrow().clone() {
+        if let Some(token) = self.opened_sync_token.borrow_mut().take() {
             return Ok(token);
         }
         let rows: Vec<SyncTokenRow> = self.all_rows(stores::SYNC_TOKENS).await?;
@@ -1372,8 +1391,17 @@ impl Store for IndexedDbStore {
         let (json, texts) = chunk.into_json()?;
         let promise = write_chunk(self.db()?.as_ref(), &json, &texts.texts, &texts.ends);
         wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
-        *self.opened_sync_token.borrow_mut() = Some(Some(token.clone()));
         Ok(())
+    }
+
+    async fn lock_writes(&self) -> Result<WriteLock, StoreError> {
+        let acquired = lock_writes(&self.db()?.name());
+        let release = wasm_bindgen_futures::JsFuture::from(acquired).await.map_err(dom_error)?;
+        let release: js_sys::Function = release.unchecked_into();
+        Ok(WriteLock::released_by(move || {
+            // Releasing resolves the lock's promise; it cannot throw.
+            let _ = release.call0(&JsValue::NULL);
+        }))
     }
 
     async fn referenced_as_prev(

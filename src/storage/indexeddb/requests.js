@@ -155,6 +155,19 @@ export function getStateEvents(db, ranges, keys) {
   }).then(withTexts);
 }
 
+// Waits until this origin's connections to the database `name` (this page's and other tabs')
+// write one at a time: resolves to the function that lets the next one write, once this one may.
+// A Web Lock is released when its page closes or crashes, so a killed tab never holds the others.
+// Without Web Locks (Node.js has no IndexedDB anyway), every write goes at once.
+export function lockWrites(name) {
+  const locks = globalThis.navigator?.locks;
+  if (!locks) return Promise.resolve(() => {});
+  return new Promise((resolve, reject) => {
+    const held = () => new Promise((release) => resolve(release));
+    locks.request(`prejoin-writes:${name}`, { mode: "exclusive" }, held).catch(reject);
+  });
+}
+
 // The newest `limit` rows of a room's timeline whose stream ordering is below `before` (all,
 // when `before` is null), newest first, through the `events` index `timeline`
 // (`[room_id, stream_ordering]`, timeline events only), resolving to `[columns, texts]` (see
