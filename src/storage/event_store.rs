@@ -111,6 +111,8 @@ pub struct PersistResult {
 #[derive(Debug)]
 struct Planning {
     rooms: BTreeMap<String, RoomPlanning>,
+    /// Rooms filled from `/sync`, as the last response left them.
+    synced: BTreeMap<String, ingest::SyncedRoomCache>,
     orderings: StreamOrderings,
     next_state_group: StateGroupId,
 }
@@ -227,6 +229,7 @@ impl<S: Store> EventStore<S> {
     pub fn with_positions(backend: S, writer: impl Into<String>, positions: Positions) -> Self {
         let planning = Planning {
             rooms: BTreeMap::new(),
+            synced: BTreeMap::new(),
             orderings: StreamOrderings::new(
                 positions.last_stream_ordering,
                 positions.last_backfill_ordering,
@@ -464,6 +467,7 @@ impl<S: Store> EventStore<S> {
             {
                 let mut planning = self.planning.borrow_mut();
                 planning.rooms.clear();
+                planning.synced.clear();
                 planning.orderings = StreamOrderings::new(
                     stored.last_stream_ordering,
                     stored.last_backfill_ordering,

@@ -121,13 +121,14 @@ impl Received {
 
 /// Plans a joined room's chunk (or a left room's, when the store holds its timeline): see the
 /// module docs. `groups` holds the tip's group chain; `orderings` and `groups` advance by what
-/// the plan takes.
+/// the plan takes. Also returns what the store holds of the room once the plan is written (its
+/// `known` events left empty), for the next chunk of the room to build on without reading it.
 pub fn plan_timeline(
     events: &SyncedEvents,
     room: &SyncedRoomState,
     groups: &mut StateGroups,
     orderings: &mut StreamOrderings,
-) -> Result<RoomWritePlan, PlanError> {
+) -> Result<(RoomWritePlan, SyncedRoomState), PlanError> {
     let mut state = room.current_state.clone();
     let mut seen: BTreeSet<&OwnedEventId> = BTreeSet::new();
     let mut received = Vec::new();
@@ -185,6 +186,15 @@ pub fn plan_timeline(
         });
     }
     let last_new = received.iter().rev().find(|event| event.state_group.is_some());
+    let after = SyncedRoomState {
+        current_state: state.clone(),
+        tip: match (last_new, before_group) {
+            (Some(event), Some(group)) => Some((event.pdu.owned_event_id().clone(), group)),
+            _ => room.tip.clone(),
+        },
+        tip_state: before_state,
+        known: BTreeMap::new(),
+    };
     let tip = last_new.map(|event| event.pdu.event_id().to_string());
     let forward_extremities = tip
         .filter(|tip| room.tip.as_ref().is_none_or(|(old, _)| old.as_str() != tip))
@@ -232,7 +242,7 @@ pub fn plan_timeline(
     plan.current_state_delta = current_state_delta;
     plan.state_groups = new_groups;
     plan.timeline_gap = timeline_gap;
-    Ok(plan)
+    Ok((plan, after))
 }
 
 /// Plans a chunk of outliers of a room whose timeline the store does not hold: a left room

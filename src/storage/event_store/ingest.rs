@@ -85,6 +85,27 @@ struct SyncedDraft {
     next_state_group: u64,
     /// The room's forward extremities before the plan, when planning read them.
     extremities: Option<BTreeSet<String>>,
+    /// What the store holds of the room once the plan is written: a room planned on its
+    /// timeline.
+    cache: Option<SyncedRoomCache>,
+}
+
+/// What the store holds of a synced room, kept between responses: the next response's chunk of
+/// the room is planned on it without reading the room's state, tip and state group chain again.
+/// Dropped when another writer (tab) wrote (see [`EventStore::take_turn`]).
+#[derive(Debug, Clone)]
+pub(super) struct SyncedRoomCache {
+    room: SyncedRoomState,
+    /// The tip's state group chain, and no other group.
+    groups: StateGroups,
+}
+
+impl SyncedRoomCache {
+    fn new(room: SyncedRoomState, mut groups: StateGroups) -> Self {
+        let tip = room.tip.iter().map(|(tip, _)| tip.clone()).collect();
+        groups.retain_events(&tip);
+        Self { room, groups }
+    }
 }
 
 /// A room of a response, checked and ready to plan.
@@ -279,12 +300,13 @@ impl<S: Store> EventStore<S> {
         let mut orderings = self.planning.borrow().orderings.clone();
         let on_timeline =
             section == SyncSection::Join || room.tip.is_some() || !room.current_state.is_empty();
-        let mut plan = if on_timeline {
-            plan_timeline(events, &room, &mut groups, &mut orderings)
-                .map_err(|error| StoreError::Plan(error.to_string()))?
+        let (mut plan, after) = if on_timeline {
+            let (plan, after) = plan_timeline(events, &room, &mut groups, &mut orderings)
+                .map_err(|error| StoreError::Plan(error.to_string()))?;
+            (plan, Some(after))
         } else {
             let new_room = (!stored).then_some(version);
-            plan_out_of_band(events, &room, own_user_id, new_room, &mut orderings)
+            (plan_out_of_band(events, &room, own_user_id, new_room, &mut orderings), None)
         };
         let member = own_member_event(&plan, events, &room, own_user_id, on_timeline);
         let unchanged = member.is_none()
@@ -302,7 +324,9 @@ impl<S: Store> EventStore<S> {
         }
         let tip = room.tip.map(|(tip, _)| tip.to_string());
         let extremities = Some(tip.into_iter().collect());
-        Ok(SyncedDraft { plan, orderings, next_state_group: groups.next_id(), extremities })
+        let next_state_group = groups.next_id();
+        let cache = after.map(|room| SyncedRoomCache::new(room, groups));
+        Ok(SyncedDraft { plan, orderings, next_state_group, extremities, cache })
     }
 
     /// Plans an invite's or knock's stripped state: the own membership with the stripped state
@@ -338,7 +362,7 @@ impl<S: Store> EventStore<S> {
         );
         // An invite's or knock's room has no timeline here: no extremity to report.
         let extremities = Some(BTreeSet::new());
-        Ok(SyncedDraft { plan, orderings, next_state_group, extremities })
+        Ok(SyncedDraft { plan, orderings, next_state_group, extremities, cache: None })
     }
 
     /// What the store holds of a room that a chunk builds on: its current state, the tip of its
@@ -354,6 +378,12 @@ impl<S: Store> EventStore<S> {
             return Ok((SyncedRoomState::default(), groups));
         }
         let room_id = events.room_id.as_str();
+        let cached = self.planning.borrow().synced.get(room_id).cloned();
+        if let Some(SyncedRoomCache { mut room, mut groups }) = cached {
+            groups.continue_ids_from(self.planning.borrow().next_state_group);
+            room.known = self.known_events(&chunk_ids(events, &room.current_state)).await?;
+            return Ok((room, groups));
+        }
         let current_state = self.backend.current_state(room_id, &StateFilter::all()).await?;
         let tips = self.backend.forward_extremities(room_id).await?;
         // A room of PDUs may have several extremities: its timeline then has no single tip.
@@ -363,13 +393,8 @@ impl<S: Store> EventStore<S> {
             })?),
             _ => None,
         };
-        let mut ids: BTreeSet<OwnedEventId> = events.event_ids().cloned().collect();
+        let mut ids = chunk_ids(events, &current_state);
         ids.extend(tip.clone());
-        for pdu in &events.state {
-            let key = (pdu.event_type().to_owned(), pdu.state_key().unwrap_or_default().to_owned());
-            ids.extend(current_state.get(&key).cloned());
-        }
-        let ids: Vec<OwnedEventId> = ids.into_iter().collect();
         let known = self.known_events(&ids).await?;
         let tip_group = tip.as_ref().and_then(|tip| known.get(tip)?.state_group);
         let corrupt = |error: crate::persist::state_groups::StateGroupError| {
@@ -413,7 +438,7 @@ impl<S: Store> EventStore<S> {
     /// Writes a synced room's plan; once written, the sequences move on, and the room's
     /// planning cache of PDUs (if any) is dropped, to be restored from the store.
     async fn write_synced(&self, draft: SyncedDraft) -> Result<RoomPersistResult, StoreError> {
-        let SyncedDraft { plan, orderings, next_state_group, extremities } = draft;
+        let SyncedDraft { plan, orderings, next_state_group, extremities, cache } = draft;
         let room_id = plan.room_id.to_string();
         self.backend.apply(&plan, &self.writer).await?;
         let forward_extremities = match plan.forward_extremities.clone().or(extremities) {
@@ -425,6 +450,10 @@ impl<S: Store> EventStore<S> {
             planning.orderings = orderings;
             planning.next_state_group = planning.next_state_group.max(next_state_group);
             planning.rooms.remove(&room_id);
+            match cache {
+                Some(cache) => planning.synced.insert(room_id.clone(), cache),
+                None => planning.synced.remove(&room_id),
+            };
         }
         Ok(super::summarize(&room_id, &plan, forward_extremities))
     }
@@ -440,6 +469,17 @@ impl crate::sync::SyncRoom {
             RoomSection::Leave(_) => SyncSection::Leave,
         }
     }
+}
+
+/// The events a chunk names, and those of the current state its state block may replace: the
+/// stored ones among them are what planning needs to know of.
+fn chunk_ids(events: &SyncedEvents, current_state: &crate::model::StateIds) -> Vec<OwnedEventId> {
+    let mut ids: BTreeSet<OwnedEventId> = events.event_ids().cloned().collect();
+    for pdu in &events.state {
+        let key = (pdu.event_type().to_owned(), pdu.state_key().unwrap_or_default().to_owned());
+        ids.extend(current_state.get(&key).cloned());
+    }
+    ids.into_iter().collect()
 }
 
 /// A room's events checked as client-format events of `version`; a state block's event without
