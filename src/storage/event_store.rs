@@ -822,7 +822,8 @@ impl<S: Store> EventStore<S> {
         user_id: &str,
         config: &PrejoinConfig,
     ) -> Result<Vec<JsonValue>, StoreError> {
-        let received = self.backend.local_memberships(user_id).await?.remove(room_id);
+        let room = [room_id.to_owned()];
+        let received = self.backend.local_memberships(user_id, Some(&room)).await?.remove(room_id);
         if let Some(received) = received.filter(|row| row.membership == kind.membership()) {
             if let Some(events) = received.stripped_state {
                 return Ok(events);
@@ -877,7 +878,7 @@ impl<S: Store> EventStore<S> {
     /// that kind may, anything else as a joined room). A room left before it was joined
     /// previews from the own leave event alone.
     pub async fn room_previews(&self, own_user_id: &str) -> Result<Vec<RoomPreview>, StoreError> {
-        let memberships = self.backend.local_memberships(own_user_id).await?;
+        let memberships = self.backend.local_memberships(own_user_id, None).await?;
         let mut rooms = self.rooms().await?;
         rooms.extend(memberships.keys().cloned());
         let received = |room_id: &str| {
@@ -1166,9 +1167,10 @@ mod tests {
         async fn local_memberships(
             &self,
             user_id: &str,
+            room_ids: Option<&[String]>,
         ) -> Result<std::collections::BTreeMap<String, crate::persist::LocalMembership>, StoreError>
         {
-            self.0.local_memberships(user_id).await
+            self.0.local_memberships(user_id, room_ids).await
         }
         async fn timeline_gaps(
             &self,

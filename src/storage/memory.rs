@@ -324,6 +324,7 @@ impl Store for MemoryStore {
     async fn local_memberships(
         &self,
         user_id: &str,
+        room_ids: Option<&[String]>,
     ) -> Result<BTreeMap<String, LocalMembership>, StoreError> {
         let tables = self.tables.borrow();
         let first = (user_id.to_owned(), String::new());
@@ -331,6 +332,7 @@ impl Store for MemoryStore {
             .local_memberships
             .range(first..)
             .take_while(|((user, _), _)| user == user_id)
+            .filter(|((_, room), _)| room_ids.is_none_or(|rooms| rooms.contains(room)))
             .map(|((_, room), row)| (room.clone(), row.clone()))
             .collect())
     }

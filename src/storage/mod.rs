@@ -258,10 +258,11 @@ pub trait Store {
     /// the others wrote before it (see [`EventStore`]).
     async fn lock_writes(&self) -> Result<WriteLock, StoreError>;
 
-    /// `user_id`'s `local_current_membership` rows, by room id.
+    /// `user_id`'s `local_current_membership` rows, by room id: of every room, or of `room_ids`.
     async fn local_memberships(
         &self,
         user_id: &str,
+        room_ids: Option<&[String]>,
     ) -> Result<BTreeMap<String, LocalMembership>, StoreError>;
 
     /// A room's timeline gaps, by the event after each.

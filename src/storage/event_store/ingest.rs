@@ -98,13 +98,14 @@ pub(super) struct SyncedRoomCache {
     room: SyncedRoomState,
     /// The tip's state group chain, and no other group.
     groups: StateGroups,
+    version: RoomVersion,
 }
 
 impl SyncedRoomCache {
-    fn new(room: SyncedRoomState, mut groups: StateGroups) -> Self {
+    fn new(room: SyncedRoomState, mut groups: StateGroups, version: RoomVersion) -> Self {
         let tip = room.tip.iter().map(|(tip, _)| tip.clone()).collect();
         groups.retain_events(&tip);
-        Self { room, groups }
+        Self { room, groups, version }
     }
 }
 
@@ -150,15 +151,29 @@ impl<S: Store> EventStore<S> {
             ))
             .into());
         }
-        // One read says which rooms are stored; a room's version is read only when the
-        // response does not carry its create event (a first sync of a thousand rooms reads none).
-        let stored_rooms = self.backend.rooms().await?;
+        // A room kept from an earlier response is stored, with its version. For the others, one
+        // read says which are stored; a room's version is read only when the response does not
+        // carry its create event (a first sync of a thousand rooms reads none).
+        let cached: BTreeMap<String, RoomVersion> = {
+            let planning = self.planning.borrow();
+            let synced = |room: &crate::sync::SyncRoom| {
+                let cache = planning.synced.get(room.room_id.as_str())?;
+                Some((room.room_id.to_string(), cache.version.clone()))
+            };
+            response.rooms.iter().filter_map(synced).collect()
+        };
+        let uncached =
+            response.rooms.iter().any(|room| !cached.contains_key(room.room_id.as_str()));
+        let stored_rooms = if uncached { self.backend.rooms().await? } else { BTreeSet::new() };
+        let room_ids: Vec<String> =
+            response.rooms.iter().map(|room| room.room_id.to_string()).collect();
         let mut prepared = Vec::with_capacity(response.rooms.len());
         for room in response.rooms {
-            let stored = stored_rooms.contains(room.room_id.as_str());
-            prepared.push(self.prepare(room, stored).await?);
+            let version = cached.get(room.room_id.as_str()).cloned();
+            let stored = version.is_some() || stored_rooms.contains(room.room_id.as_str());
+            prepared.push(self.prepare(room, stored, version).await?);
         }
-        let memberships = self.backend.local_memberships(own.as_str()).await?;
+        let memberships = self.backend.local_memberships(own.as_str(), Some(&room_ids)).await?;
         let total = prepared.len();
         let mut rooms = Vec::with_capacity(total);
         for (done, room) in prepared.into_iter().enumerate() {
@@ -190,13 +205,15 @@ impl<S: Store> EventStore<S> {
         &self,
         room: crate::sync::SyncRoom,
         stored: bool,
+        version: Option<RoomVersion>,
     ) -> Result<Prepared, StoreError> {
         let section = room.section_kind();
         let room_id = room.room_id;
         let stored_version = || async {
-            match stored {
-                true => self.backend.room_version(room_id.as_str()).await,
-                false => Ok(None),
+            match (stored, version.clone()) {
+                (_, Some(version)) => Ok(Some(version)),
+                (true, None) => self.backend.room_version(room_id.as_str()).await,
+                (false, None) => Ok(None),
             }
         };
         match room.section {
@@ -305,7 +322,7 @@ impl<S: Store> EventStore<S> {
                 .map_err(|error| StoreError::Plan(error.to_string()))?;
             (plan, Some(after))
         } else {
-            let new_room = (!stored).then_some(version);
+            let new_room = (!stored).then(|| version.clone());
             (plan_out_of_band(events, &room, own_user_id, new_room, &mut orderings), None)
         };
         let member = own_member_event(&plan, events, &room, own_user_id, on_timeline);
@@ -325,7 +342,7 @@ impl<S: Store> EventStore<S> {
         let tip = room.tip.map(|(tip, _)| tip.to_string());
         let extremities = Some(tip.into_iter().collect());
         let next_state_group = groups.next_id();
-        let cache = after.map(|room| SyncedRoomCache::new(room, groups));
+        let cache = after.map(|room| SyncedRoomCache::new(room, groups, version));
         Ok(SyncedDraft { plan, orderings, next_state_group, extremities, cache })
     }
 
@@ -379,7 +396,7 @@ impl<S: Store> EventStore<S> {
         }
         let room_id = events.room_id.as_str();
         let cached = self.planning.borrow().synced.get(room_id).cloned();
-        if let Some(SyncedRoomCache { mut room, mut groups }) = cached {
+        if let Some(SyncedRoomCache { mut room, mut groups, .. }) = cached {
             groups.continue_ids_from(self.planning.borrow().next_state_group);
             room.known = self.known_events(&chunk_ids(events, &room.current_state)).await?;
             return Ok((room, groups));

@@ -705,6 +705,9 @@ extern "C" {
     #[wasm_bindgen(js_name = getEvents)]
     fn get_event_rows(db: &JsValue, keys: Vec<String>) -> js_sys::Promise;
 
+    #[wasm_bindgen(js_name = getRows)]
+    fn get_rows(db: &JsValue, store: &str, keys: &str) -> js_sys::Promise;
+
     #[wasm_bindgen(js_name = lockWrites)]
     fn lock_writes(name: &str) -> js_sys::Promise;
 
@@ -1336,14 +1339,24 @@ impl Store for IndexedDbStore {
     async fn local_memberships(
         &self,
         user_id: &str,
+        room_ids: Option<&[String]>,
     ) -> Result<BTreeMap<String, LocalMembership>, StoreError> {
-        let rows: Vec<LocalMembershipRow> = self
-            .rows_by_index(
-                stores::LOCAL_CURRENT_MEMBERSHIP,
-                indices::LOCAL_MEMBERSHIP_BY_USER,
-                user_id,
-            )
-            .await?;
+        let rows: Vec<LocalMembershipRow> = match room_ids {
+            None => {
+                let by_user = indices::LOCAL_MEMBERSHIP_BY_USER;
+                self.rows_by_index(stores::LOCAL_CURRENT_MEMBERSHIP, by_user, user_id).await?
+            }
+            Some(room_ids) => {
+                let keys: Vec<JsonValue> =
+                    room_ids.iter().map(|room_id| json!([user_id, room_id])).collect();
+                let db: &JsValue = self.db()?.as_ref();
+                let keys = JsonValue::Array(keys).to_string();
+                let read = get_rows(db, stores::LOCAL_CURRENT_MEMBERSHIP, &keys);
+                let found: Vec<Option<LocalMembershipRow>> =
+                    rows_read(read, stores::LOCAL_CURRENT_MEMBERSHIP).await?;
+                found.into_iter().flatten().collect()
+            }
+        };
         let mut memberships = BTreeMap::new();
         for row in rows {
             let stripped_state = row

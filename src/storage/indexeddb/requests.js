@@ -113,6 +113,12 @@ function getManyRows(db, store, index, keys, all) {
   });
 }
 
+// The rows of `store` with the keys of `keys`, JSON text of an array of keys (compound keys are
+// arrays, which `getMany`'s strings cannot be), read as `getMany` reads them.
+export function getRows(db, store, keys) {
+  return getMany(db, store, null, JSON.parse(keys), false);
+}
+
 // The `events` rows of `keys`, read as `getMany` reads them, resolving to `[columns, texts]`
 // (see `withTexts`).
 export function getEvents(db, keys) {
