@@ -42,6 +42,9 @@ use crate::prejoin::{
 };
 pub use ingest::{IngestResult, RoomIngestResult, SyncSection};
 
+/// How many rooms `room_previews` reads the current states of together.
+const PREVIEW_BATCH: usize = 100;
+
 /// How many events a room's planning cache holds before it is pruned after a write.
 pub const DEFAULT_CACHE_LIMIT: usize = 4096;
 
@@ -887,31 +890,35 @@ impl<S: Store> EventStore<S> {
                 .then(|| own.stripped_state.clone())
                 .flatten()
         };
-        // Every room's current state in one request batch, their events in another: a room list
-        // of a thousand rooms read room by room was three transactions a room.
-        let with_state: Vec<String> =
-            rooms.iter().filter(|room_id| received(room_id).is_none()).cloned().collect();
-        let mut states = self.current_states_events(&with_state).await?;
+        // The rooms' current states are read a batch of rooms at a time, each batch's in one
+        // request batch and their events in another: read room by room, a room list of a thousand
+        // rooms was three transactions a room; read all at once, it held every room's state in
+        // memory together.
+        let rooms: Vec<String> = rooms.into_iter().collect();
         let mut previews = Vec::with_capacity(rooms.len());
-        for room_id in rooms {
-            let state: Vec<JsonValue> = match received(&room_id) {
-                Some(events) => events,
-                None => {
-                    let state = states.remove(&room_id).unwrap_or_default();
-                    let own = memberships.get(&room_id);
-                    self.preview_state(state, own).await?
-                }
-            };
-            let text = serde_json::to_string(&state)
-                .map_err(|error| InputError::InvalidJson(error.to_string()))?;
-            let request = PreviewRequest::new(room_id, own_user_id);
-            previews.push(compute_room_preview(&text, &request)?);
+        for batch in rooms.chunks(PREVIEW_BATCH) {
+            let with_state: Vec<String> =
+                batch.iter().filter(|room_id| received(room_id).is_none()).cloned().collect();
+            let mut states = self.current_states_events(&with_state).await?;
+            for room_id in batch {
+                let state: Vec<JsonValue> = match received(room_id) {
+                    Some(events) => events,
+                    None => {
+                        let state = states.remove(room_id).unwrap_or_default();
+                        self.preview_state(state, memberships.get(room_id)).await?
+                    }
+                };
+                let text = serde_json::to_string(&state)
+                    .map_err(|error| InputError::InvalidJson(error.to_string()))?;
+                let request = PreviewRequest::new(room_id.clone(), own_user_id);
+                previews.push(compute_room_preview(&text, &request)?);
+            }
         }
         Ok(previews)
     }
 
     /// The events of the current state of each of `room_ids`, as [`Self::current_state_events`]
-    /// reads them, in three request batches for all the rooms.
+    /// reads them, in three request batches for all of them.
     async fn current_states_events(
         &self,
         room_ids: &[String],
