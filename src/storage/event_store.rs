@@ -21,9 +21,6 @@ use ruma_common::{CanonicalJsonValue, EventId, OwnedEventId};
 use serde_json::Value as JsonValue;
 
 use super::{Positions, Store, StoreError, StoredEvent, SyncToken};
-
-mod ingest;
-
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::state_filter::MEMBER_EVENT_TYPE;
@@ -40,7 +37,11 @@ use crate::prejoin::{
     compute_room_preview, compute_stripped_state, MembershipKind, PrejoinConfig, PreviewRequest,
     RoomPreview, StripRequest,
 };
-pub use ingest::{IngestResult, RoomIngestResult, SyncSection};
+
+mod ingest;
+
+pub use self::ingest::{IngestResult, RoomIngestResult};
+pub use crate::sync::SyncSection;
 
 /// How many rooms `room_previews` reads the current states of together.
 const PREVIEW_BATCH: usize = 100;

@@ -39,6 +39,32 @@ pub struct SyncRoom {
     pub path: String,
 }
 
+/// The section of a response a room came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SyncSection {
+    /// `rooms.join`.
+    Join,
+    /// `rooms.invite`.
+    Invite,
+    /// `rooms.knock`.
+    Knock,
+    /// `rooms.leave`.
+    Leave,
+}
+
+impl SyncSection {
+    /// The section's name in the response, which is also the own user's membership it implies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Join => "join",
+            Self::Invite => "invite",
+            Self::Knock => "knock",
+            Self::Leave => "leave",
+        }
+    }
+}
+
 /// What a room's section holds.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -91,6 +117,16 @@ impl SyncResponse {
 }
 
 impl SyncRoom {
+    /// The section the room came in.
+    pub fn section(&self) -> SyncSection {
+        match self.section {
+            RoomSection::Join(_) => SyncSection::Join,
+            RoomSection::Invite(_) => SyncSection::Invite,
+            RoomSection::Knock(_) => SyncSection::Knock,
+            RoomSection::Leave(_) => SyncSection::Leave,
+        }
+    }
+
     fn from_json(
         section: &str,
         room_id: &str,

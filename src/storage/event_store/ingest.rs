@@ -22,34 +22,8 @@ use crate::storage::{Store, StoreError, SyncToken};
 use crate::sync::plan::{local_membership, plan_out_of_band, plan_timeline};
 use crate::sync::response::invalid;
 use crate::sync::{
-    KnownEvent, RoomEvents, RoomSection, SyncResponse, SyncedEvents, SyncedRoomState,
+    KnownEvent, RoomEvents, RoomSection, SyncResponse, SyncSection, SyncedEvents, SyncedRoomState,
 };
-
-/// The section of a response a room came in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SyncSection {
-    /// `rooms.join`.
-    Join,
-    /// `rooms.invite`.
-    Invite,
-    /// `rooms.knock`.
-    Knock,
-    /// `rooms.leave`.
-    Leave,
-}
-
-impl SyncSection {
-    /// The section's name in the response, which is also the own user's membership it implies.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Join => "join",
-            Self::Invite => "invite",
-            Self::Knock => "knock",
-            Self::Leave => "leave",
-        }
-    }
-}
 
 /// What ingesting one room of a response did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,7 +181,7 @@ impl<S: Store> EventStore<S> {
         stored: bool,
         version: Option<RoomVersion>,
     ) -> Result<Prepared, StoreError> {
-        let section = room.section_kind();
+        let section = room.section();
         let room_id = room.room_id;
         let stored_version = || async {
             match (stored, version.clone()) {
@@ -473,18 +447,6 @@ impl<S: Store> EventStore<S> {
             };
         }
         Ok(super::summarize(&room_id, &plan, forward_extremities))
-    }
-}
-
-impl crate::sync::SyncRoom {
-    /// The section the room came in.
-    fn section_kind(&self) -> SyncSection {
-        match self.section {
-            RoomSection::Join(_) => SyncSection::Join,
-            RoomSection::Invite(_) => SyncSection::Invite,
-            RoomSection::Knock(_) => SyncSection::Knock,
-            RoomSection::Leave(_) => SyncSection::Leave,
-        }
     }
 }
 
