@@ -862,50 +862,65 @@ async fn a_version_5_database_gains_the_sync_stores() {
     assert_eq!(store.sync_token().unwrap().next_batch, response["next_batch"].as_str().unwrap());
 }
 
-/// Two stores on one database (two connections, as two tabs have) write in turns, each catching
-/// up with the other's writes first: a store whose planning state is stale (the other wrote to
-/// the same room since) takes the next stream orderings, not ones the other took, and the room
-/// ends as Synapse persisted it. Events the other stored already are stored once.
+/// Two stores on one database (two connections, as two tabs have) ingest one user's `/sync` in
+/// turns, each catching up with the other's writes first: a store whose planning state is stale
+/// (the other wrote since) takes the next stream orderings, not ones the other took, and what
+/// the other stored already is stored once. Then both ingest the same response at once.
 #[wasm_bindgen_test]
 async fn two_connections_take_turns_and_catch_up() {
     let name = fresh_name();
     let a = EventStore::open(IndexedDbStore::open(&name).await.unwrap(), "tab-a").await.unwrap();
     let b = EventStore::open(IndexedDbStore::open(&name).await.unwrap(), "tab-b").await.unwrap();
-    let rooms = pdus_rooms();
-    let room = rooms.iter().find(|room| room["name"] == "state-changes").unwrap();
-    let pdus = pdus_of(room);
-    let third = pdus.len() / 3;
-    persist(&a, pdus[..third].to_vec(), false).await;
-    // B stores A's events again (nothing twice) and the next third.
-    let twice = b.persist_events(pdus[..2 * third].to_vec(), false).await.unwrap();
-    assert_eq!(twice.rooms[0].error, None);
-    assert_eq!(twice.rooms[0].persisted.len(), third, "A's events are stored once");
-    // A's planning state of the room is stale now: it catches up before planning the rest.
-    persist(&a, pdus[2 * third..].to_vec(), false).await;
-    let mut orderings = BTreeSet::new();
-    for event in room["events"].as_array().unwrap() {
-        let stored = a.event(&event_id(event["event_id"].as_str().unwrap())).await.unwrap();
-        orderings.insert(stored.unwrap().internal_metadata.stream_ordering.unwrap());
-    }
-    let n = pdus.len() as i64;
-    assert_eq!(orderings, (1..=n).collect::<BTreeSet<i64>>(), "every ordering taken once");
-    assert_eq!(a.current_token(), n);
-    let room_id = room["room_id"].as_str().unwrap();
-    assert_eq!(a.forward_extremities(room_id).await.unwrap(), id_set(&room["forward_extremities"]));
-    let current = b.current_state(room_id, &StateFilter::all()).await.unwrap();
-    assert_eq!(state_map(&current), common::expected_state(&room["current_state"]));
-
-    // Both at once, different rooms: the writes take turns, and no ordering is taken twice.
-    let (one, two) = (pdus_of(&rooms[0]), pdus_of(&rooms[1]));
-    let total = n + (one.len() + two.len()) as i64;
-    let (first, second) =
-        futures_join(a.persist_events(one, false), b.persist_events(two, false)).await;
-    for result in [first.unwrap(), second.unwrap()] {
-        assert_eq!(result.rooms[0].error, None);
-    }
+    let series = fixture("sync-series.json");
+    let alice = series["users"]["alice"].as_str().unwrap();
+    let steps = series["steps"].as_array().unwrap();
+    let response = |step: usize| &steps[step]["syncs"]["alice"][0]["response"];
+    let ingest = |store, step| ingest_as(store, response(step), alice);
+    let stored = |result: &prejoin::storage::IngestResult| -> usize {
+        result.rooms.iter().map(|room| room.result.persisted.len()).sum()
+    };
+    let first = stored(&ingest(&a, 1).await);
+    assert!(first > 0);
+    assert_eq!(stored(&ingest(&b, 1).await), 0, "A's events are stored once");
+    let second = stored(&ingest(&b, 2).await);
+    // A's planning state is stale now (B wrote): it catches up before planning.
+    let third = stored(&ingest(&a, 3).await);
+    let total = (first + second + third) as i64;
+    assert_eq!(a.current_token(), total);
+    assert_eq!(a.sync_token().unwrap().next_batch, response(3)["next_batch"].as_str().unwrap());
+    let (four_a, four_b) = futures_join(ingest(&a, 4), ingest(&b, 4)).await;
+    let fourth = stored(&four_a) + stored(&four_b);
+    assert!(stored(&four_a) == 0 || stored(&four_b) == 0, "one of them stored it, once");
+    let total = total + fourth as i64;
     let positions = a.backend().positions().await.unwrap();
     assert_eq!(positions.last_stream_ordering, total);
-    assert_eq!(positions.writers.values().max(), Some(&total));
+    let mut orderings = BTreeSet::new();
+    for (room_id, expected) in steps[4]["expected"]["room_state"].as_object().unwrap() {
+        let events = b.current_state_events(room_id, &StateFilter::all()).await.unwrap();
+        let ids: BTreeSet<String> = events.iter().map(|pdu| pdu.event_id().to_string()).collect();
+        let expected: BTreeSet<String> = expected
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|event| event["event_id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(ids, expected, "{room_id}: Synapse's state");
+        let timeline = a.room_timeline(room_id, None, usize::MAX).await.unwrap();
+        for pdu in timeline.events {
+            let event = a.event(pdu.event_id()).await.unwrap().unwrap();
+            let ordering = event.internal_metadata.stream_ordering.unwrap();
+            assert!(orderings.insert(ordering), "{ordering} taken twice");
+        }
+    }
+}
+
+/// `user`'s `response` ingested into `store`.
+async fn ingest_as(
+    store: &EventStore<IndexedDbStore>,
+    response: &JsonValue,
+    user: &str,
+) -> prejoin::storage::IngestResult {
+    store.ingest_sync(response, user, |_, _| {}).await.unwrap()
 }
 
 /// Polls two futures together until both are done (the browser's event loop drives them).

@@ -319,7 +319,6 @@ impl<S: Store> EventStore<S> {
         room_version: Option<RoomVersion>,
     ) -> Result<PersistResult, StoreError> {
         let _turn = self.queue.enter().await;
-        let _lock = self.take_turn().await?;
         // The version of each room of the batch: a room planned here already knows it; the others
         // are read once (`rooms`), which also says whether the store holds them. Outliers always
         // ask the store, which alone knows whether the room is recorded.
@@ -464,6 +463,10 @@ impl<S: Store> EventStore<S> {
     /// Writers take turns, where Synapse gives each room to one persister: every chunk's
     /// transaction writes the shared `sequences` row, so IndexedDB runs them one at a time
     /// whatever the lock, and a turn also orders the planning that precedes each write.
+    ///
+    /// `ingest_sync` takes a turn per response. `persist_events` does not yet: the lock and the
+    /// read cost a fifth of the throughput of batches of a hundred PDUs, and several tabs
+    /// persisting PDUs need the check inside the write's own transaction instead.
     async fn take_turn(&self) -> Result<super::WriteLock, StoreError> {
         let lock = self.backend.lock_writes().await?;
         let stored = self.backend.positions().await?;
