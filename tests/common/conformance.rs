@@ -470,8 +470,9 @@ impl<S: Store> Store for FailingRoom<S> {
     async fn local_memberships(
         &self,
         user_id: &str,
+        room_ids: Option<&[String]>,
     ) -> Result<BTreeMap<String, prejoin::persist::LocalMembership>, StoreError> {
-        self.inner.local_memberships(user_id).await
+        self.inner.local_memberships(user_id, room_ids).await
     }
     async fn timeline_gaps(
         &self,
