@@ -8,10 +8,10 @@
 // The tests of a describe share one homeserver and one sync stream per user, so they run in order
 // and build on each other (the rename test renames a room an earlier test invited to).
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 
 import init, { EventStore } from "../../pkg/node.js";
+import { createRoom, names, room, splitMembers, typeAndStateKey, unique, user } from "./helpers.mjs";
 import { startSynapse } from "./synapse.mjs";
 
 await init();
@@ -21,25 +21,11 @@ const SYNC_WAIT_MS = 10_000;
 /** The long-poll of each /sync while waiting: short, so that a miss costs little. */
 const POLL_MS = 500;
 
-const room = (roomId) => `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}`;
-const unique = () => randomBytes(3).toString("hex");
-const names = (events) => events.map((e) => `${e.type} ${e.state_key}`);
-const createRoom = (client, body) => client.request("POST", "/_matrix/client/v3/createRoom", body);
 const putState = (client, roomId, type, stateKey, content) =>
   client.request("PUT", `${room(roomId)}/state/${type}/${encodeURIComponent(stateKey)}`, content);
 const state = (type, content, stateKey = "") => ({ type, state_key: stateKey, content });
 const knockRule = state("m.room.join_rules", { join_rule: "knock" });
 const encryption = state("m.room.encryption", { algorithm: "m.megolm.v1.aes-sha2" });
-
-/** Registers a user with a global display name and avatar, so that member events carry both. */
-async function user(hs, name) {
-  const client = await hs.register(`${name}-${unique()}`);
-  const profile = `/_matrix/client/v3/profile/${encodeURIComponent(client.userId)}`;
-  const displayname = name[0].toUpperCase() + name.slice(1);
-  await client.request("PUT", `${profile}/displayname`, { displayname });
-  await client.request("PUT", `${profile}/avatar_url`, { avatar_url: `mxc://localhost/${name}` });
-  return client;
-}
 
 /**
  * A user's /sync stream and a store fed by nothing else: every response, empty ones included, is
@@ -112,23 +98,10 @@ function assertSameStripped(actual, expected, { unordered = false } = {}) {
   }
   const a = splitMembers(actual);
   const e = splitMembers(expected);
-  assert.deepEqual(a.others.map(key), e.others.map(key), "events before the member events");
+  assert.deepEqual(a.others.map(typeAndStateKey), e.others.map(typeAndStateKey), "events before the member events");
   assert.deepEqual(a.others, e.others);
   assert.deepEqual(names(a.members), names(e.members), "member events or their order");
   assert.deepEqual(a.members, e.members);
-}
-
-const key = (e) => JSON.stringify([e.type, e.state_key]);
-const byKey = (a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
-function splitMembers(events) {
-  let first = events.findIndex((e) => e.type === "m.room.member");
-  if (first < 0) first = events.length;
-  const members = events.slice(first);
-  assert.ok(
-    members.every((e) => e.type === "m.room.member"),
-    `an event other than a member event follows the first member event: ${names(events)}`,
-  );
-  return { others: events.slice(0, first).sort(byKey), members };
 }
 
 /**

@@ -2,30 +2,15 @@
 // and what the package computes from the inviter's view of the room state must equal the
 // invite_state / knock_state the invitee's (or knocker's) /sync received, event for event.
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 
 import init, { computeStrippedState } from "../../pkg/node.js";
+import { createRoom, names, room, splitMembers, typeAndStateKey, user } from "./helpers.mjs";
 import { startSynapse } from "./synapse.mjs";
 
 await init();
 
 const SYNC_WAIT_MS = 10_000;
-
-const room = (roomId) => `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}`;
-// Fresh users per scenario, so that no scenario sees another's invites.
-const unique = () => randomBytes(3).toString("hex");
-const names = (events) => events.map((e) => `${e.type} ${e.state_key}`);
-
-/** Registers a user with a display name and an avatar, so that member events carry both. */
-async function user(hs, name) {
-  const client = await hs.register(`${name}-${unique()}`);
-  const profile = `/_matrix/client/v3/profile/${encodeURIComponent(client.userId)}`;
-  const displayname = name[0].toUpperCase() + name.slice(1);
-  await client.request("PUT", `${profile}/displayname`, { displayname });
-  await client.request("PUT", `${profile}/avatar_url`, { avatar_url: `mxc://localhost/${name}` });
-  return client;
-}
 
 /** `rooms[section][roomId]` of `client`'s /sync, polled until it is there (at most 10 s). */
 async function syncedRoom(client, section, roomId) {
@@ -48,7 +33,6 @@ function memberEvent(state, userId) {
   return event;
 }
 
-const createRoom = (client, body) => client.request("POST", "/_matrix/client/v3/createRoom", body);
 const avatar = (url) => ({ type: "m.room.avatar", state_key: "", content: { url } });
 
 /** Alice makes a room and invites Bob: the invite_state Bob got, the room's state, the invite. */
@@ -127,19 +111,6 @@ describe("invites, room_prejoin_state with additional event types", () => {
   // With additional types, Synapse's order of the room's events follows Python's hash order, which
   // changes from run to run (PYTHONHASHSEED): those are compared as a set keyed by type and
   // state_key, the member events after them as a list.
-  const key = (e) => JSON.stringify([e.type, e.state_key]);
-  const byKey = (a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
-  const split = (events) => {
-    let first = events.findIndex((e) => e.type === "m.room.member");
-    if (first < 0) first = events.length;
-    const members = events.slice(first);
-    assert.ok(
-      members.every((e) => e.type === "m.room.member"),
-      `an event other than a member event follows the first member event: ${names(events)}`,
-    );
-    return { others: events.slice(0, first).sort(byKey), members };
-  };
-
   test("invite, named room with power levels: stripped state equals Synapse's", async () => {
     const { received, state, invite } = await liveInvite(hs, {
       name: "Powerful",
@@ -151,9 +122,9 @@ describe("invites, room_prejoin_state with additional event types", () => {
       "Synapse sent no m.room.power_levels: its room_prejoin_state was not applied",
     );
     const opts = { kind: "invite", membershipEvent: invite, config };
-    const stripped = split(computeStrippedState(state, opts));
-    const expected = split(received);
-    assert.deepEqual(stripped.others.map(key), expected.others.map(key), "events before members");
+    const stripped = splitMembers(computeStrippedState(state, opts));
+    const expected = splitMembers(received);
+    assert.deepEqual(stripped.others.map(typeAndStateKey), expected.others.map(typeAndStateKey), "events before members");
     assert.deepEqual(stripped.others, expected.others);
     assert.deepEqual(names(stripped.members), names(expected.members), "member events or order");
     assert.deepEqual(stripped.members, expected.members);
