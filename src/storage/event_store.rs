@@ -891,7 +891,7 @@ impl<S: Store> EventStore<S> {
         let received = |room_id: &str| {
             let own = memberships.get(room_id)?;
             matches!(own.membership.as_str(), "invite" | "knock")
-                .then(|| own.stripped_state.clone())
+                .then_some(own.stripped_state.as_ref())
                 .flatten()
         };
         // The rooms' current states are read a batch of rooms at a time, each batch's in one
@@ -905,15 +905,16 @@ impl<S: Store> EventStore<S> {
                 batch.iter().filter(|room_id| received(room_id).is_none()).cloned().collect();
             let mut states = self.current_states_events(&with_state).await?;
             for room_id in batch {
-                let state: Vec<JsonValue> = match received(room_id) {
-                    Some(events) => events,
+                let text = match received(room_id) {
+                    Some(events) => serde_json::to_string(events),
                     None => {
                         let state = states.remove(room_id).unwrap_or_default();
-                        self.preview_state(state, memberships.get(room_id)).await?
+                        serde_json::to_string(
+                            &self.preview_state(state, memberships.get(room_id)).await?,
+                        )
                     }
                 };
-                let text = serde_json::to_string(&state)
-                    .map_err(|error| InputError::InvalidJson(error.to_string()))?;
+                let text = text.map_err(|error| InputError::InvalidJson(error.to_string()))?;
                 let request = PreviewRequest::new(room_id.clone(), own_user_id);
                 previews.push(compute_room_preview(&text, &request)?);
             }

@@ -148,7 +148,7 @@ pub fn plan_timeline(
     }
     let mut before_group = room.tip.as_ref().map(|(_, group)| *group);
     let mut before_state = room.tip_state.clone();
-    let mut first_new: Option<&OwnedEventId> = None;
+    let mut first_is_new = false;
     let mut new_groups = Vec::new();
     for (index, pdu) in events.timeline.iter().enumerate() {
         let id = pdu.owned_event_id();
@@ -160,9 +160,7 @@ pub fn plan_timeline(
         if !seen.insert(id) {
             continue;
         }
-        if index == 0 {
-            first_new = Some(id);
-        }
+        first_is_new |= index == 0;
         let state_before = state.clone();
         if let Some(state_key) = pdu.state_key() {
             state.insert((pdu.event_type().to_owned(), state_key.to_owned()), id.clone());
@@ -199,16 +197,14 @@ pub fn plan_timeline(
     let forward_extremities = tip
         .filter(|tip| room.tip.as_ref().is_none_or(|(old, _)| old.as_str() != tip))
         .map(|tip| BTreeSet::from([tip]));
-    let timeline_gap = first_new
-        .filter(|_| events.limited)
-        .filter(|id| {
-            !events
-                .timeline
-                .first()
-                .is_some_and(|first| is_create(first) && first.owned_event_id() == *id)
-        })
+    // A timeline from the room's create event on is whole, limited or not.
+    let timeline_gap = (events.timeline.first())
+        .filter(|first| first_is_new && events.limited && !is_create(first))
         .zip(events.prev_batch.clone())
-        .map(|(id, prev_batch)| TimelineGap { event_id: id.clone(), prev_batch });
+        .map(|(first, prev_batch)| TimelineGap {
+            event_id: first.owned_event_id().clone(),
+            prev_batch,
+        });
     let by_id: BTreeMap<&OwnedEventId, &Pdu> = events
         .state
         .iter()

@@ -57,8 +57,8 @@ struct SyncedDraft {
     plan: RoomWritePlan,
     orderings: StreamOrderings,
     next_state_group: u64,
-    /// The room's forward extremities before the plan, when planning read them.
-    extremities: Option<BTreeSet<String>>,
+    /// The room's forward extremities before the plan.
+    extremities: BTreeSet<String>,
     /// What the store holds of the room once the plan is written: a room planned on its
     /// timeline.
     cache: Option<SyncedRoomCache>,
@@ -313,8 +313,7 @@ impl<S: Store> EventStore<S> {
                 stored_membership,
             );
         }
-        let tip = room.tip.map(|(tip, _)| tip.to_string());
-        let extremities = Some(tip.into_iter().collect());
+        let extremities = room.tip.iter().map(|(tip, _)| tip.to_string()).collect();
         let next_state_group = groups.next_id();
         let cache = after.map(|room| SyncedRoomCache::new(room, groups, version));
         Ok(SyncedDraft { plan, orderings, next_state_group, extremities, cache })
@@ -352,7 +351,7 @@ impl<S: Store> EventStore<S> {
             stored_membership,
         );
         // An invite's or knock's room has no timeline here: no extremity to report.
-        let extremities = Some(BTreeSet::new());
+        let extremities = BTreeSet::new();
         Ok(SyncedDraft { plan, orderings, next_state_group, extremities, cache: None })
     }
 
@@ -432,10 +431,7 @@ impl<S: Store> EventStore<S> {
         let SyncedDraft { plan, orderings, next_state_group, extremities, cache } = draft;
         let room_id = plan.room_id.to_string();
         self.backend.apply(&plan, &self.writer).await?;
-        let forward_extremities = match plan.forward_extremities.clone().or(extremities) {
-            Some(extremities) => extremities,
-            None => self.backend.forward_extremities(&room_id).await?,
-        };
+        let forward_extremities = plan.forward_extremities.clone().unwrap_or(extremities);
         {
             let mut planning = self.planning.borrow_mut();
             planning.orderings = orderings;
@@ -493,36 +489,21 @@ fn synced_events(
     })
 }
 
-/// The room version a create event declares (`"1"` without one), if this is a create event.
+/// The room version a create event among a room's events declares, if this is one
+/// ([`RoomVersion::of_create_event`]).
 fn declared_version(
     event: &ruma_common::CanonicalJsonObject,
 ) -> Option<Result<RoomVersion, InputError>> {
     let text = |key: &str| event.get(key).and_then(CanonicalJsonValue::as_str);
-    if text("type") != Some("m.room.create") || text("state_key") != Some("") {
-        return None;
-    }
-    let content = event.get("content").and_then(CanonicalJsonValue::as_object);
-    let declared = content.and_then(|content| content.get("room_version"));
-    Some(match declared {
-        None => RoomVersion::parse("1"),
-        Some(CanonicalJsonValue::String(version)) => RoomVersion::parse(version),
-        Some(other) => Err(InputError::UnknownRoomVersion(other.to_string())),
-    })
+    let is_create = text("type") == Some("m.room.create") && text("state_key") == Some("");
+    is_create
+        .then(|| RoomVersion::of_create_event(&CanonicalJsonValue::Object(event.clone()).into()))
 }
 
 /// The room version a stripped create event names, when it is one this crate knows.
 fn stripped_create_version(event: &JsonValue) -> Option<RoomVersion> {
-    if event.get("type")?.as_str()? != "m.room.create"
-        || !event.get("state_key")?.as_str()?.is_empty()
-    {
-        return None;
-    }
-    let declared = event.get("content")?.get("room_version");
-    let declared = match declared {
-        None => "1",
-        Some(version) => version.as_str()?,
-    };
-    RoomVersion::parse(declared).ok()
+    let is_create = event.get("state_key").and_then(JsonValue::as_str) == Some("");
+    is_create.then(|| RoomVersion::of_create_event(event).ok()).flatten()
 }
 
 /// The own member event of an invite's or knock's stripped state (the last member event, as
