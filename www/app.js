@@ -215,7 +215,7 @@ async function ingestSamples(accounts, syncs) {
 // The room list.
 
 function compareRooms(a, b) {
-  if (a.membership === "invite" || a.membership === "knock") {
+  if (isReceived(a)) {
     const byTime = (b.membershipTs ?? 0) - (a.membershipTs ?? 0);
     if (byTime !== 0) return byTime;
   }
@@ -402,16 +402,31 @@ function renderPanelHeader(preview) {
   app.panel.header.replaceChildren(renderAvatar(preview, mediaFor(account), 64), body);
 }
 
+/** Whether the room is an invite or a knock, known only from the stripped state received. */
+function isReceived(preview) {
+  return preview.membership === "invite" || preview.membership === "knock";
+}
+
+/** What the room panel shows as the room's state: the stripped state as received, or the current state. */
+function panelState(account, preview) {
+  return isReceived(preview)
+    ? account.store.strippedState(preview.roomId, { kind: preview.membership, userId: account.userId })
+    : account.store.currentState(preview.roomId);
+}
+
+/** The heading of the panel's state section. */
+function stateTitle(received, state) {
+  return received ? `Stripped state, as received (${state.length})` : `Current state (${plural(state.length, "event")})`;
+}
+
 async function loadPanelBody(account, preview) {
   const generation = ++app.panelGeneration;
   const { body } = app.panel;
   const stillOpen = () => generation === app.panelGeneration && app.panel?.roomId === preview.roomId;
-  const received = preview.membership === "invite" || preview.membership === "knock";
+  const received = isReceived(preview);
   let state;
   try {
-    state = received
-      ? await account.store.strippedState(preview.roomId, { kind: preview.membership, userId: account.userId })
-      : await account.store.currentState(preview.roomId);
+    state = await panelState(account, preview);
   } catch (error) {
     if (stillOpen()) body.replaceChildren(errorLine(error, "state-error"));
     return;
@@ -432,7 +447,7 @@ async function loadPanelBody(account, preview) {
       text: "This build of the package has no EventStore.roomTimeline yet: the timeline is not shown." }));
   }
 
-  const title = received ? `Stripped state, as received (${state.length})` : `Current state (${plural(state.length, "event")})`;
+  const title = stateTitle(received, state);
   const details = h("details", { className: "panel-section state", testid: "room-state", data: { count: state.length } },
     h("summary", {}, h("h3", { text: title })),
     renderStateTable(state, names));
@@ -457,12 +472,10 @@ async function refreshPanel(preview) {
   renderPanelHeader(preview);
   const timeline = app.panel.timeline;
   const generation = ++app.panelGeneration;
-  const received = preview.membership === "invite" || preview.membership === "knock";
+  const received = isReceived(preview);
   let state;
   try {
-    state = received
-      ? await account.store.strippedState(preview.roomId, { kind: preview.membership, userId: account.userId })
-      : await account.store.currentState(preview.roomId);
+    state = await panelState(account, preview);
   } catch (error) {
     if (generation === app.panelGeneration) app.panel?.body.prepend(errorLine(error, "state-error"));
     return;
@@ -471,9 +484,7 @@ async function refreshPanel(preview) {
   const details = app.panel.body.querySelector('[data-testid="room-state"]');
   if (details) {
     details.dataset.count = String(state.length);
-    details.querySelector("summary h3").textContent = received
-      ? `Stripped state, as received (${state.length})`
-      : `Current state (${plural(state.length, "event")})`;
+    details.querySelector("summary h3").textContent = stateTitle(received, state);
     details.querySelector('[data-testid="state-table"]').replaceWith(renderStateTable(state, memberNames(state)));
   }
   if (timeline) {
