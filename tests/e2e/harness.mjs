@@ -20,7 +20,8 @@ export const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 
-async function freePort() {
+/** A loopback port nobody listens on now (the OS picks it; the caller binds it a moment later). */
+export async function freePort() {
   return new Promise((resolvePort, reject) => {
     const probe = createServer();
     probe.once("error", reject);
@@ -78,4 +79,18 @@ export function stopServer(child) {
     child.once("exit", () => { clearTimeout(timer); done(); });
     try { process.kill(-child.pid, "SIGTERM"); } catch { clearTimeout(timer); done(); }
   });
+}
+
+/**
+ * Loads the built package in `page`, a page of the static server at `base` serving www/: the
+ * module as `globalThis.prejoin`, initialised.
+ */
+export async function loadPackage(page, base) {
+  await page.goto(`${base}/pkg/package.json`);
+  await page.evaluate(async () => {
+    const module = await import("/pkg/prejoin.js");
+    await module.default();
+    globalThis.prejoin = module;
+  });
+  return page;
 }

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-import { CHROMIUM, CHROMIUM_ARGS, ROOT, serveStatic, stopServer } from "./harness.mjs";
+import { CHROMIUM, CHROMIUM_ARGS, ROOT, loadPackage, serveStatic, stopServer } from "./harness.mjs";
 
 const WWW = join(ROOT, "www");
 const USER = "@reader:example.org";
@@ -67,14 +67,7 @@ let base;
 
 /** A page of the served origin with the package loaded as `globalThis.prejoin`. */
 async function openPage() {
-  const page = await context.newPage();
-  await page.goto(`${base}/pkg/package.json`);
-  await page.evaluate(async () => {
-    const module = await import("/pkg/prejoin.js");
-    await module.default();
-    globalThis.prejoin = module;
-  });
-  return page;
+  return loadPackage(await context.newPage(), base);
 }
 
 before(async () => {

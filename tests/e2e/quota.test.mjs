@@ -21,7 +21,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-import { CHROMIUM, CHROMIUM_ARGS, ROOT, serveStatic, stopServer } from "./harness.mjs";
+import { CHROMIUM, CHROMIUM_ARGS, ROOT, loadPackage, serveStatic, stopServer } from "./harness.mjs";
 
 const WWW = join(ROOT, "www");
 
@@ -59,13 +59,7 @@ before(async () => {
     headless: true,
     args: CHROMIUM_ARGS,
   });
-  page = context.pages()[0] ?? (await context.newPage());
-  await page.goto(`${base}/pkg/package.json`);
-  await page.evaluate(async () => {
-    const module = await import("/pkg/prejoin.js");
-    await module.default();
-    globalThis.prejoin = module;
-  });
+  page = await loadPackage(context.pages()[0] ?? (await context.newPage()), base);
 });
 
 after(async () => {

@@ -5,9 +5,10 @@
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { freePort } from "../e2e/harness.mjs";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const PYTHON = join(ROOT, ".cache/synapse-venv/bin/python");
@@ -142,18 +143,6 @@ function synapsePrejoinState({ disableDefaultEventTypes, additionalEventTypes })
   }
   if (additionalEventTypes !== undefined) config.additional_event_types = additionalEventTypes;
   return config;
-}
-
-/** A port nobody listens on now (the OS picks it; Synapse binds it a moment later). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitUntilServing(baseUrl, exited) {
