@@ -239,7 +239,8 @@ async fn positions_follow_the_sequences_and_never_go_back() {
         writers: BTreeMap::from([("tab-1".to_owned(), last_live)]),
     };
     assert_eq!(store.backend().positions().await.unwrap(), expected);
-    assert_eq!(counts["sequences"], 3);
+    // events, backfill, state_groups, and room_previews (the writes that dropped kept previews).
+    assert_eq!(counts["sequences"], 4);
     console_log!(
         "positions after {} events: last {last_live}, backfill {last_backfill}, next group {}",
         events.len(),
@@ -747,6 +748,9 @@ fn set_meta(rows: &mut BTreeMap<String, Vec<JsonValue>>, version: u32) {
     let meta = [("compat_version", version), ("schema_version", version)];
     let meta = meta.map(|(key, value)| serde_json::json!({"key": key, "value": value}));
     rows.insert("meta".to_owned(), meta.to_vec());
+    if version < Version::V7.number() {
+        rows.remove(stores::ROOM_PREVIEWS);
+    }
     if version < Version::V6.number() {
         for store in [stores::LOCAL_CURRENT_MEMBERSHIP, stores::TIMELINE_GAPS, stores::SYNC_TOKENS]
         {

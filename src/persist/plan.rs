@@ -203,6 +203,17 @@ pub struct RoomWritePlan {
     pub timeline_gap: Option<TimelineGap>,
 }
 
+impl RoomWritePlan {
+    /// Whether a preview kept of the room is stale once the chunk is written: a preview is
+    /// computed from the room's current state, the redactions of its events and the own
+    /// membership, and nothing else a chunk writes.
+    pub fn stales_previews(&self) -> bool {
+        self.local_membership.is_some()
+            || !self.current_state_delta.is_noop()
+            || !self.redactions.is_empty()
+    }
+}
+
 /// A row of `local_current_membership` (Synapse's table of the same name, for local users): the
 /// store's own user's current membership in a room, with the stripped state of an invite or
 /// knock as it was received (Synapse keeps it in the invite's `unsigned.invite_room_state`).

@@ -29,16 +29,14 @@ use crate::persist::plan::AUTH_ERROR;
 use crate::persist::state::{Miss, StoredOutlier};
 use crate::persist::state_groups::{StateGroupId, StateGroups};
 use crate::persist::{
-    parse_batch, plan_outliers, plan_room_chunk, EventOutcome, LocalMembership, MembershipRow,
-    RedactionRow, RoomHistory, RoomWritePlan, StateIds, StreamOrderings,
+    parse_batch, plan_outliers, plan_room_chunk, EventOutcome, MembershipRow, RedactionRow,
+    RoomHistory, RoomWritePlan, StateIds, StreamOrderings,
 };
 use crate::prejoin::config::StateKeys;
-use crate::prejoin::{
-    compute_room_preview, compute_stripped_state, MembershipKind, PrejoinConfig, PreviewRequest,
-    RoomPreview, StripRequest,
-};
+use crate::prejoin::{compute_stripped_state, MembershipKind, PrejoinConfig, StripRequest};
 
 mod ingest;
+mod previews;
 
 pub use self::ingest::{IngestResult, RoomIngestResult};
 pub use crate::sync::SyncSection;
@@ -877,93 +875,6 @@ impl<S: Store> EventStore<S> {
         let stripped = compute_stripped_state(state, request)?;
         Ok(stripped.into_iter().map(StateEvent::into_json).collect())
     }
-
-    /// The preview of every room the store holds or `own_user_id` was invited to or knocked on,
-    /// sorted by room id. An invite or knock received (`ingestSync`) previews from its stripped
-    /// state as received; every other room from its current state, its kind following the own
-    /// user's membership there (an invite or a knock previews as such, using only the members
-    /// that kind may, anything else as a joined room). A room left before it was joined
-    /// previews from the own leave event alone.
-    pub async fn room_previews(&self, own_user_id: &str) -> Result<Vec<RoomPreview>, StoreError> {
-        let memberships = self.backend.local_memberships(own_user_id, None).await?;
-        let mut rooms = self.rooms().await?;
-        rooms.extend(memberships.keys().cloned());
-        let received = |room_id: &str| {
-            let own = memberships.get(room_id)?;
-            matches!(own.membership.as_str(), "invite" | "knock")
-                .then_some(own.stripped_state.as_ref())
-                .flatten()
-        };
-        // The rooms' current states are read a batch of rooms at a time, each batch's in one
-        // request batch and their events in another: read room by room, a room list of a thousand
-        // rooms was three transactions a room; read all at once, it held every room's state in
-        // memory together.
-        let rooms: Vec<String> = rooms.into_iter().collect();
-        let mut previews = Vec::with_capacity(rooms.len());
-        for batch in rooms.chunks(PREVIEW_BATCH) {
-            let with_state: Vec<String> =
-                batch.iter().filter(|room_id| received(room_id).is_none()).cloned().collect();
-            let mut states = self.current_states_events(&with_state).await?;
-            for room_id in batch {
-                let text = match received(room_id) {
-                    Some(events) => serde_json::to_string(events),
-                    None => {
-                        let state = states.remove(room_id).unwrap_or_default();
-                        serde_json::to_string(
-                            &self.preview_state(state, memberships.get(room_id)).await?,
-                        )
-                    }
-                };
-                let text = text.map_err(|error| InputError::InvalidJson(error.to_string()))?;
-                let request = PreviewRequest::new(room_id.clone(), own_user_id);
-                previews.push(compute_room_preview(&text, &request)?);
-            }
-        }
-        Ok(previews)
-    }
-
-    /// The events of the current state of each of `room_ids`, as [`Self::current_state_events`]
-    /// reads them, in three request batches for all of them.
-    async fn current_states_events(
-        &self,
-        room_ids: &[String],
-    ) -> Result<BTreeMap<String, Vec<Pdu>>, StoreError> {
-        let states = self.backend.current_states(room_ids).await?;
-        let ids: Vec<OwnedEventId> =
-            states.iter().flat_map(|state| state.values().cloned()).collect();
-        let found = self.backend.events(&ids).await?;
-        let mut events = Vec::with_capacity(ids.len());
-        for (event_id, event) in ids.iter().zip(found) {
-            let event = event.ok_or_else(|| {
-                StoreError::Corrupt(format!(
-                    "the current state names {event_id}, which is not stored"
-                ))
-            })?;
-            events.push(event.pdu);
-        }
-        let mut events = self.pruned(events).await?.into_iter();
-        let mut by_room = BTreeMap::new();
-        for (room_id, state) in room_ids.iter().zip(states) {
-            by_room.insert(room_id.clone(), events.by_ref().take(state.len()).collect());
-        }
-        Ok(by_room)
-    }
-
-    /// The state a room previews from: its current state, or without one the own member event.
-    async fn preview_state(
-        &self,
-        state: Vec<Pdu>,
-        own: Option<&LocalMembership>,
-    ) -> Result<Vec<JsonValue>, StoreError> {
-        if !state.is_empty() {
-            return Ok(state.iter().map(client_event).collect());
-        }
-        let Some(event_id) = own.and_then(|row| row.event_id.as_ref()) else {
-            return Ok(Vec::new());
-        };
-        let event = self.event(event_id).await?;
-        Ok(event.iter().map(|event| client_event(&event.pdu)).collect())
-    }
 }
 
 /// The first of `rows` (the `redactions` rows naming `event`) whose redaction applies to it
@@ -1198,6 +1109,17 @@ mod tests {
             token: &crate::storage::SyncToken,
         ) -> Result<(), StoreError> {
             self.0.set_sync_token(token).await
+        }
+        async fn room_list(&self, user_id: &str) -> Result<crate::storage::RoomList, StoreError> {
+            self.0.room_list(user_id).await
+        }
+        async fn keep_previews(
+            &self,
+            user_id: &str,
+            epoch: u64,
+            previews: &[(String, String)],
+        ) -> Result<bool, StoreError> {
+            self.0.keep_previews(user_id, epoch, previews).await
         }
     }
 

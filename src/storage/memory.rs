@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ruma_common::{EventId, OwnedEventId};
 
-use super::{PlanningEvent, Positions, Store, StoreError, StoredEvent, SyncToken, WriteLock};
+use super::{
+    PlanningEvent, Positions, RoomList, Store, StoreError, StoredEvent, SyncToken, WriteLock,
+};
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::{StateFilter, StateKey};
@@ -51,6 +53,10 @@ struct Tables {
     timeline_gaps: BTreeMap<(String, OwnedEventId), TimelineGap>,
     /// `sync_tokens`.
     sync_token: Option<SyncToken>,
+    /// `room_previews`: (room, user) → the preview's JSON text.
+    previews: BTreeMap<(String, String), String>,
+    /// The `sequences` row of `room_previews`: how many writes made previews stale.
+    preview_epoch: u64,
 }
 
 impl MemoryStore {
@@ -145,6 +151,10 @@ impl Tables {
         }
         if let Some(gap) = &plan.timeline_gap {
             self.timeline_gaps.insert((room.clone(), gap.event_id.clone()), gap.clone());
+        }
+        if plan.stales_previews() {
+            self.previews.retain(|(room_id, _), _| *room_id != room);
+            self.preview_epoch += 1;
         }
         self.positions = self.positions.after(plan);
     }
@@ -350,6 +360,34 @@ impl Store for MemoryStore {
     async fn set_sync_token(&self, token: &SyncToken) -> Result<(), StoreError> {
         self.tables.borrow_mut().sync_token = Some(token.clone());
         Ok(())
+    }
+
+    async fn room_list(&self, user_id: &str) -> Result<RoomList, StoreError> {
+        let tables = self.tables.borrow();
+        let mut rooms: BTreeSet<String> = tables.rooms.keys().cloned().collect();
+        let own = tables.local_memberships.keys().filter(|(user, _)| user == user_id);
+        rooms.extend(own.map(|(_, room_id)| room_id.clone()));
+        let previews = (tables.previews.iter())
+            .filter(|((_, user), _)| user == user_id)
+            .map(|((room_id, _), text)| (room_id.clone(), text.clone()))
+            .collect();
+        Ok(RoomList { rooms, previews, epoch: tables.preview_epoch })
+    }
+
+    async fn keep_previews(
+        &self,
+        user_id: &str,
+        epoch: u64,
+        previews: &[(String, String)],
+    ) -> Result<bool, StoreError> {
+        let mut tables = self.tables.borrow_mut();
+        if tables.preview_epoch != epoch {
+            return Ok(false);
+        }
+        for (room_id, text) in previews {
+            tables.previews.insert((room_id.clone(), user_id.to_owned()), text.clone());
+        }
+        Ok(true)
     }
 
     async fn referenced_as_prev(

@@ -56,6 +56,21 @@ impl SyncToken {
     }
 }
 
+/// What a user's room list is drawn from ([`Store::room_list`]), read together.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RoomList {
+    /// Every room stored, and every room where the user has a `local_current_membership` row
+    /// (an invite or a knock may be of a room the store holds nothing else of).
+    pub rooms: BTreeSet<String>,
+    /// The previews kept for the user ([`Store::keep_previews`]), each as the JSON text the
+    /// event store wrote, by room id.
+    pub previews: BTreeMap<String, String>,
+    /// How many writes had dropped kept previews when these were read: previews computed from
+    /// what is read after this are kept only if no write dropped any since.
+    pub epoch: u64,
+}
+
 /// An event as loaded: the PDU, its internal metadata populated from the row, and whether it was
 /// rejected.
 #[derive(Debug, Clone)]
@@ -267,6 +282,21 @@ pub trait Store {
 
     /// A room's timeline gaps, by the event after each.
     async fn timeline_gaps(&self, room_id: &str) -> Result<Vec<TimelineGap>, StoreError>;
+
+    /// What `user_id`'s room list is drawn from: the rooms, the previews kept of those that no
+    /// write changed since ([`RoomWritePlan::stales_previews`]: [`Store::apply`] drops a room's
+    /// previews and moves the epoch on), and the epoch.
+    async fn room_list(&self, user_id: &str) -> Result<RoomList, StoreError>;
+
+    /// Keeps previews computed for `user_id` (room id, JSON text) from what was read after
+    /// `epoch`, unless a write made previews stale since (the epoch moved: what they were computed
+    /// from may be gone). Whether they were kept.
+    async fn keep_previews(
+        &self,
+        user_id: &str,
+        epoch: u64,
+        previews: &[(String, String)],
+    ) -> Result<bool, StoreError>;
 
     /// The sync token, once a response was stored whole.
     async fn sync_token(&self) -> Result<Option<SyncToken>, StoreError>;

@@ -71,6 +71,8 @@ macro_rules! store_conformance_tests {
             initial_syncs_store_once,
             initial_syncs_of_the_inviter_and_invitee,
             a_malformed_response_changes_nothing,
+            kept_previews_follow_every_change,
+            kept_previews_of_an_invitee,
         );
     };
     (@sync $make_store:path; $($name:ident),+ $(,)?) => {$(
@@ -485,6 +487,17 @@ impl<S: Store> Store for FailingRoom<S> {
     }
     async fn set_sync_token(&self, token: &prejoin::storage::SyncToken) -> Result<(), StoreError> {
         self.inner.set_sync_token(token).await
+    }
+    async fn room_list(&self, user_id: &str) -> Result<prejoin::storage::RoomList, StoreError> {
+        self.inner.room_list(user_id).await
+    }
+    async fn keep_previews(
+        &self,
+        user_id: &str,
+        epoch: u64,
+        previews: &[(String, String)],
+    ) -> Result<bool, StoreError> {
+        self.inner.keep_previews(user_id, epoch, previews).await
     }
 }
 

@@ -423,3 +423,101 @@ pub async fn pdus_cannot_join_a_synced_room(backend: impl Store) {
     assert_eq!(store.current_token(), token);
     assert_eq!(store.forward_extremities(named).await.unwrap(), BTreeSet::from([tip]));
 }
+
+/// Previews are kept between reads, and a write that changes what one is computed from drops
+/// it: replaying alice's responses (rooms created, renamed, members invited, leaving, knocking),
+/// after every step the previews read twice (computed, then kept) equal previews computed afresh
+/// from each room's current state. A redaction of a room's name drops its preview too, and
+/// previews computed from what was read before a write are not kept after it.
+pub async fn kept_previews_follow_every_change(backend: impl Store) {
+    let store = open(backend).await;
+    let series = fixture("sync-series.json");
+    let alice = series["users"]["alice"].as_str().unwrap();
+    for step in series["steps"].as_array().unwrap() {
+        for sync in step["syncs"]["alice"].as_array().unwrap() {
+            ingest(&store, &sync["response"], alice).await;
+        }
+        check_previews(&store, alice, step["name"].as_str().unwrap()).await;
+    }
+    let named = series["rooms"][0]["room_id"].as_str().unwrap();
+    let before = store.room_previews(alice).await.unwrap();
+    let before = before.iter().find(|preview| preview.room_id == named).unwrap();
+    assert_eq!(before.display_name_source, prejoin::prejoin::preview::DisplayNameSource::Name);
+    let epoch = store.backend().room_list(alice).await.unwrap().epoch;
+
+    let name_event = current_state(&store, named).await;
+    let name_event = name_event.iter().find(|event| event["type"] == "m.room.name").unwrap();
+    let redaction = json!({
+        "type": "m.room.redaction",
+        "event_id": "$redacts-the-name",
+        "sender": alice,
+        "origin_server_ts": 1_900_000_000_000_u64,
+        "redacts": name_event["event_id"],
+        "content": {},
+        "unsigned": {},
+    });
+    let response = json!({
+        "next_batch": "s-after-the-redaction",
+        "rooms": {"join": {named: {"timeline": {"events": [redaction], "limited": false}}}},
+    });
+    ingest(&store, &response, alice).await;
+    let kept = store.backend().room_list(alice).await.unwrap();
+    assert!(kept.epoch > epoch, "the redaction moved the epoch on");
+    assert!(!kept.previews.contains_key(named), "the redaction dropped the room's preview");
+    assert!(!kept.previews.is_empty(), "the other rooms' previews are kept");
+    let stale = [(named.to_owned(), "computed before the redaction".to_owned())];
+    let kept_stale = store.backend().keep_previews(alice, epoch, &stale).await.unwrap();
+    assert!(!kept_stale, "previews computed before a write are not kept after it");
+    let after = check_previews(&store, alice, "after the redaction").await;
+    let after = after.iter().find(|preview| preview["roomId"] == named).unwrap();
+    assert_ne!(after["displayNameSource"], "name", "the name was redacted");
+    assert_ne!(after["displayName"], serde_json::to_value(&before.display_name).unwrap());
+}
+
+/// The same for bob's responses (invites received, withdrawn, rejected and accepted): an
+/// invite's preview, kept or not, is that of the stripped state received.
+pub async fn kept_previews_of_an_invitee(backend: impl Store) {
+    let store = open(backend).await;
+    let series = fixture("sync-series.json");
+    let bob = series["users"]["bob"].as_str().unwrap();
+    for step in series["steps"].as_array().unwrap() {
+        for sync in step["syncs"]["bob"].as_array().unwrap() {
+            ingest(&store, &sync["response"], bob).await;
+        }
+        check_previews(&store, bob, step["name"].as_str().unwrap()).await;
+    }
+}
+
+/// Reads `user`'s previews twice and checks both against previews computed afresh; every
+/// preview is kept after the first read. The previews, as JSON.
+async fn check_previews(store: &EventStore<impl Store>, user: &str, name: &str) -> Vec<JsonValue> {
+    let computed = store.room_previews(user).await.unwrap();
+    let kept = store.backend().room_list(user).await.unwrap().previews;
+    assert_eq!(kept.len(), computed.len(), "{name}: every preview is kept");
+    let read_again = store.room_previews(user).await.unwrap();
+    assert_eq!(read_again, computed, "{name}: the kept previews");
+    let memberships = store.backend().local_memberships(user, None).await.unwrap();
+    let mut previews = Vec::new();
+    for preview in computed {
+        let room_id = preview.room_id.clone();
+        let received = memberships
+            .get(&room_id)
+            .filter(|own| matches!(own.membership.as_str(), "invite" | "knock"))
+            .and_then(|own| own.stripped_state.clone());
+        let mut state = match received {
+            Some(events) => events,
+            None => current_state(store, &room_id).await,
+        };
+        // A room left before it was joined has no state: it previews from the own leave event.
+        let own_event = memberships.get(&room_id).and_then(|own| own.event_id.clone());
+        if let (true, Some(event_id)) = (state.is_empty(), own_event) {
+            let event = store.event(&event_id).await.unwrap().unwrap();
+            state.push(serde_json::to_value(event.pdu.to_client_event()).unwrap());
+        }
+        let request = PreviewRequest::new(room_id.as_str(), user);
+        let afresh = compute_room_preview(&JsonValue::Array(state).to_string(), &request).unwrap();
+        assert_eq!(preview, afresh, "{name}: {room_id}");
+        previews.push(serde_json::to_value(preview).unwrap());
+    }
+    previews
+}

@@ -1,10 +1,10 @@
 //! The room's avatar: `m.room.avatar`, then (invites) the inviter's avatar, then none; plus a
 //! placeholder that every room gets, so that a list always renders.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Where a preview's avatar came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "lowercase")]
 pub enum AvatarSource {
@@ -20,7 +20,7 @@ pub enum AvatarSource {
 pub const PLACEHOLDER_COLORS: u32 = 8;
 
 /// A placeholder avatar: an initial on a colour, derived deterministically.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Placeholder {

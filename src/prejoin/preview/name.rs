@@ -7,13 +7,13 @@
 //! "others" differently (the latter includes the viewer); here "N others" never counts the own
 //! user: N = joined + invited − 1 − heroes shown.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// At most this many heroes are named; the spec asks for at least 5.
 pub const MAX_HEROES: usize = 5;
 
 /// Where a preview's display name came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "lowercase")]
 pub enum DisplayNameSource {

@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::collections::{btree_map::Entry, BTreeMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{InvalidEvent, StrippedEventRef};
 
@@ -24,7 +24,7 @@ pub(super) fn key<'k>(event_type: &'k str, state_key: &'k str) -> EventKey<'k> {
 }
 
 /// Why a preview left an event out, or what it found missing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum WarningCode {
@@ -46,7 +46,7 @@ pub enum WarningCode {
 }
 
 /// One thing a preview ignored or missed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct PreviewWarning {

@@ -40,12 +40,12 @@ use web_sys::IdbDatabase;
 pub use self::error::IdbError;
 use self::rows::{
     BackwardExtremityRow, CurrentStateRow, EventRow, ForwardExtremityRow, LocalMembershipRow,
-    MetaRow, RoomMembershipRow, RoomRow, SequenceRow, StateGroupEdgeRow, StateGroupRow,
-    StateGroupStateRow, StreamPositionRow, SyncTokenRow, TimelineGapRow,
+    MetaRow, RoomMembershipRow, RoomPreviewRow, RoomRow, SequenceRow, StateGroupEdgeRow,
+    StateGroupRow, StateGroupStateRow, StreamPositionRow, SyncTokenRow, TimelineGapRow,
 };
 use self::schema::{indices, stores, Version};
 use super::state_ranges::group_ranges;
-use super::{PlanningEvent, Store, StoreError, StoredEvent, SyncToken, WriteLock};
+use super::{PlanningEvent, RoomList, Store, StoreError, StoredEvent, SyncToken, WriteLock};
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateFilter;
@@ -527,6 +527,9 @@ impl IndexedDbStore {
         chunk.rows("put", stores::EVENT_BACKWARD_EXTREMITIES, &rows.backward_extremities)?;
         chunk.rows("put", stores::LOCAL_CURRENT_MEMBERSHIP, &rows.local_membership)?;
         chunk.rows("put", stores::TIMELINE_GAPS, &rows.timeline_gaps)?;
+        if plan.stales_previews() {
+            chunk.stale_previews(&room)?;
+        }
         chunk.rows("put", stores::STREAM_POSITIONS, &rows.stream_position)?;
         chunk.advance(&rows.sequences);
         // Over the stores the chunk writes only: a transaction costs more the more it covers.
@@ -741,6 +744,12 @@ extern "C" {
         ranges: &str,
     ) -> js_sys::Promise;
 
+    #[wasm_bindgen(js_name = readRoomList)]
+    fn read_room_list(db: &JsValue, user_id: &str) -> js_sys::Promise;
+
+    #[wasm_bindgen(js_name = keepPreviews)]
+    fn keep_preview_rows(db: &JsValue, epoch: f64, rows: &str) -> js_sys::Promise;
+
     #[wasm_bindgen(js_name = writeChunk)]
     fn write_chunk(db: &JsValue, json: &str, texts: &str, ends: &[u32]) -> js_sys::Promise;
 
@@ -849,6 +858,10 @@ fn next_group_after(row: &SequenceRow) -> Result<StateGroupId, IdbError> {
     Ok(last + 1)
 }
 
+/// What `readRoomList` reads: the preview epoch, the keys of `rooms`, the keys (`[user_id,
+/// room_id]`) of the user's `local_current_membership` rows, and the user's kept previews.
+type RoomListRows = (u64, Vec<String>, Vec<(String, String)>, Vec<RoomPreviewRow>);
+
 fn event_id_of(id: &str) -> Result<OwnedEventId, IdbError> {
     OwnedEventId::try_from(id).map_err(|error| IdbError::Unreadable(format!("{id}: {error}")))
 }
@@ -937,6 +950,15 @@ impl ChunkOps {
             store,
             &json!({"op": "deleteRange", "store": store, "lower": lower, "upper": upper}),
         )
+    }
+
+    /// A `delete` of the room's kept previews, and the preview epoch moved on (see
+    /// [`Store::keep_previews`]).
+    fn stale_previews(&mut self, room: &JsonValue) -> Result<(), IdbError> {
+        let op = json!({"op": "stalePreviews", "store": stores::ROOM_PREVIEWS, "room": room});
+        self.push(stores::ROOM_PREVIEWS, &op)?;
+        self.touch(stores::SEQUENCES);
+        Ok(())
     }
 
     /// The `events` rows, whose PDU texts go to the chunk's texts, apart from the rows.
@@ -1386,6 +1408,38 @@ impl Store for IndexedDbStore {
             Ok(TimelineGap { event_id: event_id_of(&row.event_id)?, prev_batch: row.prev_batch })
         });
         Ok(gaps.collect::<Result<_, IdbError>>()?)
+    }
+
+    async fn room_list(&self, user_id: &str) -> Result<RoomList, StoreError> {
+        let read = read_room_list(self.db()?.as_ref(), user_id);
+        let (epoch, rooms, own_rooms, rows): RoomListRows =
+            rows_read(read, stores::ROOM_PREVIEWS).await?;
+        let mut rooms: BTreeSet<String> = rooms.into_iter().collect();
+        rooms.extend(own_rooms.into_iter().map(|(_, room_id)| room_id));
+        let previews = rows.into_iter().map(|row| (row.room_id, row.preview)).collect();
+        Ok(RoomList { rooms, previews, epoch })
+    }
+
+    async fn keep_previews(
+        &self,
+        user_id: &str,
+        epoch: u64,
+        previews: &[(String, String)],
+    ) -> Result<bool, StoreError> {
+        let rows: Vec<RoomPreviewRow> = previews
+            .iter()
+            .map(|(room_id, preview)| RoomPreviewRow {
+                room_id: room_id.clone(),
+                user_id: user_id.to_owned(),
+                preview: preview.clone(),
+            })
+            .collect();
+        let rows = serde_json::to_string(&rows)
+            .map_err(|error| IdbError::Unreadable(format!("previews as JSON: {error}")))?;
+        // An epoch counts writes: far below 2^53, exact as a JS number.
+        let kept = keep_preview_rows(self.db()?.as_ref(), epoch as f64, &rows);
+        let kept = wasm_bindgen_futures::JsFuture::from(kept).await.map_err(dom_error)?;
+        Ok(kept.as_bool().unwrap_or(false))
     }
 
     async fn sync_token(&self) -> Result<Option<SyncToken>, StoreError> {

@@ -376,9 +376,62 @@ function place(tx, op, texts, ends) {
     case "deleteRange":
       store.delete(IDBKeyRange.bound(op.lower, op.upper));
       break;
+    case "stalePreviews":
+      // `[room]` sorts before every `[room, user]`, and an array after every string.
+      store.delete(IDBKeyRange.bound([op.room], [op.room, []]));
+      bump(tx.objectStore("sequences"), PREVIEW_EPOCH);
+      break;
     default:
       throw new TypeError(`unknown write ${op.op}`);
   }
+}
+
+// The `sequences` row that counts the writes that made kept room previews stale.
+const PREVIEW_EPOCH = "room_previews";
+
+function bump(sequences, name) {
+  const read = sequences.get(name);
+  read.onsuccess = () => sequences.put({ stream_name: name, last_value: (read.result?.last_value ?? 0) + 1 });
+}
+
+function previewEpoch(sequences) {
+  return sequences.get(PREVIEW_EPOCH);
+}
+
+// What the room list of `userId` is drawn from, in one transaction: the preview epoch, every
+// room stored, the rooms where the user has an own membership, and the previews kept for the user;
+// resolves to the JSON text of `[epoch, rooms, ownMembershipKeys, previews]`. Keys only where the
+// rows are not needed: an invite's stripped state is read only when its preview is computed.
+export function readRoomList(db, userId) {
+  return new Promise((resolve, reject) => {
+    const stores = ["sequences", "rooms", "local_current_membership", "room_previews"];
+    const tx = db.transaction(stores, "readonly");
+    const epoch = previewEpoch(tx.objectStore("sequences"));
+    const rooms = tx.objectStore("rooms").getAllKeys();
+    const own = tx.objectStore("local_current_membership").getAllKeys(IDBKeyRange.bound([userId], [userId, []]));
+    const previews = tx.objectStore("room_previews").index("user_id").getAll(userId);
+    tx.oncomplete = () =>
+      resolve(JSON.stringify([epoch.result?.last_value ?? 0, rooms.result, own.result, previews.result]));
+    tx.onabort = () => reject(tx.error);
+  });
+}
+
+// Puts `rows` (JSON text) into `room_previews` if the epoch is still `epoch`: no write made
+// previews stale since they were computed. Resolves to whether they were put.
+export function keepPreviews(db, epoch, rows) {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(["sequences", "room_previews"], "readwrite");
+    let kept = false;
+    const read = previewEpoch(tx.objectStore("sequences"));
+    read.onsuccess = () => {
+      if ((read.result?.last_value ?? 0) !== epoch) return;
+      const previews = tx.objectStore("room_previews");
+      for (const row of JSON.parse(rows)) previews.put(row);
+      kept = true;
+    };
+    tx.oncomplete = () => resolve(kept);
+    tx.onabort = () => reject(tx.error);
+  });
 }
 
 // How many rows each of `stores` holds, in their order, counted in one transaction.

@@ -266,3 +266,16 @@ pub struct SyncTokenRow {
     /// The token.
     pub next_batch: String,
 }
+
+/// `room_previews`: a room preview kept for a user, keyed by `[room_id, user_id]`, indexed by
+/// `user_id` (version 7). Derived, as Synapse's `room_stats_state`: a write that changes what
+/// the preview is computed from deletes the room's rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomPreviewRow {
+    /// The room.
+    pub room_id: String,
+    /// The user the preview is for.
+    pub user_id: String,
+    /// The preview, as the event store keeps it (JSON text).
+    pub preview: String,
+}

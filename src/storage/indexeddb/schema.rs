@@ -30,6 +30,10 @@
 //!   response stored whole); `events` rows may hold events in client format (`client_format`,
 //!   without `depth`). Code of version 5 would read those rows as PDUs and fail, so version 6 is
 //!   not compatible with it.
+//! - 7: `room_previews`, the room previews kept between reads (derived, dropped by the writes
+//!   that change them), and the `sequences` row `room_previews`, moved on by each such write.
+//!   Code of version 6 would write without dropping them, leaving stale previews, so version 7 is
+//!   not compatible with it.
 //!
 //! The `meta` store holds `schema_version` and `compat_version` (the oldest code version allowed
 //! to write to this database), as Synapse's `SCHEMA_VERSION` / `SCHEMA_COMPAT_VERSION`.
@@ -65,11 +69,13 @@ pub enum Version {
     V5 = 5,
     /// The tables of `/sync`: own memberships, timeline gaps, the sync token.
     V6 = 6,
+    /// Room previews kept between reads.
+    V7 = 7,
 }
 
 impl Version {
     /// The version this code creates and writes.
-    pub const CURRENT: Self = Self::V6;
+    pub const CURRENT: Self = Self::V7;
 
     /// The IndexedDB version number.
     pub const fn number(self) -> u32 {
@@ -86,6 +92,7 @@ impl Version {
             Self::V4 => Self::V4,
             Self::V5 => Self::V5,
             Self::V6 => Self::V6,
+            Self::V7 => Self::V7,
         }
     }
 }
@@ -124,9 +131,12 @@ pub mod stores {
     pub const TIMELINE_GAPS: &str = "timeline_gaps";
     /// [`SyncTokenRow`](super::super::rows::SyncTokenRow)s (version 6).
     pub const SYNC_TOKENS: &str = "sync_tokens";
+    /// [`RoomPreviewRow`](super::super::rows::RoomPreviewRow)s (version 7).
+    pub const ROOM_PREVIEWS: &str = "room_previews";
 
     /// Every object store of the current version.
-    pub const ALL: [&str; 16] = [
+    pub const ALL: [&str; 17] = [
+        ROOM_PREVIEWS,
         LOCAL_CURRENT_MEMBERSHIP,
         TIMELINE_GAPS,
         SYNC_TOKENS,
@@ -189,6 +199,8 @@ pub mod indices {
     pub const LOCAL_MEMBERSHIP_BY_USER: &str = "user_id";
     /// `timeline_gaps` by `room_id` (version 6).
     pub const TIMELINE_GAPS_BY_ROOM: &str = "room_id";
+    /// `room_previews` by `user_id` (version 7).
+    pub const ROOM_PREVIEWS_BY_USER: &str = "user_id";
 }
 
 /// Runs in `upgradeneeded`: brings a database of `old_version` (0 when new) to
@@ -231,6 +243,13 @@ pub(super) async fn upgrade_to(
     }
     if needs(Version::V6) {
         v6::upgrade(db, tx).await?;
+    }
+    if needs(Version::V7) {
+        let previews = db
+            .create_object_store(stores::ROOM_PREVIEWS)
+            .with_key_path(KeyPath::from(["room_id", "user_id"]))
+            .build()?;
+        previews.create_index(indices::ROOM_PREVIEWS_BY_USER, KeyPath::One("user_id")).build()?;
     }
     let meta = tx.object_store(stores::META)?;
     let rows = [(META_SCHEMA_VERSION, version), (META_COMPAT_VERSION, version.compat())];
