@@ -25,6 +25,8 @@ pub mod model;
 pub mod persist;
 pub mod prejoin;
 pub mod storage;
+/// Multi-writer stream ids across tabs: the current token, writers' positions, stream tokens.
+pub mod streams;
 pub mod sync;
 
 #[cfg(target_arch = "wasm32")]
