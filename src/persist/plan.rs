@@ -201,6 +201,10 @@ pub struct RoomWritePlan {
     /// A gap of a `/sync` timeline: the events before this chunk's first timeline event were
     /// left out of the response.
     pub timeline_gap: Option<TimelineGap>,
+    /// Whether a room list may show the room before the chunk (it is stored, or the own user has
+    /// a membership in it): only then may a preview of it be kept. Planning sets it `true`; a
+    /// caller that knows the room is new to the store clears it.
+    pub room_listed: bool,
 }
 
 impl RoomWritePlan {
@@ -208,9 +212,10 @@ impl RoomWritePlan {
     /// computed from the room's current state, the redactions of its events and the own
     /// membership, and nothing else a chunk writes.
     pub fn stales_previews(&self) -> bool {
-        self.local_membership.is_some()
-            || !self.current_state_delta.is_noop()
-            || !self.redactions.is_empty()
+        self.room_listed
+            && (self.local_membership.is_some()
+                || !self.current_state_delta.is_noop()
+                || !self.redactions.is_empty())
     }
 }
 
@@ -344,6 +349,7 @@ pub fn plan_room_chunk(
         outlier_room: None,
         local_membership: None,
         timeline_gap: None,
+        room_listed: true,
     })
 }
 
@@ -398,6 +404,7 @@ pub fn plan_outliers(
         outlier_room: new_room,
         local_membership: None,
         timeline_gap: None,
+        room_listed: true,
     })
 }
 

@@ -350,5 +350,6 @@ fn into_plan(
         outlier_room: None,
         local_membership: None,
         timeline_gap: None,
+        room_listed: true,
     }
 }

@@ -93,6 +93,7 @@ enum Prepared {
         section: SyncSection,
         room_id: OwnedRoomId,
         new_room: Option<RoomVersion>,
+        stored: bool,
         events: Vec<JsonValue>,
         member: Option<Pdu>,
     },
@@ -223,7 +224,7 @@ impl<S: Store> EventStore<S> {
                 let new_room = version.clone().filter(|_| !stored);
                 let member =
                     version.and_then(|version| whole_member_event(&events, &room_id, &version));
-                Ok(Prepared::Stripped { section, room_id, new_room, events, member })
+                Ok(Prepared::Stripped { section, room_id, new_room, stored, events, member })
             }
         }
     }
@@ -247,7 +248,7 @@ impl<S: Store> EventStore<S> {
                 self.plan_events(section, &events, version, stored, own_user_id, stored_membership)
                     .await
             }
-            Prepared::Stripped { section, room_id, new_room, events, member } => {
+            Prepared::Stripped { section, room_id, new_room, stored, events, member } => {
                 let synced = SyncedEvents {
                     room_id,
                     state: Vec::new(),
@@ -258,7 +259,7 @@ impl<S: Store> EventStore<S> {
                 self.plan_stripped(
                     section,
                     &synced,
-                    new_room,
+                    (new_room, stored),
                     events,
                     own_user_id,
                     stored_membership,
@@ -313,6 +314,7 @@ impl<S: Store> EventStore<S> {
                 stored_membership,
             );
         }
+        plan.room_listed = stored || stored_membership.is_some();
         let extremities = room.tip.iter().map(|(tip, _)| tip.to_string()).collect();
         let next_state_group = groups.next_id();
         let cache = after.map(|room| SyncedRoomCache::new(room, groups, version));
@@ -326,14 +328,18 @@ impl<S: Store> EventStore<S> {
         &self,
         section: SyncSection,
         events: &SyncedEvents,
-        new_room: Option<RoomVersion>,
+        (new_room, stored): (Option<RoomVersion>, bool),
         stripped: Vec<JsonValue>,
         own_user_id: &str,
         stored_membership: Option<&LocalMembership>,
     ) -> Result<SyncedDraft, StoreError> {
         let ids: Vec<OwnedEventId> = events.event_ids().cloned().collect();
-        // Stripped state usually holds no whole event: then there is nothing to look up.
-        let known = if ids.is_empty() { BTreeMap::new() } else { self.known_events(&ids).await? };
+        // Stripped state usually holds no whole event, and a room not stored holds no event (a
+        // room is recorded with its first outlier): then there is nothing to look up.
+        let known = match ids.is_empty() || !stored {
+            true => BTreeMap::new(),
+            false => self.known_events(&ids).await?,
+        };
         let room = SyncedRoomState { known, ..SyncedRoomState::default() };
         let (mut orderings, next_state_group) = {
             let planning = self.planning.borrow();
@@ -350,6 +356,7 @@ impl<S: Store> EventStore<S> {
             ordering,
             stored_membership,
         );
+        plan.room_listed = stored || stored_membership.is_some();
         // An invite's or knock's room has no timeline here: no extremity to report.
         let extremities = BTreeSet::new();
         Ok(SyncedDraft { plan, orderings, next_state_group, extremities, cache: None })
