@@ -77,7 +77,8 @@ async fn a_request_failing_mid_transaction_leaves_nothing_of_the_chunk() {
     let first =
         plan_room_chunk(&mut history, &mut groups, room_id.clone(), events, false, &mut orderings)
             .unwrap();
-    store.apply(&first, "tab-1").await.unwrap();
+    let mut first = first;
+    store.apply(&mut first, "tab-1").await.unwrap();
     let before = store.row_counts().await.unwrap();
 
     let mut second =
@@ -86,7 +87,9 @@ async fn a_request_failing_mid_transaction_leaves_nothing_of_the_chunk() {
     assert!(!second.state_groups.is_empty() || !second.current_state_delta.is_noop());
     let kept = second.events[0].pdu.event_id().to_owned();
     second.events[1] = first.events[0].clone();
-    let error = store.apply(&second, "tab-1").await.unwrap_err();
+    let positions = prejoin::persist::Positions::default().after(&first);
+    second.planned_on = prejoin::persist::PlannedOn { positions, room_chunks: 1 };
+    let error = store.apply(&mut second, "tab-1").await.unwrap_err();
     assert_eq!(error.code(), "WRITE_FAILED");
     assert!(error.to_string().contains("ConstraintError"), "{error}");
 
@@ -109,7 +112,7 @@ async fn opening_creates_every_store_and_reopening_keeps_rows() {
     let room_id = OwnedRoomId::try_from(chunk.room_id.as_str()).unwrap();
     let version = chunk.events[0].room_version().clone();
     let mut history = RoomHistory::new(version.clone());
-    let plan = plan_room_chunk(
+    let mut plan = plan_room_chunk(
         &mut history,
         &mut StateGroups::default(),
         room_id.clone(),
@@ -118,7 +121,7 @@ async fn opening_creates_every_store_and_reopening_keeps_rows() {
         &mut StreamOrderings::default(),
     )
     .unwrap();
-    store.apply(&plan, "tab-1").await.unwrap();
+    store.apply(&mut plan, "tab-1").await.unwrap();
     let written = store.row_counts().await.unwrap();
     store.close();
     let again = IndexedDbStore::open(&name).await.unwrap();
@@ -159,7 +162,8 @@ async fn persist(
 }
 
 /// Plans one room's PDUs from scratch, outside any event store: as another writer (tab) whose
-/// planning state starts from `orderings` and state group `next_group`.
+/// planning state starts from `orderings` and state group `next_group`, and which knows of no
+/// chunk of the room.
 fn plan_alone(
     pdus: Vec<JsonValue>,
     backfilled: bool,
@@ -172,8 +176,16 @@ fn plan_alone(
     let room_id = OwnedRoomId::try_from(chunk.room_id.as_str()).unwrap();
     let mut history = RoomHistory::new(chunk.events[0].room_version().clone());
     let mut groups = StateGroups::new(next_group);
-    plan_room_chunk(&mut history, &mut groups, room_id, chunk.events, backfilled, orderings)
-        .unwrap()
+    let positions = prejoin::persist::Positions::new(
+        orderings.last(),
+        orderings.last_backfilled(),
+        next_group,
+    );
+    let mut plan =
+        plan_room_chunk(&mut history, &mut groups, room_id, chunk.events, backfilled, orderings)
+            .unwrap();
+    plan.planned_on = prejoin::persist::PlannedOn { positions, room_chunks: 0 };
+    plan
 }
 
 /// The ids of every group in the chains of the groups of `events`.
@@ -190,9 +202,10 @@ async fn chain_groups(store: &IndexedDbStore, events: &[OwnedEventId]) -> BTreeS
 
 /// An empty store's positions; after some `pdus.json` rooms (one backfilled in part), the
 /// highest live and the lowest backfill orderings the persist results report, the highest state
-/// group id + 1 and the writer's position; the same after reopening. A second writer's chunk
-/// whose orderings are below the stored ones moves its own `stream_positions` row and the state
-/// group sequence, and lowers nothing.
+/// group id + 1 and the writer's position; the same after reopening. A second writer's chunks,
+/// planned on stale positions (live, backfill and state group ids from the start), take their
+/// ids after the stored ones in their writes: the positions move by exactly those, and its
+/// `stream_positions` row is its last live id.
 #[wasm_bindgen_test]
 async fn positions_follow_the_sequences_and_never_go_back() {
     let name = fresh_name();
@@ -251,15 +264,21 @@ async fn positions_follow_the_sequences_and_never_go_back() {
     let store = IndexedDbStore::open(&name).await.unwrap();
     assert_eq!(store.positions().await.unwrap(), expected, "as stored");
 
-    // A second writer whose own orderings start again from 1 and from -1.
+    // A second writer planning on stale positions (orderings from 1 and from -1, state groups
+    // from 1): its chunks take their ids after the stored ones, in the write, none twice.
     let forks = fixture("forks.json");
     let fork_pdus = forks["rooms"][0]["pdus"].as_array().unwrap().clone();
     let mut orderings = StreamOrderings::default();
-    let second = plan_alone(fork_pdus, false, &mut orderings, last_group + 100);
-    let second_last = second.events.last().unwrap().stream_ordering;
-    assert!(second_last < last_live, "the fixture room is smaller than everything before");
-    let second_group = second.state_groups.iter().map(|group| group.id).max().unwrap();
-    store.apply(&second, "tab-2").await.unwrap();
+    let mut second = plan_alone(fork_pdus, false, &mut orderings, 1);
+    let planned_last = second.events.last().unwrap().stream_ordering;
+    assert!(planned_last < last_live, "the fixture room is smaller than everything before");
+    store.apply(&mut second, "tab-2").await.unwrap();
+    let taken: Vec<i64> = second.events.iter().map(|event| event.stream_ordering).collect();
+    let live = second.events.len() as i64;
+    assert_eq!(taken, (last_live + 1..=last_live + live).collect::<Vec<_>>());
+    let second_groups: Vec<StateGroupId> = second.state_groups.iter().map(|g| g.id).collect();
+    assert_eq!(second_groups[0], last_group + 1, "groups after the stored ones");
+    let second_group = *second_groups.iter().max().unwrap();
     let softfail = fixture("softfail.json");
     let room = &softfail["rooms"][0];
     let pdus = softfail_pdus(room);
@@ -267,14 +286,18 @@ async fn positions_follow_the_sequences_and_never_go_back() {
         .iter()
         .map(|id| pdus[id.as_str().unwrap()].clone())
         .collect();
-    let third = plan_alone(first_three, true, &mut orderings, second_group + 1);
-    assert_eq!(third.events.last().unwrap().stream_ordering, -3);
-    assert!(-3 > last_backfill);
-    store.apply(&third, "tab-2").await.unwrap();
+    let mut third = plan_alone(first_three, true, &mut orderings, 1);
+    assert_eq!(third.events.last().unwrap().stream_ordering, -3, "as planned");
+    store.apply(&mut third, "tab-2").await.unwrap();
+    let backfilled: Vec<i64> = third.events.iter().map(|event| event.stream_ordering).collect();
+    assert_eq!(backfilled, [last_backfill - 1, last_backfill - 2, last_backfill - 3]);
     let third_group = third.state_groups.iter().map(|group| group.id).max().unwrap();
+    assert!(third_group > second_group);
     let mut expected = expected;
+    expected.last_stream_ordering = last_live + live;
+    expected.last_backfill_ordering = last_backfill - 3;
     expected.next_state_group = third_group + 1;
-    expected.writers.insert("tab-2".to_owned(), second_last);
+    expected.writers.insert("tab-2".to_owned(), last_live + live);
     assert_eq!(store.positions().await.unwrap(), expected);
 }
 
@@ -501,8 +524,9 @@ async fn a_newer_compatible_schema_opens_at_its_version() {
 
     // A writer continuing from the stored positions.
     let mut orderings = StreamOrderings::new(positions.last_stream_ordering, 0);
-    let plan = plan_alone(pdus_of(&rooms[1]), false, &mut orderings, positions.next_state_group);
-    store.apply(&plan, "tab-1").await.unwrap();
+    let mut plan =
+        plan_alone(pdus_of(&rooms[1]), false, &mut orderings, positions.next_state_group);
+    store.apply(&mut plan, "tab-1").await.unwrap();
     assert!(store.event(plan.events[0].pdu.event_id()).await.unwrap().is_some());
     let after = dump(&name).await;
     assert_eq!(after.0, f64::from(newer));
@@ -518,8 +542,8 @@ async fn another_tabs_upgrade_closes_this_connection() {
     let first = IndexedDbStore::open(&name).await.unwrap();
     let second = IndexedDbStore::open(&name).await.unwrap();
     let mut orderings = StreamOrderings::default();
-    let plan = plan_alone(pdus_of(&pdus_rooms()[0]), false, &mut orderings, 1);
-    first.apply(&plan, "tab-1").await.unwrap();
+    let mut plan = plan_alone(pdus_of(&pdus_rooms()[0]), false, &mut orderings, 1);
+    first.apply(&mut plan, "tab-1").await.unwrap();
     let stored = plan.events[0].pdu.event_id().to_owned();
     assert!(second.event(&stored).await.unwrap().is_some());
 
@@ -534,7 +558,7 @@ async fn another_tabs_upgrade_closes_this_connection() {
     assert_eq!(first.positions().await.unwrap_err(), StoreError::Closed);
     assert_eq!(first.positions().await.unwrap_err().code(), "STORE_CLOSED");
     assert_eq!(second.event(&stored).await.unwrap_err().code(), "STORE_CLOSED");
-    assert_eq!(second.apply(&plan, "tab-1").await.unwrap_err().code(), "STORE_CLOSED");
+    assert_eq!(second.apply(&mut plan, "tab-1").await.unwrap_err().code(), "STORE_CLOSED");
     assert_eq!(
         second.referenced_as_prev(std::slice::from_ref(&stored)).await.unwrap_err().code(),
         "STORE_CLOSED"
@@ -582,7 +606,7 @@ async fn a_version_2_database_is_migrated_row_for_row() {
     let state = migrated.state_at_event(&last, &StateFilter::all()).await.unwrap().unwrap();
     assert_eq!(state.len(), 4, "create, the creator's join, power levels, join rules");
     drop(migrated);
-    assert_eq!(dump(&old).await, (f64::from(Version::CURRENT.number()), written));
+    assert_eq!(dump(&old).await, (f64::from(Version::CURRENT.number()), as_migrated(written)));
 }
 
 /// A version 3 database (every edge under the `events` index `prev_event_id`) is migrated: the
@@ -627,7 +651,7 @@ async fn a_version_3_database_is_migrated_row_for_row() {
     let referenced = migrated.referenced_as_prev(&asked).await.unwrap();
     assert_eq!(referenced, BTreeSet::from([event_id(missing)]));
     drop(migrated);
-    assert_eq!(dump(&old).await, (f64::from(Version::CURRENT.number()), written));
+    assert_eq!(dump(&old).await, (f64::from(Version::CURRENT.number()), as_migrated(written)));
 
     let store = EventStore::open(IndexedDbStore::open(&old).await.unwrap(), "tab-1").await.unwrap();
     persist(&store, pdus[9..10].to_vec(), false).await;
@@ -677,7 +701,7 @@ async fn a_version_4_database_indexes_its_state_events() {
     let current = store.current_state_events(&room.room_id, &StateFilter::all()).await.unwrap();
     assert_eq!(current.len(), 104);
     drop(store);
-    assert_eq!(dump(&old).await, (f64::from(Version::CURRENT.number()), written));
+    assert_eq!(dump(&old).await, (f64::from(Version::CURRENT.number()), as_migrated(written)));
 }
 
 /// A large state whose first member event's row has lost its room id reads as a corrupt store
@@ -742,6 +766,14 @@ fn as_version_2(rows: &BTreeMap<String, Vec<JsonValue>>) -> BTreeMap<String, Vec
     old
 }
 
+/// The rows of a database of this version once a database of an older version holding `rows`
+/// is migrated: the same, but no room's chunks counted (a count starts when the room's next
+/// chunk is written, and planning reads it from the same rows).
+fn as_migrated(mut rows: BTreeMap<String, Vec<JsonValue>>) -> BTreeMap<String, Vec<JsonValue>> {
+    rows.insert(stores::ROOM_CHUNKS.to_owned(), Vec::new());
+    rows
+}
+
 /// The `meta` rows of a database of schema `version`, whose compatible version is its own; the
 /// stores and columns of later versions are left out.
 fn set_meta(rows: &mut BTreeMap<String, Vec<JsonValue>>, version: u32) {
@@ -750,6 +782,7 @@ fn set_meta(rows: &mut BTreeMap<String, Vec<JsonValue>>, version: u32) {
     rows.insert("meta".to_owned(), meta.to_vec());
     if version < Version::V7.number() {
         rows.remove(stores::ROOM_PREVIEWS);
+        rows.remove(stores::ROOM_CHUNKS);
     }
     if version < Version::V6.number() {
         for store in [stores::LOCAL_CURRENT_MEMBERSHIP, stores::TIMELINE_GAPS, stores::SYNC_TOKENS]
@@ -856,7 +889,7 @@ async fn a_version_5_database_gains_the_sync_stores() {
     let migrated = IndexedDbStore::open(&old).await.unwrap();
     assert_eq!(migrated.schema_version(), Version::CURRENT.number());
     drop(migrated);
-    assert_eq!(dump(&old).await, (f64::from(Version::CURRENT.number()), written));
+    assert_eq!(dump(&old).await, (f64::from(Version::CURRENT.number()), as_migrated(written)));
     let store = EventStore::open(IndexedDbStore::open(&old).await.unwrap(), "tab-1").await.unwrap();
     let series = fixture("sync-series.json");
     let alice = series["users"]["alice"].as_str().unwrap();

@@ -12,6 +12,8 @@
 //! - [`room_event`]: a PDU as the authorization rules and state resolution read it.
 //! - [`plan`]: the write plan of a room chunk: new events with their outcomes, then stream
 //!   orderings (taken last), the current state delta and the membership rows.
+//! - [`positions`]: where the shared sequences stand, and a chunk's ids taken again after
+//!   another writer's.
 //! - [`redactions`]: the `redactions` rows of redaction events, and whether each needs the
 //!   server check when the redacted event is read.
 //! - [`state`]: each PDU authorized (accepted, soft-failed or rejected) and given its state; the
@@ -35,6 +37,7 @@ pub mod batch;
 pub mod chunk;
 pub mod extremities;
 pub mod plan;
+pub mod positions;
 pub mod redactions;
 pub mod room_event;
 pub mod state;
@@ -48,6 +51,7 @@ pub use plan::{
     plan_outliers, plan_room_chunk, BackwardExtremitiesDelta, CurrentStateDelta, LocalMembership,
     MembershipRow, PlannedEvent, RoomWritePlan, StreamOrderings, TimelineGap,
 };
+pub use positions::{PlannedOn, Positions};
 pub use redactions::RedactionRow;
 pub use room_event::RoomEvent;
 pub use state::{PlanError, RoomHistory};

@@ -205,9 +205,27 @@ pub struct RoomWritePlan {
     /// a membership in it): only then may a preview of it be kept. Planning sets it `true`; a
     /// caller that knows the room is new to the store clears it.
     pub room_listed: bool,
+    /// What the chunk was planned on (see [`super::positions`]); the event store sets it.
+    pub planned_on: super::PlannedOn,
 }
 
 impl RoomWritePlan {
+    /// Whether the chunk writes nothing (every event of it was stored already): a backend then
+    /// neither writes nor counts it.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+            && self.forward_extremities.is_none()
+            && self.current_state_delta.is_noop()
+            && self.memberships.is_empty()
+            && self.state_groups.is_empty()
+            && self.backward_extremities.to_delete.is_empty()
+            && self.backward_extremities.to_insert.is_empty()
+            && self.redactions.is_empty()
+            && self.outlier_room.is_none()
+            && self.local_membership.is_none()
+            && self.timeline_gap.is_none()
+    }
+
     /// Whether a preview kept of the room is stale once the chunk is written: a preview is
     /// computed from the room's current state, the redactions of its events and the own
     /// membership, and nothing else a chunk writes.
@@ -350,6 +368,7 @@ pub fn plan_room_chunk(
         local_membership: None,
         timeline_gap: None,
         room_listed: true,
+        planned_on: Default::default(),
     })
 }
 
@@ -405,6 +424,7 @@ pub fn plan_outliers(
         local_membership: None,
         timeline_gap: None,
         room_listed: true,
+        planned_on: Default::default(),
     })
 }
 

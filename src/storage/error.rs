@@ -17,6 +17,11 @@ pub enum StoreError {
     /// The backend refused or lost a write; nothing of that room chunk was written.
     #[error("write failed: {0}")]
     Write(String),
+    /// Another writer (another tab) wrote a chunk of the room after this one was planned, so
+    /// the plan no longer fits the room: nothing of it was written. The event store plans it
+    /// again on what is stored; this reaches the caller only when the room kept moving.
+    #[error("another writer wrote to {0} meanwhile")]
+    Conflict(String),
     /// The storage quota is exhausted; nothing of that room chunk was written.
     #[error("storage quota exceeded")]
     QuotaExceeded,
@@ -54,6 +59,7 @@ impl StoreError {
             Self::Input(error) => error.code(),
             Self::Plan(_) => "PLAN_FAILED",
             Self::Write(_) => "WRITE_FAILED",
+            Self::Conflict(_) => "WRITE_CONFLICT",
             Self::QuotaExceeded => "QUOTA_EXCEEDED",
             Self::Corrupt(_) => "CORRUPT_STORE",
             Self::SchemaTooNew { .. } => "SCHEMA_TOO_NEW",
@@ -74,6 +80,7 @@ mod tests {
             (StoreError::Input(InputError::UnknownRoom("!r".into())), "UNKNOWN_ROOM"),
             (StoreError::Plan("x".into()), "PLAN_FAILED"),
             (StoreError::Write("x".into()), "WRITE_FAILED"),
+            (StoreError::Conflict("!r".into()), "WRITE_CONFLICT"),
             (StoreError::QuotaExceeded, "QUOTA_EXCEEDED"),
             (StoreError::Corrupt("x".into()), "CORRUPT_STORE"),
             (

@@ -21,6 +21,7 @@ use ruma_common::{CanonicalJsonValue, EventId, OwnedEventId};
 use serde_json::Value as JsonValue;
 
 use super::{Positions, Store, StoreError, StoredEvent, SyncToken};
+use crate::persist::PlannedOn;
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::state_filter::MEMBER_EVENT_TYPE;
@@ -51,6 +52,11 @@ pub const DEFAULT_CACHE_LIMIT: usize = 4096;
 /// events or states the one before could not know of; a history deeper than this in one chunk is
 /// refused rather than read without bound.
 const MAX_LOAD_ROUNDS: usize = 64;
+
+/// How many times a room chunk is planned again because other writers (tabs) wrote to its room
+/// meanwhile, before it fails with [`StoreError::Conflict`]: each time, another writer stored a
+/// chunk of the room, so the room moves on whoever writes.
+const MAX_CONFLICTS: usize = 16;
 
 /// What persisting one room chunk did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +130,8 @@ struct Planning {
 struct RoomPlanning {
     history: RoomHistory,
     groups: StateGroups,
+    /// How many chunks of the room were written: what the history and groups are of.
+    chunks: u64,
 }
 
 /// How a chunk's events arrive.
@@ -364,6 +372,10 @@ impl<S: Store> EventStore<S> {
     }
 
     /// `stored`: whether the store holds the room (or its planning state is here already).
+    ///
+    /// Another writer (tab) may write a chunk of the same room between this one's planning and
+    /// its write: the write then refuses it ([`StoreError::Conflict`]), and it is planned again
+    /// on the room as stored, where the events the other writer stored are known and left out.
     async fn persist_chunk(
         &self,
         room_id: String,
@@ -371,25 +383,74 @@ impl<S: Store> EventStore<S> {
         arrival: Arrival,
         stored: bool,
     ) -> RoomPersistResult {
-        let draft = match self.plan(&room_id, pdus, &arrival, stored).await {
-            Ok(draft) => draft,
-            Err(error) => return RoomPersistResult::failed(room_id, error),
-        };
-        if let Err(error) = self.backend.apply(&draft.plan, &self.writer).await {
-            return RoomPersistResult::failed(room_id, error);
+        let mut stored = stored;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.plan_and_write(&room_id, pdus.clone(), &arrival, stored).await {
+                Err(StoreError::Conflict(_)) if attempts < MAX_CONFLICTS => {
+                    self.planning.borrow_mut().rooms.remove(&room_id);
+                    // Another writer wrote a chunk of it: the room is stored now.
+                    stored = true;
+                }
+                Ok(result) => return result,
+                Err(error) => return RoomPersistResult::failed(room_id, error),
+            }
         }
+    }
+
+    async fn plan_and_write(
+        &self,
+        room_id: &str,
+        pdus: Vec<Pdu>,
+        arrival: &Arrival,
+        stored: bool,
+    ) -> Result<RoomPersistResult, StoreError> {
+        let mut draft = self.plan(room_id, pdus, arrival, stored).await?;
+        draft.plan.planned_on = PlannedOn { positions: self.positions(), room_chunks: draft.room.chunks };
+        self.backend.apply(&mut draft.plan, &self.writer).await?;
         let extremities = draft.room.history.forward_extremities().clone();
-        let result = summarize(&room_id, &draft.plan, extremities);
+        let result = summarize(room_id, &draft.plan, extremities);
         let mut room = draft.room;
+        room.chunks += 1;
         if room.history.held_events() > self.cache_limit {
             let kept = room.history.prune();
             room.groups.retain_events(&kept);
         }
         let mut planning = self.planning.borrow_mut();
-        planning.orderings = draft.orderings;
-        planning.next_state_group = room.groups.next_id();
-        planning.rooms.insert(room_id, room);
-        result
+        if self.wrote_as_planned(&mut planning, &draft.plan, draft.orderings) {
+            planning.next_state_group = room.groups.next_id();
+            planning.rooms.insert(room_id.to_owned(), room);
+        } else {
+            planning.rooms.remove(room_id);
+        }
+        Ok(result)
+    }
+
+    /// Moves the planning positions past a chunk just written, and says whether it was written
+    /// as planned. When other writers took ids first, the chunk took its own after theirs (the
+    /// plan was rebased): the positions go on from the plan's, and what planning derived from the
+    /// planned ids (a room's cached state groups) no longer matches the store.
+    fn wrote_as_planned(
+        &self,
+        planning: &mut Planning,
+        plan: &RoomWritePlan,
+        orderings: StreamOrderings,
+    ) -> bool {
+        let planned = Positions {
+            last_stream_ordering: planning.orderings.last(),
+            last_backfill_ordering: planning.orderings.last_backfilled(),
+            next_state_group: planning.next_state_group,
+        };
+        if plan.planned_on.positions == planned {
+            planning.orderings = orderings;
+            return true;
+        }
+        let after = plan.planned_on.positions.after(plan);
+        planning.orderings =
+            StreamOrderings::new(after.last_stream_ordering, after.last_backfill_ordering);
+        planning.next_state_group = after.next_state_group;
+        false
     }
 
     /// Plans a chunk on a copy of its room's planning state, which replaces it only once written;
@@ -432,12 +493,13 @@ impl<S: Store> EventStore<S> {
         let mut room = planning.rooms.get(room_id).cloned().unwrap_or_else(|| RoomPlanning {
             history: RoomHistory::new(pdus[0].room_version().clone()),
             groups: StateGroups::default(),
+            chunks: 0,
         });
         room.groups.continue_ids_from(planning.next_state_group);
         let mut orderings = planning.orderings.clone();
         drop(planning);
         let room_key = pdus[0].room_id().to_owned();
-        let RoomPlanning { history, groups } = &mut room;
+        let RoomPlanning { history, groups, .. } = &mut room;
         let result = match arrival {
             Arrival::Live | Arrival::Backfilled => {
                 let backfilled = matches!(arrival, Arrival::Backfilled);
@@ -495,7 +557,8 @@ impl<S: Store> EventStore<S> {
         if self.planning.borrow().rooms.contains_key(room_id) {
             return Ok(());
         }
-        let history = if stored {
+        let (history, chunks) = if stored {
+            let chunks = self.backend.room_chunks(room_id).await?;
             let tips = self.backend.forward_extremities(room_id).await?;
             // A room filled from /sync has a timeline, not a DAG: no PDU can name its events.
             if let Some(tip) = tips.iter().next() {
@@ -507,13 +570,14 @@ impl<S: Store> EventStore<S> {
             }
             let current = self.backend.current_state(room_id, &StateFilter::all()).await?;
             let gaps = self.backend.backward_extremities(room_id).await?;
-            RoomHistory::restored(version, tips, current).with_backward_extremities(gaps)
+            let history = RoomHistory::restored(version, tips, current);
+            (history.with_backward_extremities(gaps), chunks)
         } else {
-            RoomHistory::new(version)
+            (RoomHistory::new(version), 0)
         };
         let mut planning = self.planning.borrow_mut();
         let groups = StateGroups::new(planning.next_state_group);
-        planning.rooms.insert(room_id.to_owned(), RoomPlanning { history, groups });
+        planning.rooms.insert(room_id.to_owned(), RoomPlanning { history, groups, chunks });
         Ok(())
     }
 
@@ -988,9 +1052,12 @@ mod tests {
     }
 
     impl Store for Yielding {
-        async fn apply(&self, plan: &RoomWritePlan, writer: &str) -> Result<(), StoreError> {
+        async fn apply(&self, plan: &mut RoomWritePlan, writer: &str) -> Result<(), StoreError> {
             yield_once().await;
             self.0.apply(plan, writer).await
+        }
+        async fn room_chunks(&self, room_id: &str) -> Result<u64, StoreError> {
+            self.0.room_chunks(room_id).await
         }
         async fn room_version(&self, room_id: &str) -> Result<Option<RoomVersion>, StoreError> {
             self.1.set(self.1.get() + 1);

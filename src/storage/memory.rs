@@ -57,6 +57,8 @@ struct Tables {
     previews: BTreeMap<(String, String), String>,
     /// The `sequences` row of `room_previews`: how many writes made previews stale.
     preview_epoch: u64,
+    /// `room_chunks`: how many chunks of each room were written.
+    room_chunks: BTreeMap<String, u64>,
 }
 
 impl MemoryStore {
@@ -161,11 +163,26 @@ impl Tables {
 }
 
 impl Store for MemoryStore {
-    async fn apply(&self, plan: &RoomWritePlan, writer: &str) -> Result<(), StoreError> {
+    async fn apply(&self, plan: &mut RoomWritePlan, writer: &str) -> Result<(), StoreError> {
+        if plan.is_empty() {
+            return Ok(());
+        }
         let mut tables = self.tables.borrow_mut();
+        let room_chunks = tables.room_chunks.get(plan.room_id.as_str()).copied().unwrap_or(0);
+        if room_chunks != plan.planned_on.room_chunks {
+            return Err(StoreError::Conflict(plan.room_id.to_string()));
+        }
+        if tables.positions != plan.planned_on.positions {
+            plan.rebase(tables.positions);
+        }
         tables.check(plan)?;
         tables.write(plan, writer);
+        tables.room_chunks.insert(plan.room_id.to_string(), room_chunks + 1);
         Ok(())
+    }
+
+    async fn room_chunks(&self, room_id: &str) -> Result<u64, StoreError> {
+        Ok(self.tables.borrow().room_chunks.get(room_id).copied().unwrap_or(0))
     }
 
     async fn room_version(&self, room_id: &str) -> Result<Option<RoomVersion>, StoreError> {

@@ -33,6 +33,7 @@ use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateFilter;
 use crate::persist::state_groups::{StateGroupId, StateGroupRow};
+pub use crate::persist::Positions;
 use crate::persist::{
     EventOutcome, LocalMembership, MembershipRow, RedactionRow, RoomWritePlan, StateIds,
     TimelineGap,
@@ -110,40 +111,6 @@ pub struct PlanningEvent {
     pub state_group: Option<StateGroupId>,
 }
 
-/// Where a store's sequences stand: read when a store opens (a few rows, never the events).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Positions {
-    /// The highest live stream id taken (0 when none): an event's stream ordering, or the id an
-    /// outlier arriving in the DAG took (see [`crate::persist::PlannedEvent::stream_id`]).
-    pub last_stream_ordering: i64,
-    /// The lowest backfill stream id taken (0 when none), likewise.
-    pub last_backfill_ordering: i64,
-    /// The id the next state group takes.
-    pub next_state_group: StateGroupId,
-}
-
-impl Default for Positions {
-    /// An empty store: no ordering taken, state group ids from 1 (as Synapse's sequence).
-    fn default() -> Self {
-        Self { last_stream_ordering: 0, last_backfill_ordering: 0, next_state_group: 1 }
-    }
-}
-
-impl Positions {
-    /// The positions once a plan is written: they only move forward.
-    pub fn after(self, plan: &RoomWritePlan) -> Self {
-        // The ids taken, not the orderings written: an ex-outlier keeps an older ordering.
-        let orderings = plan.events.iter().map(|event| event.stream_id);
-        let groups = plan.state_groups.iter().map(|group| group.id + 1);
-        Self {
-            last_stream_ordering: orderings.clone().fold(self.last_stream_ordering, i64::max),
-            last_backfill_ordering: orderings.fold(self.last_backfill_ordering, i64::min),
-            next_state_group: groups.fold(self.next_state_group, StateGroupId::max),
-        }
-    }
-}
-
 /// A hold on a store's writes ([`Store::lock_writes`]): released when dropped.
 #[must_use = "writes are held only while the lock lives"]
 pub struct WriteLock(Option<Box<dyn FnOnce()>>);
@@ -180,7 +147,18 @@ impl std::fmt::Debug for WriteLock {
 pub trait Store {
     /// Writes one room chunk atomically: every row of the plan, or none, with `writer` as the
     /// events' `instance_name`.
-    async fn apply(&self, plan: &RoomWritePlan, writer: &str) -> Result<(), StoreError>;
+    ///
+    /// Another writer (tab) may have written since the plan was made. When it took ids, the
+    /// plan takes its own after theirs ([`RoomWritePlan::rebase`], in the write's own
+    /// transaction) and `plan` is left as written. When it wrote a chunk of the same room
+    /// (`plan.planned_on.room_chunks` is behind the room's count), nothing is written:
+    /// [`StoreError::Conflict`].
+    async fn apply(&self, plan: &mut RoomWritePlan, writer: &str) -> Result<(), StoreError>;
+
+    /// How many chunks of a room were written ([`PlannedOn::room_chunks`]).
+    ///
+    /// [`PlannedOn::room_chunks`]: crate::persist::PlannedOn::room_chunks
+    async fn room_chunks(&self, room_id: &str) -> Result<u64, StoreError>;
 
     /// The version of a stored room (`rooms.room_version`).
     async fn room_version(&self, room_id: &str) -> Result<Option<RoomVersion>, StoreError>;

@@ -351,5 +351,6 @@ fn into_plan(
         local_membership: None,
         timeline_gap: None,
         room_listed: true,
+        planned_on: Default::default(),
     }
 }

@@ -360,11 +360,14 @@ struct FailingRoom<S> {
 }
 
 impl<S: Store> Store for FailingRoom<S> {
-    async fn apply(&self, plan: &RoomWritePlan, writer: &str) -> Result<(), StoreError> {
+    async fn apply(&self, plan: &mut RoomWritePlan, writer: &str) -> Result<(), StoreError> {
         if plan.room_id.as_str() == self.room_id {
             return Err(StoreError::Write("forced failure".to_owned()));
         }
         self.inner.apply(plan, writer).await
+    }
+    async fn room_chunks(&self, room_id: &str) -> Result<u64, StoreError> {
+        self.inner.room_chunks(room_id).await
     }
     async fn room_version(
         &self,

@@ -17,7 +17,7 @@ use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::{InputError, StateFilter};
 use crate::persist::state_groups::StateGroups;
-use crate::persist::{LocalMembership, RoomWritePlan, StreamOrderings};
+use crate::persist::{LocalMembership, PlannedOn, RoomWritePlan, StreamOrderings};
 use crate::storage::{Store, StoreError, SyncToken};
 use crate::sync::plan::{local_membership, plan_out_of_band, plan_timeline};
 use crate::sync::response::invalid;
@@ -73,17 +73,25 @@ pub(super) struct SyncedRoomCache {
     /// The tip's state group chain, and no other group.
     groups: StateGroups,
     version: RoomVersion,
+    /// How many chunks of the room were written: what the rest is of.
+    chunks: u64,
 }
 
 impl SyncedRoomCache {
-    fn new(room: SyncedRoomState, mut groups: StateGroups, version: RoomVersion) -> Self {
+    fn new(
+        room: SyncedRoomState,
+        mut groups: StateGroups,
+        version: RoomVersion,
+        chunks: u64,
+    ) -> Self {
         let tip = room.tip.iter().map(|(tip, _)| tip.clone()).collect();
         groups.retain_events(&tip);
-        Self { room, groups, version }
+        Self { room, groups, version, chunks }
     }
 }
 
 /// A room of a response, checked and ready to plan.
+#[derive(Clone)]
 enum Prepared {
     /// A joined or left room's events.
     Events { section: SyncSection, events: SyncedEvents, version: RoomVersion, stored: bool },
@@ -99,6 +107,21 @@ enum Prepared {
     },
     /// A room this store cannot hold (its version is unknown or not supported).
     Unstorable { section: SyncSection, room_id: OwnedRoomId, error: StoreError },
+}
+
+impl Prepared {
+    /// The room as another writer left it, having written a chunk of it: stored (recorded with
+    /// its version, when that was known).
+    fn stored_by_another_writer(&mut self) {
+        match self {
+            Self::Events { stored, .. } => *stored = true,
+            Self::Stripped { stored, new_room, .. } => {
+                *stored = true;
+                *new_room = None;
+            }
+            Self::Unstorable { .. } => {}
+        }
+    }
 }
 
 impl<S: Store> EventStore<S> {
@@ -230,6 +253,8 @@ impl<S: Store> EventStore<S> {
     }
 
     /// Plans and writes one prepared room; its result says what was stored, or why nothing was.
+    /// When another writer (tab) wrote a chunk of the room meanwhile, the room is planned again
+    /// on what is stored (see [`EventStore::persist_events`]).
     async fn ingest_room(
         &self,
         room: Prepared,
@@ -241,12 +266,47 @@ impl<S: Store> EventStore<S> {
             Prepared::Stripped { section, room_id, .. }
             | Prepared::Unstorable { section, room_id, .. } => (*section, room_id.clone()),
         };
-        let stored_membership = memberships.get(room_id.as_str());
-        let planned = match room {
-            Prepared::Unstorable { error, .. } => Err(error),
+        let mut room = room;
+        let mut stored_membership = memberships.get(room_id.as_str()).cloned();
+        let mut attempts = 0;
+        let result = loop {
+            attempts += 1;
+            let written = self.write_room(room.clone(), own_user_id, stored_membership.as_ref());
+            match written.await {
+                Err(StoreError::Conflict(_)) if attempts < super::MAX_CONFLICTS => {
+                    {
+                        let mut planning = self.planning.borrow_mut();
+                        planning.synced.remove(room_id.as_str());
+                        planning.rooms.remove(room_id.as_str());
+                    }
+                    room.stored_by_another_writer();
+                    let rooms = [room_id.to_string()];
+                    let read = self.backend.local_memberships(own_user_id, Some(&rooms)).await;
+                    match read {
+                        Ok(mut rows) => stored_membership = rows.remove(room_id.as_str()),
+                        Err(error) => break Err(error),
+                    }
+                }
+                other => break other,
+            }
+        };
+        let result =
+            result.unwrap_or_else(|error| RoomPersistResult::failed(room_id.to_string(), error));
+        RoomIngestResult { section, result }
+    }
+
+    /// Plans one prepared room and writes it.
+    async fn write_room(
+        &self,
+        room: Prepared,
+        own_user_id: &str,
+        stored_membership: Option<&LocalMembership>,
+    ) -> Result<RoomPersistResult, StoreError> {
+        let draft = match room {
+            Prepared::Unstorable { error, .. } => return Err(error),
             Prepared::Events { section, events, version, stored } => {
                 self.plan_events(section, &events, version, stored, own_user_id, stored_membership)
-                    .await
+                    .await?
             }
             Prepared::Stripped { section, room_id, new_room, stored, events, member } => {
                 let synced = SyncedEvents {
@@ -264,16 +324,10 @@ impl<S: Store> EventStore<S> {
                     own_user_id,
                     stored_membership,
                 )
-                .await
+                .await?
             }
         };
-        let result = match planned {
-            Ok(draft) => self.write_synced(draft).await,
-            Err(error) => Err(error),
-        };
-        let result =
-            result.unwrap_or_else(|error| RoomPersistResult::failed(room_id.to_string(), error));
-        RoomIngestResult { section, result }
+        self.write_synced(draft).await
     }
 
     /// Plans a joined or left room: on its timeline (a joined room, or a left one whose
@@ -288,7 +342,7 @@ impl<S: Store> EventStore<S> {
         own_user_id: &str,
         stored_membership: Option<&LocalMembership>,
     ) -> Result<SyncedDraft, StoreError> {
-        let (room, mut groups) = self.synced_room_state(events, stored).await?;
+        let (room, mut groups, chunks) = self.synced_room_state(events, stored).await?;
         let mut orderings = self.planning.borrow().orderings.clone();
         let on_timeline =
             section == SyncSection::Join || room.tip.is_some() || !room.current_state.is_empty();
@@ -315,9 +369,10 @@ impl<S: Store> EventStore<S> {
             );
         }
         plan.room_listed = stored || stored_membership.is_some();
+        plan.planned_on = PlannedOn { positions: self.positions(), room_chunks: chunks };
         let extremities = room.tip.iter().map(|(tip, _)| tip.to_string()).collect();
         let next_state_group = groups.next_id();
-        let cache = after.map(|room| SyncedRoomCache::new(room, groups, version));
+        let cache = after.map(|room| SyncedRoomCache::new(room, groups, version, chunks + 1));
         Ok(SyncedDraft { plan, orderings, next_state_group, extremities, cache })
     }
 
@@ -357,6 +412,11 @@ impl<S: Store> EventStore<S> {
             stored_membership,
         );
         plan.room_listed = stored || stored_membership.is_some();
+        let room_chunks = match stored {
+            true => self.backend.room_chunks(events.room_id.as_str()).await?,
+            false => 0,
+        };
+        plan.planned_on = PlannedOn { positions: self.positions(), room_chunks };
         // An invite's or knock's room has no timeline here: no extremity to report.
         let extremities = BTreeSet::new();
         Ok(SyncedDraft { plan, orderings, next_state_group, extremities, cache: None })
@@ -369,18 +429,19 @@ impl<S: Store> EventStore<S> {
         &self,
         events: &SyncedEvents,
         stored: bool,
-    ) -> Result<(SyncedRoomState, StateGroups), StoreError> {
+    ) -> Result<(SyncedRoomState, StateGroups, u64), StoreError> {
         let mut groups = StateGroups::new(self.planning.borrow().next_state_group);
         if !stored {
-            return Ok((SyncedRoomState::default(), groups));
+            return Ok((SyncedRoomState::default(), groups, 0));
         }
         let room_id = events.room_id.as_str();
         let cached = self.planning.borrow().synced.get(room_id).cloned();
-        if let Some(SyncedRoomCache { mut room, mut groups, .. }) = cached {
+        if let Some(SyncedRoomCache { mut room, mut groups, chunks, .. }) = cached {
             groups.continue_ids_from(self.planning.borrow().next_state_group);
             room.known = self.known_events(&chunk_ids(events, &room.current_state)).await?;
-            return Ok((room, groups));
+            return Ok((room, groups, chunks));
         }
+        let chunks = self.backend.room_chunks(room_id).await?;
         let current_state = self.backend.current_state(room_id, &StateFilter::all()).await?;
         let tips = self.backend.forward_extremities(room_id).await?;
         // A room of PDUs may have several extremities: its timeline then has no single tip.
@@ -405,7 +466,7 @@ impl<S: Store> EventStore<S> {
             None => (None, Default::default()),
         };
         let room = SyncedRoomState { current_state, tip, tip_state, known };
-        Ok((room, groups))
+        Ok((room, groups, chunks))
     }
 
     /// The stored events among `ids`.
@@ -433,16 +494,22 @@ impl<S: Store> EventStore<S> {
     }
 
     /// Writes a synced room's plan; once written, the sequences move on, and the room's
-    /// planning cache of PDUs (if any) is dropped, to be restored from the store.
+    /// planning cache of PDUs (if any) is dropped, to be restored from the store. When other
+    /// writers took ids first, the room's cache (of the ids as planned) is dropped too.
     async fn write_synced(&self, draft: SyncedDraft) -> Result<RoomPersistResult, StoreError> {
-        let SyncedDraft { plan, orderings, next_state_group, extremities, cache } = draft;
+        let SyncedDraft { mut plan, orderings, next_state_group, extremities, cache } = draft;
         let room_id = plan.room_id.to_string();
-        self.backend.apply(&plan, &self.writer).await?;
+        self.backend.apply(&mut plan, &self.writer).await?;
         let forward_extremities = plan.forward_extremities.clone().unwrap_or(extremities);
         {
             let mut planning = self.planning.borrow_mut();
-            planning.orderings = orderings;
-            planning.next_state_group = planning.next_state_group.max(next_state_group);
+            let cache = match self.wrote_as_planned(&mut planning, &plan, orderings) {
+                true => {
+                    planning.next_state_group = planning.next_state_group.max(next_state_group);
+                    cache
+                }
+                false => None,
+            };
             planning.rooms.remove(&room_id);
             match cache {
                 Some(cache) => planning.synced.insert(room_id.clone(), cache),

@@ -49,6 +49,10 @@ pub enum IdbError {
         /// The exception's `message`.
         message: String,
     },
+    /// `RoomConflictError` (from `writeChunk`, not a `DOMException`): another connection wrote a
+    /// chunk of the room, whose id is the message, after this one was planned.
+    #[error("RoomConflictError: {0}")]
+    RoomConflict(String),
     /// A row that does not deserialise as the row type of its object store.
     #[error("unreadable row: {0}")]
     Unreadable(String),
@@ -85,6 +89,7 @@ impl IdbError {
             "TransactionInactiveError" => Self::TransactionInactive(message),
             "InvalidStateError" => Self::InvalidState(message),
             "NotFoundError" => Self::NotFound(message),
+            "RoomConflictError" => Self::RoomConflict(message),
             _ => Self::OtherDom { name: name.to_owned(), message },
         }
     }
@@ -101,7 +106,8 @@ impl IdbError {
             Self::InvalidState(_) => "InvalidStateError",
             Self::NotFound(_) => "NotFoundError",
             Self::OtherDom { name, .. } => name,
-            Self::Unreadable(_)
+            Self::RoomConflict(_)
+            | Self::Unreadable(_)
             | Self::Unavailable(_)
             | Self::SchemaTooNew { .. }
             | Self::Closed => return None,
@@ -160,6 +166,7 @@ impl From<IdbError> for StoreError {
                 supported: super::schema::Version::CURRENT.number(),
             },
             IdbError::Closed => StoreError::Closed,
+            IdbError::RoomConflict(room_id) => StoreError::Conflict(room_id),
             other => StoreError::Write(other.to_string()),
         }
     }

@@ -40,7 +40,7 @@ use web_sys::IdbDatabase;
 pub use self::error::IdbError;
 use self::rows::{
     BackwardExtremityRow, CurrentStateRow, EventRow, ForwardExtremityRow, LocalMembershipRow,
-    MetaRow, RoomMembershipRow, RoomPreviewRow, RoomRow, SequenceRow, StateGroupEdgeRow,
+    MetaRow, RoomChunksRow, RoomMembershipRow, RoomPreviewRow, RoomRow, SequenceRow, StateGroupEdgeRow,
     StateGroupRow, StateGroupStateRow, StreamPositionRow, SyncTokenRow, TimelineGapRow,
 };
 use self::schema::{indices, stores, Version};
@@ -483,62 +483,32 @@ impl IndexedDbStore {
         rows_read(promise, store).await
     }
 
-    async fn write(&self, plan: &RoomWritePlan, writer: &str) -> Result<(), IdbError> {
-        // Every row first: nothing but IndexedDB requests is placed once the transaction is open.
-        let rows = PlanRows::of(plan, writer)?;
-        let room = JsonValue::from(rows.room_id.as_str());
-        let mut chunk = ChunkOps::default();
-        chunk.rows("add", stores::STATE_GROUPS, &rows.state_groups)?;
-        chunk.rows("add", stores::STATE_GROUP_EDGES, &rows.state_group_edges)?;
-        chunk.rows("put", stores::STATE_GROUPS_STATE, &rows.state_groups_state)?;
-        // An outlier's row is replaced when it arrives in the DAG; any other row that exists
-        // already fails the add and aborts the chunk.
-        let (mut added, mut replaced) = (Vec::new(), Vec::new());
-        for (row, event) in rows.events.into_iter().zip(&plan.events) {
-            if event.replaces_outlier {
-                replaced.push(row)
-            } else {
-                added.push(row)
-            }
-        }
-        chunk.events(added, false)?;
-        chunk.events(replaced, true)?;
-        chunk.rows("put", stores::ROOMS, &rows.rooms)?;
-        if let Some(extremities) = &rows.forward_extremities {
-            // `[room]` sorts before every `[room, event]`, and an array after every string.
-            chunk.delete_range(
-                stores::EVENT_FORWARD_EXTREMITIES,
-                json!([room]),
-                json!([room, []]),
-            )?;
-            chunk.rows("put", stores::EVENT_FORWARD_EXTREMITIES, extremities)?;
-        }
-        let state_keys: Vec<JsonValue> = (plan.current_state_delta.to_delete.iter())
-            .map(|(event_type, state_key)| json!([room, event_type, state_key]))
-            .collect();
-        chunk.delete(stores::CURRENT_STATE_EVENTS, state_keys)?;
-        chunk.rows("put", stores::CURRENT_STATE_EVENTS, &rows.current_state)?;
-        chunk.rows("put", stores::ROOM_MEMBERSHIPS, &rows.memberships)?;
-        chunk.rows("put", stores::REDACTIONS, &rows.redactions)?;
-        let gaps_filled: Vec<JsonValue> = (plan.backward_extremities.to_delete.iter())
-            .map(|id| json!([room, id.as_str()]))
-            .collect();
-        chunk.delete(stores::EVENT_BACKWARD_EXTREMITIES, gaps_filled)?;
-        chunk.rows("put", stores::EVENT_BACKWARD_EXTREMITIES, &rows.backward_extremities)?;
-        chunk.rows("put", stores::LOCAL_CURRENT_MEMBERSHIP, &rows.local_membership)?;
-        chunk.rows("put", stores::TIMELINE_GAPS, &rows.timeline_gaps)?;
-        if plan.stales_previews() {
-            chunk.stale_previews(&room)?;
-        }
-        chunk.rows("put", stores::STREAM_POSITIONS, &rows.stream_position)?;
-        chunk.advance(&rows.sequences);
-        // Over the stores the chunk writes only: a transaction costs more the more it covers.
-        if chunk.scope.is_empty() {
+    /// Writes a chunk (see [`Store::apply`]): `writeChunk` checks, inside the transaction, what
+    /// it was planned on, and calls back into the rebase below when other connections took ids
+    /// meanwhile.
+    async fn write(&self, plan: &mut RoomWritePlan, writer: &str) -> Result<(), IdbError> {
+        if plan.is_empty() {
             return Ok(());
         }
-        let (json, texts) = chunk.into_json()?;
-        let promise = write_chunk(self.db()?.as_ref(), &json, &texts.texts, &texts.ends);
+        let (json, texts) = chunk_ops(plan, writer)?.into_json()?;
+        let planned_on = plan.planned_on;
+        let check = json!({
+            "room_id": plan.room_id.as_str(),
+            "room_chunks": planned_on.room_chunks,
+            "events": planned_on.positions.last_stream_ordering,
+            "backfill": planned_on.positions.last_backfill_ordering,
+            "state_groups": planned_on.positions.next_state_group - 1,
+        });
+        let check = js_sys::JSON::parse(&check.to_string())
+            .map_err(|_| IdbError::Unreadable("a write's check as JSON".into()))?;
+        let rebased = std::rc::Rc::new(RefCell::new(None));
+        let rebase = rebase_callback(plan.clone(), writer.to_owned(), rebased.clone());
+        let db = self.db()?;
+        let promise = write_chunk(db.as_ref(), &json, &texts.texts, &texts.ends, &check, &rebase);
         wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
+        if let Some(written) = rebased.borrow_mut().take() {
+            *plan = written;
+        }
         Ok(())
     }
 
@@ -750,8 +720,20 @@ extern "C" {
     #[wasm_bindgen(js_name = keepPreviews)]
     fn keep_preview_rows(db: &JsValue, epoch: f64, rows: &str) -> js_sys::Promise;
 
+    #[wasm_bindgen(js_name = putRows)]
+    fn put_rows(db: &JsValue, store: &str, rows: &str) -> js_sys::Promise;
+
     #[wasm_bindgen(js_name = writeChunk)]
-    fn write_chunk(db: &JsValue, json: &str, texts: &str, ends: &[u32]) -> js_sys::Promise;
+    fn write_chunk(
+        db: &JsValue,
+        json: &str,
+        texts: &str,
+        ends: &[u32],
+        check: &JsValue,
+        rebase: &wasm_bindgen::closure::Closure<
+            dyn FnMut(f64, f64, f64) -> Result<js_sys::Array, JsValue>,
+        >,
+    ) -> js_sys::Promise;
 
     #[wasm_bindgen(js_name = openCurrent)]
     fn open_current(
@@ -861,6 +843,80 @@ fn next_group_after(row: &SequenceRow) -> Result<StateGroupId, IdbError> {
 /// What `readRoomList` reads: the preview epoch, the keys of `rooms`, the keys (`[user_id,
 /// room_id]`) of the user's `local_current_membership` rows, and the user's kept previews.
 type RoomListRows = (u64, Vec<String>, Vec<(String, String)>, Vec<RoomPreviewRow>);
+
+/// Every request one room chunk's write places, computed before the transaction opens; the
+/// transaction always covers `sequences` and `room_chunks`, which it reads first.
+fn chunk_ops(plan: &RoomWritePlan, writer: &str) -> Result<ChunkOps, IdbError> {
+    // Every row first: nothing but IndexedDB requests is placed once the transaction is open.
+    let rows = PlanRows::of(plan, writer)?;
+    let room = JsonValue::from(rows.room_id.as_str());
+    let mut chunk = ChunkOps::default();
+    chunk.rows("add", stores::STATE_GROUPS, &rows.state_groups)?;
+    chunk.rows("add", stores::STATE_GROUP_EDGES, &rows.state_group_edges)?;
+    chunk.rows("put", stores::STATE_GROUPS_STATE, &rows.state_groups_state)?;
+    // An outlier's row is replaced when it arrives in the DAG; any other row that exists
+    // already fails the add and aborts the chunk.
+    let (mut added, mut replaced) = (Vec::new(), Vec::new());
+    for (row, event) in rows.events.into_iter().zip(&plan.events) {
+        if event.replaces_outlier {
+            replaced.push(row)
+        } else {
+            added.push(row)
+        }
+    }
+    chunk.events(added, false)?;
+    chunk.events(replaced, true)?;
+    chunk.rows("put", stores::ROOMS, &rows.rooms)?;
+    if let Some(extremities) = &rows.forward_extremities {
+        // `[room]` sorts before every `[room, event]`, and an array after every string.
+        chunk.delete_range(stores::EVENT_FORWARD_EXTREMITIES, json!([room]), json!([room, []]))?;
+        chunk.rows("put", stores::EVENT_FORWARD_EXTREMITIES, extremities)?;
+    }
+    let state_keys: Vec<JsonValue> = (plan.current_state_delta.to_delete.iter())
+        .map(|(event_type, state_key)| json!([room, event_type, state_key]))
+        .collect();
+    chunk.delete(stores::CURRENT_STATE_EVENTS, state_keys)?;
+    chunk.rows("put", stores::CURRENT_STATE_EVENTS, &rows.current_state)?;
+    chunk.rows("put", stores::ROOM_MEMBERSHIPS, &rows.memberships)?;
+    chunk.rows("put", stores::REDACTIONS, &rows.redactions)?;
+    let gaps_filled: Vec<JsonValue> =
+        (plan.backward_extremities.to_delete.iter()).map(|id| json!([room, id.as_str()])).collect();
+    chunk.delete(stores::EVENT_BACKWARD_EXTREMITIES, gaps_filled)?;
+    chunk.rows("put", stores::EVENT_BACKWARD_EXTREMITIES, &rows.backward_extremities)?;
+    chunk.rows("put", stores::LOCAL_CURRENT_MEMBERSHIP, &rows.local_membership)?;
+    chunk.rows("put", stores::TIMELINE_GAPS, &rows.timeline_gaps)?;
+    if plan.stales_previews() {
+        chunk.stale_previews(&room)?;
+    }
+    chunk.rows("put", stores::STREAM_POSITIONS, &rows.stream_position)?;
+    chunk.advance(&rows.sequences);
+    // Over the stores the chunk writes only: a transaction costs more the more it covers.
+    chunk.touch(stores::SEQUENCES);
+    chunk.touch(stores::ROOM_CHUNKS);
+    Ok(chunk)
+}
+
+/// What `writeChunk` calls, inside the transaction, when other connections took ids since the
+/// chunk was planned: the chunk with its ids taken after the stored sequences' values, as
+/// `[json, texts, ends]`; the plan as rebased goes to `rebased`.
+fn rebase_callback(
+    plan: RoomWritePlan,
+    writer: String,
+    rebased: std::rc::Rc<RefCell<Option<RoomWritePlan>>>,
+) -> wasm_bindgen::closure::Closure<dyn FnMut(f64, f64, f64) -> Result<js_sys::Array, JsValue>> {
+    wasm_bindgen::closure::Closure::new(move |events: f64, backfill: f64, groups: f64| {
+        // Sequence values are integers far below 2^53, exact as JS numbers.
+        let stored = super::Positions::new(events as i64, backfill as i64, groups as u64 + 1);
+        let mut plan = plan.clone();
+        plan.rebase(stored);
+        let (json, texts) = chunk_ops(&plan, &writer)
+            .and_then(ChunkOps::into_json)
+            .map_err(|error| JsValue::from(js_sys::Error::new(&error.to_string())))?;
+        *rebased.borrow_mut() = Some(plan);
+        let ends = js_sys::Uint32Array::from(texts.ends.as_slice());
+        Ok(js_sys::Array::of3(&JsValue::from(json), &JsValue::from(texts.texts), &ends))
+    })
+}
 
 fn event_id_of(id: &str) -> Result<OwnedEventId, IdbError> {
     OwnedEventId::try_from(id).map_err(|error| IdbError::Unreadable(format!("{id}: {error}")))
@@ -1227,10 +1283,15 @@ impl PlanRows {
 }
 
 impl Store for IndexedDbStore {
-    async fn apply(&self, plan: &RoomWritePlan, writer: &str) -> Result<(), StoreError> {
+    async fn apply(&self, plan: &mut RoomWritePlan, writer: &str) -> Result<(), StoreError> {
         // The positions read at open are stale once anything is written.
         self.opened_at.borrow_mut().take();
         Ok(self.write(plan, writer).await?)
+    }
+
+    async fn room_chunks(&self, room_id: &str) -> Result<u64, StoreError> {
+        let row = self.get_row::<RoomChunksRow>(stores::ROOM_CHUNKS, room_id).await?;
+        Ok(row.map_or(0, |row| row.chunks))
     }
 
     async fn room_version(&self, room_id: &str) -> Result<Option<RoomVersion>, StoreError> {
@@ -1453,10 +1514,9 @@ impl Store for IndexedDbStore {
     async fn set_sync_token(&self, token: &SyncToken) -> Result<(), StoreError> {
         let row =
             SyncTokenRow { user_id: token.user_id.clone(), next_batch: token.next_batch.clone() };
-        let mut chunk = ChunkOps::default();
-        chunk.rows("put", stores::SYNC_TOKENS, &[row])?;
-        let (json, texts) = chunk.into_json()?;
-        let promise = write_chunk(self.db()?.as_ref(), &json, &texts.texts, &texts.ends);
+        let rows = serde_json::to_string(&[row])
+            .map_err(|error| IdbError::Unreadable(format!("a sync token as JSON: {error}")))?;
+        let promise = put_rows(self.db()?.as_ref(), stores::SYNC_TOKENS, &rows);
         wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
         Ok(())
     }

@@ -320,21 +320,77 @@ export function walkGroups(db, start, groups, edges, state, ranges) {
 //   `from`; slicing one string costs far less than parsing each text out of a JSON string
 //   literal), `{op: "delete", store, keys}` and `{op: "deleteRange", store, lower, upper}`.
 // Requests are not awaited one by one: a failing request aborts the transaction.
-export function writeChunk(db, json, texts, ends) {
+// Writes one room chunk in one transaction. Before anything is placed, it reads what the chunk
+// was planned on that another connection (tab) may have moved since (`check`): the room's
+// `room_chunks` row and the `sequences` rows. When another tab wrote a chunk of the room, the
+// plan no longer fits it: the transaction is aborted and the promise rejects with a
+// `RoomConflictError`. When other tabs only took ids, `rebase(events, backfill, stateGroups)` (a
+// function of the stored sequences' values) gives the chunk again with its ids taken after theirs,
+// as `[json, texts, ends]`, and that is written. Resolves to whether it was rebased.
+export function writeChunk(db, json, texts, ends, check, rebase) {
   return new Promise((resolve, reject) => {
-    const chunk = JSON.parse(json);
+    let chunk = JSON.parse(json);
     const tx = db.transaction(chunk.scope, "readwrite");
     let thrown = null;
-    tx.oncomplete = () => resolve();
+    let rebased = false;
+    tx.oncomplete = () => resolve(rebased);
     tx.onabort = () =>
       reject(thrown ?? tx.error ?? new DOMException("The transaction was aborted.", "AbortError"));
-    try {
-      if (chunk.advance.length > 0) advance(tx.objectStore("sequences"), chunk.advance);
-      for (const op of chunk.ops) place(tx, op, texts, ends);
-    } catch (error) {
+    const fail = (error) => {
       thrown = error;
       tx.abort();
-    }
+    };
+    const write = () => {
+      if (chunk.advance.length > 0) advance(tx.objectStore("sequences"), chunk.advance);
+      for (const op of chunk.ops) place(tx, op, texts, ends);
+      tx.objectStore("room_chunks").put({ room_id: check.room_id, chunks: check.room_chunks + 1 });
+    };
+    readPlannedOn(tx, check.room_id, (stored) => {
+      try {
+        if (stored.roomChunks !== check.room_chunks) {
+          const error = new Error(check.room_id);
+          error.name = "RoomConflictError";
+          fail(error);
+          return;
+        }
+        const [events, backfill, groups] = stored.sequences;
+        if (events !== check.events || backfill !== check.backfill || groups !== check.state_groups) {
+          [json, texts, ends] = rebase(events, backfill, groups);
+          chunk = JSON.parse(json);
+          rebased = true;
+        }
+        write();
+      } catch (error) {
+        fail(error);
+      }
+    });
+  });
+}
+
+// The room's chunk count and the values of the `sequences` rows `events`, `backfill` and
+// `state_groups` (0 for a row not written yet), read in `tx`; then `then({roomChunks,
+// sequences})`, inside the transaction.
+function readPlannedOn(tx, roomId, then) {
+  const names = ["events", "backfill", "state_groups"];
+  const sequences = tx.objectStore("sequences");
+  const reads = names.map((name) => sequences.get(name));
+  const room = tx.objectStore("room_chunks").get(roomId);
+  room.onsuccess = () => {
+    // Requests of one transaction complete in order: the sequences were read before this one.
+    then({
+      roomChunks: room.result ? room.result.chunks : 0,
+      sequences: reads.map((read) => (read.result ? read.result.last_value : 0)),
+    });
+  };
+}
+
+// Puts `rows` (JSON text of an array) into `store`, in a transaction of their own.
+export function putRows(db, store, rows) {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(store, "readwrite");
+    for (const row of JSON.parse(rows)) tx.objectStore(store).put(row);
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error);
   });
 }
 

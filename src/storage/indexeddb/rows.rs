@@ -279,3 +279,14 @@ pub struct RoomPreviewRow {
     /// The preview, as the event store keeps it (JSON text).
     pub preview: String,
 }
+
+/// `room_chunks`: how many chunks of a room were written, keyed by `room_id` (version 7). A write
+/// checks it against the count its chunk was planned on, so that a chunk planned before another
+/// connection's chunk of the same room is planned again (see `writeChunk`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomChunksRow {
+    /// The room.
+    pub room_id: String,
+    /// How many chunks of it were written.
+    pub chunks: u64,
+}

@@ -31,9 +31,10 @@
 //!   without `depth`). Code of version 5 would read those rows as PDUs and fail, so version 6 is
 //!   not compatible with it.
 //! - 7: `room_previews`, the room previews kept between reads (derived, dropped by the writes
-//!   that change them), and the `sequences` row `room_previews`, moved on by each such write.
-//!   Code of version 6 would write without dropping them, leaving stale previews, so version 7 is
-//!   not compatible with it.
+//!   that change them), and the `sequences` row `room_previews`, moved on by each such write;
+//!   `room_chunks`, how many chunks of each room were written, which a write checks against what
+//!   its chunk was planned on (several tabs write). Code of version 6 would write without
+//!   dropping previews or counting chunks, so version 7 is not compatible with it.
 //!
 //! The `meta` store holds `schema_version` and `compat_version` (the oldest code version allowed
 //! to write to this database), as Synapse's `SCHEMA_VERSION` / `SCHEMA_COMPAT_VERSION`.
@@ -69,7 +70,7 @@ pub enum Version {
     V5 = 5,
     /// The tables of `/sync`: own memberships, timeline gaps, the sync token.
     V6 = 6,
-    /// Room previews kept between reads.
+    /// Room previews kept between reads; chunks counted per room.
     V7 = 7,
 }
 
@@ -133,10 +134,13 @@ pub mod stores {
     pub const SYNC_TOKENS: &str = "sync_tokens";
     /// [`RoomPreviewRow`](super::super::rows::RoomPreviewRow)s (version 7).
     pub const ROOM_PREVIEWS: &str = "room_previews";
+    /// [`RoomChunksRow`](super::super::rows::RoomChunksRow)s (version 7).
+    pub const ROOM_CHUNKS: &str = "room_chunks";
 
     /// Every object store of the current version.
-    pub const ALL: [&str; 17] = [
+    pub const ALL: [&str; 18] = [
         ROOM_PREVIEWS,
+        ROOM_CHUNKS,
         LOCAL_CURRENT_MEMBERSHIP,
         TIMELINE_GAPS,
         SYNC_TOKENS,
@@ -250,6 +254,9 @@ pub(super) async fn upgrade_to(
             .with_key_path(KeyPath::from(["room_id", "user_id"]))
             .build()?;
         previews.create_index(indices::ROOM_PREVIEWS_BY_USER, KeyPath::One("user_id")).build()?;
+        db.create_object_store(stores::ROOM_CHUNKS)
+            .with_key_path(KeyPath::One("room_id"))
+            .build()?;
     }
     let meta = tx.object_store(stores::META)?;
     let rows = [(META_SCHEMA_VERSION, version), (META_COMPAT_VERSION, version.compat())];

@@ -1,0 +1,115 @@
+//! Where the shared sequences stand, and a chunk planned on positions another writer has moved
+//! since: its ids taken again, after theirs.
+//!
+//! Several writers (browser tabs) share one store. A chunk is planned on the positions its writer
+//! last knew; by the time its transaction runs, another writer may have taken ids from the same
+//! sequences. The transaction reads the stored positions first and, when they moved, shifts
+//! every id the chunk took by as much ([`RoomWritePlan::rebase`]): ids stay dense and in commit
+//! order, and no writer waits for another to plan. What the room's chunk was planned on (its
+//! state, extremities, stored events) is another matter: another writer's chunk of the same room
+//! makes the plan wrong, not just its ids, so a write checks the room's chunk count too
+//! ([`PlannedOn::room_chunks`]) and refuses a plan made before the last chunk of its room.
+
+use super::plan::RoomWritePlan;
+use super::state_groups::StateGroupId;
+
+/// Where a store's sequences stand: read when a store opens (a few rows, never the events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Positions {
+    /// The highest live stream id taken (0 when none): an event's stream ordering, or the id an
+    /// outlier arriving in the DAG took (see [`super::PlannedEvent::stream_id`]).
+    pub last_stream_ordering: i64,
+    /// The lowest backfill stream id taken (0 when none), likewise.
+    pub last_backfill_ordering: i64,
+    /// The id the next state group takes.
+    pub next_state_group: StateGroupId,
+}
+
+impl Default for Positions {
+    /// An empty store: no ordering taken, state group ids from 1 (as Synapse's sequence).
+    fn default() -> Self {
+        Self { last_stream_ordering: 0, last_backfill_ordering: 0, next_state_group: 1 }
+    }
+}
+
+impl Positions {
+    /// The positions at the given values.
+    pub fn new(
+        last_stream_ordering: i64,
+        last_backfill_ordering: i64,
+        next_state_group: StateGroupId,
+    ) -> Self {
+        Self { last_stream_ordering, last_backfill_ordering, next_state_group }
+    }
+
+    /// The positions once a plan is written: they only move forward.
+    pub fn after(self, plan: &RoomWritePlan) -> Self {
+        // The ids taken, not the orderings written: an ex-outlier keeps an older ordering.
+        let orderings = plan.events.iter().map(|event| event.stream_id);
+        let groups = plan.state_groups.iter().map(|group| group.id + 1);
+        Self {
+            last_stream_ordering: orderings.clone().fold(self.last_stream_ordering, i64::max),
+            last_backfill_ordering: orderings.fold(self.last_backfill_ordering, i64::min),
+            next_state_group: groups.fold(self.next_state_group, StateGroupId::max),
+        }
+    }
+
+    /// Each sequence moved at least as far as in `other`.
+    pub fn max(self, other: Self) -> Self {
+        Self {
+            last_stream_ordering: self.last_stream_ordering.max(other.last_stream_ordering),
+            last_backfill_ordering: self.last_backfill_ordering.min(other.last_backfill_ordering),
+            next_state_group: self.next_state_group.max(other.next_state_group),
+        }
+    }
+}
+
+/// What a chunk was planned on that another writer may move before the chunk is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlannedOn {
+    /// The sequences: the chunk's ids are those after these.
+    pub positions: Positions,
+    /// How many chunks of the room were written: the room's state, extremities and stored
+    /// events the chunk was planned on are those after that many.
+    pub room_chunks: u64,
+}
+
+impl RoomWritePlan {
+    /// Takes the chunk's ids again after `stored` (the positions as the write finds them, at or
+    /// beyond those the chunk was planned on): every id the chunk took (stream orderings and ids,
+    /// backfill orderings, state group ids, and the stream ordering of its own membership row)
+    /// moves by as much as its sequence moved; ids taken before the plan (an ex-outlier's
+    /// ordering, a group the chunk builds on) stay.
+    pub fn rebase(&mut self, stored: Positions) {
+        let from = self.planned_on.positions;
+        let live = stored.last_stream_ordering - from.last_stream_ordering;
+        let backfill = stored.last_backfill_ordering - from.last_backfill_ordering;
+        let groups = stored.next_state_group.saturating_sub(from.next_state_group);
+        let stream = |id: &mut i64| {
+            if *id > from.last_stream_ordering {
+                *id += live;
+            } else if *id < from.last_backfill_ordering {
+                *id += backfill;
+            }
+        };
+        let group = |id: &mut StateGroupId| {
+            if *id >= from.next_state_group {
+                *id += groups;
+            }
+        };
+        for event in &mut self.events {
+            stream(&mut event.stream_ordering);
+            stream(&mut event.stream_id);
+            event.state_group.iter_mut().for_each(group);
+        }
+        for row in &mut self.state_groups {
+            group(&mut row.id);
+            row.prev_group.iter_mut().for_each(group);
+        }
+        if let Some(row) = &mut self.local_membership {
+            stream(&mut row.stream_ordering);
+        }
+        self.planned_on.positions = stored;
+    }
+}
