@@ -204,6 +204,9 @@ pub struct RoomPersistResult {
     pub room_id: String,
     /// Events stored (accepted, soft-failed and rejected alike), in stream order.
     pub persisted: Vec<String>,
+    /// Events given that were stored already (by this store before, or by another tab): stored
+    /// once, with no stream ordering taken for them now.
+    pub already_persisted: Vec<String>,
     /// Rejected events (stored, flagged, never part of the state).
     pub rejected: Vec<RejectedEvent>,
     /// Soft-failed events (stored, never forward extremities, never in the current state).
@@ -639,6 +642,7 @@ impl From<storage::RoomPersistResult> for RoomPersistResult {
         Self {
             room_id: result.room_id,
             persisted: result.persisted,
+            already_persisted: result.already_persisted,
             rejected: result
                 .rejected
                 .into_iter()

@@ -77,38 +77,41 @@ pub struct PlannedOn {
 
 impl RoomWritePlan {
     /// Takes the chunk's ids again after `stored` (the positions as the write finds them, at or
-    /// beyond those the chunk was planned on): every id the chunk took (stream orderings and ids,
-    /// backfill orderings, state group ids, and the stream ordering of its own membership row)
-    /// moves by as much as its sequence moved; ids taken before the plan (an ex-outlier's
-    /// ordering, a group the chunk builds on) stay.
+    /// beyond those the chunk was planned on): every id the chunk took (its events' stream ids,
+    /// the orderings of the events new to the store, the ids of its new state groups, and the
+    /// stream ordering of its own membership row when it is one of those) moves by as much as
+    /// its sequence moved. Ids taken before (an ex-outlier's ordering, a stored group the chunk
+    /// builds on, whatever its id) stay.
     pub fn rebase(&mut self, stored: Positions) {
         let from = self.planned_on.positions;
         let live = stored.last_stream_ordering - from.last_stream_ordering;
         let backfill = stored.last_backfill_ordering - from.last_backfill_ordering;
         let groups = stored.next_state_group.saturating_sub(from.next_state_group);
-        let stream = |id: &mut i64| {
-            if *id > from.last_stream_ordering {
-                *id += live;
-            } else if *id < from.last_backfill_ordering {
-                *id += backfill;
-            }
-        };
+        let shift = |id: i64| if id >= 0 { id + live } else { id + backfill };
+        let taken: std::collections::BTreeSet<i64> =
+            self.events.iter().map(|event| event.stream_id).collect();
+        let new_groups: std::collections::BTreeSet<StateGroupId> =
+            self.state_groups.iter().map(|row| row.id).collect();
         let group = |id: &mut StateGroupId| {
-            if *id >= from.next_state_group {
+            if new_groups.contains(id) {
                 *id += groups;
             }
         };
         for event in &mut self.events {
-            stream(&mut event.stream_ordering);
-            stream(&mut event.stream_id);
+            if event.stream_ordering == event.stream_id {
+                event.stream_ordering = shift(event.stream_ordering);
+            }
+            event.stream_id = shift(event.stream_id);
             event.state_group.iter_mut().for_each(group);
         }
         for row in &mut self.state_groups {
             group(&mut row.id);
             row.prev_group.iter_mut().for_each(group);
         }
-        if let Some(row) = &mut self.local_membership {
-            stream(&mut row.stream_ordering);
+        if let Some(row) =
+            self.local_membership.as_mut().filter(|row| taken.contains(&row.stream_ordering))
+        {
+            row.stream_ordering = shift(row.stream_ordering);
         }
         self.planned_on.positions = stored;
     }

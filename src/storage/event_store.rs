@@ -21,7 +21,6 @@ use ruma_common::{CanonicalJsonValue, EventId, OwnedEventId};
 use serde_json::Value as JsonValue;
 
 use super::{Positions, Store, StoreError, StoredEvent, SyncToken};
-use crate::persist::PlannedOn;
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::state_filter::MEMBER_EVENT_TYPE;
@@ -29,6 +28,7 @@ use crate::model::{InputError, StateEvent, StateFilter};
 use crate::persist::plan::AUTH_ERROR;
 use crate::persist::state::{Miss, StoredOutlier};
 use crate::persist::state_groups::{StateGroupId, StateGroups};
+use crate::persist::PlannedOn;
 use crate::persist::{
     parse_batch, plan_outliers, plan_room_chunk, EventOutcome, MembershipRow, RedactionRow,
     RoomHistory, RoomWritePlan, StateIds, StreamOrderings,
@@ -66,6 +66,9 @@ pub struct RoomPersistResult {
     pub room_id: String,
     /// Events stored (accepted, soft-failed and rejected alike), in stream order.
     pub persisted: Vec<String>,
+    /// Events of the chunk that were stored already (by this writer before, or by another tab):
+    /// stored once, with no stream id taken for them now.
+    pub already_persisted: Vec<String>,
     /// Rejected events with the reason.
     pub rejected: Vec<(String, String)>,
     /// Soft-failed events.
@@ -97,6 +100,7 @@ impl RoomPersistResult {
         Self {
             room_id,
             persisted: Vec::new(),
+            already_persisted: Vec::new(),
             rejected: Vec::new(),
             soft_failed: Vec::new(),
             forward_extremities: BTreeSet::new(),
@@ -406,13 +410,20 @@ impl<S: Store> EventStore<S> {
         arrival: &Arrival,
         stored: bool,
     ) -> Result<RoomPersistResult, StoreError> {
+        let chunk: Vec<OwnedEventId> =
+            pdus.iter().map(|pdu| pdu.owned_event_id().clone()).collect();
         let mut draft = self.plan(room_id, pdus, arrival, stored).await?;
-        draft.plan.planned_on = PlannedOn { positions: self.positions(), room_chunks: draft.room.chunks };
+        draft.plan.planned_on =
+            PlannedOn { positions: self.positions(), room_chunks: draft.room.chunks };
         self.backend.apply(&mut draft.plan, &self.writer).await?;
         let extremities = draft.room.history.forward_extremities().clone();
-        let result = summarize(room_id, &draft.plan, extremities);
+        let chunk = chunk.iter().map(|id| id.as_ref());
+        let result = summarize(room_id, &draft.plan, chunk, extremities);
         let mut room = draft.room;
-        room.chunks += 1;
+        // A chunk with nothing new is not written, nor counted.
+        if !draft.plan.is_empty() {
+            room.chunks += 1;
+        }
         if room.history.held_events() > self.cache_limit {
             let kept = room.history.prune();
             room.groups.retain_events(&kept);
@@ -513,20 +524,13 @@ impl<S: Store> EventStore<S> {
         (DraftRoom { room, orderings }, result)
     }
 
-    /// Takes this store's turn to write among every connection to its storage (other browser
-    /// tabs), and catches up with what they wrote since its last turn. Their writes moved the
-    /// shared sequences; then any room's planning state may be stale, so every room's is dropped
-    /// (it is restored from the store on its next use), and the sequences go on from where they
-    /// stand. Without this, two tabs planned from the same positions and took the same stream
-    /// orderings, and a tab's cache did not know of events another tab had stored.
-    ///
-    /// Writers take turns, where Synapse gives each room to one persister: every chunk's
-    /// transaction writes the shared `sequences` row, so IndexedDB runs them one at a time
-    /// whatever the lock, and a turn also orders the planning that precedes each write.
-    ///
-    /// `ingest_sync` takes a turn per response. `persist_events` does not yet: the lock and the
-    /// read cost a fifth of the throughput of batches of a hundred PDUs, and several tabs
-    /// persisting PDUs need the check inside the write's own transaction instead.
+    /// Takes this store's turn to ingest a `/sync` response among every connection to its
+    /// storage (other browser tabs syncing the same account), and catches up with what they
+    /// wrote since its last turn: when the shared sequences moved, every room's planning state is
+    /// dropped (restored from the store on its next use) and the sequences go on from where they
+    /// stand. Every write checks what it was planned on anyway (see [`Store::apply`]); the turn
+    /// keeps two tabs from storing responses of one account interleaved, so that the sync token
+    /// never goes back, and spares them planning the same rooms twice.
     async fn take_turn(&self) -> Result<super::WriteLock, StoreError> {
         let lock = self.backend.lock_writes().await?;
         let stored = self.backend.positions().await?;
@@ -546,6 +550,24 @@ impl<S: Store> EventStore<S> {
         Ok(lock)
     }
 
+    /// Moves the planning positions up to the stored ones, before a room is read from the store
+    /// to plan on: what is read may hold ids other writers (tabs) took, and the ids this writer
+    /// takes next must not be among them.
+    async fn catch_up_positions(&self) -> Result<(), StoreError> {
+        let stored = self.backend.positions().await?;
+        let mut planning = self.planning.borrow_mut();
+        let ours = Positions {
+            last_stream_ordering: planning.orderings.last(),
+            last_backfill_ordering: planning.orderings.last_backfilled(),
+            next_state_group: planning.next_state_group,
+        };
+        let caught_up = ours.max(stored);
+        planning.orderings =
+            StreamOrderings::new(caught_up.last_stream_ordering, caught_up.last_backfill_ordering);
+        planning.next_state_group = caught_up.next_state_group;
+        Ok(())
+    }
+
     /// Starts a room's planning state: empty for a new room, its forward extremities and current
     /// state for a room the store holds.
     async fn restore_room(
@@ -558,6 +580,7 @@ impl<S: Store> EventStore<S> {
             return Ok(());
         }
         let (history, chunks) = if stored {
+            self.catch_up_positions().await?;
             let chunks = self.backend.room_chunks(room_id).await?;
             let tips = self.backend.forward_extremities(room_id).await?;
             // A room filled from /sync has a timeline, not a DAG: no PDU can name its events.
@@ -975,11 +998,18 @@ fn client_event(event: &Pdu) -> JsonValue {
 }
 
 /// What writing `plan` did; `forward_extremities`: the room's afterwards.
-fn summarize(
+/// What a written chunk did; `chunk` is every event the chunk was given, those stored already
+/// included.
+fn summarize<'a>(
     room_id: &str,
     plan: &RoomWritePlan,
+    chunk: impl IntoIterator<Item = &'a EventId>,
     forward_extremities: BTreeSet<String>,
 ) -> RoomPersistResult {
+    // Every event id once: the persisted ones are left out, and a repeated one is seen.
+    let mut seen: BTreeSet<&EventId> = plan.events.iter().map(|e| e.pdu.event_id()).collect();
+    let already_persisted: Vec<String> =
+        chunk.into_iter().filter(|id| seen.insert(id)).map(ToString::to_string).collect();
     let ids = |outcome: EventOutcome| {
         plan.events
             .iter()
@@ -989,6 +1019,7 @@ fn summarize(
     RoomPersistResult {
         room_id: room_id.to_owned(),
         persisted: plan.events.iter().map(|e| e.pdu.event_id().to_string()).collect(),
+        already_persisted,
         rejected: ids(EventOutcome::Rejected).map(|id| (id, AUTH_ERROR.to_owned())).collect(),
         soft_failed: ids(EventOutcome::SoftFailed).collect(),
         forward_extremities,

@@ -293,3 +293,155 @@ pub trait Store {
         event_ids: &[OwnedEventId],
     ) -> Result<BTreeSet<OwnedEventId>, StoreError>;
 }
+
+/// A store shared by several event stores (as tabs share one database): each plans on its own,
+/// and the backend's writes check what each chunk was planned on.
+impl<S: Store + ?Sized> Store for &S {
+    async fn apply(&self, plan: &mut RoomWritePlan, writer: &str) -> Result<(), StoreError> {
+        (**self).apply(plan, writer).await
+    }
+
+    async fn room_chunks(&self, room_id: &str) -> Result<u64, StoreError> {
+        (**self).room_chunks(room_id).await
+    }
+
+    async fn room_version(&self, room_id: &str) -> Result<Option<RoomVersion>, StoreError> {
+        (**self).room_version(room_id).await
+    }
+
+    async fn rooms(&self) -> Result<BTreeSet<String>, StoreError> {
+        (**self).rooms().await
+    }
+
+    async fn event(&self, event_id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
+        (**self).event(event_id).await
+    }
+
+    async fn events(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<Vec<Option<StoredEvent>>, StoreError> {
+        (**self).events(event_ids).await
+    }
+
+    async fn forward_extremities(&self, room_id: &str) -> Result<BTreeSet<String>, StoreError> {
+        (**self).forward_extremities(room_id).await
+    }
+
+    async fn redactions_of(&self, event_id: &EventId) -> Result<Vec<RedactionRow>, StoreError> {
+        (**self).redactions_of(event_id).await
+    }
+
+    async fn redactions_of_many(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<Vec<Vec<RedactionRow>>, StoreError> {
+        (**self).redactions_of_many(event_ids).await
+    }
+
+    async fn backward_extremities(
+        &self,
+        room_id: &str,
+    ) -> Result<BTreeSet<OwnedEventId>, StoreError> {
+        (**self).backward_extremities(room_id).await
+    }
+
+    async fn current_state(
+        &self,
+        room_id: &str,
+        filter: &StateFilter,
+    ) -> Result<StateIds, StoreError> {
+        (**self).current_state(room_id, filter).await
+    }
+
+    async fn current_states(&self, room_ids: &[String]) -> Result<Vec<StateIds>, StoreError> {
+        (**self).current_states(room_ids).await
+    }
+
+    async fn state_at_event(
+        &self,
+        event_id: &EventId,
+        filter: &StateFilter,
+    ) -> Result<Option<StateIds>, StoreError> {
+        (**self).state_at_event(event_id, filter).await
+    }
+
+    async fn memberships(&self, room_id: &str) -> Result<Vec<MembershipRow>, StoreError> {
+        (**self).memberships(room_id).await
+    }
+
+    async fn positions(&self) -> Result<Positions, StoreError> {
+        (**self).positions().await
+    }
+
+    async fn state_pdus(&self, state: &StateIds) -> Result<Vec<Option<Pdu>>, StoreError> {
+        (**self).state_pdus(state).await
+    }
+
+    async fn planning_events(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<Vec<Option<PlanningEvent>>, StoreError> {
+        (**self).planning_events(event_ids).await
+    }
+
+    async fn state_group_chain(
+        &self,
+        group: StateGroupId,
+    ) -> Result<Vec<StateGroupRow>, StoreError> {
+        (**self).state_group_chain(group).await
+    }
+
+    async fn room_timeline(
+        &self,
+        room_id: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        (**self).room_timeline(room_id, before, limit).await
+    }
+
+    async fn lock_writes(&self) -> Result<WriteLock, StoreError> {
+        (**self).lock_writes().await
+    }
+
+    async fn local_memberships(
+        &self,
+        user_id: &str,
+        room_ids: Option<&[String]>,
+    ) -> Result<BTreeMap<String, LocalMembership>, StoreError> {
+        (**self).local_memberships(user_id, room_ids).await
+    }
+
+    async fn timeline_gaps(&self, room_id: &str) -> Result<Vec<TimelineGap>, StoreError> {
+        (**self).timeline_gaps(room_id).await
+    }
+
+    async fn room_list(&self, user_id: &str) -> Result<RoomList, StoreError> {
+        (**self).room_list(user_id).await
+    }
+
+    async fn keep_previews(
+        &self,
+        user_id: &str,
+        epoch: u64,
+        previews: &[(String, String)],
+    ) -> Result<bool, StoreError> {
+        (**self).keep_previews(user_id, epoch, previews).await
+    }
+
+    async fn sync_token(&self) -> Result<Option<SyncToken>, StoreError> {
+        (**self).sync_token().await
+    }
+
+    async fn set_sync_token(&self, token: &SyncToken) -> Result<(), StoreError> {
+        (**self).set_sync_token(token).await
+    }
+
+    async fn referenced_as_prev(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<BTreeSet<OwnedEventId>, StoreError> {
+        (**self).referenced_as_prev(event_ids).await
+    }
+}

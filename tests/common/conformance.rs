@@ -60,6 +60,7 @@ macro_rules! store_conformance_tests {
             stripped_state_of_a_stored_knock,
             room_previews_of_every_stored_room,
             a_room_of_pdus_reads_back_as_a_timeline,
+            two_writers_store_each_event_once,
         );
         $crate::store_conformance_tests!(@sync $make_store;
             the_inviters_store_gives_what_synapse_sent,
@@ -1550,4 +1551,57 @@ pub async fn a_room_of_pdus_reads_back_as_a_timeline(backend: impl Store) {
     assert_eq!(pages.len(), expected.len().div_ceil(5));
     let read: Vec<String> = pages.into_iter().rev().flatten().collect();
     assert_eq!(read, expected);
+}
+
+/// Two writers (tabs) over one store persist every room of `pdus.json`, each all of it, in
+/// batches of different pseudo-random sizes, taking turns batch by batch: every event is stored
+/// once, by the one writer whose result lists it as persisted (the other's lists it as already
+/// persisted); stream orderings are exactly 1..N; and every room's states, extremities, current
+/// state and memberships are Synapse's, as with one writer.
+pub async fn two_writers_store_each_event_once(backend: impl Store) {
+    let writers = [
+        EventStore::open(&backend, "tab-a").await.unwrap(),
+        EventStore::open(&backend, "tab-b").await.unwrap(),
+    ];
+    let events = all_pdus_interleaved();
+    let total = events.len();
+    let mut seeds: [u64; 2] = [0x9e37_79b9_7f4a_7c15, 0x2545_f491_4f6c_dd1d];
+    let mut next = [0usize, 0usize];
+    let (mut persisted, mut already) = (BTreeMap::new(), BTreeSet::new());
+    while next.iter().any(|&at| at < total) {
+        for (writer, store) in writers.iter().enumerate() {
+            let seed = &mut seeds[writer];
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            let size = (*seed % 9) as usize + 1;
+            let batch: Vec<JsonValue> =
+                events.iter().skip(next[writer]).take(size).cloned().collect();
+            next[writer] += batch.len();
+            if batch.is_empty() {
+                continue;
+            }
+            let result = store.persist_events(batch, false).await.unwrap();
+            for room in result.rooms {
+                assert_eq!(room.error, None, "{}", room.room_id);
+                for id in room.persisted {
+                    assert!(persisted.insert(id.clone(), writer).is_none(), "{id} stored twice");
+                }
+                already.extend(room.already_persisted);
+            }
+        }
+    }
+    assert_eq!(persisted.len(), total, "every event stored, once");
+    assert!(already.iter().all(|id| persisted.contains_key(id)));
+    assert!(persisted.values().any(|&w| w == 0) && persisted.values().any(|&w| w == 1));
+    let mut orderings = Vec::new();
+    for id in persisted.keys() {
+        let event = stored(&writers[0], id).await;
+        orderings.push(event.internal_metadata.stream_ordering.unwrap());
+    }
+    orderings.sort_unstable();
+    assert_eq!(orderings, (1..=total as i64).collect::<Vec<_>>(), "orderings 1..N, no hole");
+    assert_eq!(backend.positions().await.unwrap().last_stream_ordering, total as i64);
+    check_pdus_rooms(&writers[0], "two writers").await;
+    check_pdus_rooms(&writers[1], "two writers, the other reading").await;
 }

@@ -55,6 +55,8 @@ pub struct IngestResult {
 /// written.
 struct SyncedDraft {
     plan: RoomWritePlan,
+    /// Every event of the room in the response that is stored as an event.
+    chunk: Vec<OwnedEventId>,
     orderings: StreamOrderings,
     next_state_group: u64,
     /// The room's forward extremities before the plan.
@@ -372,8 +374,11 @@ impl<S: Store> EventStore<S> {
         plan.planned_on = PlannedOn { positions: self.positions(), room_chunks: chunks };
         let extremities = room.tip.iter().map(|(tip, _)| tip.to_string()).collect();
         let next_state_group = groups.next_id();
-        let cache = after.map(|room| SyncedRoomCache::new(room, groups, version, chunks + 1));
-        Ok(SyncedDraft { plan, orderings, next_state_group, extremities, cache })
+        // A chunk with nothing new is not written, nor counted.
+        let written = if plan.is_empty() { chunks } else { chunks + 1 };
+        let cache = after.map(|room| SyncedRoomCache::new(room, groups, version, written));
+        let chunk = events.event_ids().cloned().collect();
+        Ok(SyncedDraft { plan, chunk, orderings, next_state_group, extremities, cache })
     }
 
     /// Plans an invite's or knock's stripped state: the own membership with the stripped state
@@ -419,7 +424,8 @@ impl<S: Store> EventStore<S> {
         plan.planned_on = PlannedOn { positions: self.positions(), room_chunks };
         // An invite's or knock's room has no timeline here: no extremity to report.
         let extremities = BTreeSet::new();
-        Ok(SyncedDraft { plan, orderings, next_state_group, extremities, cache: None })
+        let chunk = events.event_ids().cloned().collect();
+        Ok(SyncedDraft { plan, chunk, orderings, next_state_group, extremities, cache: None })
     }
 
     /// What the store holds of a room that a chunk builds on: its current state, the tip of its
@@ -430,7 +436,7 @@ impl<S: Store> EventStore<S> {
         events: &SyncedEvents,
         stored: bool,
     ) -> Result<(SyncedRoomState, StateGroups, u64), StoreError> {
-        let mut groups = StateGroups::new(self.planning.borrow().next_state_group);
+        let groups = StateGroups::new(self.planning.borrow().next_state_group);
         if !stored {
             return Ok((SyncedRoomState::default(), groups, 0));
         }
@@ -441,6 +447,8 @@ impl<S: Store> EventStore<S> {
             room.known = self.known_events(&chunk_ids(events, &room.current_state)).await?;
             return Ok((room, groups, chunks));
         }
+        self.catch_up_positions().await?;
+        let mut groups = StateGroups::new(self.planning.borrow().next_state_group);
         let chunks = self.backend.room_chunks(room_id).await?;
         let current_state = self.backend.current_state(room_id, &StateFilter::all()).await?;
         let tips = self.backend.forward_extremities(room_id).await?;
@@ -497,7 +505,8 @@ impl<S: Store> EventStore<S> {
     /// planning cache of PDUs (if any) is dropped, to be restored from the store. When other
     /// writers took ids first, the room's cache (of the ids as planned) is dropped too.
     async fn write_synced(&self, draft: SyncedDraft) -> Result<RoomPersistResult, StoreError> {
-        let SyncedDraft { mut plan, orderings, next_state_group, extremities, cache } = draft;
+        let SyncedDraft { mut plan, chunk, orderings, next_state_group, extremities, cache } =
+            draft;
         let room_id = plan.room_id.to_string();
         self.backend.apply(&mut plan, &self.writer).await?;
         let forward_extremities = plan.forward_extremities.clone().unwrap_or(extremities);
@@ -516,7 +525,8 @@ impl<S: Store> EventStore<S> {
                 None => planning.synced.remove(&room_id),
             };
         }
-        Ok(super::summarize(&room_id, &plan, forward_extremities))
+        let chunk = chunk.iter().map(|id| id.as_ref());
+        Ok(super::summarize(&room_id, &plan, chunk, forward_extremities))
     }
 }
 

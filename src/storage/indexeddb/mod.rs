@@ -40,8 +40,9 @@ use web_sys::IdbDatabase;
 pub use self::error::IdbError;
 use self::rows::{
     BackwardExtremityRow, CurrentStateRow, EventRow, ForwardExtremityRow, LocalMembershipRow,
-    MetaRow, RoomChunksRow, RoomMembershipRow, RoomPreviewRow, RoomRow, SequenceRow, StateGroupEdgeRow,
-    StateGroupRow, StateGroupStateRow, StreamPositionRow, SyncTokenRow, TimelineGapRow,
+    MetaRow, RoomChunksRow, RoomMembershipRow, RoomPreviewRow, RoomRow, SequenceRow,
+    StateGroupEdgeRow, StateGroupRow, StateGroupStateRow, StreamPositionRow, SyncTokenRow,
+    TimelineGapRow,
 };
 use self::schema::{indices, stores, Version};
 use super::state_ranges::group_ranges;
