@@ -340,8 +340,8 @@ export function writeChunk(db, json, texts, ends, check, rebase) {
       thrown = error;
       tx.abort();
     };
-    const write = () => {
-      if (chunk.advance.length > 0) advance(tx.objectStore("sequences"), chunk.advance);
+    const write = (stored) => {
+      if (chunk.advance.length > 0) advance(tx.objectStore("sequences"), chunk.advance, stored);
       for (const op of chunk.ops) place(tx, op, texts, ends);
       tx.objectStore("room_chunks").put({ room_id: check.room_id, chunks: check.room_chunks + 1 });
     };
@@ -359,7 +359,7 @@ export function writeChunk(db, json, texts, ends, check, rebase) {
           chunk = JSON.parse(json);
           rebased = true;
         }
-        write();
+        write(stored.byName);
       } catch (error) {
         fail(error);
       }
@@ -368,8 +368,8 @@ export function writeChunk(db, json, texts, ends, check, rebase) {
 }
 
 // The room's chunk count and the values of the `sequences` rows `events`, `backfill` and
-// `state_groups` (0 for a row not written yet), read in `tx`; then `then({roomChunks,
-// sequences})`, inside the transaction.
+// `state_groups` (0 for a row not written yet; `byName` holds only the rows written), read in
+// `tx`; then `then({roomChunks, sequences, byName})`, inside the transaction.
 function readPlannedOn(tx, roomId, then) {
   const names = ["events", "backfill", "state_groups"];
   const sequences = tx.objectStore("sequences");
@@ -377,9 +377,14 @@ function readPlannedOn(tx, roomId, then) {
   const room = tx.objectStore("room_chunks").get(roomId);
   room.onsuccess = () => {
     // Requests of one transaction complete in order: the sequences were read before this one.
+    const byName = {};
+    reads.forEach((read, index) => {
+      if (read.result) byName[names[index]] = read.result.last_value;
+    });
     then({
       roomChunks: room.result ? room.result.chunks : 0,
-      sequences: reads.map((read) => (read.result ? read.result.last_value : 0)),
+      sequences: names.map((name) => byName[name] ?? 0),
+      byName,
     });
   };
 }
@@ -394,14 +399,13 @@ export function putRows(db, store, rows) {
   });
 }
 
-function advance(sequences, rows) {
+// Moves each `sequences` row of `rows` to the chunk's value when that is further than `stored`
+// (the values `readPlannedOn` read in the same transaction; `backfill` goes down, the others up).
+function advance(sequences, rows, stored) {
   for (const { stream_name, last_value, down } of rows) {
-    const read = sequences.get(stream_name);
-    read.onsuccess = () => {
-      const stored = read.result ? read.result.last_value : undefined;
-      const further = stored === undefined || (down ? last_value < stored : last_value > stored);
-      if (further) sequences.put({ stream_name, last_value });
-    };
+    const current = stored[stream_name];
+    const further = current === undefined || (down ? last_value < current : last_value > current);
+    if (further) sequences.put({ stream_name, last_value });
   }
 }
 
