@@ -14,6 +14,10 @@
 //!   `INVALID_SYNC`) and each room planned on its timeline into the same write plan as PDUs.
 //! - [`storage`] — the `Store` trait (the seam between planning and I/O), its backends, and the
 //!   event store that persists batches room chunk by room chunk over any backend.
+//! - [`streams`] — the events stream across tabs: each tab's current token, the writers'
+//!   positions and the multi-writer stream token.
+//! - [`replication`] — what a tab tells the others after each chunk (the rows, with their
+//!   events, and the caches to drop), and how a tab hands them to its subscribers in order.
 //! - `bindings` (wasm only) — the `#[wasm_bindgen]` surface: conversions and error mapping, no
 //!   logic.
 //!
@@ -24,6 +28,7 @@
 pub mod model;
 pub mod persist;
 pub mod prejoin;
+pub mod replication;
 pub mod storage;
 /// Multi-writer stream ids across tabs: the current token, writers' positions, stream tokens.
 pub mod streams;

@@ -176,11 +176,8 @@ fn plan_alone(
     let room_id = OwnedRoomId::try_from(chunk.room_id.as_str()).unwrap();
     let mut history = RoomHistory::new(chunk.events[0].room_version().clone());
     let mut groups = StateGroups::new(next_group);
-    let positions = prejoin::persist::Positions::new(
-        orderings.last(),
-        orderings.last_backfilled(),
-        next_group,
-    );
+    let positions =
+        prejoin::persist::Positions::new(orderings.last(), orderings.last_backfilled(), next_group);
     let mut plan =
         plan_room_chunk(&mut history, &mut groups, room_id, chunk.events, backfilled, orderings)
             .unwrap();

@@ -8,3 +8,5 @@ async fn memory_store() -> prejoin::storage::MemoryStore {
 }
 
 store_conformance_tests!(memory_store);
+
+replication_tests!(memory_store);

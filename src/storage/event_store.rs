@@ -15,6 +15,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 use std::task::{Poll, Waker};
 
 use ruma_common::{CanonicalJsonValue, EventId, OwnedEventId};
@@ -35,11 +36,14 @@ use crate::persist::{
 };
 use crate::prejoin::config::StateKeys;
 use crate::prejoin::{compute_stripped_state, MembershipKind, PrejoinConfig, StripRequest};
+use crate::replication::Replica;
 
 mod ingest;
 mod previews;
+mod replication;
 
 pub use self::ingest::{IngestResult, RoomIngestResult};
+pub use self::replication::ReplicationLink;
 pub use crate::sync::SyncSection;
 
 /// How many rooms `room_previews` reads the current states of together.
@@ -175,6 +179,10 @@ pub struct EventStore<S> {
     queue: PersistQueue,
     /// The `next_batch` of the last `/sync` response stored whole (see [`Self::ingest_sync`]).
     sync_token: RefCell<Option<SyncToken>>,
+    /// The events stream as this tab knows it, and its subscribers.
+    replica: RefCell<Replica>,
+    /// The other tabs, once linked.
+    link: RefCell<Option<Rc<dyn ReplicationLink>>>,
 }
 
 /// Lets one persist run at a time. A chunk is planned from the planning state, written (an
@@ -225,7 +233,18 @@ impl<S: Store> EventStore<S> {
     pub async fn open(backend: S, writer: impl Into<String>) -> Result<Self, StoreError> {
         let positions = backend.positions().await?;
         let token = backend.sync_token().await?;
-        Ok(Self::with_positions(backend, writer, positions).with_sync_token(token))
+        let writers = backend.stream_positions().await?;
+        Ok(Self::with_positions(backend, writer, positions)
+            .with_sync_token(token)
+            .with_stream_positions(writers))
+    }
+
+    /// The store as it knows each writer's `stream_positions` row already (read while its
+    /// backend was opened).
+    pub fn with_stream_positions(self, writers: BTreeMap<String, i64>) -> Self {
+        let last = self.planning.borrow().orderings.last();
+        *self.replica.borrow_mut() = Replica::new(&self.writer, last, writers);
+        self
     }
 
     /// The store as it knows its sync token already (read while its backend was opened).
@@ -250,9 +269,13 @@ impl<S: Store> EventStore<S> {
             ),
             next_state_group: positions.next_state_group,
         };
+        let writer = writer.into();
+        let last = planning.orderings.last();
         Self {
+            replica: RefCell::new(Replica::new(&writer, last, BTreeMap::new())),
+            link: RefCell::new(None),
             backend,
-            writer: writer.into(),
+            writer,
             planning: RefCell::new(planning),
             cache_limit: DEFAULT_CACHE_LIMIT,
             queue: PersistQueue::default(),
@@ -275,13 +298,6 @@ impl<S: Store> EventStore<S> {
     /// Closes the event store, handing back its backend.
     pub fn into_backend(self) -> S {
         self.backend
-    }
-
-    /// The events stream's current token as this store knows it: the highest stream ordering
-    /// of a live event written (by this store, or found at open), 0 before any. Backfilled
-    /// events (negative orderings) and chunks that failed to write never move it.
-    pub fn current_token(&self) -> i64 {
-        self.planning.borrow().orderings.last()
     }
 
     /// Where the sequences stand.
@@ -415,7 +431,7 @@ impl<S: Store> EventStore<S> {
         let mut draft = self.plan(room_id, pdus, arrival, stored).await?;
         draft.plan.planned_on =
             PlannedOn { positions: self.positions(), room_chunks: draft.room.chunks };
-        self.backend.apply(&mut draft.plan, &self.writer).await?;
+        self.write(&mut draft.plan).await?;
         let extremities = draft.room.history.forward_extremities().clone();
         let chunk = chunk.iter().map(|id| id.as_ref());
         let result = summarize(room_id, &draft.plan, chunk, extremities);
@@ -436,6 +452,16 @@ impl<S: Store> EventStore<S> {
             planning.rooms.remove(room_id);
         }
         Ok(result)
+    }
+
+    /// Writes a chunk, then announces it (when it wrote anything) to the other tabs and to this
+    /// tab's subscribers.
+    async fn write(&self, plan: &mut RoomWritePlan) -> Result<(), StoreError> {
+        self.backend.apply(plan, &self.writer).await?;
+        if !plan.is_empty() {
+            self.announce_chunk(plan);
+        }
+        Ok(())
     }
 
     /// Moves the planning positions past a chunk just written, and says whether it was written
@@ -1210,6 +1236,18 @@ mod tests {
         }
         async fn room_list(&self, user_id: &str) -> Result<crate::storage::RoomList, StoreError> {
             self.0.room_list(user_id).await
+        }
+        async fn stream_positions(
+            &self,
+        ) -> Result<std::collections::BTreeMap<String, i64>, StoreError> {
+            self.0.stream_positions().await
+        }
+        async fn stream_after(
+            &self,
+            after: i64,
+            limit: usize,
+        ) -> Result<crate::storage::StreamPage, StoreError> {
+            self.0.stream_after(after, limit).await
         }
         async fn keep_previews(
             &self,

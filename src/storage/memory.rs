@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use ruma_common::{EventId, OwnedEventId};
 
 use super::{
-    PlanningEvent, Positions, RoomList, Store, StoreError, StoredEvent, SyncToken, WriteLock,
+    PlanningEvent, Positions, RoomList, Store, StoreError, StoredEvent, StreamPage, SyncToken,
+    WriteLock,
 };
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
@@ -59,6 +60,10 @@ struct Tables {
     preview_epoch: u64,
     /// `room_chunks`: how many chunks of each room were written.
     room_chunks: BTreeMap<String, u64>,
+    /// `stream_positions` of the events stream: writer → the last id it committed.
+    stream_positions: BTreeMap<String, i64>,
+    /// The `events` index `stream_ordering`: live ordering → event.
+    by_stream_ordering: BTreeMap<i64, OwnedEventId>,
 }
 
 impl MemoryStore {
@@ -120,6 +125,9 @@ impl Tables {
                 // Checked above: the group is known.
                 let _ = self.state_groups.insert_event(id.clone(), group);
             }
+            if event.stream_ordering > 0 {
+                self.by_stream_ordering.insert(event.stream_ordering, id.clone());
+            }
             let stored =
                 StoredEvent { pdu: pdu.clone(), internal_metadata: metadata, rejected_reason };
             self.events.insert(id, stored);
@@ -157,6 +165,11 @@ impl Tables {
         if plan.stales_previews() {
             self.previews.retain(|(room_id, _), _| *room_id != room);
             self.preview_epoch += 1;
+        }
+        if let Some(last) = plan.events.iter().map(|event| event.stream_id).max() {
+            if last > 0 {
+                self.stream_positions.insert(writer.to_owned(), last);
+            }
         }
         self.positions = self.positions.after(plan);
     }
@@ -414,5 +427,21 @@ impl Store for MemoryStore {
         let tables = self.tables.borrow();
         let referenced = |id: &&OwnedEventId| tables.by_missing_prev.contains_key(*id);
         Ok(event_ids.iter().filter(referenced).cloned().collect())
+    }
+
+    async fn stream_positions(&self) -> Result<BTreeMap<String, i64>, StoreError> {
+        Ok(self.tables.borrow().stream_positions.clone())
+    }
+
+    async fn stream_after(&self, after: i64, limit: usize) -> Result<StreamPage, StoreError> {
+        let tables = self.tables.borrow();
+        let mut ids = tables.by_stream_ordering.range(after.saturating_add(1)..).map(|(_, id)| id);
+        let events: Vec<StoredEvent> =
+            ids.by_ref().take(limit).filter_map(|id| tables.events.get(id).cloned()).collect();
+        Ok(StreamPage {
+            last_stream_id: tables.positions.last_stream_ordering,
+            more: ids.next().is_some(),
+            events,
+        })
     }
 }

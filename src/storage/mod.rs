@@ -24,8 +24,8 @@ use ruma_common::{EventId, OwnedEventId};
 
 pub use self::error::StoreError;
 pub use self::event_store::{
-    EventStore, IngestResult, PersistResult, RoomIngestResult, RoomPersistResult, SyncSection,
-    TimelinePage,
+    EventStore, IngestResult, PersistResult, ReplicationLink, RoomIngestResult, RoomPersistResult,
+    SyncSection, TimelinePage,
 };
 pub use self::memory::MemoryStore;
 use crate::model::internal_metadata::InternalMetadata;
@@ -292,6 +292,27 @@ pub trait Store {
         &self,
         event_ids: &[OwnedEventId],
     ) -> Result<BTreeSet<OwnedEventId>, StoreError>;
+
+    /// Each writer's position on the events stream (`stream_positions`: the last id each
+    /// committed), by `instance_name`.
+    async fn stream_positions(&self) -> Result<BTreeMap<String, i64>, StoreError>;
+
+    /// The live events stream after the id `after`, read in one transaction: the events whose
+    /// stream ordering is above it, in increasing order, at most `limit` of them, and the last
+    /// id the sequence handed out when they were read.
+    async fn stream_after(&self, after: i64, limit: usize) -> Result<StreamPage, StoreError>;
+}
+
+/// A page of the live events stream ([`Store::stream_after`]).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct StreamPage {
+    /// The last id handed out on the events stream when the page was read.
+    pub last_stream_id: i64,
+    /// The events after the id asked for, in increasing stream ordering.
+    pub events: Vec<StoredEvent>,
+    /// Whether the page stopped at its limit: more events may follow the last one.
+    pub more: bool,
 }
 
 /// A store shared by several event stores (as tabs share one database): each plans on its own,
@@ -443,5 +464,13 @@ impl<S: Store + ?Sized> Store for &S {
         event_ids: &[OwnedEventId],
     ) -> Result<BTreeSet<OwnedEventId>, StoreError> {
         (**self).referenced_as_prev(event_ids).await
+    }
+
+    async fn stream_positions(&self) -> Result<BTreeMap<String, i64>, StoreError> {
+        (**self).stream_positions().await
+    }
+
+    async fn stream_after(&self, after: i64, limit: usize) -> Result<StreamPage, StoreError> {
+        (**self).stream_after(after, limit).await
     }
 }

@@ -128,7 +128,7 @@ async fn persist(
 }
 
 /// Checks a store holding every room of `pdus.json` against Synapse's rows.
-async fn check_pdus_rooms(store: &EventStore<impl Store>, how: &str) {
+pub async fn check_pdus_rooms(store: &EventStore<impl Store>, how: &str) {
     for room in pdus_fixture()["rooms"].as_array().unwrap() {
         let name = format!("{} ({how})", room["name"]);
         let room_id = room["room_id"].as_str().unwrap();
@@ -181,7 +181,7 @@ async fn check_pdus_rooms(store: &EventStore<impl Store>, how: &str) {
     }
 }
 
-fn all_pdus_interleaved() -> Vec<JsonValue> {
+pub fn all_pdus_interleaved() -> Vec<JsonValue> {
     let fixture = pdus_fixture();
     interleaved(&fixture["rooms"].as_array().unwrap().iter().collect::<Vec<_>>())
 }
@@ -455,6 +455,16 @@ impl<S: Store> Store for FailingRoom<S> {
         event_ids: &[OwnedEventId],
     ) -> Result<BTreeSet<OwnedEventId>, StoreError> {
         self.inner.referenced_as_prev(event_ids).await
+    }
+    async fn stream_positions(&self) -> Result<BTreeMap<String, i64>, StoreError> {
+        self.inner.stream_positions().await
+    }
+    async fn stream_after(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<prejoin::storage::StreamPage, StoreError> {
+        self.inner.stream_after(after, limit).await
     }
     async fn room_timeline(
         &self,

@@ -158,6 +158,7 @@ pub fn synapse_group_state(room: &JsonValue, group: i64) -> BTreeMap<(String, St
 pub mod bindings;
 
 pub mod conformance;
+pub mod replication;
 pub mod sync_series;
 pub mod synthetic;
 

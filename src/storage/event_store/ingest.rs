@@ -186,6 +186,7 @@ impl<S: Store> EventStore<S> {
         if stored_whole {
             let token = SyncToken::new(own.as_str(), response.next_batch);
             self.backend.set_sync_token(&token).await?;
+            self.announce_sync_token(&token);
             *self.sync_token.borrow_mut() = Some(token);
         }
         let orderings = rooms.iter().filter_map(|room| room.result.stream_orderings);
@@ -508,7 +509,7 @@ impl<S: Store> EventStore<S> {
         let SyncedDraft { mut plan, chunk, orderings, next_state_group, extremities, cache } =
             draft;
         let room_id = plan.room_id.to_string();
-        self.backend.apply(&mut plan, &self.writer).await?;
+        self.write(&mut plan).await?;
         let forward_extremities = plan.forward_extremities.clone().unwrap_or(extremities);
         {
             let mut planning = self.planning.borrow_mut();

@@ -46,7 +46,9 @@ use self::rows::{
 };
 use self::schema::{indices, stores, Version};
 use super::state_ranges::group_ranges;
-use super::{PlanningEvent, RoomList, Store, StoreError, StoredEvent, SyncToken, WriteLock};
+use super::{
+    PlanningEvent, RoomList, Store, StoreError, StoredEvent, StreamPage, SyncToken, WriteLock,
+};
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateFilter;
@@ -107,6 +109,9 @@ pub struct IndexedDbStore {
     /// The sync token as read while opening: the first [`Store::sync_token`] (the event store's
     /// open) takes it instead of reading again.
     opened_sync_token: RefCell<Option<Option<SyncToken>>>,
+    /// The `stream_positions` rows as read while opening, likewise for
+    /// [`Store::stream_positions`].
+    opened_stream_positions: RefCell<Option<BTreeMap<String, i64>>>,
 }
 
 impl IndexedDbStore {
@@ -228,6 +233,7 @@ impl IndexedDbStore {
             closed: Cell::new(false),
             opened_at: RefCell::new(None),
             opened_sync_token: RefCell::new(None),
+            opened_stream_positions: RefCell::new(None),
         }
     }
 
@@ -278,8 +284,10 @@ impl IndexedDbStore {
         };
         let tokens = from_json_text(next()?, stores::SYNC_TOKENS)?;
         *self.opened_sync_token.borrow_mut() = Some(sync_token_of(tokens));
+        let writers = from_json_text(next()?, stores::STREAM_POSITIONS)?;
         let positions =
-            Positions::from_rows(from_json_text(sequences, stores::SEQUENCES)?, Vec::new())?;
+            Positions::from_rows(from_json_text(sequences, stores::SEQUENCES)?, writers)?;
+        *self.opened_stream_positions.borrow_mut() = Some(positions.writers.clone());
         Ok(positions.shared())
     }
 
@@ -685,6 +693,9 @@ extern "C" {
     #[wasm_bindgen(js_name = lockWrites)]
     fn lock_writes(name: &str) -> js_sys::Promise;
 
+    #[wasm_bindgen(js_name = readStream)]
+    fn read_stream(db: &JsValue, after: f64, limit: u32) -> js_sys::Promise;
+
     #[wasm_bindgen(js_name = getTimeline)]
     fn get_timeline_rows(
         db: &JsValue,
@@ -760,9 +771,9 @@ extern "C" {
 /// may use it.
 fn read_on_open(version: u32) -> Vec<String> {
     let stores: &[&str] = if version == Version::CURRENT.number() {
-        &[stores::SEQUENCES, stores::SYNC_TOKENS]
+        &[stores::SEQUENCES, stores::SYNC_TOKENS, stores::STREAM_POSITIONS]
     } else {
-        &[stores::META, stores::SEQUENCES, stores::SYNC_TOKENS]
+        &[stores::META, stores::SEQUENCES, stores::SYNC_TOKENS, stores::STREAM_POSITIONS]
     };
     stores.iter().map(|name| (*name).to_owned()).collect()
 }
@@ -1502,6 +1513,27 @@ impl Store for IndexedDbStore {
         let kept = keep_preview_rows(self.db()?.as_ref(), epoch as f64, &rows);
         let kept = wasm_bindgen_futures::JsFuture::from(kept).await.map_err(dom_error)?;
         Ok(kept.as_bool().unwrap_or(false))
+    }
+
+    async fn stream_positions(&self) -> Result<BTreeMap<String, i64>, StoreError> {
+        if let Some(writers) = self.opened_stream_positions.borrow_mut().take() {
+            return Ok(writers);
+        }
+        Ok(IndexedDbStore::positions(self).await?.writers)
+    }
+
+    async fn stream_after(&self, after: i64, limit: usize) -> Result<StreamPage, StoreError> {
+        let db: &JsValue = self.db()?.as_ref();
+        // Stream orderings and limits are far below 2^53: exact as JS numbers.
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        let read = read_stream(db, after as f64, limit);
+        let read = wasm_bindgen_futures::JsFuture::from(read).await.map_err(dom_error)?;
+        let last = js_sys::Array::from(&read).get(2).as_f64().unwrap_or(0.0) as i64;
+        let rows = planning::event_rows(read)?;
+        let more = rows.len() >= limit as usize;
+        let events = rows.into_iter().flatten().map(planning::stored_event);
+        let events = events.collect::<Result<Vec<_>, _>>()?;
+        Ok(StreamPage { last_stream_id: last, events, more })
     }
 
     async fn sync_token(&self) -> Result<Option<SyncToken>, StoreError> {

@@ -198,6 +198,36 @@ export function getTimeline(db, roomId, before, limit) {
   }).then(withTexts);
 }
 
+// The live events stream after the stream ordering `after`: at most `limit` events above it in
+// increasing order, through the `events` index `stream_ordering`, and the `sequences` row of the
+// events stream, read in one transaction. Resolves to `[columns, texts, lastValue]` (see
+// `withTexts`; `lastValue` 0 when no id was handed out).
+export function readStream(db, after, limit) {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(["sequences", "events"], "readonly");
+    let last = null;
+    let rows = null;
+    const settle = () => {
+      if (last === null || rows === null) return;
+      const read = withTexts(rows);
+      read.push(last);
+      resolve(read);
+    };
+    const sequence = tx.objectStore("sequences").get("events");
+    sequence.onsuccess = () => {
+      last = sequence.result?.last_value ?? 0;
+      settle();
+    };
+    const range = IDBKeyRange.lowerBound(after, true);
+    const events = tx.objectStore("events").index("stream_ordering").getAll(range, limit);
+    events.onsuccess = () => {
+      rows = events.result;
+      settle();
+    };
+    tx.onabort = () => reject(tx.error);
+  });
+}
+
 // Places requests in `tx`, each handled (`onResult`) as it succeeds, and calls `done` once every
 // request placed has been handled (a handler may place more). A handler that throws (a row that
 // makes no key: a corrupt store) rejects and aborts, rather than leaving the read pending.

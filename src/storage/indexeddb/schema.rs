@@ -35,6 +35,10 @@
 //!   `room_chunks`, how many chunks of each room were written, which a write checks against what
 //!   its chunk was planned on (several tabs write). Code of version 6 would write without
 //!   dropping previews or counting chunks, so version 7 is not compatible with it.
+//! - 8: the `events` index `stream_ordering` (Synapse's `events_stream_ordering`): a tab that
+//!   missed another tab's replication message reads the events stream back in order from the
+//!   last id it knows. Version 7 code writes the column the index is over, so version 8 stays
+//!   compatible with it.
 //!
 //! The `meta` store holds `schema_version` and `compat_version` (the oldest code version allowed
 //! to write to this database), as Synapse's `SCHEMA_VERSION` / `SCHEMA_COMPAT_VERSION`.
@@ -72,11 +76,13 @@ pub enum Version {
     V6 = 6,
     /// Room previews kept between reads; chunks counted per room.
     V7 = 7,
+    /// Events indexed by stream ordering.
+    V8 = 8,
 }
 
 impl Version {
     /// The version this code creates and writes.
-    pub const CURRENT: Self = Self::V7;
+    pub const CURRENT: Self = Self::V8;
 
     /// The IndexedDB version number.
     pub const fn number(self) -> u32 {
@@ -94,6 +100,8 @@ impl Version {
             Self::V5 => Self::V5,
             Self::V6 => Self::V6,
             Self::V7 => Self::V7,
+            // An index over a column version 7 writes already.
+            Self::V8 => Self::V7,
         }
     }
 }
@@ -203,6 +211,8 @@ pub mod indices {
     pub const LOCAL_MEMBERSHIP_BY_USER: &str = "user_id";
     /// `timeline_gaps` by `room_id` (version 6).
     pub const TIMELINE_GAPS_BY_ROOM: &str = "room_id";
+    /// `events` by `stream_ordering` (version 8).
+    pub const EVENTS_BY_STREAM_ORDERING: &str = "stream_ordering";
     /// `room_previews` by `user_id` (version 7).
     pub const ROOM_PREVIEWS_BY_USER: &str = "user_id";
 }
@@ -257,6 +267,11 @@ pub(super) async fn upgrade_to(
         db.create_object_store(stores::ROOM_CHUNKS)
             .with_key_path(KeyPath::One("room_id"))
             .build()?;
+    }
+    if needs(Version::V8) {
+        let events = tx.object_store(stores::EVENTS)?;
+        let ordering = KeyPath::One("stream_ordering");
+        events.create_index(indices::EVENTS_BY_STREAM_ORDERING, ordering).build()?;
     }
     let meta = tx.object_store(stores::META)?;
     let rows = [(META_SCHEMA_VERSION, version), (META_COMPAT_VERSION, version.compat())];

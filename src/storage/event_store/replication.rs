@@ -1,0 +1,187 @@
+//! The event store's side of replication between tabs: announcing each committed chunk, applying
+//! what other tabs announce (caches dropped before any subscriber is called), and catching up
+//! from the store when an announcement is missing.
+
+use std::rc::Rc;
+
+use super::EventStore;
+use crate::persist::RoomWritePlan;
+use crate::replication::{
+    CommittedChunk, Invalidations, MessageBody, ReplicationRow, ReplicationStats, StreamMessage,
+    Subscriber,
+};
+use crate::storage::{Store, StoreError, SyncToken};
+use crate::streams::StreamToken;
+
+/// How many events a catch-up reads from the store at a time.
+const CATCH_UP_PAGE: usize = 500;
+
+/// How a tab reaches the others (a `BroadcastChannel` in a browser), and the clock it waits on.
+pub trait ReplicationLink: std::fmt::Debug {
+    /// Posts `message` to every other tab of the store.
+    fn post(&self, message: &StreamMessage);
+
+    /// Ids this tab has not heard of lie below known ones (or a message could not be read):
+    /// [`EventStore::catch_up`] is due after a bounded wait, unless the announcements arrive
+    /// meanwhile (a catch-up with nothing missing reads nothing).
+    fn gap_opened(&self);
+}
+
+impl<S: Store> EventStore<S> {
+    /// Connects the store to the other tabs, and tells them this writer joined.
+    pub fn link(&self, link: Rc<dyn ReplicationLink>) {
+        let joined = StreamMessage::new(&self.writer, MessageBody::Joined);
+        link.post(&joined);
+        self.replica.borrow_mut().count_sent();
+        *self.link.borrow_mut() = Some(link);
+    }
+
+    /// Adds a subscriber: from now on it is handed every row of the events stream once, in
+    /// increasing order, whichever tab wrote it, never past [`Self::current_token`]. Returns its
+    /// key for [`Self::unsubscribe`].
+    pub fn subscribe(&self, subscriber: Subscriber) -> u64 {
+        self.replica.borrow_mut().subscribe(subscriber)
+    }
+
+    /// Removes a subscriber.
+    pub fn unsubscribe(&self, key: u64) {
+        self.replica.borrow_mut().unsubscribe(key);
+    }
+
+    /// The events stream's current token in this tab: every id up to it is persisted and was
+    /// handed to the subscribers (0 before any event).
+    pub fn current_token(&self) -> i64 {
+        self.replica.borrow().current_token()
+    }
+
+    /// The current token in Synapse's multi-writer form.
+    pub fn current_stream_token(&self) -> StreamToken {
+        self.replica.borrow().stream_token()
+    }
+
+    /// Each writer's position on the events stream as this tab knows it, this tab's included.
+    pub fn stream_positions(&self) -> std::collections::BTreeMap<String, i64> {
+        self.replica.borrow().positions()
+    }
+
+    /// Whether ids this tab has not heard of lie below known ones (see
+    /// [`ReplicationLink::gap_opened`]).
+    pub fn has_gap(&self) -> bool {
+        self.replica.borrow().gap().is_some()
+    }
+
+    /// What replication did in this tab.
+    pub fn replication_stats(&self) -> ReplicationStats {
+        self.replica.borrow().stats()
+    }
+
+    /// A chunk was committed by this tab: the other tabs are told, then this tab's subscribers
+    /// get its rows (once the ids below them are known).
+    pub(super) fn announce_chunk(&self, plan: &RoomWritePlan) {
+        let chunk = CommittedChunk::of(plan, &self.writer);
+        let link = self.link.borrow().clone();
+        if let Some(link) = &link {
+            link.post(&StreamMessage::new(&self.writer, MessageBody::Chunk(chunk.clone())));
+        }
+        let due = self.replica.borrow_mut().committed(chunk);
+        self.after_learning(link.as_deref());
+        due.deliver();
+    }
+
+    /// The sync token was stored: the other tabs are told.
+    pub(super) fn announce_sync_token(&self, token: &SyncToken) {
+        let Some(link) = self.link.borrow().clone() else { return };
+        let body = MessageBody::SyncToken {
+            user_id: token.user_id.clone(),
+            next_batch: token.next_batch.clone(),
+        };
+        link.post(&StreamMessage::new(&self.writer, body));
+        self.replica.borrow_mut().count_sent();
+    }
+
+    /// Applies a message another tab posted (its JSON text): a chunk's caches are dropped before
+    /// its rows reach any subscriber. A message this code cannot read is counted and taken as
+    /// something missed.
+    pub fn receive(&self, text: &str) {
+        let message = StreamMessage::from_json(text);
+        self.replica.borrow_mut().count_received(message.is_some());
+        let link = self.link.borrow().clone();
+        let Some(message) = message else {
+            if let Some(link) = &link {
+                link.gap_opened();
+            }
+            return;
+        };
+        let writer = message.instance_name;
+        match message.body {
+            MessageBody::Joined => self.replica.borrow_mut().writer_joined(&writer),
+            MessageBody::SyncToken { user_id, next_batch } => {
+                *self.sync_token.borrow_mut() = Some(SyncToken::new(user_id, next_batch));
+            }
+            MessageBody::Chunk(chunk) => {
+                self.invalidate(&chunk.invalidate);
+                let due = self.replica.borrow_mut().received(&writer, chunk);
+                self.after_learning(link.as_deref());
+                due.deliver();
+            }
+        }
+    }
+
+    /// A writer closed or crashed (its liveness lock was released). Returns whether a catch-up is
+    /// due now: a hole below known ids may be a chunk it committed and never announced, which no
+    /// waiting will bring.
+    pub fn writer_left(&self, writer: &str) -> bool {
+        self.replica.borrow_mut().writer_left(writer).is_some()
+    }
+
+    /// Reads from the store what no message brought: every live event after the current token,
+    /// a page at a time, each page read with the sequence in one transaction. Their rooms'
+    /// caches are dropped, then the rows handed to the subscribers.
+    pub async fn catch_up(&self) -> Result<(), StoreError> {
+        loop {
+            let after = self.replica.borrow().current_token();
+            let page = self.backend.stream_after(after, CATCH_UP_PAGE).await?;
+            self.replica.borrow_mut().count_store_read();
+            let rows: Vec<ReplicationRow> = page
+                .events
+                .iter()
+                .filter_map(|event| {
+                    let metadata = &event.internal_metadata;
+                    let ordering = metadata.stream_ordering.filter(|ordering| *ordering > after)?;
+                    let writer = metadata.instance_name.as_deref().unwrap_or(&self.writer);
+                    Some(ReplicationRow::new(&event.pdu, ordering, writer))
+                })
+                .collect();
+            let known_to = match (page.more, rows.last()) {
+                (true, Some(last)) => last.stream_ordering,
+                _ => page.last_stream_id,
+            };
+            let mut invalidate = Invalidations::default();
+            invalidate.rooms.extend(rows.iter().map(|row| row.room_id.clone()));
+            self.invalidate(&invalidate);
+            let due = self.replica.borrow_mut().caught_up(known_to, rows);
+            due.deliver();
+            if !page.more {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Drops what this tab holds of the rooms another tab wrote to: their planning state is
+    /// restored from the store on its next use.
+    fn invalidate(&self, invalidate: &Invalidations) {
+        let mut planning = self.planning.borrow_mut();
+        for room_id in &invalidate.rooms {
+            planning.rooms.remove(room_id);
+            planning.synced.remove(room_id);
+        }
+    }
+
+    /// Asks for a catch-up when what this tab learnt left ids unknown below known ones.
+    fn after_learning(&self, link: Option<&dyn ReplicationLink>) {
+        let gap = self.replica.borrow().gap().is_some();
+        if let (true, Some(link)) = (gap, link) {
+            link.gap_opened();
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! The replication suite: tabs (event stores over one backend) told of each other's chunks
+//! through a channel that delivers as a `BroadcastChannel` does between tabs (every message to
+//! every tab but its sender, in the order posted), held back for a while or lost, as a tab killed
+//! between its commit and its post loses one. In process, so that the order of deliveries is the
+//! test's to choose; the browser suite runs the real channel.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::rc::Rc;
+
+use prejoin::replication::{ReplicationRow, StreamMessage};
+use prejoin::storage::{EventStore, ReplicationLink, Store};
+use ruma_common::CanonicalJsonValue;
+use serde_json::Value as JsonValue;
+
+use super::conformance::{all_pdus_interleaved, check_pdus_rooms};
+use super::event_id;
+
+/// Expands to one test per behaviour of the replication suite, each on a fresh backend from
+/// `$make_store`.
+#[macro_export]
+macro_rules! replication_tests {
+    ($make_store:path; $($name:ident),+ $(,)?) => {$(
+        #[cfg(not(target_arch = "wasm32"))]
+        #[test]
+        fn $name() {
+            common::block_on(async { common::replication::$name($make_store().await).await })
+        }
+        #[cfg(target_arch = "wasm32")]
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn $name() {
+            common::replication::$name($make_store().await).await
+        }
+    )+};
+    ($make_store:path) => {
+        $crate::replication_tests!($make_store;
+            tabs_hand_every_row_once_in_order,
+            an_unreadable_message_is_a_gap,
+        );
+    };
+}
+
+/// Messages posted and not delivered yet, in the order posted, with their senders; and how
+/// often each tab asked for a catch-up.
+#[derive(Debug, Default)]
+struct Channel {
+    posted: RefCell<VecDeque<(String, String)>>,
+    gaps: RefCell<BTreeMap<String, u32>>,
+}
+
+/// One tab's end of the channel.
+#[derive(Debug)]
+struct Link {
+    name: String,
+    channel: Rc<Channel>,
+}
+
+impl ReplicationLink for Link {
+    fn post(&self, message: &StreamMessage) {
+        self.channel.posted.borrow_mut().push_back((self.name.clone(), message.to_json()));
+    }
+
+    fn gap_opened(&self) {
+        *self.channel.gaps.borrow_mut().entry(self.name.clone()).or_default() += 1;
+    }
+}
+
+/// A tab: its store, its name, and what its subscriber was handed.
+struct Tab<S: Store> {
+    name: String,
+    store: EventStore<S>,
+    rows: Rc<RefCell<Vec<ReplicationRow>>>,
+}
+
+async fn open_tabs<S: Store + Copy>(
+    backend: S,
+    names: &[&str],
+    channel: &Rc<Channel>,
+) -> Vec<Tab<S>> {
+    let mut tabs = Vec::new();
+    for name in names {
+        let store = EventStore::open(backend, *name).await.unwrap();
+        store.link(Rc::new(Link { name: (*name).to_owned(), channel: channel.clone() }));
+        let rows = Rc::new(RefCell::new(Vec::new()));
+        let handed = rows.clone();
+        store.subscribe(Rc::new(move |rows: &[ReplicationRow]| {
+            handed.borrow_mut().extend_from_slice(rows)
+        }));
+        tabs.push(Tab { name: (*name).to_owned(), store, rows });
+    }
+    tabs
+}
+
+impl Channel {
+    /// Delivers every message posted so far to every tab but its sender, except those `lose`
+    /// picks, which no tab receives.
+    fn deliver<S: Store>(&self, tabs: &[Tab<S>], mut lose: impl FnMut(&str, &str) -> bool) {
+        loop {
+            let next = self.posted.borrow_mut().pop_front();
+            let Some((from, text)) = next else { return };
+            if lose(&from, &text) {
+                continue;
+            }
+            for tab in tabs.iter().filter(|tab| tab.name != from) {
+                tab.store.receive(&text);
+            }
+        }
+    }
+
+    fn gaps_of(&self, name: &str) -> u32 {
+        self.gaps.borrow().get(name).copied().unwrap_or(0)
+    }
+}
+
+/// Three tabs over one store persist every room of `pdus.json`, each all of it, in batches of
+/// different pseudo-random sizes; their messages are delivered late (a tab commits above ids it
+/// has not heard of yet) and one chunk's message is lost. Every tab's subscriber is handed rows
+/// 1..N exactly once, in order, each with the stored event, whichever tab stored it; the tab
+/// that lost nothing read nothing from the store, the others caught up once; every current token
+/// reaches N; and a tab opened afterwards starts at N from `stream_positions` alone.
+pub async fn tabs_hand_every_row_once_in_order(backend: impl Store) {
+    let backend = &backend;
+    let channel = Rc::new(Channel::default());
+    let tabs = open_tabs(backend, &["tab-a", "tab-b", "tab-c"], &channel).await;
+    channel.deliver(&tabs, |_, _| false);
+    let events = all_pdus_interleaved();
+    let total = events.len();
+    let mut seeds: [u64; 3] = [0x9e37_79b9_7f4a_7c15, 0x2545_f491_4f6c_dd1d, 0x1234_5678_9abc];
+    let mut next = [0usize; 3];
+    let mut lost: Option<Vec<i64>> = None;
+    let mut round = 0;
+    while next.iter().any(|&at| at < total) {
+        round += 1;
+        for (writer, tab) in tabs.iter().enumerate() {
+            let seed = &mut seeds[writer];
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            let size = (*seed % 9) as usize + 1;
+            let batch: Vec<JsonValue> =
+                events.iter().skip(next[writer]).take(size).cloned().collect();
+            next[writer] += batch.len();
+            if !batch.is_empty() {
+                let result = tab.store.persist_events(batch, false).await.unwrap();
+                assert!(result.rooms.iter().all(|room| room.error.is_none()));
+            }
+            // Messages arrive after the last tab of each round wrote: the first two commit
+            // above ids they have not heard of. tab-b's first chunk message from round 3 on is
+            // lost.
+            if writer == 2 {
+                channel.deliver(&tabs, |from, text| {
+                    let chunk = lost.is_none() && from == "tab-b" && round >= 3;
+                    let ids = chunk_ids(text).filter(|_| chunk);
+                    if let Some(ids) = &ids {
+                        lost = Some(ids.clone());
+                    }
+                    ids.is_some()
+                });
+            }
+        }
+    }
+    channel.deliver(&tabs, |_, _| false);
+    let lost = lost.expect("a message was lost");
+    for tab in &tabs {
+        // Every tab asked for a catch-up at some point (it committed above ids it had not heard
+        // of yet); only those that missed the lost message still lack ids once every message
+        // arrived.
+        assert!(channel.gaps_of(&tab.name) > 0, "{}", tab.name);
+        assert_eq!(tab.store.has_gap(), tab.name != "tab-b", "{}", tab.name);
+        if tab.store.has_gap() {
+            tab.store.catch_up().await.unwrap();
+        }
+        assert!(!tab.store.has_gap(), "{}", tab.name);
+    }
+    for tab in &tabs {
+        check_rows(tab, total, backend).await;
+        let stats = tab.store.replication_stats();
+        let lost_here = tab.name != "tab-b";
+        assert_eq!(stats.catch_ups, u64::from(lost_here), "{}", tab.name);
+        assert_eq!(stats.store_reads, u64::from(lost_here), "{}: reads", tab.name);
+        // Two tabs joined, then one message per chunk, each naming the one room it wrote to.
+        assert_eq!(stats.invalidations + 2, stats.messages_received, "{}", tab.name);
+        assert_eq!(stats.messages_unreadable, 0);
+        assert_eq!(tab.store.current_token(), total as i64, "{}", tab.name);
+        let positions = tab.store.stream_positions();
+        let names: Vec<&str> = positions.keys().map(String::as_str).collect();
+        assert_eq!(names, ["tab-a", "tab-b", "tab-c"], "{}", tab.name);
+        assert!(positions.values().all(|&position| position == total as i64), "{positions:?}");
+    }
+    assert!(!lost.is_empty());
+    let stored = backend.stream_positions().await.unwrap();
+    assert_eq!(stored.values().max(), Some(&(total as i64)), "{stored:?}");
+    assert_eq!(stored.len(), 3, "{stored:?}");
+    let reopened = EventStore::open(backend, "tab-d").await.unwrap();
+    assert_eq!(reopened.current_token(), total as i64);
+    let positions = reopened.stream_positions();
+    for (writer, position) in &stored {
+        assert_eq!(positions.get(writer), Some(&(total as i64)), "{writer} at the head");
+        assert!(*position <= total as i64);
+    }
+    check_pdus_rooms(&tabs[1].store, "three tabs").await;
+}
+
+/// A message a tab cannot read (another version's, or not one at all) asks for a catch-up and
+/// changes nothing else.
+pub async fn an_unreadable_message_is_a_gap(backend: impl Store) {
+    let backend = &backend;
+    let channel = Rc::new(Channel::default());
+    let tabs = open_tabs(backend, &["tab-a"], &channel).await;
+    let tab = &tabs[0];
+    for text in ["", "{}", "[1]", r#"{"version":2,"instanceName":"x","kind":"joined"}"#] {
+        tab.store.receive(text);
+    }
+    assert_eq!(channel.gaps_of("tab-a"), 4);
+    let stats = tab.store.replication_stats();
+    assert_eq!((stats.messages_received, stats.messages_unreadable), (4, 4));
+    assert_eq!(tab.store.current_token(), 0);
+    tab.store.catch_up().await.unwrap();
+    assert!(tab.rows.borrow().is_empty());
+}
+
+/// The first and last id of a chunk message that took ids.
+fn chunk_ids(text: &str) -> Option<Vec<i64>> {
+    let message: JsonValue = serde_json::from_str(text).unwrap();
+    let ids = message.get("streamIds")?.as_array()?;
+    Some(ids.iter().map(|id| id.as_i64().unwrap()).collect())
+}
+
+/// The tab was handed rows 1..=total, once each and in order, each the stored event at that
+/// ordering with the writer that stored it.
+async fn check_rows<S: Store>(tab: &Tab<S>, total: usize, backend: &impl Store) {
+    let rows = tab.rows.borrow().clone();
+    let orderings: Vec<i64> = rows.iter().map(|row| row.stream_ordering).collect();
+    assert_eq!(orderings, (1..=total as i64).collect::<Vec<_>>(), "{}", tab.name);
+    let ids: BTreeSet<&str> = rows.iter().map(|row| row.event_id.as_str()).collect();
+    assert_eq!(ids.len(), total, "{}: each event once", tab.name);
+    for row in &rows {
+        let stored = backend.event(&event_id(&row.event_id)).await.unwrap().unwrap();
+        let metadata = &stored.internal_metadata;
+        assert_eq!(metadata.stream_ordering, Some(row.stream_ordering), "{}", row.event_id);
+        assert_eq!(metadata.instance_name.as_deref(), Some(row.instance_name.as_str()));
+        let json: JsonValue = CanonicalJsonValue::Object(stored.pdu.to_json_with_ids()).into();
+        assert_eq!(row.event, json, "{}", row.event_id);
+        assert_eq!(row.room_id, json["room_id"].as_str().unwrap());
+        assert_eq!(row.event_type, json["type"].as_str().unwrap());
+        assert_eq!(row.state_key.as_deref(), json["state_key"].as_str());
+        let membership = json["content"]["membership"].as_str();
+        let member = row.event_type == "m.room.member";
+        assert_eq!(row.membership.as_deref(), membership.filter(|_| member), "{}", row.event_id);
+    }
+}
