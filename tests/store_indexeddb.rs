@@ -985,3 +985,4 @@ async fn futures_join<A: std::future::Future, B: std::future::Future>(
     })
     .await
 }
+replication_tests!(indexeddb_store);

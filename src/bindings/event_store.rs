@@ -12,6 +12,7 @@ use tsify::{Ts, Tsify};
 use wasm_bindgen::prelude::*;
 
 use super::convert::{json_from_js, json_text_from_js, options_from_js, to_js, to_js_error};
+use super::tabs::{call_subscriber, Tabs};
 use super::{EventArray, StrippedEventArray, SyncResponseValue};
 use crate::model::internal_metadata::InternalMetadata as StoredMetadata;
 use crate::model::pdu::Pdu;
@@ -19,8 +20,9 @@ use crate::model::room_version::RoomVersion;
 use crate::model::state_filter::StateFilterInput;
 use crate::model::{InputError, StateFilter};
 use crate::prejoin::{MembershipKind, PrejoinConfig};
+use crate::replication::{ReplicationRow, Subscriber};
 use crate::storage::indexeddb::IndexedDbStore;
-use crate::storage::{self, EventStore, MemoryStore, Positions, StoreError};
+use crate::storage::{self, EventStore, MemoryStore, Positions, ReplicationLink, StoreError};
 
 #[wasm_bindgen]
 extern "C" {
@@ -298,7 +300,7 @@ pub struct InternalMetadata {
 const DEFAULT_TIMELINE_LIMIT: usize = 20;
 
 /// The two backends; every method dispatches through [`with_store!`].
-enum Backend {
+pub(super) enum Backend {
     Memory(EventStore<MemoryStore>),
     IndexedDb(EventStore<IndexedDbStore>),
 }
@@ -313,6 +315,33 @@ macro_rules! with_store {
     };
 }
 
+/// What the link to the other tabs calls on the store, whichever its backend.
+impl Backend {
+    pub(super) fn link(&self, link: Rc<dyn ReplicationLink>) {
+        with_store!(self, store => store.link(link))
+    }
+
+    pub(super) fn announce_joined(&self) {
+        with_store!(self, store => store.announce_joined())
+    }
+
+    pub(super) fn receive(&self, text: &str) -> Option<String> {
+        with_store!(self, store => store.receive(text))
+    }
+
+    pub(super) fn writer_left(&self, writer: &str) -> bool {
+        with_store!(self, store => store.writer_left(writer))
+    }
+
+    pub(super) fn needs_catch_up(&self) -> bool {
+        with_store!(self, store => store.needs_catch_up())
+    }
+
+    pub(super) async fn catch_up(&self) -> Result<(), StoreError> {
+        with_store!(self, store => store.catch_up().await)
+    }
+}
+
 /// An event store mirroring Synapse's persistence model, in IndexedDB or in memory. Open it with
 /// `EventStore.open`.
 ///
@@ -323,6 +352,8 @@ pub struct JsEventStore {
     /// `None` once closed. Methods take a clone of the `Rc` for their whole run, so closing
     /// while one runs never invalidates it.
     backend: RefCell<Option<Rc<Backend>>>,
+    /// The other tabs of an IndexedDB store, while open.
+    tabs: RefCell<Option<Rc<Tabs>>>,
     config: PrejoinConfig,
     instance_name: String,
 }
@@ -611,7 +642,8 @@ impl JsEventStore {
         Ok(to_js(&previews)?.unchecked_into())
     }
 
-    /// The highest stream ordering persisted by this store (0 before any event).
+    /// The events stream's current token in this tab: every event up to this stream ordering is
+    /// stored and was handed to the subscribers, whichever tab stored it (0 before any event).
     ///
     /// @throws {PrejoinError} `STORE_CLOSED`.
     #[wasm_bindgen(js_name = currentToken)]
@@ -621,9 +653,71 @@ impl JsEventStore {
         Ok(with_store!(&*backend, store => store.current_token()) as f64)
     }
 
+    /// The current token in Synapse's multi-writer form: `s<n>` when no writer is known ahead of
+    /// it, `m<n>~<writer>.<position>…` otherwise.
+    ///
+    /// @throws {PrejoinError} `STORE_CLOSED`.
+    #[wasm_bindgen(js_name = currentStreamToken)]
+    pub fn current_stream_token(&self) -> Result<String, JsValue> {
+        let backend = self.backend()?;
+        Ok(with_store!(&*backend, store => store.current_stream_token()).to_string())
+    }
+
+    /// Each writer's (tab's) position on the events stream as this tab knows it, this tab's
+    /// included: the last stream ordering it stored, or the current token when that is higher
+    /// (an idle writer is at the head).
+    ///
+    /// @throws {PrejoinError} `STORE_CLOSED`.
+    #[wasm_bindgen(js_name = streamPositions, unchecked_return_type = "Promise<Record<string, number>>")]
+    pub async fn stream_positions(&self) -> Result<JsValue, JsValue> {
+        let backend = self.backend()?;
+        to_js(&with_store!(&*backend, store => store.stream_positions()))
+    }
+
+    /// Calls `callback(rows)` with every event stored from now on, by this tab or another, as
+    /// `ReplicationRow`s: each once, in increasing `streamOrdering`, never past `currentToken()`,
+    /// and only after every cache the event made stale was dropped. An exception `callback`
+    /// throws is reported, and the rows still reach the other subscribers. Returns the function
+    /// that unsubscribes.
+    ///
+    /// @throws {PrejoinError} `STORE_CLOSED`.
+    #[wasm_bindgen(unchecked_return_type = "() => void")]
+    pub fn subscribe(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(rows: ReplicationRow[]) => void")]
+        callback: js_sys::Function,
+    ) -> Result<JsValue, JsValue> {
+        let backend = self.backend()?;
+        let subscriber: Subscriber = Rc::new(move |rows: &[ReplicationRow]| {
+            if let Ok(rows) = to_js(&rows) {
+                call_subscriber(&callback, &rows);
+            }
+        });
+        let key = with_store!(&*backend, store => store.subscribe(subscriber));
+        let backend = Rc::downgrade(&backend);
+        Ok(Closure::once_into_js(move || {
+            if let Some(backend) = backend.upgrade() {
+                with_store!(&*backend, store => store.unsubscribe(key));
+            }
+        }))
+    }
+
+    /// What replication did in this tab: messages sent and received, caches dropped, rows
+    /// handed over, catch-ups and the store reads they made.
+    ///
+    /// @throws {PrejoinError} `STORE_CLOSED`.
+    #[wasm_bindgen(unchecked_return_type = "ReplicationStats")]
+    pub fn stats(&self) -> Result<JsValue, JsValue> {
+        let backend = self.backend()?;
+        to_js(&with_store!(&*backend, store => store.replication_stats()))
+    }
+
     /// Closes the store: calls already running finish, later ones throw `STORE_CLOSED`. An
     /// in-memory store's events are gone. Closing twice does nothing.
     pub fn close(&self) {
+        if let Some(tabs) = self.tabs.borrow_mut().take() {
+            tabs.close();
+        }
         let backend = self.backend.borrow_mut().take();
         if let Some(Backend::IndexedDb(store)) = backend.as_deref() {
             store.backend().close();
@@ -792,9 +886,11 @@ impl Opening {
         match opened.map_err(to_js_error)? {
             Some((store, positions)) => {
                 let token = store.opened_sync_token();
+                let writers = store.opened_stream_positions();
                 let store =
                     EventStore::with_positions(store, self.instance_name.clone(), positions)
-                        .with_sync_token(token);
+                        .with_sync_token(token)
+                        .with_stream_positions(writers);
                 Ok(self.store(Backend::IndexedDb(store)).into())
             }
             None => Ok(wasm_bindgen_futures::future_to_promise(self.upgrading()).into()),
@@ -808,8 +904,14 @@ impl Opening {
     }
 
     fn store(self, backend: Backend) -> JsEventStore {
+        let backend = Rc::new(backend);
+        let tabs = match &*backend {
+            Backend::IndexedDb(_) => Tabs::connect(&backend, &self.name, &self.instance_name),
+            Backend::Memory(_) => None,
+        };
         JsEventStore {
-            backend: RefCell::new(Some(Rc::new(backend))),
+            backend: RefCell::new(Some(backend)),
+            tabs: RefCell::new(tabs),
             config: self.config,
             instance_name: self.instance_name,
         }

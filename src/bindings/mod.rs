@@ -9,6 +9,7 @@
 mod convert;
 mod event_store;
 mod options;
+mod tabs;
 
 use tsify::Ts;
 use wasm_bindgen::prelude::*;

@@ -183,6 +183,8 @@ pub struct EventStore<S> {
     replica: RefCell<Replica>,
     /// The other tabs, once linked.
     link: RefCell<Option<Rc<dyn ReplicationLink>>>,
+    /// A message from another tab could not be read since the last catch-up.
+    missed: Cell<bool>,
 }
 
 /// Lets one persist run at a time. A chunk is planned from the planning state, written (an
@@ -274,6 +276,7 @@ impl<S: Store> EventStore<S> {
         Self {
             replica: RefCell::new(Replica::new(&writer, last, BTreeMap::new())),
             link: RefCell::new(None),
+            missed: Cell::new(false),
             backend,
             writer,
             planning: RefCell::new(planning),

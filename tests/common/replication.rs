@@ -81,6 +81,7 @@ async fn open_tabs<S: Store + Copy>(
     for name in names {
         let store = EventStore::open(backend, *name).await.unwrap();
         store.link(Rc::new(Link { name: (*name).to_owned(), channel: channel.clone() }));
+        store.announce_joined();
         let rows = Rc::new(RefCell::new(Vec::new()));
         let handed = rows.clone();
         store.subscribe(Rc::new(move |rows: &[ReplicationRow]| {
@@ -102,7 +103,8 @@ impl Channel {
                 continue;
             }
             for tab in tabs.iter().filter(|tab| tab.name != from) {
-                tab.store.receive(&text);
+                let joined = tab.store.receive(&text);
+                assert_eq!(joined.is_some(), text.contains(r#""kind":"joined""#));
             }
         }
     }
@@ -215,7 +217,9 @@ pub async fn an_unreadable_message_is_a_gap(backend: impl Store) {
     let stats = tab.store.replication_stats();
     assert_eq!((stats.messages_received, stats.messages_unreadable), (4, 4));
     assert_eq!(tab.store.current_token(), 0);
+    assert!(tab.store.needs_catch_up() && !tab.store.has_gap());
     tab.store.catch_up().await.unwrap();
+    assert!(!tab.store.needs_catch_up());
     assert!(tab.rows.borrow().is_empty());
 }
 

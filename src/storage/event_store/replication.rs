@@ -28,12 +28,17 @@ pub trait ReplicationLink: std::fmt::Debug {
 }
 
 impl<S: Store> EventStore<S> {
-    /// Connects the store to the other tabs, and tells them this writer joined.
+    /// Connects the store to the other tabs: from now on each chunk it commits is announced.
     pub fn link(&self, link: Rc<dyn ReplicationLink>) {
-        let joined = StreamMessage::new(&self.writer, MessageBody::Joined);
-        link.post(&joined);
-        self.replica.borrow_mut().count_sent();
         *self.link.borrow_mut() = Some(link);
+    }
+
+    /// Tells the other tabs that this writer joined: posted once its liveness is visible to them
+    /// (its lock held), so that none takes it for gone before.
+    pub fn announce_joined(&self) {
+        let Some(link) = self.link.borrow().clone() else { return };
+        link.post(&StreamMessage::new(&self.writer, MessageBody::Joined));
+        self.replica.borrow_mut().count_sent();
     }
 
     /// Adds a subscriber: from now on it is handed every row of the events stream once, in
@@ -70,6 +75,11 @@ impl<S: Store> EventStore<S> {
         self.replica.borrow().gap().is_some()
     }
 
+    /// Whether a catch-up is due: a gap, or a message that could not be read since the last.
+    pub fn needs_catch_up(&self) -> bool {
+        self.missed.get() || self.has_gap()
+    }
+
     /// What replication did in this tab.
     pub fn replication_stats(&self) -> ReplicationStats {
         self.replica.borrow().stats()
@@ -101,20 +111,26 @@ impl<S: Store> EventStore<S> {
 
     /// Applies a message another tab posted (its JSON text): a chunk's caches are dropped before
     /// its rows reach any subscriber. A message this code cannot read is counted and taken as
-    /// something missed.
-    pub fn receive(&self, text: &str) {
+    /// something missed: the next catch-up reads the store even without a known gap.
+    ///
+    /// Returns the writer the message says joined, if it says so.
+    pub fn receive(&self, text: &str) -> Option<String> {
         let message = StreamMessage::from_json(text);
         self.replica.borrow_mut().count_received(message.is_some());
         let link = self.link.borrow().clone();
         let Some(message) = message else {
+            self.missed.set(true);
             if let Some(link) = &link {
                 link.gap_opened();
             }
-            return;
+            return None;
         };
         let writer = message.instance_name;
         match message.body {
-            MessageBody::Joined => self.replica.borrow_mut().writer_joined(&writer),
+            MessageBody::Joined => {
+                self.replica.borrow_mut().writer_joined(&writer);
+                return Some(writer);
+            }
             MessageBody::SyncToken { user_id, next_batch } => {
                 *self.sync_token.borrow_mut() = Some(SyncToken::new(user_id, next_batch));
             }
@@ -125,6 +141,7 @@ impl<S: Store> EventStore<S> {
                 due.deliver();
             }
         }
+        None
     }
 
     /// A writer closed or crashed (its liveness lock was released). Returns whether a catch-up is
@@ -138,6 +155,7 @@ impl<S: Store> EventStore<S> {
     /// a page at a time, each page read with the sequence in one transaction. Their rooms'
     /// caches are dropped, then the rows handed to the subscribers.
     pub async fn catch_up(&self) -> Result<(), StoreError> {
+        self.missed.set(false);
         loop {
             let after = self.replica.borrow().current_token();
             let page = self.backend.stream_after(after, CATCH_UP_PAGE).await?;

@@ -312,6 +312,11 @@ impl IndexedDbStore {
         self.opened_sync_token.borrow_mut().take().flatten()
     }
 
+    /// The `stream_positions` rows read while opening, likewise.
+    pub fn opened_stream_positions(&self) -> BTreeMap<String, i64> {
+        self.opened_stream_positions.borrow_mut().take().unwrap_or_default()
+    }
+
     /// The database's name.
     pub fn name(&self) -> String {
         self.db.name()
