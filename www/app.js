@@ -86,7 +86,27 @@ function readJson(key, fallback) {
 async function openAccount(account) {
   account.store = await app.lib.EventStore.open({ name: account.dbName });
   app.accounts.set(account.key, account);
+  followOtherTabs(account);
   return account;
+}
+
+/** Another tab of this page storing into the account's store (syncing, accepting an invite)
+ *  shows here without a reload: the rooms its rows touch are drawn again, once per burst. */
+function followOtherTabs(account) {
+  const changed = new Set();
+  account.store.subscribe((rows) => {
+    for (const row of rows) {
+      if (row.instanceName !== account.store.instanceName) changed.add(row.roomId);
+    }
+    if (changed.size === 0 || account.refreshQueued) return;
+    account.refreshQueued = true;
+    setTimeout(() => {
+      account.refreshQueued = false;
+      const rooms = new Set(changed);
+      changed.clear();
+      if (app.current === account.key) refreshRooms({ changed: rooms });
+    }, 50);
+  });
 }
 
 function liveKey(userId, homeserver) {

@@ -40,6 +40,8 @@ export interface ReplicationStats {
     messagesReceived: number;
     /** Messages received that this version cannot read (each followed by a catch-up). */
     messagesUnreadable: number;
+    /** Chunk messages received: one per chunk another tab stored, whatever it made stale. */
+    chunksReceived: number;
     /** Cache entries dropped because another tab's chunk made them stale. */
     invalidations: number;
     /** Rows handed to subscribers (each row once, however many subscribers). */

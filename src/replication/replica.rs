@@ -21,6 +21,8 @@ pub struct ReplicationStats {
     pub messages_received: u64,
     /// Messages received that this code cannot read (another version's): each caught up from.
     pub messages_unreadable: u64,
+    /// Chunk messages received: one per chunk another tab committed.
+    pub chunks_received: u64,
     /// Cache keys dropped because another tab's chunk made them stale.
     pub invalidations: u64,
     /// Rows handed to subscribers (each row counts once, however many subscribers).
@@ -105,6 +107,7 @@ impl Replica {
         if let Some((first, last)) = chunk.stream_ids {
             self.tracker.announced(writer, first..=last);
         }
+        self.stats.chunks_received += 1;
         self.stats.invalidations += chunk.invalidate.len() as u64;
         self.hold(handed, chunk.rows)
     }

@@ -501,6 +501,42 @@ describe("demo page: connected to a live Synapse", { timeout: 300_000, skip: SKI
     await screenshot(page, "06-live-joined");
   });
 
+  test("a second tab whose own /sync is held stays in step: a rename and an accepted invite show in it", async () => {
+    const second = await browser.context.newPage();
+    second.on("pageerror", (error) => pageErrors.push(error));
+    // Nothing reaches the second tab from the homeserver: what it shows, the first tab stored.
+    await second.route(`${synapse.baseUrl}/_matrix/client/v3/sync**`, () => {});
+    await second.goto(`${base}/`);
+    await waitReady(second);
+    assert.equal(await second.getByTestId("account-select").inputValue(), liveKey());
+    await second.waitForSelector(`[data-testid="join-list"] [data-room-id="${roomId}"]`);
+
+    await alice.request("PUT", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.name/`, {
+      name: "Mad tea party",
+    });
+    const renamed = (tab) => tab.waitForFunction((roomId) =>
+      document.querySelector(`[data-testid="join-list"] [data-room-id="${roomId}"] [data-testid="room-name"]`)
+        ?.textContent === "Mad tea party", roomId, { timeout: INVITE_SHOWS_WITHIN_MS });
+    await renamed(page);
+    await renamed(second);
+
+    const { room_id: garden } = await alice.request("POST", "/_matrix/client/v3/createRoom", {
+      name: "Garden", preset: "private_chat", invite: [bob],
+    });
+    for (const tab of [page, second]) {
+      await tab.waitForSelector(`[data-testid="invite-list"] [data-room-id="${garden}"]`, { timeout: INVITE_SHOWS_WITHIN_MS });
+    }
+    await screenshot(page, "09-two-tabs-first");
+    await screenshot(second, "09-two-tabs-second-invite");
+    await listRow(page, garden).getByTestId("room-accept").click();
+    for (const tab of [page, second]) {
+      await tab.waitForSelector(`[data-testid="join-list"] [data-room-id="${garden}"]`, { timeout: 10_000 });
+    }
+    assert.equal(await second.locator(`[data-testid="invite-list"] [data-room-id="${garden}"]`).count(), 0);
+    await screenshot(second, "10-two-tabs-second-joined");
+    await second.close();
+  });
+
   test("a refused accept shows the homeserver's error; declining takes the invite out of Invites", async () => {
     const { room_id: other } = await alice.request("POST", "/_matrix/client/v3/createRoom", {
       name: "Croquet", preset: "private_chat", invite: [bob],
