@@ -16,7 +16,7 @@
 import { chromium } from "playwright-core";
 
 import { CHROMIUM, CHROMIUM_ARGS, ROOT, loadPackage, serveStatic, stopServer } from "../tests/e2e/harness.mjs";
-import { prng, syncResponses, userOf } from "../tests/e2e/tabs-data.mjs";
+import { ACCOUNT, prng, syncResponses } from "../tests/e2e/tabs-data.mjs";
 
 function parseArgs(argv) {
   const opts = { chunks: 1000, events: 2000, runs: 2 };
@@ -73,19 +73,19 @@ async function latency() {
   const [a, b] = [await openTab(database, "a"), await openTab(database, "b")];
   let n = 0;
   const event = () => ({
-    event_id: `$lat${String(++n).padStart(40, "A")}`, type: "m.room.message", sender: userOf("a"),
+    event_id: `$lat${String(++n).padStart(40, "A")}`, type: "m.room.message", sender: ACCOUNT,
     origin_server_ts: 1_700_000_000_000 + n, content: { msgtype: "m.text", body: `message ${n}` },
   });
   const roomId = "!latency:example.org";
   const state = [
     { ...event(), type: "m.room.create", state_key: "", content: { room_version: "10" } },
-    { ...event(), type: "m.room.member", state_key: userOf("a"), content: { membership: "join" } },
+    { ...event(), type: "m.room.member", state_key: ACCOUNT, content: { membership: "join" } },
   ];
   const responses = Array.from({ length: opts.chunks }, (_, k) => ({
     next_batch: `s${k + 1}`,
     rooms: { join: { [roomId]: { state: { events: k === 0 ? state : [] }, timeline: { events: Array.from({ length: 5 }, event) } } } },
   }));
-  await ingest(a, responses, userOf("a"));
+  await ingest(a, responses, ACCOUNT);
   const total = await a.evaluate(() => store.currentToken());
   await b.waitForFunction((total) => store.currentToken() === total, total, { timeout: 60_000 });
   const [ta, tb] = await Promise.all([a, b].map((page) => page.evaluate(() => [...handed.entries()])));
@@ -106,7 +106,7 @@ async function writers(concurrent) {
     const page = await openTab(database, "one");
     const started = Date.now();
     let events = 0;
-    for (const [i, name] of names.entries()) events += (await ingest(page, data[i], userOf(name))).events;
+    for (const [i, name] of names.entries()) events += (await ingest(page, data[i], ACCOUNT)).events;
     const ms = Date.now() - started;
     await page.close();
     return { ms, events };
@@ -114,7 +114,7 @@ async function writers(concurrent) {
   const pages = [];
   for (const name of names) pages.push(await openTab(database, name));
   const started = Date.now();
-  const results = await Promise.all(pages.map((page, i) => ingest(page, data[i], userOf(names[i]))));
+  const results = await Promise.all(pages.map((page, i) => ingest(page, data[i], ACCOUNT)));
   const ms = Date.now() - started;
   await Promise.all(pages.map((page) => page.close()));
   return { ms, events: results.reduce((sum, r) => sum + r.events, 0) };

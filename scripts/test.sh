@@ -52,11 +52,14 @@ step() {
 # beyond wasm-bindgen-test's default limit of 20 s per run.
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}"
 
+# A test that hangs fails after this long instead of holding the run to CI's limit.
+node_test=(node --test --test-reporter=spec --test-timeout=600000)
+
 step "cargo test (native)" cargo test
 step "wasm tests in Node" wasm-pack test --node --mode no-install
 step "wasm tests in headless Chromium" wasm-pack test --headless --chrome --mode no-install
 step "build the package (pkg/)" scripts/build.sh
-step "JS tests of the package (tests/js)" node --test --test-reporter=spec tests/js/*.test.mjs
+step "JS tests of the package (tests/js)" "${node_test[@]}" tests/js/*.test.mjs
 # Each live test file starts its own Synapse (installed into .cache/synapse-venv on first use).
 if [ "${SKIP_LIVE:-0}" = 1 ]; then
   skipped+=("live tests skipped (SKIP_LIVE=1)")
@@ -64,12 +67,12 @@ if [ "${SKIP_LIVE:-0}" = 1 ]; then
   echo "==> ${skipped[-1]}"
 else
   step "live tests against Synapse (tests/live)" \
-    node --test --test-reporter=spec tests/live/*.test.mjs
+    "${node_test[@]}" tests/live/*.test.mjs
 fi
 step "TypeScript check of the types (tests/types)" tsc --noEmit -p tests/types
-step "pack test (tests/pack)" node --test --test-reporter=spec tests/pack/*.test.mjs
+step "pack test (tests/pack)" "${node_test[@]}" tests/pack/*.test.mjs
 if [ ${#e2e_tests[@]} -gt 0 ]; then
-  step "demo end-to-end test (tests/e2e)" node --test --test-reporter=spec "${e2e_tests[@]}"
+  step "demo end-to-end test (tests/e2e)" "${node_test[@]}" "${e2e_tests[@]}"
 fi
 
 summary

@@ -991,3 +991,42 @@ async fn futures_join<A: std::future::Future, B: std::future::Future>(
     .await
 }
 replication_tests!(indexeddb_store);
+
+/// Polls `future`, growing the wasm memory by a page each time it waits: a view of wasm memory
+/// kept by JavaScript across a wait is then detached, as it is when another call made meanwhile
+/// (another tab's message, a subscriber's read) grows the memory.
+async fn growing_memory_while<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(|cx| {
+        let poll = future.as_mut().poll(cx);
+        if poll.is_pending() {
+            core::arch::wasm32::memory_grow(0, 1);
+        }
+        poll
+    })
+    .await
+}
+
+/// A chunk's write hands its events' texts to JavaScript, which places them once the write's
+/// transaction has checked what it was planned on: a wasm memory grown meanwhile leaves every
+/// event of the chunk its own text, read back as it was given.
+#[wasm_bindgen_test]
+async fn a_memory_grown_during_a_write_leaves_every_event_its_own_text() {
+    let store = EventStore::open(indexeddb_store().await, "tab-1").await.unwrap();
+    let room = pdus_rooms().into_iter().find(|room| room["name"] == "v12").unwrap();
+    let before = core::arch::wasm32::memory_size(0);
+    growing_memory_while(persist(&store, pdus_of(&room), false)).await;
+    assert!(core::arch::wasm32::memory_size(0) > before);
+    let mut checked = 0;
+    for event in room["events"].as_array().unwrap() {
+        let id = event_id(event["event_id"].as_str().unwrap());
+        let stored = store.event(&id).await.unwrap().expect("stored");
+        let json: JsonValue =
+            ruma_common::CanonicalJsonValue::Object(stored.pdu.to_json_with_ids()).into();
+        for (key, value) in event["pdu"].as_object().unwrap() {
+            assert_eq!(&json[key], value, "{id}: {key}");
+        }
+        checked += 1;
+    }
+    assert!(checked > 10, "{checked}");
+}

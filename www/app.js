@@ -91,13 +91,12 @@ async function openAccount(account) {
 }
 
 /** Another tab of this page storing into the account's store (syncing, accepting an invite)
- *  shows here without a reload: the rooms its rows touch are drawn again, once per burst. */
+ *  shows here without a reload: the rooms it changed are drawn again, once per burst. (Those
+ *  this tab changed too: drawing a room twice is cheaper than telling them apart.) */
 function followOtherTabs(account) {
   const changed = new Set();
-  account.store.subscribe((rows) => {
-    for (const row of rows) {
-      if (row.instanceName !== account.store.instanceName) changed.add(row.roomId);
-    }
+  account.store.subscribe((rows, rooms) => {
+    for (const roomId of rooms) changed.add(roomId);
     if (changed.size === 0 || account.refreshQueued) return;
     account.refreshQueued = true;
     setTimeout(() => {
@@ -486,10 +485,15 @@ async function loadPanelBody(account, preview) {
   await app.panel.timeline?.start();
 }
 
-/** The open room took new events, or its preview changed: header and state again, new events appended. */
+/** The open room took new events, or its preview changed: header and state again, new events appended.
+ *  A panel whose body is still loading is loaded again (this refresh makes that load stale). */
 async function refreshPanel(preview) {
   const account = currentAccount();
   renderPanelHeader(preview);
+  if (!app.panel.body.querySelector('[data-testid="room-state"]')) {
+    await loadPanelBody(account, preview);
+    return;
+  }
   const timeline = app.panel.timeline;
   const generation = ++app.panelGeneration;
   const received = isReceived(preview);

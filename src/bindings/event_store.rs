@@ -674,23 +674,25 @@ impl JsEventStore {
         to_js(&with_store!(&*backend, store => store.stream_positions()))
     }
 
-    /// Calls `callback(rows)` with every event stored from now on, by this tab or another, as
-    /// `ReplicationRow`s: each once, in increasing `streamOrdering`, never past `currentToken()`,
-    /// and only after every cache the event made stale was dropped. An exception `callback`
-    /// throws is reported, and the rows still reach the other subscribers. Returns the function
-    /// that unsubscribes.
+    /// Calls `callback(rows, rooms)` with every event stored from now on, by this tab or another,
+    /// as `ReplicationRow`s: each once, in increasing `streamOrdering`, never past
+    /// `currentToken()`, and only after every cache the event made stale was dropped. `rooms`
+    /// lists the rooms whose stored data changed since the last call, those of chunks that
+    /// stored no event included (an invite or a knock received as stripped state): `rows` is then
+    /// empty. An exception `callback` throws is reported, and the rows still reach the other
+    /// subscribers. Returns the function that unsubscribes.
     ///
     /// @throws {PrejoinError} `STORE_CLOSED`.
     #[wasm_bindgen(unchecked_return_type = "() => void")]
     pub fn subscribe(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "(rows: ReplicationRow[]) => void")]
+        #[wasm_bindgen(unchecked_param_type = "(rows: ReplicationRow[], rooms: string[]) => void")]
         callback: js_sys::Function,
     ) -> Result<JsValue, JsValue> {
         let backend = self.backend()?;
-        let subscriber: Subscriber = Rc::new(move |rows: &[ReplicationRow]| {
-            if let Ok(rows) = to_js(&rows) {
-                call_subscriber(&callback, &rows);
+        let subscriber: Subscriber = Rc::new(move |rows: &[ReplicationRow], rooms: &[String]| {
+            if let (Ok(rows), Ok(rooms)) = (to_js(&rows), to_js(&rooms)) {
+                call_subscriber(&callback, &rows, &rooms);
             }
         });
         let key = with_store!(&*backend, store => store.subscribe(subscriber));

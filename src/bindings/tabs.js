@@ -60,9 +60,9 @@ export function setTimer(callback, milliseconds) {
   setTimeout(callback, milliseconds);
 }
 
-export function callSubscriber(callback, rows) {
+export function callSubscriber(callback, rows, rooms) {
   try {
-    callback(rows);
+    callback(rows, rooms);
   } catch (error) {
     if (typeof globalThis.reportError === "function") globalThis.reportError(error);
     else setTimeout(() => {

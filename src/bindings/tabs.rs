@@ -78,7 +78,7 @@ extern "C" {
 
     /// Calls a subscriber; what it throws is reported (`reportError`), not thrown here.
     #[wasm_bindgen(js_name = callSubscriber)]
-    pub(super) fn call_subscriber(callback: &js_sys::Function, rows: &JsValue);
+    pub(super) fn call_subscriber(callback: &js_sys::Function, rows: &JsValue, rooms: &JsValue);
 }
 
 /// A store's link to the other tabs of its database.
@@ -149,18 +149,23 @@ impl Tabs {
         }
     }
 
+    /// Applies a message. A writer that joined and was not known here is watched, and told
+    /// that this one is there too (it opened after this one announced itself); one that is
+    /// known already gets no answer, so the answers stop.
     fn receive(self: &Rc<Self>, text: &str) {
         let Some(store) = self.store.upgrade() else { return };
         if let Some(writer) = store.receive(text) {
-            self.watch(&writer);
+            if self.watch(&writer) {
+                store.announce_joined();
+            }
         }
     }
 
     /// Watches a writer that joined: once its liveness lock is free, it commits nothing more,
-    /// and a hole it left is read back at once.
-    fn watch(self: &Rc<Self>, writer: &str) {
+    /// and a hole it left is read back at once. Returns whether it was not watched yet.
+    fn watch(self: &Rc<Self>, writer: &str) -> bool {
         if self.watched.borrow().contains_key(writer) {
-            return;
+            return false;
         }
         let (tabs, name) = (Rc::downgrade(self), writer.to_owned());
         let on_left = Closure::once_into_js(move || {
@@ -173,6 +178,7 @@ impl Tabs {
         });
         let stop = watch_writer(&self.database, writer, &on_left);
         self.watched.borrow_mut().insert(writer.to_owned(), stop);
+        true
     }
 }
 

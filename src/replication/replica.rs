@@ -1,7 +1,7 @@
 //! One tab's copy of the events stream: the rows it holds back until the ids below them are
 //! known, and the subscribers it hands them to.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
 use std::rc::Rc;
 
@@ -34,8 +34,9 @@ pub struct ReplicationStats {
     pub store_reads: u64,
 }
 
-/// A subscriber's callback: handed each row once, in increasing stream order.
-pub type Subscriber = Rc<dyn Fn(&[ReplicationRow])>;
+/// A subscriber's callback: handed each row once, in increasing stream order, with the rooms
+/// whose stored data changed since its last call (see [`Due`]).
+pub type Subscriber = Rc<dyn Fn(&[ReplicationRow], &[String])>;
 
 /// The events stream as this tab knows it, and who it hands rows to.
 ///
@@ -98,7 +99,7 @@ impl Replica {
             self.tracker.committed(first..=last);
         }
         self.stats.messages_sent += 1;
-        self.hold(handed, chunk.rows)
+        self.hold(handed, chunk.rows, chunk.invalidate.rooms)
     }
 
     /// Another tab (`writer`) committed `chunk`; its invalidations were applied already.
@@ -109,7 +110,7 @@ impl Replica {
         }
         self.stats.chunks_received += 1;
         self.stats.invalidations += chunk.invalidate.len() as u64;
-        self.hold(handed, chunk.rows)
+        self.hold(handed, chunk.rows, chunk.invalidate.rooms)
     }
 
     /// A catch-up read `rows` (every live event above the current token, up to the id
@@ -120,7 +121,8 @@ impl Replica {
             rows.iter().map(|row| (row.instance_name.clone(), row.stream_ordering)).collect();
         self.tracker.caught_up(known_to, found);
         self.stats.catch_ups += 1;
-        self.hold(handed, rows)
+        let rooms = rows.iter().map(|row| row.room_id.clone()).collect();
+        self.hold(handed, rows, rooms)
     }
 
     /// A writer opened the store.
@@ -178,8 +180,8 @@ impl Replica {
 
     /// Holds `rows` (those above `handed`, the current token before the tracker learnt of them:
     /// rows up to it were handed over already), then takes out every held row the current token
-    /// has reached.
-    fn hold(&mut self, handed: i64, rows: Vec<ReplicationRow>) -> Due {
+    /// has reached, to be handed over with `rooms`, the rooms the chunk changed.
+    fn hold(&mut self, handed: i64, rows: Vec<ReplicationRow>, rooms: BTreeSet<String>) -> Due {
         for row in rows {
             if row.stream_ordering > handed {
                 self.held.entry(row.stream_ordering).or_insert(row);
@@ -191,27 +193,33 @@ impl Replica {
             std::mem::replace(&mut self.held, later).into_values().collect();
         self.stats.rows_delivered += rows.len() as u64;
         let subscribers = self.subscribers.iter().map(|(_, callback)| callback.clone()).collect();
-        Due { rows, subscribers }
+        Due { rows, rooms: rooms.into_iter().collect(), subscribers }
     }
 }
 
-/// Rows due to the subscribers, and the subscribers as they were when the rows became due.
-/// Called once the caller holds no borrow of the replica: a subscriber may call back into the
-/// store.
+/// Rows due to the subscribers, the rooms a chunk changed, and the subscribers as they were
+/// when the rows became due. Called once the caller holds no borrow of the replica: a
+/// subscriber may call back into the store.
+///
+/// The rooms are told apart from the rows because a chunk can change a room without taking an
+/// id: an invite or a knock received as stripped state holds no whole event to give a stream
+/// ordering to, yet a tab drawing its room list must draw it again. A room can be named before
+/// the rows of it that are held back for ids below them.
 #[must_use = "the rows are handed over only by `Due::deliver`"]
 pub struct Due {
     rows: Vec<ReplicationRow>,
+    rooms: Vec<String>,
     subscribers: Vec<Subscriber>,
 }
 
 impl Due {
-    /// Hands the rows to every subscriber, in order, once.
+    /// Hands the rows and rooms to every subscriber, in order, once.
     pub fn deliver(self) {
-        if self.rows.is_empty() {
+        if self.rows.is_empty() && self.rooms.is_empty() {
             return;
         }
         for subscriber in &self.subscribers {
-            subscriber(&self.rows);
+            subscriber(&self.rows, &self.rooms);
         }
     }
 

@@ -14,7 +14,7 @@ use ruma_common::CanonicalJsonValue;
 use serde_json::Value as JsonValue;
 
 use super::conformance::{all_pdus_interleaved, check_pdus_rooms};
-use super::event_id;
+use super::{event_id, fixture};
 
 /// Expands to one test per behaviour of the replication suite, each on a fresh backend from
 /// `$make_store`.
@@ -36,6 +36,7 @@ macro_rules! replication_tests {
         $crate::replication_tests!($make_store;
             tabs_hand_every_row_once_in_order,
             an_unreadable_message_is_a_gap,
+            an_invite_reaches_the_other_tabs_as_its_room,
         );
     };
 }
@@ -70,6 +71,7 @@ struct Tab<S: Store> {
     name: String,
     store: EventStore<S>,
     rows: Rc<RefCell<Vec<ReplicationRow>>>,
+    rooms: Rc<RefCell<Vec<String>>>,
 }
 
 async fn open_tabs<S: Store + Copy>(
@@ -82,12 +84,13 @@ async fn open_tabs<S: Store + Copy>(
         let store = EventStore::open(backend, *name).await.unwrap();
         store.link(Rc::new(Link { name: (*name).to_owned(), channel: channel.clone() }));
         store.announce_joined();
-        let rows = Rc::new(RefCell::new(Vec::new()));
-        let handed = rows.clone();
-        store.subscribe(Rc::new(move |rows: &[ReplicationRow]| {
-            handed.borrow_mut().extend_from_slice(rows)
+        let (rows, rooms) = (Rc::new(RefCell::new(Vec::new())), Rc::new(RefCell::new(Vec::new())));
+        let (handed, named) = (rows.clone(), rooms.clone());
+        store.subscribe(Rc::new(move |rows: &[ReplicationRow], rooms: &[String]| {
+            handed.borrow_mut().extend_from_slice(rows);
+            named.borrow_mut().extend_from_slice(rooms);
         }));
-        tabs.push(Tab { name: (*name).to_owned(), store, rows });
+        tabs.push(Tab { name: (*name).to_owned(), store, rows, rooms });
     }
     tabs
 }
@@ -222,6 +225,42 @@ pub async fn an_unreadable_message_is_a_gap(backend: impl Store) {
     tab.store.catch_up().await.unwrap();
     assert!(!tab.store.needs_catch_up());
     assert!(tab.rows.borrow().is_empty());
+}
+
+/// Bob's responses up to the recorded series' first invites hold them, received as stripped state:
+/// no whole event, so no row. The tab that did not store them is still told their rooms, and
+/// previews them as invites from what the other tab stored.
+pub async fn an_invite_reaches_the_other_tabs_as_its_room(backend: impl Store) {
+    let backend = &backend;
+    let channel = Rc::new(Channel::default());
+    let tabs = open_tabs(backend, &["tab-a", "tab-b"], &channel).await;
+    channel.deliver(&tabs, |_, _| false);
+    let series = fixture("sync-series.json");
+    let bob = series["users"]["bob"].as_str().unwrap();
+    let steps = &series["steps"].as_array().unwrap()[..2];
+    let mut invites = BTreeSet::new();
+    for sync in steps.iter().flat_map(|step| step["syncs"]["bob"].as_array().unwrap()) {
+        let response = &sync["response"];
+        invites.extend(
+            response["rooms"]["invite"].as_object().into_iter().flatten().map(|(id, _)| id.clone()),
+        );
+        tabs[0].store.ingest_sync(response, bob, |_, _| {}).await.unwrap();
+    }
+    assert_eq!(invites.len(), 5, "bob's five invites of the first step");
+    channel.deliver(&tabs, |_, _| false);
+    let tab_b = &tabs[1];
+    let named: BTreeSet<String> = tab_b.rooms.borrow().iter().cloned().collect();
+    assert!(invites.is_subset(&named), "{named:?}");
+    let rows = tab_b.rows.borrow().clone();
+    assert!(rows.iter().all(|row| !invites.contains(&row.room_id)), "no row of an invite");
+    let previews = tab_b.store.room_previews(bob).await.unwrap();
+    let invited: BTreeSet<String> = previews
+        .iter()
+        .map(|preview| serde_json::to_value(preview).unwrap())
+        .filter(|preview| preview["membership"] == "invite")
+        .map(|preview| preview["roomId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(invited, invites);
 }
 
 /// The first and last id of a chunk message that took ids.

@@ -23,6 +23,9 @@ export function prng(seed) {
   };
 }
 
+/** The one account every tab syncs (a store holds one user's /sync). */
+export const ACCOUNT = "@tabs:example.org";
+
 export const userOf = (writer) => `@${writer}:example.org`;
 
 /** A client-format event maker whose event ids (`$` and 43 characters) start with `tag`. */
@@ -56,7 +59,7 @@ export function room(event, creator, members, name, messages) {
 }
 
 export const SHARED_ID = "!shared:example.org";
-export const shared = room(eventMaker("shared"), userOf("tab-a"), WRITERS.map(userOf), "Shared", SHARED_MESSAGES);
+export const shared = room(eventMaker("shared"), ACCOUNT, WRITERS.map(userOf), "Shared", SHARED_MESSAGES);
 
 /**
  * A writer's /sync responses: its rooms' state blocks in the first, their messages (and the
@@ -67,7 +70,7 @@ export function syncResponses(writer, random, { rooms: count, messages }) {
   const event = eventMaker(writer.replace("-", ""));
   const rooms = Array.from({ length: count }, (_, r) => ({
     roomId: `!${writer}-${r}:example.org`,
-    ...room(event, userOf(writer), [userOf(writer)], `${writer} room ${r}`, messages),
+    ...room(event, ACCOUNT, [ACCOUNT], `${writer} room ${r}`, messages),
     sent: 0,
   }));
   rooms.push({ roomId: SHARED_ID, ...shared, sent: 0 });

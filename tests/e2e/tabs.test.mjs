@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { chromium } from "playwright-core";
 
 import { CHROMIUM, CHROMIUM_ARGS, ROOT, loadPackage, serveStatic, stopServer } from "./harness.mjs";
-import { WRITERS, pduBatches, pdus, prng, shared, syncResponses, userOf } from "./tabs-data.mjs";
+import { ACCOUNT, WRITERS, pduBatches, pdus, prng, shared, syncResponses } from "./tabs-data.mjs";
 
 const WWW = join(ROOT, "www");
 const DATABASE = "tabs-test";
@@ -77,13 +77,13 @@ test("three tabs store every event once; every tab's subscriber gets rows 1..N o
           ]).then(([state, previews]) => ({
             eventId: row.eventId,
             state: state.map((e) => e.event_id),
-            name: previews.find((p) => p.roomId === row.roomId)?.name ?? null,
+            name: previews.find((p) => p.roomId === row.roomId)?.displayName ?? null,
             expected: row.event.content.name,
           })),
         );
       }
     });
-  }, userOf("tab-a"));
+  }, ACCOUNT);
 
   const results = await Promise.all(
     writers.map((page, index) => {
@@ -109,7 +109,7 @@ test("three tabs store every event once; every tab's subscriber gets rows 1..N o
           }
           return persisted;
         },
-        { responses: syncResponses(WRITERS[index], random, { rooms: ROOMS, messages: MESSAGES }), batches: pduBatches(random), ownUserId: userOf(WRITERS[index]) },
+        { responses: syncResponses(WRITERS[index], random, { rooms: ROOMS, messages: MESSAGES }), batches: pduBatches(random), ownUserId: ACCOUNT },
       );
     }),
   );

@@ -518,7 +518,8 @@ impl IndexedDbStore {
         let rebased = std::rc::Rc::new(RefCell::new(None));
         let rebase = rebase_callback(plan.clone(), writer.to_owned(), rebased.clone());
         let db = self.db()?;
-        let promise = write_chunk(db.as_ref(), &json, &texts.texts, &texts.ends, &check, &rebase);
+        let ends = js_sys::Uint32Array::from(texts.ends.as_slice());
+        let promise = write_chunk(db.as_ref(), &json, &texts.texts, &ends, &check, &rebase);
         wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
         if let Some(written) = rebased.borrow_mut().take() {
             *plan = written;
@@ -745,7 +746,9 @@ extern "C" {
         db: &JsValue,
         json: &str,
         texts: &str,
-        ends: &[u32],
+        // A copy: a `&[u32]` would reach JavaScript as a view of wasm memory, kept across the
+        // transaction's first reads, and detached by any call that grows the memory meanwhile.
+        ends: &js_sys::Uint32Array,
         check: &JsValue,
         rebase: &wasm_bindgen::closure::Closure<
             dyn FnMut(f64, f64, f64) -> Result<js_sys::Array, JsValue>,
