@@ -12,6 +12,9 @@
 //    chunks of 1–30 events), stored by one tab after the other's data, against 3 tabs storing
 //    their own at once, each into a fresh database. Ratio: 3 tabs' time / 1 tab's time (target
 //    <= 1: three writers together at least as fast as one).
+// 3. what `stream_positions` costs: its upkeep is one put of a small row in each chunk's
+//    transaction. Raw IndexedDB, one page: --chunks transactions of 6 event-sized records and
+//    the `sequences` row, with and without that put, alternated. Ratio: with / without.
 
 import { chromium } from "playwright-core";
 
@@ -120,8 +123,56 @@ async function writers(concurrent) {
   return { ms, events: results.reduce((sum, r) => sum + r.events, 0) };
 }
 
+/** Raw IndexedDB: the time of --chunks chunk transactions with and without a `stream_positions`
+ *  put, alternated run by run, as [withMs[], withoutMs[]]. */
+async function positionsUpkeep() {
+  const page = await loadPackage(await context.newPage(), base);
+  const times = await page.evaluate(async ({ chunks, runs }) => {
+    const open = (name) => new Promise((resolve, reject) => {
+      const request = indexedDB.open(name, 1);
+      request.onupgradeneeded = () => {
+        request.result.createObjectStore("events", { keyPath: "event_id" });
+        request.result.createObjectStore("sequences", { keyPath: "name" });
+        request.result.createObjectStore("stream_positions", { keyPath: "instance_name" });
+      };
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const body = "x".repeat(900);
+    const run = async (db, withPositions) => {
+      const started = performance.now();
+      let id = 0;
+      for (let chunk = 0; chunk < chunks; chunk++) {
+        const stores = withPositions ? ["events", "sequences", "stream_positions"] : ["events", "sequences"];
+        await new Promise((resolve, reject) => {
+          const tx = db.transaction(stores, "readwrite");
+          for (let k = 0; k < 6; k++) {
+            id += 1;
+            tx.objectStore("events").put({ event_id: `$e${id}`, stream_ordering: id, json: body });
+          }
+          tx.objectStore("sequences").put({ name: "events", last_value: id });
+          if (withPositions) tx.objectStore("stream_positions").put({ instance_name: "tab-a", stream_id: id });
+          tx.oncomplete = resolve;
+          tx.onabort = () => reject(tx.error);
+        });
+      }
+      return performance.now() - started;
+    };
+    const withMs = [];
+    const withoutMs = [];
+    for (let r = 0; r < runs; r++) {
+      withoutMs.push(await run(await open(`bench-raw-without-${r}`), false));
+      withMs.push(await run(await open(`bench-raw-with-${r}`), true));
+    }
+    return [withMs, withoutMs];
+  }, { chunks: opts.chunks, runs: opts.runs + 1 });
+  await page.close();
+  return times;
+}
+
 try {
   const lat = await latency();
+  const [withPositions, withoutPositions] = await positionsUpkeep();
   const one = [];
   const three = [];
   for (let run = 0; run < opts.runs; run++) {
@@ -138,6 +189,10 @@ try {
   console.log(`  ${events} events, 1 tab:  ${oneMs} ms (${Math.round(events / oneMs * 1000)} events/s), runs ${one.map((r) => r.ms).join(", ")}`);
   console.log(`  ${three[0].events} events, 3 tabs at once: ${threeMs} ms (${Math.round(three[0].events / threeMs * 1000)} events/s), runs ${three.map((r) => r.ms).join(", ")}`);
   console.log(`  3 tabs / 1 tab: ${(threeMs / oneMs).toFixed(2)}x the time (target <= 1: ${threeMs <= oneMs ? "PASS" : "MISS"})`);
+  const [withMs, withoutMs] = [median(withPositions), median(withoutPositions)];
+  console.log(`  stream_positions upkeep (raw IndexedDB, ${opts.chunks} chunk transactions): ` +
+    `with ${withMs.toFixed(0)} ms, without ${withoutMs.toFixed(0)} ms: ${(withMs / withoutMs).toFixed(2)}x ` +
+    `(runs with ${withPositions.map((ms) => ms.toFixed(0)).join(", ")}; without ${withoutPositions.map((ms) => ms.toFixed(0)).join(", ")})`);
 } finally {
   await browser.close();
   await stopServer(server);

@@ -5,23 +5,14 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { ROOT } from "./harness.mjs";
+import { ROOT, loadPackage } from "./harness.mjs";
 
 export const WRITERS = ["tab-a", "tab-b", "tab-c"];
 const SHARED_MESSAGES = 200;
 export const pdus = JSON.parse(readFileSync(join(ROOT, "tests/fixtures/synapse-1.163.2/pdus.json"), "utf8"));
 
-/** mulberry32, seeded: the chunk sizes of each page. */
-export function prng(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, seeded: the chunk sizes of each page (the bench's generator). */
+export { prng } from "../../bench/sync-data.mjs";
 
 /** The one account every tab syncs (a store holds one user's /sync). */
 export const ACCOUNT = "@tabs:example.org";
@@ -108,3 +99,14 @@ export function pduBatches(random) {
   return batches;
 }
 
+/** A new page of `context` with the package loaded (from `base`), the store `database` open as
+ *  `instanceName`, and a subscriber that keeps every row it is handed (as `globalThis.rows`). */
+export async function openTab(context, base, database, instanceName) {
+  const page = await loadPackage(await context.newPage(), base);
+  await page.evaluate(async ({ database, instanceName }) => {
+    globalThis.store = await prejoin.EventStore.open({ name: database, instanceName });
+    globalThis.rows = [];
+    store.subscribe((rows) => globalThis.rows.push(...rows));
+  }, { database, instanceName });
+  return page;
+}

@@ -11,8 +11,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-import { CHROMIUM, CHROMIUM_ARGS, ROOT, loadPackage, serveStatic, stopServer } from "./harness.mjs";
-import { ACCOUNT, prng, syncResponses } from "./tabs-data.mjs";
+import { CHROMIUM, CHROMIUM_ARGS, ROOT, serveStatic, stopServer } from "./harness.mjs";
+import { ACCOUNT, openTab as tabsOpenTab, prng, syncResponses } from "./tabs-data.mjs";
 
 const WWW = join(ROOT, "www");
 const IDLE_MS = 30_000;
@@ -34,16 +34,7 @@ after(async () => {
   await stopServer(server);
 });
 
-/** A page with the store `database` open as `instanceName`, keeping the rows it is handed. */
-async function openTab(database, instanceName) {
-  const page = await loadPackage(await context.newPage(), base);
-  await page.evaluate(async ({ database, instanceName }) => {
-    globalThis.store = await prejoin.EventStore.open({ name: database, instanceName });
-    globalThis.rows = [];
-    store.subscribe((rows) => globalThis.rows.push(...rows));
-  }, { database, instanceName });
-  return page;
-}
+const openTab = (database, instanceName) => tabsOpenTab(context, base, database, instanceName);
 
 /** Ingests `responses` in the page one after the other, `pauseMs` apart; resolves to the ids
  *  stored. */

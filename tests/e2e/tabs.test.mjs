@@ -14,7 +14,9 @@ import { join } from "node:path";
 import { chromium } from "playwright-core";
 
 import { CHROMIUM, CHROMIUM_ARGS, ROOT, loadPackage, serveStatic, stopServer } from "./harness.mjs";
-import { ACCOUNT, WRITERS, pduBatches, pdus, prng, shared, syncResponses } from "./tabs-data.mjs";
+import {
+  ACCOUNT, WRITERS, openTab as tabsOpenTab, pduBatches, pdus, prng, shared, syncResponses,
+} from "./tabs-data.mjs";
 
 const WWW = join(ROOT, "www");
 const DATABASE = "tabs-test";
@@ -44,17 +46,7 @@ after(async () => {
   await stopServer(server);
 });
 
-/** A page of the origin with the package loaded, its store open, and a subscriber that keeps
- *  every row it is handed (as `globalThis.rows`). */
-async function openTab(instanceName) {
-  const page = await loadPackage(await context.newPage(), base);
-  await page.evaluate(async ({ name, instanceName }) => {
-    globalThis.store = await prejoin.EventStore.open({ name, instanceName });
-    globalThis.rows = [];
-    store.subscribe((rows) => globalThis.rows.push(...rows));
-  }, { name: DATABASE, instanceName });
-  return page;
-}
+const openTab = (instanceName) => tabsOpenTab(context, base, DATABASE, instanceName);
 
 /** Waits until the page's current token is `token` (or fails after 30 s). */
 async function untilToken(page, token) {
