@@ -8,14 +8,20 @@
 // 1. replication latency: tab A ingests --chunks /sync responses of one room and 5 new events
 //    each; for each chunk, the time from A's own subscriber being handed it (right after the
 //    commit) to tab B's subscriber being handed it. Median and p99; target p99 < 50 ms.
-// 2. what several writers cost: --events events per writer for 3 writers (rooms of their own,
-//    chunks of 1–30 events), stored by one tab after the other's data, against 3 tabs storing
-//    their own at once, each into a fresh database. Ratio: 3 tabs' time / 1 tab's time (target
-//    <= 1: three writers together at least as fast as one).
+// 2. what several writers cost: --events events per writer for 3 writers, stored by one tab one
+//    writer's data after the other's, against 3 tabs storing their own at once, each into a
+//    fresh database. Ratio: 3 tabs' time / 1 tab's time (target <= 1: three writers together at
+//    least as fast as one). Twice: `persistEvents` of a PDU room of each writer's own
+//    (`cargo run --example bench_rooms`, cached in target/bench/) in batches of 1–30 events, and
+//    `ingestSync` of /sync responses of 10 rooms of each writer's own and a room all share
+//    (responses of one account are stored one at a time across tabs: see the README).
 // 3. what `stream_positions` costs: its upkeep is one put of a small row in each chunk's
 //    transaction. Raw IndexedDB, one page: --chunks transactions of 6 event-sized records and
 //    the `sequences` row, with and without that put, alternated. Ratio: with / without.
 
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { chromium } from "playwright-core";
 
 import { CHROMIUM, CHROMIUM_ARGS, ROOT, loadPackage, serveStatic, stopServer } from "../tests/e2e/harness.mjs";
@@ -100,27 +106,77 @@ async function latency() {
   return latencies;
 }
 
-async function writers(concurrent) {
+/** A PDU room of --events (+ a few) events for each writer, from the conformance suite's
+ *  synthetic rooms (room version 10, ids computed), generated once into target/bench/. */
+function pduRooms() {
+  const specs = [0, 1, 2].map((i) => `messages:${opts.events + i}`);
+  const dir = join(ROOT, "target", "bench");
+  const file = join(dir, `rooms-${specs.join("-").replaceAll(":", "")}.json`);
+  if (!existsSync(file)) {
+    mkdirSync(dir, { recursive: true });
+    const out = spawnSync("cargo", ["run", "-q", "--release", "--example", "bench_rooms", "--", ...specs], {
+      cwd: ROOT, maxBuffer: 1 << 30, stdio: ["ignore", "pipe", "inherit"],
+    });
+    if (out.status !== 0) throw new Error("cargo run --example bench_rooms failed");
+    writeFileSync(file, out.stdout);
+  }
+  return JSON.parse(readFileSync(file, "utf8")).rooms.map((room) => room.events);
+}
+
+/** Persists `events` in the page in batches of 1–30 (seeded); resolves to the events stored. */
+function persist(page, events, seed) {
+  return page.evaluate(async ({ events, seed }) => {
+    let state = seed;
+    const next = () => {
+      state = (state * 1103515245 + 12345) % 2147483648;
+      return 1 + (state % 30);
+    };
+    let stored = 0;
+    for (let at = 0; at < events.length;) {
+      const batch = events.slice(at, at + next());
+      at += batch.length;
+      const result = await store.persistEvents(batch);
+      for (const room of result.rooms) stored += room.persisted.length;
+    }
+    return { events: stored };
+  }, { events, seed });
+}
+
+/** Each writer's data stored by one tab in turn, or by three tabs at once; the time and the
+ *  events stored. */
+async function writers(concurrent, store) {
   const database = `bench-tabs-${++databases}`;
   const names = ["w1", "w2", "w3"];
-  const messages = Math.round(opts.events / 10) - 4;
-  const data = names.map((name, i) => syncResponses(name, prng(11 + i), { rooms: 10, messages }));
-  if (!concurrent) {
-    const page = await openTab(database, "one");
-    const started = Date.now();
-    let events = 0;
-    for (const [i, name] of names.entries()) events += (await ingest(page, data[i], ACCOUNT)).events;
-    const ms = Date.now() - started;
-    await page.close();
-    return { ms, events };
-  }
   const pages = [];
-  for (const name of names) pages.push(await openTab(database, name));
+  for (const name of concurrent ? names : ["one"]) pages.push(await openTab(database, name));
   const started = Date.now();
-  const results = await Promise.all(pages.map((page, i) => ingest(page, data[i], ACCOUNT)));
+  const results = concurrent
+    ? await Promise.all(names.map((_, i) => store(pages[i], i)))
+    : [await store(pages[0], 0), await store(pages[0], 1), await store(pages[0], 2)];
   const ms = Date.now() - started;
   await Promise.all(pages.map((page) => page.close()));
   return { ms, events: results.reduce((sum, r) => sum + r.events, 0) };
+}
+
+/** The 1-tab and 3-tab runs of `store`, alternated, as {one, three} lists. */
+async function compareWriters(store) {
+  const one = [];
+  const three = [];
+  for (let run = 0; run < opts.runs; run++) {
+    one.push(await writers(false, store));
+    three.push(await writers(true, store));
+  }
+  return { one, three };
+}
+
+function printWriters(what, { one, three }) {
+  const oneMs = median(one.map((r) => r.ms));
+  const threeMs = median(three.map((r) => r.ms));
+  const rate = (events, ms) => Math.round(events / ms * 1000);
+  console.log(`  ${what}: ${one[0].events} events, 1 tab ${oneMs} ms (${rate(one[0].events, oneMs)} events/s; runs ` +
+    `${one.map((r) => r.ms).join(", ")}), 3 tabs at once ${threeMs} ms (${rate(three[0].events, threeMs)} events/s; runs ` +
+    `${three.map((r) => r.ms).join(", ")})`);
+  console.log(`    3 tabs / 1 tab: ${(threeMs / oneMs).toFixed(2)}x the time (target <= 1: ${threeMs <= oneMs ? "PASS" : "MISS"})`);
 }
 
 /** Raw IndexedDB: the time of --chunks chunk transactions with and without a `stream_positions`
@@ -172,23 +228,18 @@ async function positionsUpkeep() {
 
 try {
   const lat = await latency();
+  const rooms = pduRooms();
+  const persisted = await compareWriters((page, i) => persist(page, rooms[i], 11 + i));
+  const messages = Math.round(opts.events / 10) - 4;
+  const data = ["w1", "w2", "w3"].map((name, i) => syncResponses(name, prng(11 + i), { rooms: 10, messages }));
+  const synced = await compareWriters((page, i) => ingest(page, data[i], ACCOUNT));
   const [withPositions, withoutPositions] = await positionsUpkeep();
-  const one = [];
-  const three = [];
-  for (let run = 0; run < opts.runs; run++) {
-    one.push(await writers(false));
-    three.push(await writers(true));
-  }
-  const oneMs = median(one.map((r) => r.ms));
-  const threeMs = median(three.map((r) => r.ms));
-  const events = one[0].events;
   console.log("\nSeveral tabs (headless Chromium, IndexedDB)\n");
   console.log(`  replication latency, ${lat.length} chunks A -> B: median ${median(lat).toFixed(1)} ms, ` +
     `p99 ${percentile(lat, 0.99).toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms  ` +
     `(target p99 < 50 ms: ${percentile(lat, 0.99) < 50 ? "PASS" : "MISS"})`);
-  console.log(`  ${events} events, 1 tab:  ${oneMs} ms (${Math.round(events / oneMs * 1000)} events/s), runs ${one.map((r) => r.ms).join(", ")}`);
-  console.log(`  ${three[0].events} events, 3 tabs at once: ${threeMs} ms (${Math.round(three[0].events / threeMs * 1000)} events/s), runs ${three.map((r) => r.ms).join(", ")}`);
-  console.log(`  3 tabs / 1 tab: ${(threeMs / oneMs).toFixed(2)}x the time (target <= 1: ${threeMs <= oneMs ? "PASS" : "MISS"})`);
+  printWriters("persistEvents, a room of each writer's own", persisted);
+  printWriters("ingestSync, rooms of each writer's own and one shared", synced);
   const [withMs, withoutMs] = [median(withPositions), median(withoutPositions)];
   console.log(`  stream_positions upkeep (raw IndexedDB, ${opts.chunks} chunk transactions): ` +
     `with ${withMs.toFixed(0)} ms, without ${withoutMs.toFixed(0)} ms: ${(withMs / withoutMs).toFixed(2)}x ` +
