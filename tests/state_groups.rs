@@ -621,3 +621,31 @@ fn bad_input_is_an_error_and_changes_nothing() {
     let planned = last.plan(&eid("create"), &[], &empty, &empty).unwrap();
     assert_eq!(planned.state_group, MAX_STATE_GROUP_ID);
 }
+
+/// A chunk's write rebased after other writers' groups: the groups it planned (from id 6 on)
+/// move as far, those before stay, and every event keeps its state through the moved chain, and
+/// planning goes on from the ids after the moved ones.
+#[test]
+fn planned_groups_move_as_far_as_a_rebased_write() {
+    let (mut groups, states) = long_room(12);
+    let before: BTreeMap<StateGroupId, Option<StateGroupId>> =
+        groups.groups().map(|row| (row.id, row.prev_group)).collect();
+    let next = groups.next_id();
+    groups.shift_planned(6, 100);
+    let moved = |id: StateGroupId| if id >= 6 { id + 100 } else { id };
+    let after: BTreeMap<StateGroupId, Option<StateGroupId>> =
+        groups.groups().map(|row| (row.id, row.prev_group)).collect();
+    let expected: BTreeMap<StateGroupId, Option<StateGroupId>> =
+        before.iter().map(|(id, prev)| (moved(*id), prev.map(moved))).collect();
+    assert_eq!(after, expected);
+    assert!(after.keys().any(|id| *id < 6) && after.keys().any(|id| *id > 100));
+    assert_eq!(groups.next_id(), next + 100);
+    for (id, state) in &states {
+        let group = groups.event_group(id).unwrap();
+        assert_eq!(&groups.state_of(group).unwrap(), state, "{id}");
+    }
+    let (last, state) = states.last().unwrap();
+    let base = groups.event_group(last).unwrap();
+    let (planned, _) = plan_state(&mut groups, &eid("next"), &[base], state, ("m.room.topic", ""));
+    assert_eq!(planned.state_group, next + 100);
+}

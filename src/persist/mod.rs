@@ -51,7 +51,7 @@ pub use plan::{
     plan_outliers, plan_room_chunk, BackwardExtremitiesDelta, CurrentStateDelta, LocalMembership,
     MembershipRow, PlannedEvent, RoomWritePlan, StreamOrderings, TimelineGap,
 };
-pub use positions::{PlannedOn, Positions};
+pub use positions::{IdShift, PlannedOn, Positions};
 pub use redactions::RedactionRow;
 pub use room_event::RoomEvent;
 pub use state::{PlanError, RoomHistory};

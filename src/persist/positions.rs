@@ -65,6 +65,37 @@ impl Positions {
     }
 }
 
+/// How far the ids a chunk took moved when its write was rebased after other writers' (nothing
+/// when it was written as planned): what planning kept of the chunk moves as far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IdShift {
+    /// The last live ordering taken before the chunk: the chunk's own are above it.
+    pub after_ordering: i64,
+    /// How far the chunk's live orderings moved.
+    pub orderings: i64,
+    /// The first state group id the chunk took as planned.
+    pub first_group: StateGroupId,
+    /// How far the chunk's new groups moved.
+    pub groups: StateGroupId,
+}
+
+impl IdShift {
+    /// The shift of a chunk planned on `planned` and written after `stored`.
+    pub fn between(planned: Positions, stored: Positions) -> Self {
+        Self {
+            after_ordering: planned.last_stream_ordering,
+            orderings: stored.last_stream_ordering - planned.last_stream_ordering,
+            first_group: planned.next_state_group,
+            groups: stored.next_state_group.saturating_sub(planned.next_state_group),
+        }
+    }
+
+    /// Whether no id moved.
+    pub fn is_none(&self) -> bool {
+        self.orderings == 0 && self.groups == 0
+    }
+}
+
 /// What a chunk was planned on that another writer may move before the chunk is written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PlannedOn {
@@ -84,9 +115,8 @@ impl RoomWritePlan {
     /// builds on, whatever its id) stay.
     pub fn rebase(&mut self, stored: Positions) {
         let from = self.planned_on.positions;
-        let live = stored.last_stream_ordering - from.last_stream_ordering;
+        let IdShift { orderings: live, groups, .. } = IdShift::between(from, stored);
         let backfill = stored.last_backfill_ordering - from.last_backfill_ordering;
-        let groups = stored.next_state_group.saturating_sub(from.next_state_group);
         let shift = |id: i64| if id >= 0 { id + live } else { id + backfill };
         let taken: std::collections::BTreeSet<i64> =
             self.events.iter().map(|event| event.stream_id).collect();

@@ -255,6 +255,24 @@ impl RoomHistory {
         self.outliers.insert(event_id, outlier);
     }
 
+    /// Moves the orderings of the outliers planned above `last` (the last ordering taken when the
+    /// chunk was planned) `by` up, as the write of a chunk rebased after other writers' ids.
+    pub fn shift_planned_outliers(&mut self, last: i64, by: i64) {
+        if by == 0 {
+            return;
+        }
+        let planned: Vec<(OwnedEventId, StoredOutlier)> = (self.outliers.iter())
+            .filter(|(_, outlier)| outlier.stream_ordering > last)
+            .map(|(event_id, outlier)| {
+                let stream_ordering = outlier.stream_ordering + by;
+                (event_id.clone(), StoredOutlier { stream_ordering, ..outlier.clone() })
+            })
+            .collect();
+        for (event_id, outlier) in planned {
+            self.outliers.insert(event_id, outlier);
+        }
+    }
+
     /// What an outlier was stored with, if the history knows it.
     pub fn outlier(&self, event_id: &EventId) -> Option<&StoredOutlier> {
         self.outliers.get(event_id)

@@ -233,6 +233,44 @@ impl StateGroups {
         Ok(())
     }
 
+    /// Moves the groups planned from id `first` on `by` ids up, as the write of a chunk rebased
+    /// after other writers' groups moved them ([`RoomWritePlan::rebase`]): the groups loaded from
+    /// the store (below `first`) keep their ids, and so planning can go on from these groups
+    /// instead of loading the room again.
+    ///
+    /// [`RoomWritePlan::rebase`]: super::RoomWritePlan::rebase
+    pub fn shift_planned(&mut self, first: StateGroupId, by: StateGroupId) {
+        if by == 0 {
+            return;
+        }
+        let shift = |id: StateGroupId| if id >= first { id + by } else { id };
+        let planned: Vec<StateGroupId> = self.groups.range(first..).map(|(id, _)| *id).collect();
+        let mut moved = Vec::with_capacity(planned.len());
+        for id in planned {
+            if let Some(mut group) = self.groups.remove(&id) {
+                group.row.id = shift(id);
+                group.row.prev_group = group.row.prev_group.map(shift);
+                moved.push(group);
+            }
+        }
+        for group in moved {
+            self.groups.insert(group.row.id, group);
+        }
+        let events: Vec<(OwnedEventId, StateGroupId)> = (self.events.iter())
+            .filter(|(_, group)| **group >= first)
+            .map(|(event_id, group)| (event_id.clone(), shift(*group)))
+            .collect();
+        for (event_id, group) in events {
+            self.events.insert(event_id, group);
+        }
+        self.resolutions = (self.resolutions.iter())
+            .map(|(prevs, group)| {
+                (prevs.iter().copied().map(shift).collect::<BTreeSet<_>>(), shift(*group))
+            })
+            .collect();
+        self.next_id = shift(self.next_id);
+    }
+
     /// Loads a stored group chain, snapshot first; groups already loaded are skipped.
     pub fn load_chain(&mut self, chain: Vec<StateGroupRow>) -> Result<(), StateGroupError> {
         for row in chain {

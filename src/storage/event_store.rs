@@ -29,11 +29,11 @@ use crate::model::{InputError, StateEvent, StateFilter};
 use crate::persist::plan::AUTH_ERROR;
 use crate::persist::state::{Miss, StoredOutlier};
 use crate::persist::state_groups::{StateGroupId, StateGroups};
-use crate::persist::PlannedOn;
 use crate::persist::{
     parse_batch, plan_outliers, plan_room_chunk, EventOutcome, MembershipRow, RedactionRow,
     RoomHistory, RoomWritePlan, StateIds, StreamOrderings,
 };
+use crate::persist::{IdShift, PlannedOn};
 use crate::prejoin::config::StateKeys;
 use crate::prejoin::{compute_stripped_state, MembershipKind, PrejoinConfig, StripRequest};
 use crate::replication::Replica;
@@ -448,12 +448,14 @@ impl<S: Store> EventStore<S> {
             room.groups.retain_events(&kept);
         }
         let mut planning = self.planning.borrow_mut();
-        if self.wrote_as_planned(&mut planning, &draft.plan, draft.orderings) {
-            planning.next_state_group = room.groups.next_id();
-            planning.rooms.insert(room_id.to_owned(), room);
-        } else {
-            planning.rooms.remove(room_id);
-        }
+        // Rebased, the chunk's ids moved, and nothing else: another writer's chunk of this room
+        // would have been refused. Its groups and outliers move as far, and planning goes on
+        // from them rather than from the store.
+        let shift = self.moved_past(&mut planning, &draft.plan, draft.orderings);
+        room.groups.shift_planned(shift.first_group, shift.groups);
+        room.history.shift_planned_outliers(shift.after_ordering, shift.orderings);
+        planning.next_state_group = planning.next_state_group.max(room.groups.next_id());
+        planning.rooms.insert(room_id.to_owned(), room);
         Ok(result)
     }
 
@@ -467,16 +469,16 @@ impl<S: Store> EventStore<S> {
         Ok(())
     }
 
-    /// Moves the planning positions past a chunk just written, and says whether it was written
-    /// as planned. When other writers took ids first, the chunk took its own after theirs (the
-    /// plan was rebased): the positions go on from the plan's, and what planning derived from the
-    /// planned ids (a room's cached state groups) no longer matches the store.
-    fn wrote_as_planned(
+    /// Moves the planning positions past a chunk just written, and says how far its ids moved
+    /// from those planned. When other writers took ids first, the chunk took its own after theirs
+    /// (the plan was rebased): the positions go on from the plan's, and what planning derived
+    /// from the planned ids (a room's cached state groups) must move as far to match the store.
+    fn moved_past(
         &self,
         planning: &mut Planning,
         plan: &RoomWritePlan,
         orderings: StreamOrderings,
-    ) -> bool {
+    ) -> IdShift {
         let planned = Positions {
             last_stream_ordering: planning.orderings.last(),
             last_backfill_ordering: planning.orderings.last_backfilled(),
@@ -484,13 +486,13 @@ impl<S: Store> EventStore<S> {
         };
         if plan.planned_on.positions == planned {
             planning.orderings = orderings;
-            return true;
+            return IdShift::default();
         }
         let after = plan.planned_on.positions.after(plan);
         planning.orderings =
             StreamOrderings::new(after.last_stream_ordering, after.last_backfill_ordering);
         planning.next_state_group = after.next_state_group;
-        false
+        IdShift::between(planned, plan.planned_on.positions)
     }
 
     /// Plans a chunk on a copy of its room's planning state, which replaces it only once written;

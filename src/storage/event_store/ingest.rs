@@ -513,7 +513,10 @@ impl<S: Store> EventStore<S> {
         let forward_extremities = plan.forward_extremities.clone().unwrap_or(extremities);
         {
             let mut planning = self.planning.borrow_mut();
-            let cache = match self.wrote_as_planned(&mut planning, &plan, orderings) {
+            // A synced room's cache also holds its stored events' orderings and groups: rebased,
+            // it is read again (responses of one account are stored one at a time, so this is
+            // rare).
+            let cache = match self.moved_past(&mut planning, &plan, orderings).is_none() {
                 true => {
                     planning.next_state_group = planning.next_state_group.max(next_state_group);
                     cache
