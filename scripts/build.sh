@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds the npm package `prejoin` into pkg/ (release wasm, stripped), and copies it to www/pkg/
-# for the demo. The cargo/wasm-pack step is skipped when pkg/ is newer than every input of the
-# crate; PREJOIN_FORCE_BUILD=1 forces it.
+# Builds the npm package `prejoin` into pkg/ and copies it to www/pkg/ for the demo. Two wasm
+# modules, one crate: the whole package (`prejoin`, default features, release profile) in pkg/,
+# and the preview module (`prejoin/preview`, without the `store` feature, profile `preview`) in
+# pkg/preview/. Each build is skipped when its output is newer than every input of the crate;
+# PREJOIN_FORCE_BUILD=1 forces both.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -14,43 +16,91 @@ if command -v flock >/dev/null; then
   flock 9
 fi
 
-# Set when a build finishes, with the time the build started: an input edited during a build is
-# newer than the stamp and triggers the next build.
-stamp=target/prejoin-pkg.stamp
+# A stamp is set when a build finishes, with the time the build started: an input edited during a
+# build is newer than the stamp and triggers the next build.
 inputs=(src Cargo.toml scripts/build.sh)
 for optional in Cargo.lock build.rs .cargo rust-toolchain rust-toolchain.toml; do
   [ -e "$optional" ] && inputs+=("$optional")
 done
 
+# up_to_date STAMP OUTPUT...
 up_to_date() {
   [ "${PREJOIN_FORCE_BUILD:-0}" != 1 ] || return 1
-  for file in "$stamp" pkg/prejoin_bg.wasm pkg/prejoin.js pkg/prejoin.d.ts pkg/package.json; do
+  local stamp=$1 file
+  for file in "$@"; do
     [ -f "$file" ] || return 1
   done
   [ -z "$(find "${inputs[@]}" -newer "$stamp" -print -quit)" ]
 }
 
-if up_to_date; then
-  echo "build: pkg/ is up to date"
-else
-  started="$(mktemp target/prejoin-pkg.started.XXXXXX)"
-  trap 'rm -f "$started"' EXIT
+# build_once NAME STAMP COMMAND OUTPUT...: runs COMMAND unless the outputs are up to date.
+started=""
+trap 'rm -f "$started"' EXIT
+build_once() {
+  local name=$1 stamp=$2 command=$3
+  shift 3
+  if up_to_date "$stamp" "$@"; then
+    echo "build: $name is up to date"
+  else
+    started="$(mktemp target/prejoin-pkg.started.XXXXXX)"
+    "$command"
+    mv "$started" "$stamp"
+    started=""
+  fi
+}
+
+build_whole() {
   # wasm-pack's own wasm-opt pass is off (--no-opt): -O/-Oz made the gzipped module larger here.
   # Stripping the name and producers sections is what pays.
   wasm-pack build --target web --release --mode no-install --no-opt --no-gitignore \
     --out-dir pkg --out-name prejoin
   wasm-opt --strip-debug --strip-producers pkg/prejoin_bg.wasm -o pkg/prejoin_bg.wasm
-  mv "$started" "$stamp"
-fi
+}
+
+# The preview module is built with cargo and wasm-bindgen directly (wasm-pack would write a second
+# package.json), into target/prejoin-preview/, then copied into pkg/preview/: wasm-pack may clear
+# pkg/ when it rebuilds the whole package, and the preview need not be built again for that.
+preview_out=target/prejoin-preview
+build_preview() {
+  # Measured on the gzipped module: opt-level "z" (the profile) takes about 4 KB off it, wasm-opt
+  # -O1 about 2 KB more (-O2/-Os/-Oz make it larger). `no-logs` compiles ruma's log calls out: no change today (the
+  # preview reaches almost none), none to pay for one it reaches later.
+  cargo build --lib --target wasm32-unknown-unknown --profile preview \
+    --no-default-features --features no-logs
+  rm -rf "$preview_out"
+  wasm-bindgen --target web --out-dir "$preview_out" --out-name prejoin_preview \
+    target/wasm32-unknown-unknown/preview/prejoin.wasm
+  wasm-opt -O1 --strip-debug --strip-producers "$preview_out/prejoin_preview_bg.wasm" \
+    -o "$preview_out/prejoin_preview_bg.wasm"
+}
+
+build_once "pkg/" target/prejoin-pkg.stamp build_whole \
+  pkg/prejoin_bg.wasm pkg/prejoin.js pkg/prejoin.d.ts pkg/package.json
+build_once "pkg/preview/" target/prejoin-preview.stamp build_preview \
+  "$preview_out/prejoin_preview_bg.wasm" "$preview_out/prejoin_preview.js" \
+  "$preview_out/prejoin_preview.d.ts"
+
+# sync_dir FROM TO [KEPT...]: copies only changed files, and removes those FROM no longer has
+# (but the KEPT names), so that a server or test reading TO meanwhile is not disturbed.
+sync_dir() {
+  local from=$1 to=$2 copied name kept
+  shift 2
+  mkdir -p "$to"
+  for copied in "$to"/* "$to"/.[!.]*; do
+    [ -e "$copied" ] || continue
+    name=${copied#"$to"/}
+    for kept in "$@"; do [ "$name" != "$kept" ] || continue 2; done
+    if [ ! -e "$from/$name" ]; then rm -rf "$copied"; fi
+  done
+  cp -R -p -u "$from"/. "$to"/
+}
+
+# finish.mjs adds the Node.js entry of each module.
+sync_dir "$preview_out" pkg/preview node.js node.d.ts
 
 node scripts/pkg/finish.mjs
 
-# The demo serves www/ alone; it loads the package from www/pkg/ (/pkg/ on the server). Only
-# changed files are copied, so a server or test reading www/pkg/ meanwhile is not disturbed.
+# The demo serves www/ alone; it loads the package from www/pkg/ (/pkg/ on the server).
 if [ -d www ]; then
-  mkdir -p www/pkg
-  for copied in www/pkg/* www/pkg/.[!.]*; do
-    if [ -e "$copied" ] && [ ! -e "pkg/${copied#www/pkg/}" ]; then rm -rf "$copied"; fi
-  done
-  cp -R -p -u pkg/. www/pkg/
+  sync_dir pkg www/pkg
 fi

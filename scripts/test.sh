@@ -56,9 +56,11 @@ export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}"
 node_test=(node --test --test-reporter=spec --test-timeout=600000)
 
 step "cargo test (native)" cargo test
+# The preview module alone (no `store` feature): it builds, and its own tests pass without the store.
+step "cargo test (native, without the store)" cargo test --no-default-features
 step "wasm tests in Node" wasm-pack test --node --mode no-install
 step "wasm tests in headless Chromium" wasm-pack test --headless --chrome --mode no-install
-step "build the package (pkg/)" scripts/build.sh
+step "build the package (pkg/, pkg/preview/)" scripts/build.sh
 step "JS tests of the package (tests/js)" "${node_test[@]}" tests/js/*.test.mjs
 # Each live test file starts its own Synapse (installed into .cache/synapse-venv on first use).
 if [ "${SKIP_LIVE:-0}" = 1 ]; then

@@ -21,17 +21,27 @@
 //! - `bindings` (wasm only) — the `#[wasm_bindgen]` surface: conversions and error mapping, no
 //!   logic.
 //!
+//! The cargo feature `store` (default) holds the event store: `persist`, `sync`, `storage`,
+//! `streams`, `replication`, the PDU parts of `model` and the `EventStore` binding. Without it the
+//! crate is the preview module (`prejoin/preview`): `model`'s events, `prejoin` and the bindings of
+//! `computeStrippedState` and `roomPreview`.
+//!
 //! Pure modules never touch `wasm_bindgen`, `web_sys` or IndexedDB, so they are tested natively
 //! with `cargo test` and fuzzed with random JSON; no input can make them panic.
 #![warn(missing_docs)]
 
 pub mod model;
+#[cfg(feature = "store")]
 pub mod persist;
 pub mod prejoin;
+#[cfg(feature = "store")]
 pub mod replication;
+#[cfg(feature = "store")]
 pub mod storage;
 /// Multi-writer stream ids across tabs: the current token, writers' positions, stream tokens.
+#[cfg(feature = "store")]
 pub mod streams;
+#[cfg(feature = "store")]
 pub mod sync;
 
 #[cfg(target_arch = "wasm32")]

@@ -1,6 +1,6 @@
 //! Reading batches of PDUs: every room Synapse persisted at once, and each kind of bad input
 //! refused with its code before anything is planned.
-#![cfg(not(target_arch = "wasm32"))]
+#![cfg(all(not(target_arch = "wasm32"), feature = "store"))]
 
 use prejoin::model::room_version::RoomVersion;
 use prejoin::persist::parse_batch;

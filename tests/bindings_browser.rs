@@ -1,6 +1,6 @@
 //! The JS surface in headless Chromium (`wasm-pack test --headless --chrome`); the event store
 //! over real IndexedDB.
-#![cfg(target_arch = "wasm32")]
+#![cfg(all(target_arch = "wasm32", feature = "store"))]
 
 mod common;
 

@@ -1,6 +1,6 @@
 //! The JS surface under Node (`wasm-pack test --node`); the event store in memory (Node has no
 //! IndexedDB).
-#![cfg(target_arch = "wasm32")]
+#![cfg(all(target_arch = "wasm32", feature = "store"))]
 
 mod common;
 

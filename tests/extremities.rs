@@ -1,6 +1,6 @@
 //! Forward extremities against a real Synapse 1.163.2: soft-failed events (synapse#5269), forks
 //! with rejected events, and every room Synapse persisted.
-#![cfg(not(target_arch = "wasm32"))]
+#![cfg(all(not(target_arch = "wasm32"), feature = "store"))]
 
 mod common;
 

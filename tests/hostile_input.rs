@@ -1,5 +1,5 @@
 //! Random JSON into every entry point: each must return a value or a typed error, never panic
-#![cfg(not(target_arch = "wasm32"))]
+#![cfg(all(not(target_arch = "wasm32"), feature = "store"))]
 //! (a panic in wasm poisons the instance for the whole page).
 
 use prejoin::model::StateEvent;

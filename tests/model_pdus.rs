@@ -1,6 +1,6 @@
 //! Every PDU a real Synapse 1.163.2 persisted (`pdus.json`, rooms of versions 1–12), read by the
 //! PDU model: event ids computed, not copied, and every column Synapse wrote matched.
-#![cfg(not(target_arch = "wasm32"))]
+#![cfg(all(not(target_arch = "wasm32"), feature = "store"))]
 
 use prejoin::model::internal_metadata::{
     InternalMetadata, InternalMetadataColumns, InternalMetadataDict,

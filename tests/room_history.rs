@@ -1,7 +1,7 @@
 //! Authorization, soft failure, state after every event, forward extremities and current state,
 //! event by event, against what a real Synapse 1.163.2 computed for forked rooms (state
 //! resolution v1, v2) and soft-failed events.
-#![cfg(not(target_arch = "wasm32"))]
+#![cfg(all(not(target_arch = "wasm32"), feature = "store"))]
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! StateFilter against the semantics of Synapse's `synapse/types/state.py`, and its JS form.
-#![cfg(not(target_arch = "wasm32"))]
+#![cfg(all(not(target_arch = "wasm32"), feature = "store"))]
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,7 +1,7 @@
 //! State groups against what a real Synapse 1.163.2 stored (`state_groups`, `state_group_edges`,
 //! `state_groups_state`, `event_to_state_groups`), the state of every group in forked rooms, the
 //! bound on delta chains, resolved states, filtered reads, and loading stored groups back.
-#![cfg(not(target_arch = "wasm32"))]
+#![cfg(all(not(target_arch = "wasm32"), feature = "store"))]
 
 mod common;
 

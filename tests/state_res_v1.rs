@@ -1,7 +1,7 @@
 //! State resolution v1 (room version 1): against Synapse 1.163.2's own results on a forked room
 //! (`forks.json`, `h_name_topic_race_v1`), and the algorithm's orders and phases on hand-made
 //! events.
-#![cfg(not(target_arch = "wasm32"))]
+#![cfg(all(not(target_arch = "wasm32"), feature = "store"))]
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,6 +1,6 @@
 //! The store conformance suite on the IndexedDB backend, in headless Chromium
 //! (`wasm-pack test --headless --chrome`), plus what only IndexedDB can get wrong.
-#![cfg(target_arch = "wasm32")]
+#![cfg(all(target_arch = "wasm32", feature = "store"))]
 
 mod common;
 

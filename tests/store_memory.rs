@@ -1,5 +1,5 @@
 //! The store conformance suite on the memory backend.
-#![cfg(not(target_arch = "wasm32"))]
+#![cfg(all(not(target_arch = "wasm32"), feature = "store"))]
 
 mod common;
 

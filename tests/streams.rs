@@ -2,7 +2,7 @@
 //! `tests/storage/test_id_generators.py`, translated to tabs that take dense ids one transaction
 //! at a time and learn of each other's commits late, out of order or not at all; the stream
 //! token's string form; and random interleavings of several writers' chunks.
-#![cfg(not(target_arch = "wasm32"))]
+#![cfg(all(not(target_arch = "wasm32"), feature = "store"))]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;

@@ -1,7 +1,7 @@
 //! Write plans against every room a real Synapse 1.163.2 persisted: the current state (with the
 //! membership column), the membership rows, the forward extremities and the order of stream
 //! orderings, whatever the chunk sizes; backfill and duplicates.
-#![cfg(not(target_arch = "wasm32"))]
+#![cfg(all(not(target_arch = "wasm32"), feature = "store"))]
 
 mod common;
 

@@ -1,4 +1,5 @@
-// Node.js entry of the prejoin package: the same module as prejoin.js, with an init() that reads
+// Node.js entry of a module of the prejoin package (scripts/pkg/finish.mjs writes one per module,
+// with its file names): the same module as prejoin.js, with an init() that reads
 // the .wasm file from disk (Node's fetch cannot load file: URLs).
 import { readFile } from "node:fs/promises";
 import initWeb from "./prejoin.js";

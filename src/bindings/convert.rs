@@ -10,7 +10,13 @@ use serde_json::Value as JsonValue;
 use wasm_bindgen::prelude::*;
 
 use crate::model::InputError;
-use crate::storage::StoreError;
+
+/// The error type every error thrown to JS passes through: the store's, which wraps an
+/// [`InputError`] with the same message and code, or an [`InputError`] where there is no store.
+#[cfg(feature = "store")]
+type ThrownError = crate::storage::StoreError;
+#[cfg(not(feature = "store"))]
+type ThrownError = InputError;
 
 #[wasm_bindgen]
 extern "C" {
@@ -52,9 +58,9 @@ pub(super) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
 }
 
 /// An error as a JS `Error` whose `code` is the error's stable code: input errors and store
-/// errors alike (a [`StoreError`] wraps an [`InputError`] with the same message and code).
-pub(super) fn to_js_error(error: impl Into<StoreError>) -> JsValue {
-    let error: StoreError = error.into();
+/// errors alike.
+pub(super) fn to_js_error(error: impl Into<ThrownError>) -> JsValue {
+    let error: ThrownError = error.into();
     let js_error = js_sys::Error::new(&error.to_string());
     js_error.set_name("PrejoinError");
     // Setting a property on a fresh, unfrozen Error object cannot fail.

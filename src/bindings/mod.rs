@@ -7,14 +7,17 @@
 //! for absent values).
 
 mod convert;
+#[cfg(feature = "store")]
 mod event_store;
 mod options;
+#[cfg(feature = "store")]
 mod tabs;
 
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
 use self::convert::{json_from_js, json_text_from_js, options_from_js, to_js, to_js_error};
+#[cfg(feature = "store")]
 pub use self::event_store::{
     ChunkError, ClientEventArray, EventStoreOptions, IngestOptions, IngestResult, IngestedRoom,
     InternalMetadata, JsEventStore, PersistOptions, PersistResult, RejectedEvent,
@@ -53,6 +56,27 @@ export interface StrippedEvent {
     [key: string]: unknown;
 }
 
+/** The stable codes of the errors prejoin throws (and of `persistEvents`' per-room errors). */
+export type PrejoinErrorCode =
+    | "INVALID_STATE" | "INVALID_EVENT" | "INVALID_STATE_KEY" | "INVALID_CONTENT"
+    | "DUPLICATE_STATE" | "INVALID_MEMBERSHIP_EVENT" | "ROOM_MISMATCH"
+    | "MEMBERSHIP_USER_FOR_KNOCK" | "INVALID_CONFIG" | "INVALID_OPTIONS" | "INVALID_JSON"
+    | "INVALID_STATE_FILTER" | "UNKNOWN_ROOM_VERSION" | "INVALID_PDU" | "EVENT_ID_MISMATCH"
+    | "INVALID_ROOM_ID" | "UNKNOWN_ROOM" | "INTEGER_OUT_OF_RANGE" | "INVALID_EVENT_ID"
+    | "UNKNOWN_EVENT" | "MEMBERSHIP_MISMATCH" | "INVALID_SYNC" | "SYNCED_ROOM" | "PLAN_FAILED"
+    | "WRITE_FAILED" | "WRITE_CONFLICT" | "QUOTA_EXCEEDED" | "CORRUPT_STORE" | "INDEXEDDB_UNAVAILABLE" | "STORE_CLOSED"
+    | "SCHEMA_TOO_NEW";
+
+/** Every error prejoin throws is an `Error` with one of the stable codes. */
+export interface PrejoinError extends Error {
+    code: PrejoinErrorCode;
+}
+"#;
+
+/// The types only the event store's methods take or return.
+#[cfg(feature = "store")]
+#[wasm_bindgen(typescript_custom_section)]
+const STORE_EVENT_TYPES: &str = r#"
 /** An event in client format, as the event store returns state: the PDU with its ids and
  *  without the federation-only fields (`auth_events`, `prev_events`, `hashes`, `signatures`,
  *  `depth`, `origin`, `prev_state`). */
@@ -105,22 +129,6 @@ declare global {
         readonly dispose: unique symbol;
     }
 }
-
-/** The stable codes of the errors prejoin throws (and of `persistEvents`' per-room errors). */
-export type PrejoinErrorCode =
-    | "INVALID_STATE" | "INVALID_EVENT" | "INVALID_STATE_KEY" | "INVALID_CONTENT"
-    | "DUPLICATE_STATE" | "INVALID_MEMBERSHIP_EVENT" | "ROOM_MISMATCH"
-    | "MEMBERSHIP_USER_FOR_KNOCK" | "INVALID_CONFIG" | "INVALID_OPTIONS" | "INVALID_JSON"
-    | "INVALID_STATE_FILTER" | "UNKNOWN_ROOM_VERSION" | "INVALID_PDU" | "EVENT_ID_MISMATCH"
-    | "INVALID_ROOM_ID" | "UNKNOWN_ROOM" | "INTEGER_OUT_OF_RANGE" | "INVALID_EVENT_ID"
-    | "UNKNOWN_EVENT" | "MEMBERSHIP_MISMATCH" | "INVALID_SYNC" | "SYNCED_ROOM" | "PLAN_FAILED"
-    | "WRITE_FAILED" | "WRITE_CONFLICT" | "QUOTA_EXCEEDED" | "CORRUPT_STORE" | "INDEXEDDB_UNAVAILABLE" | "STORE_CLOSED"
-    | "SCHEMA_TOO_NEW";
-
-/** Every error prejoin throws is an `Error` with one of the stable codes. */
-export interface PrejoinError extends Error {
-    code: PrejoinErrorCode;
-}
 "#;
 
 #[wasm_bindgen]
@@ -134,6 +142,7 @@ extern "C" {
     pub type StrippedEventArray;
 
     /// `SyncResponse` in TypeScript.
+    #[cfg(feature = "store")]
     #[wasm_bindgen(typescript_type = "SyncResponse")]
     pub type SyncResponseValue;
 }

@@ -17,6 +17,7 @@ pub type StateKey = (String, String);
 ///
 /// A persistent map: a clone shares its nodes, and a change copies only the path to the key. A
 /// room's history keeps the state after every event, most of them equal or one key apart.
+#[cfg(feature = "store")]
 pub type StateIds = imbl::OrdMap<StateKey, ruma_common::OwnedEventId>;
 
 /// A state event: the four fields that stripped state keeps, plus the rest of the event.

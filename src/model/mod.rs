@@ -3,13 +3,20 @@
 
 pub mod error;
 pub mod event;
+#[cfg(feature = "store")]
 pub mod internal_metadata;
+#[cfg(feature = "store")]
 pub mod pdu;
+#[cfg(feature = "store")]
 pub mod room_version;
+#[cfg(feature = "store")]
 pub mod state_filter;
 pub mod stripped;
 
 pub use error::InputError;
-pub use event::{StateEvent, StateIds, StateKey};
+#[cfg(feature = "store")]
+pub use event::StateIds;
+pub use event::{StateEvent, StateKey};
+#[cfg(feature = "store")]
 pub use state_filter::{MemberFilter, NonMemberFilter, StateFilter, StateKeyFilter};
 pub use stripped::{parse_events, InvalidEvent, StrippedEventRef};

@@ -3,8 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+#[cfg(feature = "store")]
 use prejoin::model::pdu::Pdu;
+#[cfg(feature = "store")]
 use prejoin::model::room_version::RoomVersion;
+#[cfg(feature = "store")]
 use prejoin::persist::StateIds;
 use ruma_common::OwnedEventId;
 use serde_json::Value as JsonValue;
@@ -45,6 +48,7 @@ pub fn expected_state(value: &JsonValue) -> BTreeMap<(String, String), String> {
 }
 
 /// Our state in the fixtures' terms.
+#[cfg(feature = "store")]
 pub fn state_map(state: &StateIds) -> BTreeMap<(String, String), String> {
     state.iter().map(|(key, id)| (key.clone(), id.to_string())).collect()
 }
@@ -60,6 +64,7 @@ pub fn event_id(id: &str) -> OwnedEventId {
 }
 
 /// A `pdus.json` room's PDUs, parsed with its room version, in stream order.
+#[cfg(feature = "store")]
 pub fn room_pdus(room: &JsonValue) -> Vec<Pdu> {
     let version = RoomVersion::parse(room["room_version"].as_str().unwrap()).unwrap();
     room["events"]
@@ -157,9 +162,13 @@ pub fn synapse_group_state(room: &JsonValue, group: i64) -> BTreeMap<(String, St
 #[cfg(target_arch = "wasm32")]
 pub mod bindings;
 
+#[cfg(feature = "store")]
 pub mod conformance;
+#[cfg(feature = "store")]
 pub mod replication;
+#[cfg(feature = "store")]
 pub mod sync_series;
+#[cfg(feature = "store")]
 pub mod synthetic;
 
 /// Runs a future to completion on this thread. The memory backend never waits, so polling with

@@ -1,6 +1,7 @@
 // The package as users get it: `npm pack` of pkg/, installed from the tarball into a fresh project,
-// then used from Node, from TypeScript (resolving types through package.json `exports`) and from a
-// browser page served by a static server and loaded in headless Chromium.
+// then each entry (`prejoin` and `prejoin/preview`) used from Node, from TypeScript (resolving
+// types through package.json `exports`) and from a browser page served by a static server and
+// loaded in headless Chromium. `prejoin/preview` must carry no store code.
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -57,7 +58,9 @@ test("the tarball holds the package files and nothing else", () => {
   const files = packed.files.map((f) => f.path).sort();
   const required = [
     "node.d.ts", "node.js", "package.json", "prejoin.d.ts", "prejoin.js", "prejoin_bg.wasm",
-    "prejoin_bg.wasm.d.ts",
+    "prejoin_bg.wasm.d.ts", "preview/node.d.ts", "preview/node.js", "preview/prejoin_preview.d.ts",
+    "preview/prejoin_preview.js", "preview/prejoin_preview_bg.wasm",
+    "preview/prejoin_preview_bg.wasm.d.ts",
   ];
   for (const file of required) assert.ok(files.includes(file), `${file} missing from ${files}`);
   const extra = files.filter((f) => !required.includes(f) && !/^(README|LICENSE)|^snippets\//.test(f));
@@ -80,6 +83,52 @@ process.stdout.write(JSON.stringify(computeStrippedState(scenario.state, { kind:
   );
   const { stdout } = await exec(process.execPath, ["node-consumer.mjs"], { cwd: consumer });
   assert.deepEqual(JSON.parse(stdout), scenario.synapse_stripped, scenario.name);
+});
+
+test("Node: import init from 'prejoin/preview' gives what 'prejoin' gives", async () => {
+  await writeFile(
+    join(consumer, "node-preview-consumer.mjs"),
+    `import { readFileSync } from "node:fs";
+import init, * as preview from "prejoin/preview";
+import initWhole, * as whole from "prejoin";
+
+const scenario = JSON.parse(readFileSync(new URL("./scenario.json", import.meta.url), "utf8"));
+const membershipEvent = scenario.state.find(
+  (e) => e.type === "m.room.member" && e.state_key === scenario.target_user,
+);
+const run = (module) => {
+  const stripped = module.computeStrippedState(scenario.state, { kind: scenario.kind, membershipEvent });
+  const roomPreview = module.roomPreview(stripped, { roomId: scenario.room_id, ownUserId: scenario.target_user });
+  let error;
+  try { module.roomPreview(stripped, {}); } catch (thrown) { error = { name: thrown.name, code: thrown.code }; }
+  return { stripped, roomPreview, error };
+};
+await init();
+await initWhole();
+process.stdout.write(JSON.stringify({ exports: Object.keys(preview).sort(), preview: run(preview), whole: run(whole) }));
+`,
+  );
+  const { stdout } = await exec(process.execPath, ["node-preview-consumer.mjs"], { cwd: consumer });
+  const result = JSON.parse(stdout);
+  for (const name of ["default", "initSync", "computeStrippedState", "roomPreview"]) {
+    assert.ok(result.exports.includes(name), `prejoin/preview lacks ${name}: ${result.exports}`);
+  }
+  assert.ok(!result.exports.includes("EventStore"), "prejoin/preview exports EventStore");
+  assert.deepEqual(result.preview.stripped, scenario.synapse_stripped, scenario.name);
+  assert.equal(result.preview.roomPreview.displayName, roomName);
+  assert.deepEqual(result.preview.error, { name: "PrejoinError", code: "INVALID_OPTIONS" });
+  assert.deepEqual(result.preview, result.whole, "both entries compute the same");
+});
+
+test("prejoin/preview carries no store code (and the check finds the store in prejoin)", async () => {
+  const installed = join(consumer, "node_modules", "prejoin");
+  const preview = await storeTraces(join(installed, "preview"), "prejoin_preview");
+  assert.deepEqual(preview, [], "store code in prejoin/preview");
+  // The same check on the whole module, so that a check that finds nothing cannot pass unseen.
+  const whole = await storeTraces(installed, "prejoin");
+  for (const kind of ["wasm export", "wasm import", "wasm bytes", "JS glue", "types"]) {
+    assert.ok(whole.some((trace) => trace.startsWith(kind)), `the check finds no ${kind} trace in prejoin`);
+  }
 });
 
 for (const resolution of ["node16", "bundler"]) {
@@ -106,19 +155,42 @@ export { source, strippedIsAny, previewIsAny, token, eventIsAny };
 `,
     );
     const config = `tsconfig.${resolution}.json`;
-    await writeJson(join(consumer, config), {
-      compilerOptions: {
-        strict: true,
-        noEmit: true,
-        target: "ES2022",
-        module: resolution === "node16" ? "node16" : "ESNext",
-        moduleResolution: resolution,
-        lib: ["ES2022", "DOM"],
-        types: [],
-        skipLibCheck: false,
-      },
-      files: ["ts-consumer.ts"],
-    });
+    await writeJson(join(consumer, config), tsconfig(resolution, "ts-consumer.ts"));
+    await exec(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", config], { cwd: consumer })
+      .catch((error) => assert.fail(`tsc failed:\n${error.stdout}${error.stderr}`));
+  });
+}
+
+for (const resolution of ["node16", "bundler"]) {
+  test(`TypeScript (moduleResolution ${resolution}): 'prejoin/preview' is typed as 'prejoin', without the store`, async () => {
+    await writeFile(
+      join(consumer, "ts-preview-consumer.ts"),
+      `import init, { computeStrippedState, roomPreview, type PrejoinError, type RoomPreview, type StrippedEvent } from "prejoin/preview";
+// @ts-expect-error: the store is not part of prejoin/preview.
+import { EventStore } from "prejoin/preview";
+import type * as Whole from "prejoin";
+
+type IsAny<T> = 0 extends 1 & T ? true : false;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+
+await init();
+const stripped: StrippedEvent[] = computeStrippedState([], {
+  kind: "invite",
+  membershipEvent: { type: "m.room.member", state_key: "@bob:x", sender: "@alice:x", content: { membership: "invite" } },
+});
+const preview: RoomPreview = roomPreview(stripped, { roomId: "!r:x", ownUserId: "@bob:x" });
+const source: "name" | "alias" | "inviter" | "heroes" | "empty" = preview.displayNameSource;
+const strippedIsAny: IsAny<ReturnType<typeof computeStrippedState>> = false;
+const previewIsAny: IsAny<ReturnType<typeof roomPreview>> = false;
+const samePreview: Same<RoomPreview, Whole.RoomPreview> = true;
+const sameStrip: Same<typeof computeStrippedState, typeof Whole.computeStrippedState> = true;
+const sameRoomPreview: Same<typeof roomPreview, typeof Whole.roomPreview> = true;
+const sameError: Same<PrejoinError, Whole.PrejoinError> = true;
+export { source, strippedIsAny, previewIsAny, samePreview, sameStrip, sameRoomPreview, sameError };
+`,
+    );
+    const config = `tsconfig.preview.${resolution}.json`;
+    await writeJson(join(consumer, config), tsconfig(resolution, "ts-preview-consumer.ts"));
     await exec(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", config], { cwd: consumer })
       .catch((error) => assert.fail(`tsc failed:\n${error.stdout}${error.stderr}`));
   });
@@ -135,6 +207,22 @@ test("browser: a page importing 'prejoin' through an import map renders a previe
     return { stripped, preview };
   `);
   const { stripped, preview } = await runPage("index.html");
+  assert.deepEqual(stripped, scenario.synapse_stripped, scenario.name);
+  assert.equal(preview.displayName, roomName, scenario.name);
+  assert.equal(preview.displayNameSource, "name", scenario.name);
+});
+
+test("browser: a page importing 'prejoin/preview' through an import map renders a preview", { timeout: 120_000 }, async () => {
+  await writeConsumerPage("preview.html", "prejoin/preview consumer", ["computeStrippedState", "roomPreview"], `
+    const scenario = await (await fetch("./scenario.json")).json();
+    const membershipEvent = scenario.state.find(
+      (e) => e.type === "m.room.member" && e.state_key === scenario.target_user,
+    );
+    const stripped = computeStrippedState(scenario.state, { kind: scenario.kind, membershipEvent });
+    const preview = roomPreview(stripped, { roomId: scenario.room_id, ownUserId: scenario.target_user });
+    return { stripped, preview };
+  `, "prejoin/preview");
+  const { stripped, preview } = await runPage("preview.html");
   assert.deepEqual(stripped, scenario.synapse_stripped, scenario.name);
   assert.equal(preview.displayName, roomName, scenario.name);
   assert.equal(preview.displayNameSource, "name", scenario.name);
@@ -204,21 +292,24 @@ function cmp(a, b) {
 /** Loads `file` of the consumer project in headless Chromium; returns the JSON the page puts in
  *  #result once its data-state is set, failing on an error state or any page error. */
 /**
- * Writes a page of the consumer project that imports `names` from "prejoin" through an import
- * map, runs `body` (the body of an async function) after `init()`, and shows what it returns
- * (or its error) for `runPage`.
+ * Writes a page of the consumer project that imports `names` from `specifier` ("prejoin" or
+ * "prejoin/preview") through an import map, runs `body` (the body of an async function) after
+ * `init()`, and shows what it returns (or its error) for `runPage`.
  */
-async function writeConsumerPage(file, title, names, body) {
+async function writeConsumerPage(file, title, names, body, specifier = "prejoin") {
   await writeFile(
     join(consumer, file),
     `<!doctype html>
 <meta charset="utf-8">
 <title>${title}</title>
 <link rel="icon" href="data:,">
-<script type="importmap">{ "imports": { "prejoin": "./node_modules/prejoin/prejoin.js" } }</script>
+<script type="importmap">{ "imports": {
+  "prejoin": "./node_modules/prejoin/prejoin.js",
+  "prejoin/preview": "./node_modules/prejoin/preview/prejoin_preview.js"
+} }</script>
 <pre id="result">loading</pre>
 <script type="module">
-  import init, { ${names.join(", ")} } from "prejoin";
+  import init, { ${names.join(", ")} } from "${specifier}";
 
   const out = document.getElementById("result");
   try {
@@ -295,4 +386,55 @@ function serve(dir) {
     child.on("error", fail);
     child.on("exit", (code) => fail(new Error(`static server exited (${code}):\n${output}`)));
   });
+}
+
+/** A consumer's tsconfig.json checking `file` with TypeScript's `resolution` strategy. */
+function tsconfig(resolution, file) {
+  return {
+    compilerOptions: {
+      strict: true,
+      noEmit: true,
+      target: "ES2022",
+      module: resolution === "node16" ? "node16" : "ESNext",
+      moduleResolution: resolution,
+      lib: ["ES2022", "DOM"],
+      types: [],
+      skipLibCheck: false,
+    },
+    files: [file],
+  };
+}
+
+/**
+ * What of the event store a module of the installed package (`dir`, files named `name`) carries,
+ * one line per trace: its wasm's exports and imports (the EventStore class, IndexedDB, the tabs'
+ * channel and locks), strings of the store's crates and modules in its wasm (panic locations,
+ * error messages), and the store in its JS glue and types.
+ */
+async function storeTraces(dir, name) {
+  const traces = [];
+  const bytes = await readFile(join(dir, `${name}_bg.wasm`));
+  const module = new WebAssembly.Module(bytes);
+  for (const { name: exported } of WebAssembly.Module.exports(module)) {
+    if (/^eventstore_/i.test(exported)) traces.push(`wasm export ${exported}`);
+  }
+  const storeImport = /eventstore|indexeddb|idb|cursor|objectstore|transaction|channel|lock|writechunk|subscriber/i;
+  for (const { name: imported } of WebAssembly.Module.imports(module)) {
+    if (storeImport.test(imported)) traces.push(`wasm import ${imported}`);
+  }
+  const text = bytes.toString("latin1");
+  const storeStrings = [
+    "indexed_db_futures", "ruma-state-res", "ruma_state_res", "imbl", "src/storage/", "src/persist/",
+    "src/sync/", "src/replication/", "src/streams/", "storage quota exceeded", "the store is closed",
+  ];
+  for (const marker of storeStrings) if (text.includes(marker)) traces.push(`wasm bytes ${marker}`);
+  const glue = await readFile(join(dir, `${name}.js`), "utf8");
+  for (const marker of glue.match(/EventStore|indexedDB|IDB[A-Z]\w+|BroadcastChannel|navigator\.locks/g) ?? []) {
+    traces.push(`JS glue ${marker}`);
+  }
+  const types = await readFile(join(dir, `${name}.d.ts`), "utf8");
+  for (const marker of types.match(/\b(EventStore|SyncResponse|Pdu|ClientEvent)\b/g) ?? []) {
+    traces.push(`types ${marker}`);
+  }
+  return [...new Set(traces)];
 }
