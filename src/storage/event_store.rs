@@ -434,6 +434,7 @@ impl<S: Store> EventStore<S> {
         let mut draft = self.plan(room_id, pdus, arrival, stored).await?;
         draft.plan.planned_on =
             PlannedOn { positions: self.positions(), room_chunks: draft.room.chunks };
+        let planned_on = draft.plan.planned_on.positions;
         self.write(&mut draft.plan).await?;
         let extremities = draft.room.history.forward_extremities().clone();
         let chunk = chunk.iter().map(|id| id.as_ref());
@@ -448,7 +449,7 @@ impl<S: Store> EventStore<S> {
             room.groups.retain_events(&kept);
         }
         let mut planning = self.planning.borrow_mut();
-        if self.wrote_as_planned(&mut planning, &draft.plan, draft.orderings) {
+        if self.wrote_as_planned(&mut planning, &draft.plan, planned_on, draft.orderings) {
             planning.next_state_group = room.groups.next_id();
             planning.rooms.insert(room_id.to_owned(), room);
         } else {
@@ -467,14 +468,16 @@ impl<S: Store> EventStore<S> {
         Ok(())
     }
 
-    /// Moves the planning positions past a chunk just written, and says whether it was written
-    /// as planned. When other writers took ids first, the chunk took its own after theirs (the
-    /// plan was rebased): the positions go on from the plan's, and what planning derived from the
+    /// Moves the planning positions past a chunk just written (`plan`, planned on `planned_on`),
+    /// and says whether it was written as planned. When other writers took ids first, or a
+    /// chunk planned before it failed, the chunk took its own after the stored ones (the plan
+    /// was rebased): the positions go on from the plan's, and what planning derived from the
     /// planned ids (a room's cached state groups) no longer matches the store.
     fn wrote_as_planned(
         &self,
         planning: &mut Planning,
         plan: &RoomWritePlan,
+        planned_on: Positions,
         orderings: StreamOrderings,
     ) -> bool {
         let planned = Positions {
@@ -482,7 +485,7 @@ impl<S: Store> EventStore<S> {
             last_backfill_ordering: planning.orderings.last_backfilled(),
             next_state_group: planning.next_state_group,
         };
-        if plan.planned_on.positions == planned {
+        if plan.planned_on.positions == planned_on && planned_on == planned {
             planning.orderings = orderings;
             return true;
         }
