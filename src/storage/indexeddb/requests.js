@@ -82,7 +82,8 @@ export function readAll(db, stores) {
 }
 
 // For each of `keys`, the row of `store` (or, with `all`, every row of its `index`) with that key,
-// read in one read-only transaction with every request placed at once; resolves to the JSON text
+// or with `all` and no index every row of `store` whose (array) key starts with that key, read in
+// one read-only transaction with every request placed at once; resolves to the JSON text
 // of the results in the order of `keys` (`null` for a key without a row). One crossing of the
 // wasm boundary and one JSON parse in wasm, where reading each row into wasm costs one crossing
 // per field.
@@ -102,7 +103,9 @@ function getManyRows(db, store, index, keys, all) {
     const results = new Array(keys.length);
     let left = keys.length;
     keys.forEach((key, position) => {
-      const request = all ? source.getAll(key) : source.get(key);
+      // `[key]` sorts before every `[key, …]`, and an array after every string.
+      const range = all && !index ? IDBKeyRange.bound([key], [key, []]) : key;
+      const request = all ? source.getAll(range) : source.get(key);
       request.onsuccess = () => {
         results[position] = request.result ?? null;
         left -= 1;
