@@ -771,10 +771,12 @@ fn as_migrated(mut rows: BTreeMap<String, Vec<JsonValue>>) -> BTreeMap<String, V
     rows
 }
 
-/// The `meta` rows of a database of schema `version`, whose compatible version is its own; the
-/// stores and columns of later versions are left out.
+/// The `meta` rows of a database of schema `version`, with the compatible version that code of
+/// that version writes; the stores and columns of later versions are left out.
 fn set_meta(rows: &mut BTreeMap<String, Vec<JsonValue>>, version: u32) {
-    let meta = [("compat_version", version), ("schema_version", version)];
+    // Version 8 only added an index over a column version 7 writes.
+    let compat = if version == Version::V8.number() { Version::V7.number() } else { version };
+    let meta = [("compat_version", compat), ("schema_version", version)];
     let meta = meta.map(|(key, value)| serde_json::json!({"key": key, "value": value}));
     rows.insert("meta".to_owned(), meta.to_vec());
     if version < Version::V7.number() {
@@ -894,6 +896,89 @@ async fn a_version_5_database_gains_the_sync_stores() {
     let result = store.ingest_sync(response, alice, |_, _| {}).await.unwrap();
     assert!(result.sync_token_stored);
     assert_eq!(store.sync_token().unwrap().next_batch, response["next_batch"].as_str().unwrap());
+}
+
+/// A version 7 database keeps every row when migrated, and gains the events index by stream
+/// ordering (version 8); the indexes that nothing reads, and the current state's index by room
+/// (read by key range now), are gone (version 9); current state reads back the same through its
+/// keys, and the events stream by the new index.
+#[wasm_bindgen_test]
+async fn a_version_7_database_is_migrated_row_for_row() {
+    migrated_row_for_row(Version::V7).await;
+}
+
+/// A version 8 database likewise: it has the index by stream ordering already, and loses the
+/// indexes version 9 deletes.
+#[wasm_bindgen_test]
+async fn a_version_8_database_is_migrated_row_for_row() {
+    migrated_row_for_row(Version::V8).await;
+}
+
+/// A database of `version` (7 or 8) holding what this code wrote, migrated: see
+/// [`a_version_7_database_is_migrated_row_for_row`].
+async fn migrated_row_for_row(version: Version) {
+    let source = fresh_name();
+    let store =
+        EventStore::open(IndexedDbStore::open(&source).await.unwrap(), "tab-1").await.unwrap();
+    persist(&store, pdus_of(&pdus_rooms()[0]), false).await;
+    let series = fixture("sync-series.json");
+    let alice = series["users"]["alice"].as_str().unwrap();
+    let response = &series["steps"][1]["syncs"]["alice"][0]["response"];
+    assert!(store.ingest_sync(response, alice, |_, _| {}).await.unwrap().sync_token_stored);
+    let rooms: Vec<String> = store.backend().rooms().await.unwrap().into_iter().collect();
+    let states = store.backend().current_states(&rooms).await.unwrap();
+    assert!(states.iter().all(|state| !state.is_empty()), "every room has a current state");
+    drop(store);
+    let (_, written) = dump(&source).await;
+    assert!(!written[stores::CURRENT_STATE_EVENTS].is_empty());
+    let old = fresh_name();
+    IndexedDbStore::create_at_version(&old, version).await.unwrap();
+    let mut as_old = written.clone();
+    set_meta(&mut as_old, version.number());
+    write_by_hand(&old, &as_old).await;
+    let mut indexed = vec![
+        (stores::CURRENT_STATE_EVENTS, vec!["event_id", "room_id"]),
+        (stores::ROOM_MEMBERSHIPS, vec!["room_id", "user_id_room_id"]),
+        (stores::STATE_GROUP_EDGES, vec!["prev_state_group"]),
+    ];
+    let mut events_indexes = vec!["missing_prev_event_id", "state", "timeline"];
+    if version >= Version::V8 {
+        events_indexes.insert(2, "stream_ordering");
+    }
+    indexed.push((stores::EVENTS, events_indexes));
+    let index_names = |db: &Database, store: &str| {
+        let tx = db.transaction(store).build().unwrap();
+        let names: Vec<String> = tx.object_store(store).unwrap().index_names().collect();
+        names
+    };
+    let db = open_by_hand(&old).await;
+    for (store, names) in &indexed {
+        assert_eq!(&index_names(&db, store), names, "{store} at version {version:?}");
+    }
+    db.close();
+
+    let migrated = IndexedDbStore::open(&old).await.unwrap();
+    assert_eq!(migrated.schema_version(), Version::CURRENT.number());
+    drop(migrated);
+    let db = open_by_hand(&old).await;
+    assert_eq!(index_names(&db, stores::CURRENT_STATE_EVENTS), Vec::<String>::new());
+    assert_eq!(index_names(&db, stores::ROOM_MEMBERSHIPS), vec!["room_id".to_owned()]);
+    assert_eq!(index_names(&db, stores::STATE_GROUP_EDGES), Vec::<String>::new());
+    let events_indexes = ["missing_prev_event_id", "state", "stream_ordering", "timeline"];
+    assert_eq!(index_names(&db, stores::EVENTS), events_indexes.map(str::to_owned));
+    db.close();
+    assert_eq!(dump(&old).await, (f64::from(Version::CURRENT.number()), written));
+    let store = EventStore::open(IndexedDbStore::open(&old).await.unwrap(), "tab-1").await.unwrap();
+    assert_eq!(store.backend().current_states(&rooms).await.unwrap(), states);
+    for (room_id, state) in rooms.iter().zip(&states) {
+        let read = store.backend().current_state(room_id, &StateFilter::all()).await.unwrap();
+        assert_eq!(&read, state, "{room_id}");
+    }
+    let stream = store.backend().stream_after(0, 10_000).await.unwrap();
+    let orderings: Vec<i64> =
+        stream.events.iter().filter_map(|event| event.internal_metadata.stream_ordering).collect();
+    let last = stream.last_stream_id;
+    assert_eq!(orderings, (1..=last).collect::<Vec<_>>(), "the events stream, by its index");
 }
 
 /// Two stores on one database (two connections, as two tabs have, not told of each other's

@@ -434,6 +434,7 @@ impl<S: Store> EventStore<S> {
         let mut draft = self.plan(room_id, pdus, arrival, stored).await?;
         draft.plan.planned_on =
             PlannedOn { positions: self.positions(), room_chunks: draft.room.chunks };
+        let planned_on = draft.plan.planned_on.positions;
         self.write(&mut draft.plan).await?;
         let extremities = draft.room.history.forward_extremities().clone();
         let chunk = chunk.iter().map(|id| id.as_ref());
@@ -451,11 +452,17 @@ impl<S: Store> EventStore<S> {
         // Rebased, the chunk's ids moved, and nothing else: another writer's chunk of this room
         // would have been refused. Its groups and outliers move as far, and planning goes on
         // from them rather than from the store.
-        let shift = self.moved_past(&mut planning, &draft.plan, draft.orderings);
-        room.groups.shift_planned(shift.first_group, shift.groups);
-        room.history.shift_planned_outliers(shift.after_ordering, shift.orderings);
-        planning.next_state_group = planning.next_state_group.max(room.groups.next_id());
-        planning.rooms.insert(room_id.to_owned(), room);
+        match self.moved_past(&mut planning, &draft.plan, planned_on, draft.orderings) {
+            Some(shift) => {
+                room.groups.shift_planned(shift.first_group, shift.groups);
+                room.history.shift_planned_outliers(shift.after_ordering, shift.orderings);
+                planning.next_state_group = planning.next_state_group.max(room.groups.next_id());
+                planning.rooms.insert(room_id.to_owned(), room);
+            }
+            None => {
+                planning.rooms.remove(room_id);
+            }
+        }
         Ok(result)
     }
 
@@ -469,30 +476,33 @@ impl<S: Store> EventStore<S> {
         Ok(())
     }
 
-    /// Moves the planning positions past a chunk just written, and says how far its ids moved
-    /// from those planned. When other writers took ids first, the chunk took its own after theirs
-    /// (the plan was rebased): the positions go on from the plan's, and what planning derived
-    /// from the planned ids (a room's cached state groups) must move as far to match the store.
+    /// Moves the planning positions past a chunk just written (`plan`, planned on `planned_on`),
+    /// and says how far its ids moved from those planned. When other writers took ids first, the
+    /// chunk took its own after theirs (the plan was rebased): the positions go on from the
+    /// plan's, and what planning derived from the planned ids (a room's cached state groups)
+    /// must move as far to match the store. `None` when a chunk this tab planned before it
+    /// failed or moved: what planning derived from it cannot be trusted.
     fn moved_past(
         &self,
         planning: &mut Planning,
         plan: &RoomWritePlan,
+        planned_on: Positions,
         orderings: StreamOrderings,
-    ) -> IdShift {
+    ) -> Option<IdShift> {
         let planned = Positions {
             last_stream_ordering: planning.orderings.last(),
             last_backfill_ordering: planning.orderings.last_backfilled(),
             next_state_group: planning.next_state_group,
         };
-        if plan.planned_on.positions == planned {
+        if plan.planned_on.positions == planned_on && planned_on == planned {
             planning.orderings = orderings;
-            return IdShift::default();
+            return Some(IdShift::default());
         }
         let after = plan.planned_on.positions.after(plan);
         planning.orderings =
             StreamOrderings::new(after.last_stream_ordering, after.last_backfill_ordering);
         planning.next_state_group = after.next_state_group;
-        IdShift::between(planned, plan.planned_on.positions)
+        (planned_on == planned).then(|| IdShift::between(planned, plan.planned_on.positions))
     }
 
     /// Plans a chunk on a copy of its room's planning state, which replaces it only once written;

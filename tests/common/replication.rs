@@ -37,6 +37,7 @@ macro_rules! replication_tests {
             tabs_hand_every_row_once_in_order,
             an_unreadable_message_is_a_gap,
             an_invite_reaches_the_other_tabs_as_its_room,
+            a_first_sync_is_announced_in_commit_order,
         );
     };
 }
@@ -261,6 +262,87 @@ pub async fn an_invite_reaches_the_other_tabs_as_its_room(backend: impl Store) {
         .map(|preview| preview["roomId"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(invited, invites);
+}
+
+/// Alice's initial sync (sixteen rooms new to the store, two in flight at a time) ingested by one
+/// tab while another persists PDUs, having taken ids the first has not heard of: each room of the
+/// sync is rebased after the other tab's ids. Each tab announces its chunks with rising ids, all
+/// of them together once each; once every message is delivered no tab lacks an id, and every
+/// subscriber was handed rows 1..N in order.
+pub async fn a_first_sync_is_announced_in_commit_order(backend: impl Store) {
+    let backend = &backend;
+    let channel = Rc::new(Channel::default());
+    let tabs = open_tabs(backend, &["tab-a", "tab-b"], &channel).await;
+    channel.deliver(&tabs, |_, _| false);
+    let syncs = super::initial_syncs();
+    let (alice, response) =
+        syncs.as_object().unwrap().iter().find(|(user, _)| user.starts_with("@alice")).unwrap();
+    let pdus = all_pdus_interleaved();
+    let (first, rest) = pdus.split_at(4);
+    tabs[1].store.persist_events(first.to_vec(), false).await.unwrap();
+    let ingest = tabs[0].store.ingest_sync(response, alice, |_, _| {});
+    let persist = async {
+        for batch in rest.chunks(3).take(12) {
+            let result = tabs[1].store.persist_events(batch.to_vec(), false).await.unwrap();
+            assert!(result.rooms.iter().all(|room| room.error.is_none()));
+        }
+    };
+    let (ingested, ()) = both(ingest, persist).await;
+    let ingested = ingested.unwrap();
+    assert!(ingested.sync_token_stored);
+    assert!(ingested.rooms.iter().all(|room| room.result.error.is_none()));
+    let mut announced: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (from, text) in channel.posted.borrow().iter() {
+        let ids: Vec<i64> = match chunk_ids(text).as_deref() {
+            Some(&[first, last]) => (first..=last).collect(),
+            _ => Vec::new(),
+        };
+        let previous = announced.entry(from.clone()).or_default();
+        if let (Some(last), Some(first)) = (previous.last(), ids.first()) {
+            assert!(last < first, "{from} announced {first} after {last}");
+        }
+        previous.extend(ids);
+    }
+    let total = backend.positions().await.unwrap().last_stream_ordering;
+    let mut all: Vec<i64> = announced.values().flatten().copied().collect();
+    all.sort_unstable();
+    assert_eq!(all, (1..=total).collect::<Vec<_>>(), "every id announced once");
+    assert!(announced.values().all(|ids| !ids.is_empty()), "{announced:?}");
+    channel.deliver(&tabs, |_, _| false);
+    for tab in &tabs {
+        assert!(!tab.store.has_gap(), "{}", tab.name);
+        check_rows(tab, total as usize, backend).await;
+        assert_eq!(tab.store.current_token(), total, "{}", tab.name);
+    }
+}
+
+/// Runs `a` and `b` at once (as two tabs do), each polled when woken.
+async fn both<A: std::future::Future, B: std::future::Future>(
+    a: A,
+    b: B,
+) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
+    let (mut from_a, mut from_b) = (None, None);
+    std::future::poll_fn(|context| {
+        if from_a.is_none() {
+            from_a = match a.as_mut().poll(context) {
+                std::task::Poll::Ready(output) => Some(output),
+                std::task::Poll::Pending => None,
+            };
+        }
+        if from_b.is_none() {
+            from_b = match b.as_mut().poll(context) {
+                std::task::Poll::Ready(output) => Some(output),
+                std::task::Poll::Pending => None,
+            };
+        }
+        match from_a.is_some() && from_b.is_some() {
+            true => std::task::Poll::Ready(()),
+            false => std::task::Poll::Pending,
+        }
+    })
+    .await;
+    (from_a.unwrap(), from_b.unwrap())
 }
 
 /// The first and last id of a chunk message that took ids.

@@ -7,7 +7,8 @@
 //! was: a tab closed halfway syncs again from the previous token, and the rooms it stored
 //! already store nothing twice.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::future::Future;
 
 use ruma_common::{CanonicalJsonValue, OwnedEventId, OwnedRoomId, OwnedUserId};
 use serde_json::Value as JsonValue;
@@ -16,7 +17,7 @@ use super::{EventStore, RoomPersistResult};
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::{InputError, StateFilter};
-use crate::persist::state_groups::StateGroups;
+use crate::persist::state_groups::{StateGroupId, StateGroups};
 use crate::persist::{LocalMembership, PlannedOn, RoomWritePlan, StreamOrderings};
 use crate::storage::{Store, StoreError, SyncToken};
 use crate::sync::plan::{local_membership, plan_out_of_band, plan_timeline};
@@ -49,6 +50,41 @@ pub struct IngestResult {
     /// Whether the response's `next_batch` became the sync token: every room was stored, or
     /// could never be (a room of an unknown version).
     pub sync_token_stored: bool,
+}
+
+/// How many rooms are in flight at most: one written while the next is planned and its write
+/// placed behind it, so that IndexedDB always has the next transaction to run.
+const MAX_IN_FLIGHT: usize = 2;
+
+/// A room of a response in flight: its write (planned already when `ahead`), and its result once
+/// it has landed. Rooms are written in the order of the response, each in its own transaction:
+/// IndexedDB runs transactions over the same stores in the order they were made, so a room's
+/// write placed before the one before it has committed waits for it, and results land in order.
+struct Flight<'a> {
+    ahead: bool,
+    future: std::pin::Pin<Box<dyn std::future::Future<Output = RoomIngestResult> + 'a>>,
+    landed: Option<RoomIngestResult>,
+}
+
+/// Drives every room in flight on, until the first has landed: its result (`None` when no room
+/// is in flight).
+async fn next_landed(flights: &mut VecDeque<Flight<'_>>) -> Option<RoomIngestResult> {
+    if flights.is_empty() {
+        return None;
+    }
+    std::future::poll_fn(|context| {
+        for flight in flights.iter_mut().filter(|flight| flight.landed.is_none()) {
+            if let std::task::Poll::Ready(result) = flight.future.as_mut().poll(context) {
+                flight.landed = Some(result);
+            }
+        }
+        match flights.front().is_some_and(|flight| flight.landed.is_some()) {
+            true => std::task::Poll::Ready(()),
+            false => std::task::Poll::Pending,
+        }
+    })
+    .await;
+    flights.pop_front().and_then(|flight| flight.landed)
 }
 
 /// A room planned: its plan, and what the event store's planning state becomes once it is
@@ -112,6 +148,21 @@ enum Prepared {
 }
 
 impl Prepared {
+    fn room_id(&self) -> &OwnedRoomId {
+        match self {
+            Self::Events { events, .. } => &events.room_id,
+            Self::Stripped { room_id, .. } | Self::Unstorable { room_id, .. } => room_id,
+        }
+    }
+
+    /// Whether planning the room reads nothing from the store: a room it does not hold.
+    fn plans_without_reads(&self) -> bool {
+        match self {
+            Self::Events { stored, .. } | Self::Stripped { stored, .. } => !stored,
+            Self::Unstorable { .. } => false,
+        }
+    }
+
     /// The room as another writer left it, having written a chunk of it: stored (recorded with
     /// its version, when that was known).
     fn stored_by_another_writer(&mut self) {
@@ -176,9 +227,36 @@ impl<S: Store> EventStore<S> {
         let memberships = self.backend.local_memberships(own.as_str(), Some(&room_ids)).await?;
         let total = prepared.len();
         let mut rooms = Vec::with_capacity(total);
-        for (done, room) in prepared.into_iter().enumerate() {
-            rooms.push(self.ingest_room(room, own.as_str(), &memberships).await);
-            on_progress(done + 1, total);
+        // Rooms in flight: planned, and written or waiting to be, in the order of the response.
+        // A room new to the store is planned without a read, on the ids the rooms in flight
+        // take, while they are written; its write is placed behind theirs (see `Flight`).
+        let mut flights: VecDeque<Flight<'_>> = VecDeque::new();
+        let mut after = None;
+        for room in prepared {
+            if flights.is_empty() {
+                after = None;
+            }
+            let ahead = match room.plans_without_reads() && flights.iter().all(|f| f.ahead) {
+                true => self.plan_ahead(&room, own.as_str(), &memberships, &mut after),
+                false => None,
+            };
+            let window = if ahead.is_some() { MAX_IN_FLIGHT - 1 } else { 0 };
+            while flights.len() > window {
+                let Some(result) = next_landed(&mut flights).await else { break };
+                rooms.push(result);
+                on_progress(rooms.len(), total);
+            }
+            let planned_ahead = ahead.is_some();
+            let flight = self.ingest_room(room, own.as_str(), &memberships, ahead);
+            flights.push_back(Flight {
+                ahead: planned_ahead,
+                future: Box::pin(flight),
+                landed: None,
+            });
+        }
+        while let Some(result) = next_landed(&mut flights).await {
+            rooms.push(result);
+            on_progress(rooms.len(), total);
         }
         let stored_whole = rooms.iter().all(|room| {
             !matches!(&room.result.error, Some(error) if !matches!(error, StoreError::Input(_)))
@@ -263,6 +341,7 @@ impl<S: Store> EventStore<S> {
         room: Prepared,
         own_user_id: &str,
         memberships: &BTreeMap<String, LocalMembership>,
+        mut ahead: Option<Result<SyncedDraft, StoreError>>,
     ) -> RoomIngestResult {
         let (section, room_id) = match &room {
             Prepared::Events { section, events, .. } => (*section, events.room_id.clone()),
@@ -274,8 +353,20 @@ impl<S: Store> EventStore<S> {
         let mut attempts = 0;
         let result = loop {
             attempts += 1;
-            let written = self.write_room(room.clone(), own_user_id, stored_membership.as_ref());
-            match written.await {
+            let written = match ahead.take() {
+                Some(draft) => match draft {
+                    Ok(draft) => self.write_synced(draft).await,
+                    Err(error) => Err(error),
+                },
+                None => {
+                    let membership = stored_membership.as_ref();
+                    match self.plan_room(room.clone(), own_user_id, membership).await {
+                        Ok(draft) => self.write_synced(draft).await,
+                        Err(error) => Err(error),
+                    }
+                }
+            };
+            match written {
                 Err(StoreError::Conflict(_)) if attempts < super::MAX_CONFLICTS => {
                     {
                         let mut planning = self.planning.borrow_mut();
@@ -298,14 +389,56 @@ impl<S: Store> EventStore<S> {
         RoomIngestResult { section, result }
     }
 
-    /// Plans one prepared room and writes it.
-    async fn write_room(
+    /// Plans a room new to the store now, on the ids the rooms in flight take once written as
+    /// planned (`after`, which moves past this room's), while they are being written: planning
+    /// it reads nothing, so it ends in this call (`None` if it did not, and the room is planned
+    /// when its turn comes). The planning state is left as it was: it moves when a room is
+    /// written ([`Self::write_synced`]).
+    fn plan_ahead(
+        &self,
+        room: &Prepared,
+        own_user_id: &str,
+        memberships: &BTreeMap<String, LocalMembership>,
+        after: &mut Option<(StreamOrderings, StateGroupId)>,
+    ) -> Option<Result<SyncedDraft, StoreError>> {
+        let saved = {
+            let mut planning = self.planning.borrow_mut();
+            let saved = (planning.orderings.clone(), planning.next_state_group);
+            if let Some((orderings, next_state_group)) = after.clone() {
+                planning.orderings = orderings;
+                planning.next_state_group = next_state_group;
+            }
+            saved
+        };
+        let membership = memberships.get(room.room_id().as_str());
+        let planned = {
+            let planning = std::pin::pin!(self.plan_room(room.clone(), own_user_id, membership));
+            let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+            match planning.poll(&mut context) {
+                std::task::Poll::Ready(draft) => Some(draft),
+                std::task::Poll::Pending => None,
+            }
+        };
+        let planned_on_group = after.as_ref().map_or(saved.1, |(_, group)| *group);
+        {
+            let mut planning = self.planning.borrow_mut();
+            (planning.orderings, planning.next_state_group) = saved;
+        }
+        if let Some(Ok(draft)) = &planned {
+            let next_state_group = planned_on_group.max(draft.next_state_group);
+            *after = Some((draft.orderings.clone(), next_state_group));
+        }
+        planned
+    }
+
+    /// Plans one prepared room.
+    async fn plan_room(
         &self,
         room: Prepared,
         own_user_id: &str,
         stored_membership: Option<&LocalMembership>,
-    ) -> Result<RoomPersistResult, StoreError> {
-        let draft = match room {
+    ) -> Result<SyncedDraft, StoreError> {
+        Ok(match room {
             Prepared::Unstorable { error, .. } => return Err(error),
             Prepared::Events { section, events, version, stored } => {
                 self.plan_events(section, &events, version, stored, own_user_id, stored_membership)
@@ -329,8 +462,7 @@ impl<S: Store> EventStore<S> {
                 )
                 .await?
             }
-        };
-        self.write_synced(draft).await
+        })
     }
 
     /// Plans a joined or left room: on its timeline (a joined room, or a left one whose
@@ -509,6 +641,7 @@ impl<S: Store> EventStore<S> {
         let SyncedDraft { mut plan, chunk, orderings, next_state_group, extremities, cache } =
             draft;
         let room_id = plan.room_id.to_string();
+        let planned_on = plan.planned_on.positions;
         self.write(&mut plan).await?;
         let forward_extremities = plan.forward_extremities.clone().unwrap_or(extremities);
         {
@@ -516,7 +649,8 @@ impl<S: Store> EventStore<S> {
             // A synced room's cache also holds its stored events' orderings and groups: rebased,
             // it is read again (responses of one account are stored one at a time, so this is
             // rare).
-            let cache = match self.moved_past(&mut planning, &plan, orderings).is_none() {
+            let moved = self.moved_past(&mut planning, &plan, planned_on, orderings);
+            let cache = match moved.is_some_and(|shift| shift.is_none()) {
                 true => {
                     planning.next_state_group = planning.next_state_group.max(next_state_group);
                     cache

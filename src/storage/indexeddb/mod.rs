@@ -491,9 +491,29 @@ impl IndexedDbStore {
         index: Option<&str>,
         keys: &[impl AsRef<str>],
     ) -> Result<Vec<T>, IdbError> {
+        self.get_many_read(store, index, keys, index.is_some()).await
+    }
+
+    /// For each of `prefixes`, every row of `store` whose key (an array) starts with it, read
+    /// together: a store keyed by `[room_id, …]` is read by room without an index.
+    async fn get_many_prefixed<T: DeserializeOwned>(
+        &self,
+        store: &str,
+        prefixes: &[impl AsRef<str>],
+    ) -> Result<Vec<Vec<T>>, IdbError> {
+        self.get_many_read(store, None, prefixes, true).await
+    }
+
+    async fn get_many_read<T: DeserializeOwned>(
+        &self,
+        store: &str,
+        index: Option<&str>,
+        keys: &[impl AsRef<str>],
+        all: bool,
+    ) -> Result<Vec<T>, IdbError> {
         let db: &JsValue = self.db()?.as_ref();
         let keys = keys.iter().map(|key| key.as_ref().to_owned()).collect();
-        let promise = get_many_rows(db, store, index, keys, index.is_some());
+        let promise = get_many_rows(db, store, index, keys, all);
         rows_read(promise, store).await
     }
 
@@ -1344,9 +1364,9 @@ impl Store for IndexedDbStore {
         room_id: &str,
         filter: &StateFilter,
     ) -> Result<StateIds, StoreError> {
-        let rows: Vec<CurrentStateRow> = self
-            .rows_by_index(stores::CURRENT_STATE_EVENTS, indices::CURRENT_STATE_BY_ROOM, room_id)
-            .await?;
+        let mut rows: Vec<Vec<CurrentStateRow>> =
+            self.get_many_prefixed(stores::CURRENT_STATE_EVENTS, &[room_id]).await?;
+        let rows = rows.pop().unwrap_or_default();
         let mut state = StateIds::new();
         for row in rows {
             if filter.matches(&row.event_type, &row.state_key) {
@@ -1357,9 +1377,8 @@ impl Store for IndexedDbStore {
     }
 
     async fn current_states(&self, room_ids: &[String]) -> Result<Vec<StateIds>, StoreError> {
-        let by_room = Some(indices::CURRENT_STATE_BY_ROOM);
         let rows: Vec<Vec<CurrentStateRow>> =
-            self.get_many(stores::CURRENT_STATE_EVENTS, by_room, room_ids).await?;
+            self.get_many_prefixed(stores::CURRENT_STATE_EVENTS, room_ids).await?;
         let mut states = Vec::with_capacity(rows.len());
         for rows in rows {
             let mut state = StateIds::new();

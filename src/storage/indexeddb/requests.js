@@ -82,7 +82,8 @@ export function readAll(db, stores) {
 }
 
 // For each of `keys`, the row of `store` (or, with `all`, every row of its `index`) with that key,
-// read in one read-only transaction with every request placed at once; resolves to the JSON text
+// or with `all` and no index every row of `store` whose (array) key starts with that key, read in
+// one read-only transaction with every request placed at once; resolves to the JSON text
 // of the results in the order of `keys` (`null` for a key without a row). One crossing of the
 // wasm boundary and one JSON parse in wasm, where reading each row into wasm costs one crossing
 // per field.
@@ -102,7 +103,9 @@ function getManyRows(db, store, index, keys, all) {
     const results = new Array(keys.length);
     let left = keys.length;
     keys.forEach((key, position) => {
-      const request = all ? source.getAll(key) : source.get(key);
+      // `[key]` sorts before every `[key, …]`, and an array after every string.
+      const range = all && !index ? IDBKeyRange.bound([key], [key, []]) : key;
+      const request = all ? source.getAll(range) : source.get(key);
       request.onsuccess = () => {
         results[position] = request.result ?? null;
         left -= 1;
@@ -341,57 +344,106 @@ export function walkGroups(db, start, groups, edges, state, ranges) {
 // Writes one room chunk in one readwrite transaction over `scope`, resolving once it commits and
 // rejecting with the DOMException that failed it (a request's, a synchronous throw's, or the
 // commit's: Chromium checks the quota there). `json` is `{scope, advance, ops}`:
-// - `advance`: `sequences` rows `{stream_name, last_value, down}`, read first (so their requests
-//   complete first) and each put once read, unless the stored value is as far along already (a
-//   row goes up, or with `down` down; another writer may have gone further);
+// - `advance`: `sequences` rows `{stream_name, last_value, down}`, each put unless the stored
+//   value is as far along already (a row goes up, or with `down` down; another writer may have
+//   gone further);
 // - `ops`, in order: `{op: "add" | "put", store, rows}`, `{op: "events", replace, from, rows}`
 //   (rows without their `json`: `texts` holds every event's text of the chunk one after the other,
 //   `ends` where each ends in UTF-16 code units, and these rows' texts are those from index
 //   `from`; slicing one string costs far less than parsing each text out of a JSON string
 //   literal), `{op: "delete", store, keys}` and `{op: "deleteRange", store, lower, upper}`.
 // Requests are not awaited one by one: a failing request aborts the transaction.
-// Writes one room chunk in one transaction. Before anything is placed, it reads what the chunk
-// was planned on that another connection (tab) may have moved since (`check`): the room's
-// `room_chunks` row and the `sequences` rows. When another tab wrote a chunk of the room, the
-// plan no longer fits it: the transaction is aborted and the promise rejects with a
-// `RoomConflictError`. When other tabs only took ids, `rebase(events, backfill, stateGroups)` (a
-// function of the stored sequences' values) gives the chunk again with its ids taken after theirs,
-// as `[json, texts, ends]`, and that is written. Resolves to whether it was rebased.
+//
+// Before anything is written, the transaction reads what the chunk was planned on that another
+// connection (tab) may have moved since (`check`): the room's `room_chunks` row and the
+// `sequences` rows. When another tab wrote a chunk of the room, the plan no longer fits it: the
+// transaction is aborted and the promise rejects with a `RoomConflictError`. When other tabs only
+// took ids, `rebase(events, backfill, stateGroups)` (a function of the stored sequences' values)
+// gives the chunk again with its ids taken after theirs, as `[json, texts, ends]`, and that is
+// written. Resolves to whether it was rebased.
+//
+// Placed as the check's answer comes back, the writes would wait for a round trip to this
+// thread, where the next chunk is being planned: so the writes are placed at once, behind the
+// reads, as if the check will pass (it does, unless another tab wrote meanwhile). A check that
+// finds the room moved aborts the transaction, which undoes every write placed; one that finds
+// only the sequences moved aborts it too, and the chunk is written again in a transaction that
+// reads first and places the rebased chunk on what it read (`writeChecked`).
 export function writeChunk(db, json, texts, ends, check, rebase) {
   return new Promise((resolve, reject) => {
-    let chunk = JSON.parse(json);
+    const chunk = JSON.parse(json);
+    const tx = db.transaction(chunk.scope, "readwrite");
+    let thrown = null;
+    let moved = false;
+    tx.oncomplete = () => resolve(false);
+    tx.onabort = () => {
+      if (moved) writeChecked(db, chunk, texts, ends, check, rebase).then(resolve, reject);
+      else reject(thrown ?? tx.error ?? new DOMException("The transaction was aborted.", "AbortError"));
+    };
+    try {
+      readPlannedOn(tx, check.room_id, (stored) => {
+        const conflict = plannedOnMoved(check, stored);
+        if (conflict === null) return;
+        if (conflict === "sequences") moved = true;
+        else thrown = conflict;
+        tx.abort();
+      });
+      // The values the check expects: written over only when the check passes.
+      const planned = { events: check.events, backfill: check.backfill, state_groups: check.state_groups };
+      write(tx, chunk, texts, ends, planned, check);
+    } catch (error) {
+      thrown = error;
+      tx.abort();
+    }
+  });
+}
+
+// What in `stored` (see `readPlannedOn`) differs from what a chunk was planned on (`check`): a
+// `RoomConflictError` when another connection wrote a chunk of the room, "sequences" when other
+// connections only took ids, null when nothing moved.
+function plannedOnMoved(check, stored) {
+  if (stored.roomChunks !== check.room_chunks) {
+    const error = new Error(check.room_id);
+    error.name = "RoomConflictError";
+    return error;
+  }
+  const [events, backfill, groups] = stored.sequences;
+  if (events !== check.events || backfill !== check.backfill || groups !== check.state_groups) return "sequences";
+  return null;
+}
+
+// Places a chunk's writes in `tx`: its `sequences` rows where they are further than `stored`
+// (values by name), its ops, and the room's chunk count one past the one it was planned on.
+function write(tx, chunk, texts, ends, stored, check) {
+  if (chunk.advance.length > 0) advance(tx.objectStore("sequences"), chunk.advance, stored);
+  for (const op of chunk.ops) place(tx, op, texts, ends);
+  tx.objectStore("room_chunks").put({ room_id: check.room_id, chunks: check.room_chunks + 1 });
+}
+
+// `writeChunk`'s write when other connections took ids since the chunk was planned: the check is
+// read first, and the chunk, rebased on what it read, placed once it is known.
+function writeChecked(db, chunk, texts, ends, check, rebase) {
+  return new Promise((resolve, reject) => {
     const tx = db.transaction(chunk.scope, "readwrite");
     let thrown = null;
     let rebased = false;
     tx.oncomplete = () => resolve(rebased);
     tx.onabort = () =>
       reject(thrown ?? tx.error ?? new DOMException("The transaction was aborted.", "AbortError"));
-    const fail = (error) => {
-      thrown = error;
-      tx.abort();
-    };
-    const write = (stored) => {
-      if (chunk.advance.length > 0) advance(tx.objectStore("sequences"), chunk.advance, stored);
-      for (const op of chunk.ops) place(tx, op, texts, ends);
-      tx.objectStore("room_chunks").put({ room_id: check.room_id, chunks: check.room_chunks + 1 });
-    };
     readPlannedOn(tx, check.room_id, (stored) => {
       try {
-        if (stored.roomChunks !== check.room_chunks) {
-          const error = new Error(check.room_id);
-          error.name = "RoomConflictError";
-          fail(error);
-          return;
-        }
-        const [events, backfill, groups] = stored.sequences;
-        if (events !== check.events || backfill !== check.backfill || groups !== check.state_groups) {
+        const conflict = plannedOnMoved(check, stored);
+        if (conflict !== null && conflict !== "sequences") throw conflict;
+        if (conflict === "sequences") {
+          const [events, backfill, groups] = stored.sequences;
+          let json;
           [json, texts, ends] = rebase(events, backfill, groups);
           chunk = JSON.parse(json);
           rebased = true;
         }
-        write(stored.byName);
+        write(tx, chunk, texts, ends, stored.byName, check);
       } catch (error) {
-        fail(error);
+        thrown = error;
+        tx.abort();
       }
     });
   });

@@ -39,6 +39,12 @@
 //!   missed another tab's replication message reads the events stream back in order from the
 //!   last id it knows. Version 7 code writes the column the index is over, so version 8 stays
 //!   compatible with it.
+//! - 9: the indexes nothing reads are deleted (`current_state_events` by `event_id`,
+//!   `room_memberships` by `[user_id, room_id]`, `state_group_edges` by `prev_state_group`), and
+//!   so is `current_state_events` by `room_id`: a room's current state is read through a range of
+//!   the store's own keys (`[room_id, type, state_key]`). Every index entry is one more write of
+//!   each put. Code of version 8 reads the current state through the index by room, so version 9
+//!   is not compatible with it.
 //!
 //! The `meta` store holds `schema_version` and `compat_version` (the oldest code version allowed
 //! to write to this database), as Synapse's `SCHEMA_VERSION` / `SCHEMA_COMPAT_VERSION`.
@@ -78,11 +84,14 @@ pub enum Version {
     V7 = 7,
     /// Events indexed by stream ordering.
     V8 = 8,
+    /// No index that nothing reads, nor one that a key range of the store itself gives:
+    /// `current_state_events` is read by room through its keys.
+    V9 = 9,
 }
 
 impl Version {
     /// The version this code creates and writes.
-    pub const CURRENT: Self = Self::V8;
+    pub const CURRENT: Self = Self::V9;
 
     /// The IndexedDB version number.
     pub const fn number(self) -> u32 {
@@ -102,6 +111,8 @@ impl Version {
             Self::V7 => Self::V7,
             // An index over a column version 7 writes already.
             Self::V8 => Self::V7,
+            // Code of version 8 reads the current state through an index version 9 deletes.
+            Self::V9 => Self::V9,
         }
     }
 }
@@ -191,13 +202,13 @@ pub mod indices {
     pub const EVENTS_BY_TIMELINE: &str = "timeline";
     /// `event_forward_extremities` by `room_id`.
     pub const EXTREMITIES_BY_ROOM: &str = "room_id";
-    /// `current_state_events` by `room_id`.
+    /// `current_state_events` by `room_id` (versions 1 to 8).
     pub const CURRENT_STATE_BY_ROOM: &str = "room_id";
-    /// `current_state_events` by `event_id`.
+    /// `current_state_events` by `event_id` (versions 1 to 8).
     pub const CURRENT_STATE_BY_EVENT: &str = "event_id";
     /// `room_memberships` by `room_id`.
     pub const MEMBERSHIPS_BY_ROOM: &str = "room_id";
-    /// `room_memberships` by `[user_id, room_id]`.
+    /// `room_memberships` by `[user_id, room_id]` (versions 1 to 8).
     pub const MEMBERSHIPS_BY_USER_ROOM: &str = "user_id_room_id";
     /// `state_groups_state` by `state_group` (versions 1 to 4).
     pub const GROUP_STATE_BY_GROUP: &str = "state_group";
@@ -205,7 +216,7 @@ pub mod indices {
     pub const BACKWARD_EXTREMITIES_BY_ROOM: &str = "room_id";
     /// `redactions` by `redacts`.
     pub const REDACTIONS_BY_REDACTS: &str = "redacts";
-    /// `state_group_edges` by `prev_state_group`.
+    /// `state_group_edges` by `prev_state_group` (versions 1 to 8).
     pub const GROUP_EDGES_BY_PREV: &str = "prev_state_group";
     /// `local_current_membership` by `user_id` (version 6).
     pub const LOCAL_MEMBERSHIP_BY_USER: &str = "user_id";
@@ -272,6 +283,17 @@ pub(super) async fn upgrade_to(
         let events = tx.object_store(stores::EVENTS)?;
         let ordering = KeyPath::One("stream_ordering");
         events.create_index(indices::EVENTS_BY_STREAM_ORDERING, ordering).build()?;
+    }
+    if needs(Version::V9) {
+        // Every index entry is one more write of each put: a first sync of a thousand rooms
+        // wrote some thirty a room for these.
+        let current_state = tx.object_store(stores::CURRENT_STATE_EVENTS)?;
+        current_state.delete_index(indices::CURRENT_STATE_BY_ROOM)?;
+        current_state.delete_index(indices::CURRENT_STATE_BY_EVENT)?;
+        let memberships = tx.object_store(stores::ROOM_MEMBERSHIPS)?;
+        memberships.delete_index(indices::MEMBERSHIPS_BY_USER_ROOM)?;
+        let edges = tx.object_store(stores::STATE_GROUP_EDGES)?;
+        edges.delete_index(indices::GROUP_EDGES_BY_PREV)?;
     }
     let meta = tx.object_store(stores::META)?;
     let rows = [(META_SCHEMA_VERSION, version), (META_COMPAT_VERSION, version.compat())];
