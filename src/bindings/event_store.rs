@@ -13,7 +13,7 @@ use wasm_bindgen::prelude::*;
 
 use super::convert::{json_from_js, json_text_from_js, options_from_js, to_js, to_js_error};
 use super::tabs::{call_subscriber, Tabs};
-use super::{EventArray, StrippedEventArray, SyncResponseValue};
+use super::{EventArray, RoomPreviewArray, StrippedEventArray, SyncResponseValue};
 use crate::model::internal_metadata::InternalMetadata as StoredMetadata;
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
@@ -29,10 +29,6 @@ extern "C" {
     /// `ClientEvent[]` in TypeScript.
     #[wasm_bindgen(typescript_type = "ClientEvent[]")]
     pub type ClientEventArray;
-
-    /// `RoomPreview[]` in TypeScript.
-    #[wasm_bindgen(typescript_type = "RoomPreview[]")]
-    pub type RoomPreviewArray;
 
     /// A promise whose `then` takes any function (js-sys's wants a typed closure).
     type Thenable;

@@ -21,10 +21,10 @@ use self::convert::{json_from_js, json_text_from_js, options_from_js, to_js, to_
 pub use self::event_store::{
     ChunkError, ClientEventArray, EventStoreOptions, IngestOptions, IngestResult, IngestedRoom,
     InternalMetadata, JsEventStore, PersistOptions, PersistResult, RejectedEvent,
-    RoomPersistResult, RoomPreviewArray, RoomPreviewsOptions, RoomTimeline, RoomTimelineOptions,
-    SectionCounts, StoredEvent, StoredStrippedStateOptions, StreamOrderingRange, TimelineGap,
+    RoomPersistResult, RoomPreviewsOptions, RoomTimeline, RoomTimelineOptions, SectionCounts,
+    StoredEvent, StoredStrippedStateOptions, StreamOrderingRange, TimelineGap,
 };
-use self::options::{RoomPreviewOptions, StrippedStateOptions};
+use self::options::{PreviewSyncRoomsOptions, RoomPreviewOptions, StrippedStateOptions};
 use crate::prejoin::{self, RoomPreview};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -53,6 +53,23 @@ export interface StrippedEvent {
     event_id?: string;
     room_id?: string;
     origin_server_ts?: number;
+    [key: string]: unknown;
+}
+
+/** A `/sync` response's `rooms` (client-server API v3). Only what prejoin reads is typed; every
+ *  other field is accepted and ignored. */
+export interface SyncRooms {
+    join?: Record<string, SyncRoomEvents>;
+    invite?: Record<string, {invite_state?: {events?: StrippedEvent[]}; [key: string]: unknown}>;
+    knock?: Record<string, {knock_state?: {events?: StrippedEvent[]}; [key: string]: unknown}>;
+    leave?: Record<string, SyncRoomEvents>;
+    [key: string]: unknown;
+}
+
+/** A joined or left room of a `/sync` response: its `state` and `timeline` blocks. */
+export interface SyncRoomEvents {
+    state?: {events?: Event[]};
+    timeline?: {events?: Event[]; limited?: boolean; prev_batch?: string};
     [key: string]: unknown;
 }
 
@@ -105,19 +122,7 @@ export interface Pdu extends Event {
  *  store reads is typed; every other field is accepted and ignored. */
 export interface SyncResponse {
     next_batch: string;
-    rooms?: {
-        join?: Record<string, SyncRoomEvents>;
-        invite?: Record<string, {invite_state?: {events?: StrippedEvent[]}}>;
-        knock?: Record<string, {knock_state?: {events?: StrippedEvent[]}}>;
-        leave?: Record<string, SyncRoomEvents>;
-    };
-    [key: string]: unknown;
-}
-
-/** A joined or left room of a `/sync` response: its `state` and `timeline` blocks. */
-export interface SyncRoomEvents {
-    state?: {events?: Event[]};
-    timeline?: {events?: Event[]; limited?: boolean; prev_batch?: string};
+    rooms?: SyncRooms;
     [key: string]: unknown;
 }
 
@@ -140,6 +145,14 @@ extern "C" {
     /// `StrippedEvent[]` in TypeScript.
     #[wasm_bindgen(typescript_type = "StrippedEvent[]")]
     pub type StrippedEventArray;
+
+    /// `RoomPreview[]` in TypeScript.
+    #[wasm_bindgen(typescript_type = "RoomPreview[]")]
+    pub type RoomPreviewArray;
+
+    /// `SyncRooms` in TypeScript.
+    #[wasm_bindgen(typescript_type = "SyncRooms")]
+    pub type SyncRoomsValue;
 
     /// `SyncResponse` in TypeScript.
     #[cfg(feature = "store")]
@@ -177,4 +190,23 @@ pub fn room_preview(
     let request = options_from_js::<RoomPreviewOptions>(&opts.js_value())?.into_request();
     let preview = prejoin::compute_room_preview(&state, &request).map_err(to_js_error)?;
     Ok(Ts::new_unchecked(to_js(&preview)?))
+}
+
+/// The preview of every invited, knocked and joined room of a `/sync` response's `rooms`: the
+/// invites, then the knocks, then the joined rooms, each sorted by room id. Each is what
+/// `roomPreview` gives for the room's state with the section's `kind` (a joined room's state is
+/// its `state` events followed by its timeline's state events, the later replacing the earlier);
+/// a room of the wrong shape previews what could be read, with a `MALFORMED_ROOM` warning.
+///
+/// @throws {PrejoinError} `INVALID_SYNC` when `rooms` or one of those sections is not an object
+/// (or `rooms` is the whole response), `INVALID_OPTIONS`, `INVALID_JSON`.
+#[wasm_bindgen(js_name = previewSyncRooms)]
+pub fn preview_sync_rooms(
+    rooms: SyncRoomsValue,
+    opts: Ts<PreviewSyncRoomsOptions>,
+) -> Result<RoomPreviewArray, JsValue> {
+    let rooms = json_text_from_js(&rooms)?;
+    let opts = options_from_js::<PreviewSyncRoomsOptions>(&opts.js_value())?;
+    let previews = prejoin::preview_sync_rooms(&rooms, &opts.own_user_id).map_err(to_js_error)?;
+    Ok(to_js(&previews)?.unchecked_into())
 }

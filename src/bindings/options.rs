@@ -64,3 +64,11 @@ impl RoomPreviewOptions {
         }
     }
 }
+
+/// Options of `previewSyncRooms`.
+#[derive(Debug, Deserialize, Serialize, Tsify)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PreviewSyncRoomsOptions {
+    /// The user the previews are for: the user whose `/sync` response it is.
+    pub own_user_id: String,
+}

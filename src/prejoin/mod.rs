@@ -10,5 +10,5 @@ pub mod preview;
 pub mod strip;
 
 pub use config::PrejoinConfig;
-pub use preview::{compute_room_preview, PreviewRequest, RoomPreview};
+pub use preview::{compute_room_preview, preview_sync_rooms, PreviewRequest, RoomPreview};
 pub use strip::{compute_stripped_state, MembershipKind, StripRequest};

@@ -10,6 +10,7 @@ pub mod avatar;
 mod content;
 pub mod name;
 pub mod sanitize;
+mod sync_rooms;
 pub mod trust;
 
 use serde::{Deserialize, Serialize};
@@ -19,9 +20,10 @@ use self::content::{ContentReader, Member, RoomFacts};
 use self::name::MAX_HEROES;
 pub use self::name::{compute_heroes_name, DisplayNameSource, HeroesName};
 use self::sanitize::sanitize_display;
+pub use self::sync_rooms::preview_sync_rooms;
 use self::trust::MemberPolicy;
 pub use self::trust::{PreviewWarning, WarningCode};
-use crate::model::InputError;
+use crate::model::{InputError, InvalidEvent, StrippedEventRef};
 
 /// What the own user's relation to the room is, which decides which members a preview may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -139,8 +141,17 @@ pub fn compute_room_preview(
         Err(error) if error.is_data() => return Err(InputError::StateNotArray),
         Err(error) => return Err(InputError::InvalidJson(error.to_string())),
     };
+    Ok(preview_of_events(state, request, Vec::new()))
+}
+
+/// The preview of events already read from their text; `warnings` are the caller's own, kept
+/// ahead of the preview's.
+fn preview_of_events(
+    state: Vec<Result<StrippedEventRef<'_>, InvalidEvent>>,
+    request: &PreviewRequest,
+    mut warnings: Vec<PreviewWarning>,
+) -> RoomPreview {
     let own_user = request.own_user_id.as_str();
-    let mut warnings = Vec::new();
     let mut events = trust::index_events(state, &request.room_id, &mut warnings);
 
     let own_event = events.get(&trust::key("m.room.member", own_user));
@@ -210,7 +221,7 @@ pub fn compute_room_preview(
         .filter(|own| own.membership == "knock")
         .and_then(|own| own.reason.as_deref())
         .map(sanitize_display);
-    Ok(RoomPreview {
+    RoomPreview {
         placeholder: Placeholder::new(&request.room_id, &name_clean),
         room_id: request.room_id.clone(),
         display_name: name_clean,
@@ -232,7 +243,7 @@ pub fn compute_room_preview(
         membership: own.as_ref().map(|own| own.membership.clone()).or(own_membership),
         membership_ts: own.as_ref().and_then(|own| own.origin_server_ts),
         warnings,
-    })
+    }
 }
 
 /// The inviter as previewed, plus the raw name the display-name chain uses.

@@ -43,6 +43,10 @@ pub enum WarningCode {
     MissingCreate,
     /// No member event for the own user on an invite or knock.
     MissingOwnMembership,
+    /// `previewSyncRooms`: a room of the `/sync` rooms, or its state or timeline block, is not
+    /// of the shape `/sync` gives; the preview is of what could be read (the type and state_key
+    /// are `null`).
+    MalformedRoom,
 }
 
 /// One thing a preview ignored or missed.
