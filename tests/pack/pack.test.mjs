@@ -101,7 +101,9 @@ const run = (module) => {
   const roomPreview = module.roomPreview(stripped, { roomId: scenario.room_id, ownUserId: scenario.target_user });
   let error;
   try { module.roomPreview(stripped, {}); } catch (thrown) { error = { name: thrown.name, code: thrown.code }; }
-  return { stripped, roomPreview, error };
+  const rooms = { [scenario.kind]: { [scenario.room_id]: { [`${scenario.kind}_state`]: { events: stripped } } } };
+  const batch = module.previewSyncRooms(rooms, { ownUserId: scenario.target_user });
+  return { stripped, roomPreview, error, batch };
 };
 await init();
 await initWhole();
@@ -110,13 +112,14 @@ process.stdout.write(JSON.stringify({ exports: Object.keys(preview).sort(), prev
   );
   const { stdout } = await exec(process.execPath, ["node-preview-consumer.mjs"], { cwd: consumer });
   const result = JSON.parse(stdout);
-  for (const name of ["default", "initSync", "computeStrippedState", "roomPreview"]) {
+  for (const name of ["default", "initSync", "computeStrippedState", "roomPreview", "previewSyncRooms"]) {
     assert.ok(result.exports.includes(name), `prejoin/preview lacks ${name}: ${result.exports}`);
   }
   assert.ok(!result.exports.includes("EventStore"), "prejoin/preview exports EventStore");
   assert.deepEqual(result.preview.stripped, scenario.synapse_stripped, scenario.name);
   assert.equal(result.preview.roomPreview.displayName, roomName);
   assert.deepEqual(result.preview.error, { name: "PrejoinError", code: "INVALID_OPTIONS" });
+  assert.deepEqual(result.preview.batch, [{ ...result.preview.roomPreview }], "previewSyncRooms is roomPreview per room");
   assert.deepEqual(result.preview, result.whole, "both entries compute the same");
 });
 
@@ -165,7 +168,7 @@ for (const resolution of ["node16", "bundler"]) {
   test(`TypeScript (moduleResolution ${resolution}): 'prejoin/preview' is typed as 'prejoin', without the store`, async () => {
     await writeFile(
       join(consumer, "ts-preview-consumer.ts"),
-      `import init, { computeStrippedState, roomPreview, type PrejoinError, type RoomPreview, type StrippedEvent } from "prejoin/preview";
+      `import init, { computeStrippedState, previewSyncRooms, roomPreview, type PrejoinError, type RoomPreview, type StrippedEvent, type SyncRooms } from "prejoin/preview";
 // @ts-expect-error: the store is not part of prejoin/preview.
 import { EventStore } from "prejoin/preview";
 import type * as Whole from "prejoin";
@@ -186,7 +189,14 @@ const samePreview: Same<RoomPreview, Whole.RoomPreview> = true;
 const sameStrip: Same<typeof computeStrippedState, typeof Whole.computeStrippedState> = true;
 const sameRoomPreview: Same<typeof roomPreview, typeof Whole.roomPreview> = true;
 const sameError: Same<PrejoinError, Whole.PrejoinError> = true;
-export { source, strippedIsAny, previewIsAny, samePreview, sameStrip, sameRoomPreview, sameError };
+const rooms: SyncRooms = { invite: { "!r:x": { invite_state: { events: stripped } } } };
+const batch: RoomPreview[] = previewSyncRooms(rooms, { ownUserId: "@bob:x" });
+const batchIsAny: IsAny<ReturnType<typeof previewSyncRooms>> = false;
+const roomsIsAny: IsAny<Parameters<typeof previewSyncRooms>[0]> = false;
+const sameBatch: Same<typeof previewSyncRooms, typeof Whole.previewSyncRooms> = true;
+// @ts-expect-error: the options take ownUserId only.
+previewSyncRooms(rooms, { ownUserId: "@bob:x", kind: "join" });
+export { source, strippedIsAny, previewIsAny, samePreview, sameStrip, sameRoomPreview, sameError, batch, batchIsAny, roomsIsAny, sameBatch };
 `,
     );
     const config = `tsconfig.preview.${resolution}.json`;

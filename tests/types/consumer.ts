@@ -3,6 +3,7 @@
 import init, {
   computeStrippedState,
   EventStore,
+  previewSyncRooms,
   roomPreview,
   type ChunkError,
   type ClientEvent,
@@ -13,6 +14,7 @@ import init, {
   type IngestedRoom,
   type SectionCounts,
   type SyncResponse,
+  type SyncRooms,
   type RoomTimeline,
   type RoomTimelineOptions,
   type TimelineGap,
@@ -43,6 +45,11 @@ assertType<Equal<IsAny<Parameters<typeof computeStrippedState>[1]>, false>>();
 assertType<Equal<IsAny<Parameters<typeof roomPreview>[1]>, false>>();
 assertType<Equal<ReturnType<typeof computeStrippedState>, StrippedEvent[]>>();
 assertType<Equal<ReturnType<typeof roomPreview>, RoomPreview>>();
+assertType<Equal<IsAny<ReturnType<typeof previewSyncRooms>>, false>>();
+assertType<Equal<IsAny<Parameters<typeof previewSyncRooms>[0]>, false>>();
+assertType<Equal<IsAny<Parameters<typeof previewSyncRooms>[1]>, false>>();
+assertType<Equal<ReturnType<typeof previewSyncRooms>, RoomPreview[]>>();
+assertType<Equal<Parameters<typeof previewSyncRooms>[0], SyncRooms>>();
 
 await init();
 
@@ -91,6 +98,14 @@ const p: RoomPreview = roomPreview(stripped, {
   kind: "invite",
 });
 roomPreview(stripped, { roomId: "!room:example.org", ownUserId: "@bob:example.org" });
+
+const syncRooms: SyncRooms = {
+  invite: { "!room:example.org": { invite_state: { events: stripped } } },
+  join: { "!other:example.org": { state: { events: state }, timeline: { events: [], limited: false } } },
+};
+const listed: RoomPreview[] = previewSyncRooms(syncRooms, { ownUserId: "@bob:example.org" });
+// @ts-expect-error: ownUserId is required
+previewSyncRooms(syncRooms, {});
 
 const roomId: string = p.roomId;
 const displayName: string = p.displayName;

@@ -1,0 +1,87 @@
+// previewSyncRooms from both built entries: equal, room for room, to roomPreview of each room of
+// the three initial syncs a real Synapse 1.163.2 sent; malformed input refused with its code.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+
+import initWhole, * as whole from "../../pkg/node.js";
+import initPreview, * as preview from "../../pkg/preview/node.js";
+
+await initWhole();
+await initPreview();
+
+const url = new URL("../fixtures/synapse-1.163.2/scenarios.json", import.meta.url);
+const syncs = JSON.parse(readFileSync(url, "utf8")).initial_syncs;
+
+/** A joined room's state after its timeline, the plain way: `state`, then the timeline's events
+ *  with a string `state_key`, each replacing the earlier one of its (type, state_key) in place. */
+function stateAfterTimeline(room) {
+  const merged = new Map();
+  let unkeyed = 0;
+  const timeline = (room.timeline?.events ?? []).filter((e) => typeof e?.state_key === "string");
+  for (const event of [...(room.state?.events ?? []), ...timeline]) {
+    const keyed = typeof event?.type === "string" && typeof event?.state_key === "string";
+    merged.set(keyed ? JSON.stringify([event.type, event.state_key]) : unkeyed++, event);
+  }
+  return [...merged.values()];
+}
+
+/** roomPreview of each room, in previewSyncRooms' order: invites, knocks, joins, by room id. */
+function oneByOne(roomPreview, rooms, ownUserId) {
+  const previews = [];
+  for (const [section, stateOf] of [
+    ["invite", (room) => room.invite_state.events],
+    ["knock", (room) => room.knock_state.events],
+    ["join", stateAfterTimeline],
+  ]) {
+    for (const roomId of Object.keys(rooms[section] ?? {}).sort()) {
+      previews.push(roomPreview(stateOf(rooms[section][roomId]), { roomId, ownUserId, kind: section }));
+    }
+  }
+  return previews;
+}
+
+for (const [label, module] of [["prejoin", whole], ["prejoin/preview", preview]]) {
+  test(`${label}: previewSyncRooms equals roomPreview of each room of the initial syncs`, () => {
+    const counts = {};
+    for (const [user, sync] of Object.entries(syncs)) {
+      const batch = module.previewSyncRooms(sync.rooms, { ownUserId: user });
+      assert.deepEqual(batch, oneByOne(module.roomPreview, sync.rooms, user), user);
+      assert.ok(batch.every((p) => !p.warnings.some((w) => w.code === "MALFORMED_ROOM")), user);
+      counts[user] = batch.length;
+    }
+    assert.deepEqual(counts, {
+      "@alice18510a:localhost": 16,
+      "@bob18510a:localhost": 12,
+      "@carol18510a:localhost": 5,
+    });
+  });
+
+  test(`${label}: a malformed room previews alone, flagged MALFORMED_ROOM`, () => {
+    const create = { type: "m.room.create", state_key: "", sender: "@a:x", content: {} };
+    const previews = module.previewSyncRooms(
+      { invite: { "!bad:x": { invite_state: { events: "x" } }, "!good:x": { invite_state: { events: [create] } } } },
+      { ownUserId: "@me:x" },
+    );
+    assert.deepEqual(
+      previews.map((p) => [p.roomId, p.warnings.some((w) => w.code === "MALFORMED_ROOM")]),
+      [["!bad:x", true], ["!good:x", false]],
+    );
+  });
+
+  test(`${label}: malformed input throws its code`, () => {
+    const cases = [
+      ["INVALID_SYNC", () => module.previewSyncRooms([], { ownUserId: "@me:x" })],
+      ["INVALID_SYNC", () => module.previewSyncRooms(undefined, { ownUserId: "@me:x" })],
+      ["INVALID_SYNC", () => module.previewSyncRooms({ join: [] }, { ownUserId: "@me:x" })],
+      ["INVALID_SYNC", () => module.previewSyncRooms({ next_batch: "s1", rooms: {} }, { ownUserId: "@me:x" })],
+      ["INVALID_OPTIONS", () => module.previewSyncRooms({}, {})],
+      ["INVALID_OPTIONS", () => module.previewSyncRooms({}, { ownUserId: "@me:x", kind: "join" })],
+      ["INVALID_JSON", () => module.previewSyncRooms({ invite: { "!r:x": { n: 1n } } }, { ownUserId: "@me:x" })],
+    ];
+    for (const [code, call] of cases) {
+      assert.throws(call, (error) => error instanceof Error && error.code === code, code);
+    }
+    assert.deepEqual(module.previewSyncRooms({}, { ownUserId: "@me:x" }), []);
+  });
+}
