@@ -52,9 +52,20 @@ pub(super) fn options_from_js<T: DeserializeOwned>(value: &JsValue) -> Result<T,
 
 /// A Rust value as a plain JS value: objects, arrays and `null` for `None`.
 pub(super) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    let invalid = |message: String| to_js_error(InputError::InvalidJson(message));
-    let text = serde_json::to_string(value).map_err(|error| invalid(error.to_string()))?;
-    js_sys::JSON::parse(&text).map_err(|error| invalid(js_sys::Error::from(error).message().into()))
+    json_text_to_js(&to_json_text(value)?)
+}
+
+/// A Rust value as JSON text.
+pub(super) fn to_json_text<T: Serialize>(value: &T) -> Result<String, JsValue> {
+    serde_json::to_string(value)
+        .map_err(|error| to_js_error(InputError::InvalidJson(error.to_string())))
+}
+
+/// JSON text as a plain JS value.
+pub(super) fn json_text_to_js(text: &str) -> Result<JsValue, JsValue> {
+    js_sys::JSON::parse(text).map_err(|error| {
+        to_js_error(InputError::InvalidJson(js_sys::Error::from(error).message().into()))
+    })
 }
 
 /// An error as a JS `Error` whose `code` is the error's stable code: input errors and store

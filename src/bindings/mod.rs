@@ -16,7 +16,10 @@ mod tabs;
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
-use self::convert::{json_from_js, json_text_from_js, options_from_js, to_js, to_js_error};
+use self::convert::{
+    json_from_js, json_text_from_js, json_text_to_js, options_from_js, to_js, to_js_error,
+    to_json_text,
+};
 #[cfg(feature = "store")]
 pub use self::event_store::{
     ChunkError, ClientEventArray, EventStoreOptions, IngestOptions, IngestResult, IngestedRoom,
@@ -193,9 +196,9 @@ pub fn room_preview(
 }
 
 /// The preview of every invited, knocked and joined room of a `/sync` response's `rooms`: the
-/// invites, then the knocks, then the joined rooms, each sorted by room id. Each is what
+/// invites, then the knocks, then the joined rooms, each in the order of its keys. Each is what
 /// `roomPreview` gives for the room's state with the section's `kind` (a joined room's state is
-/// its `state` events followed by its timeline's state events, the later replacing the earlier);
+/// its `state` events, each timeline state event replacing the last earlier one of its key);
 /// a room of the wrong shape previews what could be read, with a `MALFORMED_ROOM` warning.
 ///
 /// @throws {PrejoinError} `INVALID_SYNC` when `rooms` or one of those sections is not an object
@@ -207,6 +210,24 @@ pub fn preview_sync_rooms(
 ) -> Result<RoomPreviewArray, JsValue> {
     let rooms = json_text_from_js(&rooms)?;
     let opts = options_from_js::<PreviewSyncRoomsOptions>(&opts.js_value())?;
-    let previews = prejoin::preview_sync_rooms(&rooms, &opts.own_user_id).map_err(to_js_error)?;
-    Ok(to_js(&previews)?.unchecked_into())
+    // Written out one by one into one JSON text, which JS parses once: no list of every
+    // preview is held, and the text reuses the one preview serialiser `roomPreview` has.
+    let mut text = String::from("[");
+    let mut unwritten = None;
+    let mut write = |preview: RoomPreview| match to_json_text(&preview) {
+        Ok(json) => {
+            if text.len() > 1 {
+                text.push(',');
+            }
+            text.push_str(&json);
+        }
+        Err(error) => unwritten = Some(error),
+    };
+    prejoin::preview::preview_sync_rooms_each(&rooms, &opts.own_user_id, &mut write)
+        .map_err(to_js_error)?;
+    if let Some(error) = unwritten {
+        return Err(error);
+    }
+    text.push(']');
+    Ok(json_text_to_js(&text)?.unchecked_into())
 }

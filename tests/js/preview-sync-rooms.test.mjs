@@ -13,20 +13,23 @@ await initPreview();
 const url = new URL("../fixtures/synapse-1.163.2/scenarios.json", import.meta.url);
 const syncs = JSON.parse(readFileSync(url, "utf8")).initial_syncs;
 
-/** A joined room's state after its timeline, the plain way: `state`, then the timeline's events
- *  with a string `state_key`, each replacing the earlier one of its (type, state_key) in place. */
+/** A joined room's state after its timeline, the plain way: the `state` events as they are, then
+ *  each timeline event whose type and state_key are strings, in the place of the last earlier
+ *  event of its (type, state_key), else at the end. */
 function stateAfterTimeline(room) {
-  const merged = new Map();
-  let unkeyed = 0;
-  const timeline = (room.timeline?.events ?? []).filter((e) => typeof e?.state_key === "string");
-  for (const event of [...(room.state?.events ?? []), ...timeline]) {
-    const keyed = typeof event?.type === "string" && typeof event?.state_key === "string";
-    merged.set(keyed ? JSON.stringify([event.type, event.state_key]) : unkeyed++, event);
+  const key = (e) => (typeof e?.type === "string" && typeof e?.state_key === "string" ? JSON.stringify([e.type, e.state_key]) : null);
+  const merged = [...(room.state?.events ?? [])];
+  for (const event of room.timeline?.events ?? []) {
+    const k = key(event);
+    if (k === null) continue;
+    const place = merged.findLastIndex((earlier) => key(earlier) === k);
+    if (place >= 0) merged[place] = event;
+    else merged.push(event);
   }
-  return [...merged.values()];
+  return merged;
 }
 
-/** roomPreview of each room, in previewSyncRooms' order: invites, knocks, joins, by room id. */
+/** roomPreview of each room, in previewSyncRooms' order: invites, knocks, joins, each in key order. */
 function oneByOne(roomPreview, rooms, ownUserId) {
   const previews = [];
   for (const [section, stateOf] of [
@@ -34,7 +37,7 @@ function oneByOne(roomPreview, rooms, ownUserId) {
     ["knock", (room) => room.knock_state.events],
     ["join", stateAfterTimeline],
   ]) {
-    for (const roomId of Object.keys(rooms[section] ?? {}).sort()) {
+    for (const roomId of Object.keys(rooms[section] ?? {})) {
       previews.push(roomPreview(stateOf(rooms[section][roomId]), { roomId, ownUserId, kind: section }));
     }
   }

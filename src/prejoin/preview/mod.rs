@@ -20,7 +20,7 @@ use self::content::{ContentReader, Member, RoomFacts};
 use self::name::MAX_HEROES;
 pub use self::name::{compute_heroes_name, DisplayNameSource, HeroesName};
 use self::sanitize::sanitize_display;
-pub use self::sync_rooms::preview_sync_rooms;
+pub use self::sync_rooms::{preview_sync_rooms, preview_sync_rooms_each};
 use self::trust::MemberPolicy;
 pub use self::trust::{PreviewWarning, WarningCode};
 use crate::model::{InputError, InvalidEvent, StrippedEventRef};
