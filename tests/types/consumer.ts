@@ -104,6 +104,7 @@ const syncRooms: SyncRooms = {
   join: { "!other:example.org": { state: { events: state }, timeline: { events: [], limited: false } } },
 };
 const listed: RoomPreview[] = previewSyncRooms(syncRooms, { ownUserId: "@bob:example.org" });
+console.log(listed.map((room) => room.displayName));
 // @ts-expect-error: ownUserId is required
 previewSyncRooms(syncRooms, {});
 
