@@ -101,7 +101,7 @@ const run = (module) => {
   const roomPreview = module.roomPreview(stripped, { roomId: scenario.room_id, ownUserId: scenario.target_user });
   let error;
   try { module.roomPreview(stripped, {}); } catch (thrown) { error = { name: thrown.name, code: thrown.code }; }
-  const rooms = { [scenario.kind]: { [scenario.room_id]: { [`${scenario.kind}_state`]: { events: stripped } } } };
+  const rooms = { [scenario.kind]: { [scenario.room_id]: { [scenario.kind + "_state"]: { events: stripped } } } };
   const batch = module.previewSyncRooms(rooms, { ownUserId: scenario.target_user });
   return { stripped, roomPreview, error, batch };
 };
