@@ -5,8 +5,8 @@
 use prejoin::model::StateEvent;
 use prejoin::prejoin::preview::PreviewKind;
 use prejoin::prejoin::{
-    compute_room_preview, compute_stripped_state, MembershipKind, PrejoinConfig, PreviewRequest,
-    StripRequest,
+    compute_room_preview, compute_stripped_state, preview_sync_rooms, MembershipKind,
+    PrejoinConfig, PreviewRequest, StripRequest,
 };
 use prejoin::storage::{EventStore, MemoryStore};
 use proptest::prelude::*;
@@ -243,6 +243,26 @@ proptest! {
     fn parsers_never_panic(value in any_json()) {
         let _config = PrejoinConfig::from_json(value.clone());
         let _event = StateEvent::from_json(value, 0);
+    }
+}
+
+proptest! {
+    // A response is large to generate (a debug build takes about 10 ms a case): fewer cases.
+    #![proptest_config(ProptestConfig { cases: 1_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn preview_sync_rooms_never_panics(response in sync_like(), own in "@[a-c]:x") {
+        // The rooms, and now and then the whole response (refused) or any part of it.
+        for text in [response["rooms"].to_string(), response.to_string(), response["rooms"]["join"].to_string()] {
+            match preview_sync_rooms(&text, &own) {
+                Ok(previews) => {
+                    for preview in previews {
+                        prop_assert!(preview.display_name.chars().count() <= 255);
+                    }
+                }
+                Err(error) => prop_assert_eq!(error.code(), "INVALID_SYNC"),
+            }
+        }
     }
 }
 
