@@ -86,14 +86,14 @@ function readJson(key, fallback) {
 async function openAccount(account) {
   account.store = await app.lib.EventStore.open({ name: account.dbName });
   app.accounts.set(account.key, account);
-  followOtherTabs(account);
+  followStore(account);
   return account;
 }
 
-/** Another tab of this page storing into the account's store (syncing, accepting an invite)
- *  shows here without a reload: the rooms it changed are drawn again, once per burst. (Those
- *  this tab changed too: drawing a room twice is cheaper than telling them apart.) */
-function followOtherTabs(account) {
+/** Whatever stores into the account's store, this tab's /sync loop or another tab (syncing,
+ *  accepting an invite), the rooms it changed are drawn again, once per burst: the one way the
+ *  room list follows the store, so a room is not read twice for one change. */
+function followStore(account) {
   const changed = new Set();
   account.store.subscribe((rows, rooms) => {
     for (const roomId of rooms) changed.add(roomId);
@@ -589,7 +589,9 @@ async function runSync(live) {
       } else {
         setSyncState("error", `Some rooms were not stored; syncing again from the previous token in ${retryMs / 1000} s.`);
       }
-      if (app.current === account.key && (changed.size > 0 || live.count === 1)) await refreshRooms({ changed });
+      // The rooms the response changed are drawn by the store's subscriber (followStore); the
+      // first response also turns the list's "not connected" into connected.
+      if (app.current === account.key && live.count === 1) await refreshRooms();
       if (!result.syncTokenStored) {
         await sleep(retryMs, signal);
         retryMs = Math.min(retryMs * 2, SYNC_RETRY_MS.max);
