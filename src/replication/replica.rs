@@ -114,14 +114,18 @@ impl Replica {
     }
 
     /// A catch-up read `rows` (every live event above the current token, up to the id
-    /// `known_to`, in one transaction).
-    pub fn caught_up(&mut self, known_to: i64, rows: Vec<ReplicationRow>) -> Due {
+    /// `known_to`, in one transaction), whose rooms are `rooms`.
+    pub fn caught_up(
+        &mut self,
+        known_to: i64,
+        rows: Vec<ReplicationRow>,
+        rooms: BTreeSet<String>,
+    ) -> Due {
         let handed = self.tracker.current_token();
         let found: Vec<(String, i64)> =
             rows.iter().map(|row| (row.instance_name.clone(), row.stream_ordering)).collect();
         self.tracker.caught_up(known_to, found);
         self.stats.catch_ups += 1;
-        let rooms = rows.iter().map(|row| row.room_id.clone()).collect();
         self.hold(handed, rows, rooms)
     }
 

@@ -133,6 +133,24 @@ struct Planning {
     next_state_group: StateGroupId,
 }
 
+impl Planning {
+    /// The sequences as planning last knew them.
+    fn positions(&self) -> Positions {
+        Positions {
+            last_stream_ordering: self.orderings.last(),
+            last_backfill_ordering: self.orderings.last_backfilled(),
+            next_state_group: self.next_state_group,
+        }
+    }
+
+    /// Goes on from `positions`.
+    fn move_to(&mut self, positions: Positions) {
+        self.orderings =
+            StreamOrderings::new(positions.last_stream_ordering, positions.last_backfill_ordering);
+        self.next_state_group = positions.next_state_group;
+    }
+}
+
 /// One room's planning state: its history and its state groups.
 #[derive(Debug, Clone)]
 struct RoomPlanning {
@@ -305,12 +323,7 @@ impl<S: Store> EventStore<S> {
 
     /// Where the sequences stand.
     pub fn positions(&self) -> Positions {
-        let planning = self.planning.borrow();
-        Positions {
-            last_stream_ordering: planning.orderings.last(),
-            last_backfill_ordering: planning.orderings.last_backfilled(),
-            next_state_group: planning.next_state_group,
-        }
+        self.planning.borrow().positions()
     }
 
     /// Persists a batch of PDUs: the whole batch is read first (bad input stores nothing), then
@@ -489,19 +502,12 @@ impl<S: Store> EventStore<S> {
         planned_on: Positions,
         orderings: StreamOrderings,
     ) -> Option<IdShift> {
-        let planned = Positions {
-            last_stream_ordering: planning.orderings.last(),
-            last_backfill_ordering: planning.orderings.last_backfilled(),
-            next_state_group: planning.next_state_group,
-        };
+        let planned = planning.positions();
         if plan.planned_on.positions == planned_on && planned_on == planned {
             planning.orderings = orderings;
             return Some(IdShift::default());
         }
-        let after = plan.planned_on.positions.after(plan);
-        planning.orderings =
-            StreamOrderings::new(after.last_stream_ordering, after.last_backfill_ordering);
-        planning.next_state_group = after.next_state_group;
+        planning.move_to(plan.planned_on.positions.after(plan));
         (planned_on == planned).then(|| IdShift::between(planned, plan.planned_on.positions))
     }
 
@@ -580,11 +586,7 @@ impl<S: Store> EventStore<S> {
                 let mut planning = self.planning.borrow_mut();
                 planning.rooms.clear();
                 planning.synced.clear();
-                planning.orderings = StreamOrderings::new(
-                    stored.last_stream_ordering,
-                    stored.last_backfill_ordering,
-                );
-                planning.next_state_group = stored.next_state_group;
+                planning.move_to(stored);
             }
             *self.sync_token.borrow_mut() = self.backend.sync_token().await?;
         }
@@ -597,15 +599,8 @@ impl<S: Store> EventStore<S> {
     async fn catch_up_positions(&self) -> Result<(), StoreError> {
         let stored = self.backend.positions().await?;
         let mut planning = self.planning.borrow_mut();
-        let ours = Positions {
-            last_stream_ordering: planning.orderings.last(),
-            last_backfill_ordering: planning.orderings.last_backfilled(),
-            next_state_group: planning.next_state_group,
-        };
-        let caught_up = ours.max(stored);
-        planning.orderings =
-            StreamOrderings::new(caught_up.last_stream_ordering, caught_up.last_backfill_ordering);
-        planning.next_state_group = caught_up.next_state_group;
+        let caught_up = planning.positions().max(stored);
+        planning.move_to(caught_up);
         Ok(())
     }
 

@@ -177,7 +177,7 @@ impl<S: Store> EventStore<S> {
             let mut invalidate = Invalidations::default();
             invalidate.rooms.extend(rows.iter().map(|row| row.room_id.clone()));
             self.invalidate(&invalidate);
-            let due = self.replica.borrow_mut().caught_up(known_to, rows);
+            let due = self.replica.borrow_mut().caught_up(known_to, rows, invalidate.rooms);
             due.deliver();
             if !page.more {
                 return Ok(());
