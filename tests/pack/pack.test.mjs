@@ -67,17 +67,20 @@ test("the tarball holds the package files and nothing else", () => {
   assert.deepEqual(extra, [], "unexpected files in the tarball");
 });
 
+// What both Node consumers start with: the scenario and its invite or knock event.
+const SCENARIO = `const scenario = JSON.parse(readFileSync(new URL("./scenario.json", import.meta.url), "utf8"));
+const membershipEvent = scenario.state.find(
+  (e) => e.type === "m.room.member" && e.state_key === scenario.target_user,
+);
+`;
+
 test("Node: import init from 'prejoin' computes Synapse's stripped state", async () => {
   await writeFile(
     join(consumer, "node-consumer.mjs"),
     `import { readFileSync } from "node:fs";
 import init, { computeStrippedState } from "prejoin";
 
-const scenario = JSON.parse(readFileSync(new URL("./scenario.json", import.meta.url), "utf8"));
-const membershipEvent = scenario.state.find(
-  (e) => e.type === "m.room.member" && e.state_key === scenario.target_user,
-);
-await init();
+${SCENARIO}await init();
 process.stdout.write(JSON.stringify(computeStrippedState(scenario.state, { kind: scenario.kind, membershipEvent })));
 `,
   );
@@ -92,11 +95,7 @@ test("Node: import init from 'prejoin/preview' gives what 'prejoin' gives", asyn
 import init, * as preview from "prejoin/preview";
 import initWhole, * as whole from "prejoin";
 
-const scenario = JSON.parse(readFileSync(new URL("./scenario.json", import.meta.url), "utf8"));
-const membershipEvent = scenario.state.find(
-  (e) => e.type === "m.room.member" && e.state_key === scenario.target_user,
-);
-const run = (module) => {
+${SCENARIO}const run = (module) => {
   const stripped = module.computeStrippedState(scenario.state, { kind: scenario.kind, membershipEvent });
   const roomPreview = module.roomPreview(stripped, { roomId: scenario.room_id, ownUserId: scenario.target_user });
   let error;
