@@ -62,7 +62,7 @@ const MAX_IN_FLIGHT: usize = 2;
 /// write placed before the one before it has committed waits for it, and results land in order.
 struct Flight<'a> {
     ahead: bool,
-    future: std::pin::Pin<Box<dyn std::future::Future<Output = RoomIngestResult> + 'a>>,
+    future: std::pin::Pin<Box<dyn Future<Output = RoomIngestResult> + 'a>>,
     landed: Option<RoomIngestResult>,
 }
 
@@ -353,18 +353,16 @@ impl<S: Store> EventStore<S> {
         let mut attempts = 0;
         let result = loop {
             attempts += 1;
-            let written = match ahead.take() {
-                Some(draft) => match draft {
-                    Ok(draft) => self.write_synced(draft).await,
-                    Err(error) => Err(error),
-                },
+            let draft = match ahead.take() {
+                Some(draft) => draft,
                 None => {
                     let membership = stored_membership.as_ref();
-                    match self.plan_room(room.clone(), own_user_id, membership).await {
-                        Ok(draft) => self.write_synced(draft).await,
-                        Err(error) => Err(error),
-                    }
+                    self.plan_room(room.clone(), own_user_id, membership).await
                 }
+            };
+            let written = match draft {
+                Ok(draft) => self.write_synced(draft).await,
+                Err(error) => Err(error),
             };
             match written {
                 Err(StoreError::Conflict(_)) if attempts < super::MAX_CONFLICTS => {
