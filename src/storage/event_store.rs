@@ -129,6 +129,10 @@ struct Planning {
     rooms: BTreeMap<String, RoomPlanning>,
     /// Rooms filled from `/sync`, as the last response left them.
     synced: BTreeMap<String, ingest::SyncedRoomCache>,
+    /// Synced rooms' caches kept across other writers' turns: one is used again only once the
+    /// store's count of the room's chunks shows that no other writer wrote the room since (see
+    /// [`EventStore::take_turn`]).
+    unverified: BTreeMap<String, ingest::SyncedRoomCache>,
     orderings: StreamOrderings,
     next_state_group: StateGroupId,
 }
@@ -283,6 +287,7 @@ impl<S: Store> EventStore<S> {
         let planning = Planning {
             rooms: BTreeMap::new(),
             synced: BTreeMap::new(),
+            unverified: BTreeMap::new(),
             orderings: StreamOrderings::new(
                 positions.last_stream_ordering,
                 positions.last_backfill_ordering,
@@ -573,11 +578,14 @@ impl<S: Store> EventStore<S> {
 
     /// Takes this store's turn to ingest a `/sync` response among every connection to its
     /// storage (other browser tabs syncing the same account), and catches up with what they
-    /// wrote since its last turn: when the shared sequences moved, every room's planning state is
-    /// dropped (restored from the store on its next use) and the sequences go on from where they
-    /// stand. Every write checks what it was planned on anyway (see [`Store::apply`]); the turn
-    /// keeps two tabs from storing responses of one account interleaved, so that the sync token
-    /// never goes back, and spares them planning the same rooms twice.
+    /// wrote since its last turn: when the shared sequences moved, the sequences go on from where
+    /// they stand, the PDU rooms' planning state is dropped (restored from the store on its next
+    /// use), and the synced rooms' caches become unverified: a room's is used again only if no
+    /// other writer wrote the room since ([`Self::verify_synced`]), which spares a tab reading
+    /// back its own rooms after every turn of another's. Every write checks what it was planned
+    /// on anyway (see [`Store::apply`]); the turn keeps two tabs from storing responses of one
+    /// account interleaved, so that the sync token never goes back, and spares them planning the
+    /// same rooms twice.
     async fn take_turn(&self) -> Result<super::WriteLock, StoreError> {
         let lock = self.backend.lock_writes().await?;
         let stored = self.backend.positions().await?;
@@ -585,7 +593,8 @@ impl<S: Store> EventStore<S> {
             {
                 let mut planning = self.planning.borrow_mut();
                 planning.rooms.clear();
-                planning.synced.clear();
+                let synced = std::mem::take(&mut planning.synced);
+                planning.unverified.extend(synced);
                 planning.move_to(stored);
             }
             *self.sync_token.borrow_mut() = self.backend.sync_token().await?;

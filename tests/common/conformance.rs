@@ -64,6 +64,7 @@ macro_rules! store_conformance_tests {
         );
         $crate::store_conformance_tests!(@sync $make_store;
             the_inviters_store_gives_what_synapse_sent,
+            the_inviters_store_in_two_tabs_gives_what_synapse_sent,
             the_invitees_store_previews_every_room,
             the_knockers_store_previews_every_room,
             a_limited_timeline_is_a_gap,

@@ -16,7 +16,11 @@ async fn open<S: Store>(backend: S) -> EventStore<S> {
 }
 
 /// Ingests one response, asserting every room was stored.
-async fn ingest(store: &EventStore<impl Store>, response: &JsonValue, user: &str) {
+async fn ingest(
+    store: &EventStore<impl Store>,
+    response: &JsonValue,
+    user: &str,
+) -> prejoin::storage::IngestResult {
     let result = store.ingest_sync(response, user, |_, _| {}).await.unwrap();
     for room in &result.rooms {
         assert_eq!(room.result.error, None, "{}", room.result.room_id);
@@ -24,6 +28,7 @@ async fn ingest(store: &EventStore<impl Store>, response: &JsonValue, user: &str
     assert!(result.sync_token_stored);
     let next_batch = response["next_batch"].as_str().unwrap();
     assert_eq!(store.sync_token().map(|token| token.next_batch).as_deref(), Some(next_batch));
+    result
 }
 
 /// A state as `(type, state_key)` → `(event_id, sender, content)`: what a client reads of it
@@ -58,32 +63,59 @@ fn kind_of(kind: &str) -> MembershipKind {
 /// (computed from the state at the invite or knock: a rename after bob's invite does not reach
 /// it), and the current state of every room equals what Synapse's `/state` showed her.
 pub async fn the_inviters_store_gives_what_synapse_sent(backend: impl Store) {
-    let store = open(backend).await;
+    check_the_inviters_store(&[&open(backend).await]).await;
+}
+
+/// The same with alice's responses ingested by two tabs over one store, each response by one
+/// tab and then again by the other, the first tab taking turns: a tab plans the rooms the other
+/// wrote since its last turn on what is stored, and the others on what it kept of them; what
+/// both read is what Synapse sent.
+pub async fn the_inviters_store_in_two_tabs_gives_what_synapse_sent<S: Store>(backend: S) {
+    let a = EventStore::open(&backend, "tab-a").await.unwrap();
+    let b = EventStore::open(&backend, "tab-b").await.unwrap();
+    check_the_inviters_store(&[&a, &b]).await;
+}
+
+/// Replays alice's responses into `tabs` (one store, taking turns response by response) and
+/// checks every tab after each step (see [`the_inviters_store_gives_what_synapse_sent`]).
+async fn check_the_inviters_store<S: Store>(tabs: &[&EventStore<S>]) {
     let series = fixture("sync-series.json");
     let alice = series["users"]["alice"].as_str().unwrap();
     let mut compared = 0;
+    let mut turns = tabs.iter().cycle();
     for step in series["steps"].as_array().unwrap() {
         let name = step["name"].as_str().unwrap();
         for sync in step["syncs"]["alice"].as_array().unwrap() {
-            ingest(&store, &sync["response"], alice).await;
+            let tab = turns.next().expect("a cycle of at least one tab never ends");
+            ingest(tab, &sync["response"], alice).await;
+            // Every tab syncs on its own: the others receive the same response, and store
+            // nothing of it twice.
+            for other in tabs.iter().filter(|other| !std::ptr::eq(**other, *tab)) {
+                let again = ingest(other, &sync["response"], alice).await;
+                assert_eq!(again.stream_orderings, None, "{name}: stored once");
+            }
         }
         let default = PrejoinConfig::default();
-        for record in step["expected"]["stripped"].as_array().unwrap() {
-            let room_id = record["room_id"].as_str().unwrap();
-            let target = record["target_user"].as_str().unwrap();
-            let kind = kind_of(record["kind"].as_str().unwrap());
-            let ours = store.stripped_state(room_id, kind, target, &default).await;
-            let ours = ours.unwrap_or_else(|error| panic!("{name}, {room_id}: {error}"));
-            assert_eq!(&JsonValue::Array(ours), &record["events"], "{name}: {room_id}");
-            compared += 1;
-        }
-        for (room_id, expected) in step["expected"]["room_state"].as_object().unwrap() {
-            let ours = current_state(&store, room_id).await;
-            let expected = state_of(expected.as_array().unwrap());
-            assert_eq!(state_of(&ours), expected, "{name}: the current state of {room_id}");
+        for store in tabs {
+            for record in step["expected"]["stripped"].as_array().unwrap() {
+                let room_id = record["room_id"].as_str().unwrap();
+                let target = record["target_user"].as_str().unwrap();
+                let kind = kind_of(record["kind"].as_str().unwrap());
+                let ours = store.stripped_state(room_id, kind, target, &default).await;
+                let ours = ours.unwrap_or_else(|error| panic!("{name}, {room_id}: {error}"));
+                assert_eq!(&JsonValue::Array(ours), &record["events"], "{name}: {room_id}");
+                compared += 1;
+            }
+            for (room_id, expected) in step["expected"]["room_state"].as_object().unwrap() {
+                let ours = current_state(store, room_id).await;
+                let expected = state_of(expected.as_array().unwrap());
+                assert_eq!(state_of(&ours), expected, "{name}: the current state of {room_id}");
+            }
         }
     }
-    assert_eq!(compared, 9, "six invites of bob; carol's knock, the invite accepting it, a knock");
+    // Six invites of bob; carol's knock, the invite accepting it, a knock; read in every tab.
+    assert_eq!(compared, 9 * tabs.len());
+    let store = tabs[0];
     // Bob's invite to `named` stays as it was sent, though the room was renamed in step 3.
     let named = &series["rooms"][0]["room_id"];
     let bob = series["users"]["bob"].as_str().unwrap();
@@ -99,7 +131,7 @@ pub async fn the_inviters_store_gives_what_synapse_sent(backend: impl Store) {
     let name = invite.iter().find(|event| event["type"] == "m.room.name").unwrap();
     let sent = &series["steps"][1]["expected"]["stripped"][0]["events"];
     assert_eq!(sent.as_array().unwrap().iter().find(|e| e["type"] == "m.room.name"), Some(name));
-    let current = current_state(&store, named.as_str().unwrap()).await;
+    let current = current_state(store, named.as_str().unwrap()).await;
     let current_name = current.iter().find(|event| event["type"] == "m.room.name").unwrap();
     assert_ne!(current_name["content"], name["content"], "the rename reached alice's store");
 }

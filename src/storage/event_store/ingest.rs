@@ -202,6 +202,9 @@ impl<S: Store> EventStore<S> {
             ))
             .into());
         }
+        let room_ids: Vec<String> =
+            response.rooms.iter().map(|room| room.room_id.to_string()).collect();
+        self.verify_synced(&room_ids).await?;
         // A room kept from an earlier response is stored, with its version. For the others, one
         // read says which are stored; a room's version is read only when the response does not
         // carry its create event (a first sync of a thousand rooms reads none).
@@ -216,8 +219,6 @@ impl<S: Store> EventStore<S> {
         let uncached =
             response.rooms.iter().any(|room| !cached.contains_key(room.room_id.as_str()));
         let stored_rooms = if uncached { self.backend.rooms().await? } else { BTreeSet::new() };
-        let room_ids: Vec<String> =
-            response.rooms.iter().map(|room| room.room_id.to_string()).collect();
         let mut prepared = Vec::with_capacity(response.rooms.len());
         for room in response.rooms {
             let version = cached.get(room.room_id.as_str()).cloned();
@@ -275,6 +276,21 @@ impl<S: Store> EventStore<S> {
             stream_orderings: first.zip(last),
             sync_token_stored: stored_whole,
         })
+    }
+
+    /// Brings back the caches of `room_ids` left unverified by another writer's turn (see
+    /// [`EventStore::take_turn`]) whose room that writer did not write: the store still counts
+    /// the chunks the cache is of. The others are dropped, and read again when planned.
+    async fn verify_synced(&self, room_ids: &[String]) -> Result<(), StoreError> {
+        for room_id in room_ids {
+            let Some(cache) = self.planning.borrow_mut().unverified.remove(room_id) else {
+                continue;
+            };
+            if self.backend.room_chunks(room_id).await? == cache.chunks {
+                self.planning.borrow_mut().synced.insert(room_id.clone(), cache);
+            }
+        }
+        Ok(())
     }
 
     /// Checks a room's events as client-format events of its version: the version of a create
@@ -600,6 +616,9 @@ impl<S: Store> EventStore<S> {
         let (tip, tip_state) = match tip.zip(tip_group) {
             Some((tip, group)) => {
                 groups.load_chain(self.backend.state_group_chain(group).await?).map_err(corrupt)?;
+                // The tip is what the room's cache keeps the groups of (`retain_events`), also
+                // when the chunk adds nothing after it.
+                groups.insert_event(tip.clone(), group).map_err(corrupt)?;
                 (Some((tip, group)), groups.state_of(group).map_err(corrupt)?)
             }
             None => (None, Default::default()),

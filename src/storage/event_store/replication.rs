@@ -192,6 +192,7 @@ impl<S: Store> EventStore<S> {
         for room_id in &invalidate.rooms {
             planning.rooms.remove(room_id);
             planning.synced.remove(room_id);
+            planning.unverified.remove(room_id);
         }
     }
 
