@@ -598,9 +598,10 @@ impl JsEventStore {
         Ok(extremities.into_iter().collect())
     }
 
-    /// The stripped state of `userId`'s current invite or knock, from the room's current state
-    /// and the config the store was opened with: exactly `computeStrippedState` on that state with
-    /// the user's member event.
+    /// The stripped state of `userId`'s current invite or knock, from the room's state at that
+    /// invite or knock (the state after the user's member event, as Synapse computes it) and the
+    /// config the store was opened with: exactly `computeStrippedState` on that state with the
+    /// user's member event.
     ///
     /// @throws {PrejoinError} `UNKNOWN_ROOM`, `MEMBERSHIP_MISMATCH` (the user's current
     /// membership is not `kind`), `INVALID_ROOM_ID`, `INVALID_OPTIONS`, `STORE_CLOSED`.

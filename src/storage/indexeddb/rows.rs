@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 /// `events`: one row per event, keyed by `event_id`: Synapse's `events` row with the tables that
 /// hold one row per event beside it (`event_json`, `event_to_state_groups`, `rejections`) and
-/// its `event_edges` as a list, indexed (multi-entry) by prev event.
+/// its `event_edges` as a list, indexed (multi-entry) by the prev events not stored yet
+/// (`missing_prevs`) and by stream ordering.
 ///
 /// One record per event because IndexedDB's cost is per record: written as four records (one per
 /// Synapse table), persisting was bound to a third of the speed of storing the events alone.
@@ -121,8 +122,8 @@ pub struct CurrentStateRow {
     pub membership: Option<String>,
 }
 
-/// `room_memberships`: one member event, keyed by `event_id`, indexed by `room_id` and by
-/// `[user_id, room_id]` (Synapse `room_memberships`).
+/// `room_memberships`: one member event, keyed by `event_id`, indexed by `room_id` (Synapse
+/// `room_memberships`; its `[user_id, room_id]` index was dropped in version 9).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoomMembershipRow {
     /// The member event (key).
@@ -169,8 +170,8 @@ pub struct StateGroupStateRow {
     pub event_id: String,
 }
 
-/// `state_group_edges`: a group's prev group, keyed by `state_group`, indexed by
-/// `prev_state_group` (Synapse `state_group_edges`).
+/// `state_group_edges`: a group's prev group, keyed by `state_group` (Synapse
+/// `state_group_edges`; its `prev_state_group` index was dropped in version 9).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StateGroupEdgeRow {
     /// The group (key).
