@@ -53,7 +53,7 @@ build_whole() {
   # wasm-pack's own wasm-opt pass is off (--no-opt): -O/-Oz made the gzipped module larger here.
   # Stripping the name and producers sections is what pays.
   wasm-pack build --target web --release --mode no-install --no-opt --no-gitignore \
-    --out-dir pkg --out-name prejoin
+    --out-dir pkg --out-name prejoin -- --features no-logs
   wasm-opt --strip-debug --strip-producers pkg/prejoin_bg.wasm -o pkg/prejoin_bg.wasm
 }
 
