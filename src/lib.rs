@@ -20,8 +20,6 @@
 //!   events, and the caches to drop), and how a tab hands them to its subscribers in order.
 //! - `bindings` (wasm only) — the `#[wasm_bindgen]` surface: conversions and error mapping, no
 //!   logic.
-//! - `ordered` — ordered sets and maps built from iterators without `collect`'s per-type sort
-//!   (wasm size).
 //!
 //! The cargo feature `store` (default) holds the event store: `persist`, `sync`, `storage`,
 //! `streams`, `replication`, the PDU parts of `model` and the `EventStore` binding. Without it the
@@ -33,8 +31,6 @@
 #![warn(missing_docs)]
 
 pub mod model;
-#[cfg(feature = "store")]
-mod ordered;
 #[cfg(feature = "store")]
 pub mod persist;
 pub mod prejoin;
