@@ -11,6 +11,7 @@ use serde_json::Value as JsonValue;
 use tsify::{Ts, Tsify};
 use wasm_bindgen::prelude::*;
 
+use super::backend::Backend;
 use super::convert::{json_from_js, json_text_from_js, options_from_js, to_js, to_js_error};
 use super::tabs::{call_subscriber, Tabs};
 use super::{EventArray, RoomPreviewArray, StrippedEventArray, SyncResponseValue};
@@ -22,7 +23,7 @@ use crate::model::{InputError, StateFilter};
 use crate::prejoin::{MembershipKind, PrejoinConfig};
 use crate::replication::{ReplicationRow, Subscriber};
 use crate::storage::indexeddb::IndexedDbStore;
-use crate::storage::{self, EventStore, MemoryStore, Positions, ReplicationLink, StoreError};
+use crate::storage::{self, EventStore, MemoryStore, Positions, StoreError};
 
 #[wasm_bindgen]
 extern "C" {
@@ -295,48 +296,8 @@ pub struct InternalMetadata {
 /// How many events `roomTimeline` returns without a `limit`.
 const DEFAULT_TIMELINE_LIMIT: usize = 20;
 
-/// The two backends; every method dispatches through [`with_store!`].
-pub(super) enum Backend {
-    Memory(EventStore<MemoryStore>),
-    IndexedDb(EventStore<IndexedDbStore>),
-}
-
-/// Runs `$body` with `$store` bound to the open backend's event store.
-macro_rules! with_store {
-    ($backend:expr, $store:ident => $body:expr) => {
-        match $backend {
-            Backend::Memory($store) => $body,
-            Backend::IndexedDb($store) => $body,
-        }
-    };
-}
-
-/// What the link to the other tabs calls on the store, whichever its backend.
-impl Backend {
-    pub(super) fn link(&self, link: Rc<dyn ReplicationLink>) {
-        with_store!(self, store => store.link(link))
-    }
-
-    pub(super) fn announce_joined(&self) {
-        with_store!(self, store => store.announce_joined())
-    }
-
-    pub(super) fn receive(&self, text: &str) -> Option<String> {
-        with_store!(self, store => store.receive(text))
-    }
-
-    pub(super) fn writer_left(&self, writer: &str) -> bool {
-        with_store!(self, store => store.writer_left(writer))
-    }
-
-    pub(super) fn needs_catch_up(&self) -> bool {
-        with_store!(self, store => store.needs_catch_up())
-    }
-
-    pub(super) async fn catch_up(&self) -> Result<(), StoreError> {
-        with_store!(self, store => store.catch_up().await)
-    }
-}
+/// An open event store, over either backend.
+pub(super) type OpenStore = EventStore<Backend>;
 
 /// An event store mirroring Synapse's persistence model, in IndexedDB or in memory. Open it with
 /// `EventStore.open`.
@@ -347,7 +308,7 @@ impl Backend {
 pub struct JsEventStore {
     /// `None` once closed. Methods take a clone of the `Rc` for their whole run, so closing
     /// while one runs never invalidates it.
-    backend: RefCell<Option<Rc<Backend>>>,
+    backend: RefCell<Option<Rc<OpenStore>>>,
     /// The other tabs of an IndexedDB store, while open.
     tabs: RefCell<Option<Rc<Tabs>>>,
     config: PrejoinConfig,
@@ -431,9 +392,9 @@ impl JsEventStore {
                 None => None,
             };
             let out_of_band = opts.out_of_band_membership.unwrap_or(false);
-            with_store!(&*backend, store => store.persist_outliers(events, version.clone(), out_of_band).await)
+            backend.persist_outliers(events, version.clone(), out_of_band).await
         } else {
-            with_store!(&*backend, store => store.persist_events(events, backfilled).await)
+            backend.persist_events(events, backfilled).await
         }
         .map_err(to_js_error)?;
         let rooms = result.rooms.into_iter().map(RoomPersistResult::from).collect();
@@ -472,10 +433,10 @@ impl JsEventStore {
                     callback.call2(&JsValue::NULL, &(done as f64).into(), &(total as f64).into());
             }
         };
-        let result = with_store!(&*backend, store => {
-            store.ingest_sync(&response, &opts.own_user_id, progress).await
-        })
-        .map_err(to_js_error)?;
+        let result = backend
+            .ingest_sync(&response, &opts.own_user_id, progress)
+            .await
+            .map_err(to_js_error)?;
         Ok(Ts::new_unchecked(to_js(&IngestResult::from(result))?))
     }
 
@@ -486,7 +447,7 @@ impl JsEventStore {
     #[wasm_bindgen(js_name = syncToken)]
     pub fn sync_token(&self) -> Result<Option<String>, JsValue> {
         let backend = self.backend()?;
-        let token = with_store!(&*backend, store => store.sync_token());
+        let token = backend.sync_token();
         Ok(token.map(|token| token.next_batch))
     }
 
@@ -500,9 +461,7 @@ impl JsEventStore {
     ) -> Result<Option<Ts<StoredEvent>>, JsValue> {
         let backend = self.backend()?;
         let event_id = event_id_from_js(&event_id)?;
-        let Some(event) =
-            with_store!(&*backend, store => store.event(&event_id).await).map_err(to_js_error)?
-        else {
+        let Some(event) = backend.event(&event_id).await.map_err(to_js_error)? else {
             return Ok(None);
         };
         Ok(Some(Ts::new_unchecked(to_js(&StoredEvent::from(event))?)))
@@ -521,9 +480,7 @@ impl JsEventStore {
         let backend = self.backend()?;
         let room_id = room_id_from_js(&room_id)?;
         let filter = filter_from_js(filter)?;
-        let events =
-            with_store!(&*backend, store => store.current_state_events(&room_id, &filter).await)
-                .map_err(to_js_error)?;
+        let events = backend.current_state_events(&room_id, &filter).await.map_err(to_js_error)?;
         client_events_to_js(&events)
     }
 
@@ -541,10 +498,11 @@ impl JsEventStore {
         let backend = self.backend()?;
         let event_id = event_id_from_js(&event_id)?;
         let filter = filter_from_js(filter)?;
-        let events =
-            with_store!(&*backend, store => store.state_events_at(&event_id, &filter).await)
-                .map_err(to_js_error)?
-                .ok_or_else(|| to_js_error(InputError::UnknownEvent(event_id.to_string())))?;
+        let events = backend
+            .state_events_at(&event_id, &filter)
+            .await
+            .map_err(to_js_error)?
+            .ok_or_else(|| to_js_error(InputError::UnknownEvent(event_id.to_string())))?;
         client_events_to_js(&events)
     }
 
@@ -571,10 +529,8 @@ impl JsEventStore {
             None => None,
         };
         let limit = opts.limit.map_or(DEFAULT_TIMELINE_LIMIT, |limit| limit as usize);
-        let page = with_store!(&*backend, store => {
-            store.room_timeline(&room_id, before.as_deref(), limit).await
-        })
-        .map_err(to_js_error)?;
+        let page =
+            backend.room_timeline(&room_id, before.as_deref(), limit).await.map_err(to_js_error)?;
         let events =
             page.events.iter().map(|pdu| CanonicalJsonValue::Object(pdu.to_client_event()).into());
         let events = events.collect();
@@ -592,9 +548,7 @@ impl JsEventStore {
     ) -> Result<Vec<String>, JsValue> {
         let backend = self.backend()?;
         let room_id = room_id_from_js(&room_id)?;
-        let extremities =
-            with_store!(&*backend, store => store.forward_extremities(&room_id).await)
-                .map_err(to_js_error)?;
+        let extremities = backend.forward_extremities(&room_id).await.map_err(to_js_error)?;
         Ok(extremities.into_iter().collect())
     }
 
@@ -615,10 +569,10 @@ impl JsEventStore {
         let room_id = room_id_from_js(&room_id)?;
         let opts = options_from_js::<StoredStrippedStateOptions>(&opts.js_value())?;
         let config = &self.config;
-        let stripped = with_store!(&*backend, store => {
-            store.stripped_state(&room_id, opts.kind, &opts.user_id, config).await
-        })
-        .map_err(to_js_error)?;
+        let stripped = backend
+            .stripped_state(&room_id, opts.kind, &opts.user_id, config)
+            .await
+            .map_err(to_js_error)?;
         Ok(to_js(&stripped)?.unchecked_into())
     }
 
@@ -633,9 +587,7 @@ impl JsEventStore {
     ) -> Result<RoomPreviewArray, JsValue> {
         let backend = self.backend()?;
         let opts = options_from_js::<RoomPreviewsOptions>(&opts.js_value())?;
-        let previews =
-            with_store!(&*backend, store => store.room_previews(&opts.own_user_id).await)
-                .map_err(to_js_error)?;
+        let previews = backend.room_previews(&opts.own_user_id).await.map_err(to_js_error)?;
         Ok(to_js(&previews)?.unchecked_into())
     }
 
@@ -647,7 +599,7 @@ impl JsEventStore {
     pub fn current_token(&self) -> Result<f64, JsValue> {
         let backend = self.backend()?;
         // Orderings count events: far below 2^53, so exact as a JS number.
-        Ok(with_store!(&*backend, store => store.current_token()) as f64)
+        Ok(backend.current_token() as f64)
     }
 
     /// The current token in Synapse's multi-writer form: `s<n>` when no writer is known ahead of
@@ -657,7 +609,7 @@ impl JsEventStore {
     #[wasm_bindgen(js_name = currentStreamToken)]
     pub fn current_stream_token(&self) -> Result<String, JsValue> {
         let backend = self.backend()?;
-        Ok(with_store!(&*backend, store => store.current_stream_token()).to_string())
+        Ok(backend.current_stream_token().to_string())
     }
 
     /// Each writer's (tab's) position on the events stream as this tab knows it, this tab's
@@ -668,7 +620,7 @@ impl JsEventStore {
     #[wasm_bindgen(js_name = streamPositions, unchecked_return_type = "Promise<Record<string, number>>")]
     pub async fn stream_positions(&self) -> Result<JsValue, JsValue> {
         let backend = self.backend()?;
-        to_js(&with_store!(&*backend, store => store.stream_positions()))
+        to_js(&backend.stream_positions())
     }
 
     /// Calls `callback(rows, rooms)` with every event stored from now on, by this tab or another,
@@ -692,11 +644,11 @@ impl JsEventStore {
                 call_subscriber(&callback, &rows, &rooms);
             }
         });
-        let key = with_store!(&*backend, store => store.subscribe(subscriber));
+        let key = backend.subscribe(subscriber);
         let backend = Rc::downgrade(&backend);
         Ok(Closure::once_into_js(move || {
             if let Some(backend) = backend.upgrade() {
-                with_store!(&*backend, store => store.unsubscribe(key));
+                backend.unsubscribe(key);
             }
         }))
     }
@@ -708,7 +660,7 @@ impl JsEventStore {
     #[wasm_bindgen(unchecked_return_type = "ReplicationStats")]
     pub fn stats(&self) -> Result<JsValue, JsValue> {
         let backend = self.backend()?;
-        to_js(&with_store!(&*backend, store => store.replication_stats()))
+        to_js(&backend.replication_stats())
     }
 
     /// Closes the store: calls already running finish, later ones throw `STORE_CLOSED`. An
@@ -718,14 +670,14 @@ impl JsEventStore {
             tabs.close();
         }
         let backend = self.backend.borrow_mut().take();
-        if let Some(Backend::IndexedDb(store)) = backend.as_deref() {
-            store.backend().close();
+        if let Some(Backend::IndexedDb(database)) = backend.as_deref().map(EventStore::backend) {
+            database.close();
         }
     }
 }
 
 impl JsEventStore {
-    fn backend(&self) -> Result<Rc<Backend>, JsValue> {
+    fn backend(&self) -> Result<Rc<OpenStore>, JsValue> {
         self.backend.borrow().clone().ok_or_else(|| to_js_error(StoreError::Closed))
     }
 }
@@ -872,8 +824,9 @@ impl Opening {
 
     /// The store in memory.
     async fn in_memory(self) -> Result<JsValue, JsValue> {
-        let store = EventStore::open(MemoryStore::new(), self.instance_name.clone()).await;
-        Ok(self.store(Backend::Memory(store.map_err(to_js_error)?)).into())
+        let store =
+            EventStore::open(Backend::Memory(MemoryStore::new()), self.instance_name.clone());
+        Ok(self.store(store.await.map_err(to_js_error)?).into())
     }
 
     /// The store [`IndexedDbStore::begin_open`] opened, or, when the database must be created or
@@ -886,11 +839,14 @@ impl Opening {
             Some((store, positions)) => {
                 let token = store.opened_sync_token();
                 let writers = store.opened_stream_positions();
-                let store =
-                    EventStore::with_positions(store, self.instance_name.clone(), positions)
-                        .with_sync_token(token)
-                        .with_stream_positions(writers);
-                Ok(self.store(Backend::IndexedDb(store)).into())
+                let store = EventStore::with_positions(
+                    Backend::IndexedDb(store),
+                    self.instance_name.clone(),
+                    positions,
+                )
+                .with_sync_token(token)
+                .with_stream_positions(writers);
+                Ok(self.store(store).into())
             }
             None => Ok(wasm_bindgen_futures::future_to_promise(self.upgrading()).into()),
         }
@@ -898,13 +854,13 @@ impl Opening {
 
     async fn upgrading(self) -> Result<JsValue, JsValue> {
         let store = IndexedDbStore::open_upgrading(&self.name).await.map_err(to_js_error)?;
-        let store = EventStore::open(store, self.instance_name.clone()).await;
-        Ok(self.store(Backend::IndexedDb(store.map_err(to_js_error)?)).into())
+        let store = EventStore::open(Backend::IndexedDb(store), self.instance_name.clone()).await;
+        Ok(self.store(store.map_err(to_js_error)?).into())
     }
 
-    fn store(self, backend: Backend) -> JsEventStore {
-        let backend = Rc::new(backend);
-        let tabs = match &*backend {
+    fn store(self, store: OpenStore) -> JsEventStore {
+        let backend = Rc::new(store);
+        let tabs = match backend.backend() {
             Backend::IndexedDb(_) => Tabs::connect(&backend, &self.name, &self.instance_name),
             Backend::Memory(_) => None,
         };

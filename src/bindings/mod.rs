@@ -6,6 +6,8 @@
 //! throw that skips destructors. Outputs leave as plain JSON-compatible objects (no `Map`s, `null`
 //! for absent values).
 
+#[cfg(feature = "store")]
+mod backend;
 mod convert;
 #[cfg(feature = "store")]
 mod event_store;

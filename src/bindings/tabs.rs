@@ -8,7 +8,7 @@ use std::rc::{Rc, Weak};
 
 use wasm_bindgen::prelude::*;
 
-use super::event_store::Backend;
+use super::event_store::OpenStore;
 use crate::replication::StreamMessage;
 use crate::storage::ReplicationLink;
 
@@ -85,7 +85,7 @@ extern "C" {
 pub(super) struct Tabs {
     database: String,
     channel: JsValue,
-    store: Weak<Backend>,
+    store: Weak<OpenStore>,
     /// A catch-up is scheduled.
     waiting: Rc<Cell<bool>>,
     /// The writers watched for leaving, with the function that stops each watch.
@@ -105,7 +105,11 @@ impl std::fmt::Debug for Tabs {
 impl Tabs {
     /// Links the store to the other tabs of `database`, as the writer `instance`; `None` where
     /// there is no `BroadcastChannel` (then there are no other tabs).
-    pub(super) fn connect(store: &Rc<Backend>, database: &str, instance: &str) -> Option<Rc<Self>> {
+    pub(super) fn connect(
+        store: &Rc<OpenStore>,
+        database: &str,
+        instance: &str,
+    ) -> Option<Rc<Self>> {
         let weak = Rc::downgrade(store);
         let cell: Rc<RefCell<Weak<Tabs>>> = Rc::new(RefCell::new(Weak::new()));
         let link = cell.clone();
@@ -205,7 +209,7 @@ impl ReplicationLink for Tabs {
 
 /// Reads back what no message brought. A failed read (the store closed meanwhile) is left for
 /// the next gap.
-fn catch_up(store: &Rc<Backend>) {
+fn catch_up(store: &Rc<OpenStore>) {
     let store = store.clone();
     wasm_bindgen_futures::spawn_local(async move {
         let _ = store.catch_up().await;

@@ -716,7 +716,7 @@ impl RoomHistory {
                 .map(|(_, _, auth)| *auth)
         };
         let name = RefCell::new(String::new());
-        let passes_auth_events = self.passes_with(event, |event_type, state_key| {
+        let passes_auth_events = self.passes_with(event, &|event_type, state_key| {
             let mut name = name.borrow_mut();
             name.clear();
             let _ = write!(name, "{event_type}");
@@ -766,17 +766,19 @@ impl RoomHistory {
 
     fn passes_against(&self, event: &RoomEvent, state: &StateIds) -> bool {
         let key = KeyBuffer::default();
-        self.passes_with(event, |event_type, state_key| {
+        self.passes_with(event, &|event_type, state_key| {
             let id = key.get(state, event_type, state_key)?;
             self.lookup(id).cloned()
         })
     }
 
-    /// The state-dependent authorization rules, with the state read through `fetch_state`.
+    /// The state-dependent authorization rules, with the state read through `fetch_state`. A
+    /// `dyn` reader: the rules are compiled once for every caller (here and in state resolution
+    /// v1), not once per closure.
     fn passes_with(
         &self,
         event: &RoomEvent,
-        fetch_state: impl Fn(&StateEventType, &str) -> Option<RoomEvent>,
+        fetch_state: &dyn Fn(&StateEventType, &str) -> Option<RoomEvent>,
     ) -> bool {
         let rules = &self.room_version.rules().authorization;
         ruma_state_res::check_state_dependent_auth_rules(rules, event, fetch_state).is_ok()

@@ -291,9 +291,11 @@ fn ordered(candidates: &[RoomEvent]) -> Vec<RoomEvent> {
 
 /// Whether `event` passes the state-dependent authorization rules against `state`.
 fn passes(rules: &AuthorizationRules, event: &RoomEvent, state: &AuthMap) -> bool {
-    let fetch_state = |event_type: &StateEventType, state_key: &str| {
-        state.get(&(event_type.to_string(), state_key.to_owned())).cloned()
-    };
+    // A `dyn` reader, as the other callers pass: the rules are compiled once for all of them.
+    let fetch_state: &dyn Fn(&StateEventType, &str) -> Option<RoomEvent> =
+        &|event_type, state_key| {
+            state.get(&(event_type.to_string(), state_key.to_owned())).cloned()
+        };
     check_state_dependent_auth_rules(rules, event, fetch_state).is_ok()
 }
 

@@ -56,6 +56,7 @@ use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionRef;
 use indexed_db_futures::KeyPath;
+use wasm_bindgen::JsValue;
 
 use super::rows::MetaRow;
 
@@ -312,16 +313,31 @@ async fn events_page<T: serde::de::DeserializeOwned>(
     events: &indexed_db_futures::object_store::ObjectStore<'_>,
     after: Option<String>,
 ) -> indexed_db_futures::Result<Vec<T>> {
-    let read = events.get_all::<T>().with_limit(PAGE);
+    let read = events.get_all::<JsValue>().with_limit(PAGE);
     let rows = match after {
-        Some(after) => read
-            .with_query::<String, _>(indexed_db_futures::KeyRange::LowerBound(after, true))
-            .serde()?
-            .await?
-            .collect::<Result<_, _>>()?,
-        None => read.serde()?.await?.collect::<Result<_, _>>()?,
+        Some(after) => {
+            read.with_query::<String, _>(indexed_db_futures::KeyRange::LowerBound(after, true))
+                .primitive()?
+                .await?
+        }
+        None => read.primitive()?.await?,
     };
-    Ok(rows)
+    decoded(rows)
+}
+
+/// Rows a migration read, decoded from their JSON text as every other read of the store decodes
+/// rows (`from_json_text`): the wasm carries one decoder per row type, not a second one from JS
+/// values.
+fn decoded<T: serde::de::DeserializeOwned>(
+    rows: impl IntoIterator<Item = indexed_db_futures::Result<JsValue>>,
+) -> indexed_db_futures::Result<Vec<T>> {
+    rows.into_iter().map(|row| decode(&row?)).collect()
+}
+
+fn decode<T: serde::de::DeserializeOwned>(row: &JsValue) -> indexed_db_futures::Result<T> {
+    let unreadable = |error: &dyn std::fmt::Display| js_sys::Error::new(&format!("a row: {error}"));
+    let text = js_sys::JSON::stringify(row).map_err(|_| unreadable(&"not JSON"))?;
+    Ok(serde_json::from_str(&String::from(text)).map_err(|error| unreadable(&error))?)
 }
 
 /// The store made and deleted in every upgrade (see [`upgrade_to`]).
@@ -381,7 +397,6 @@ mod v3 {
     use indexed_db_futures::object_store::ObjectStore;
     use indexed_db_futures::KeyRange;
     use serde::Deserialize;
-    use serde_json::{json, Value};
 
     use super::*;
     use crate::storage::indexeddb::rows::EventRow;
@@ -471,22 +486,21 @@ mod v3 {
         let (first, last) = (first.event_id.clone(), last.event_id.clone());
         let range = || KeyRange::Bound(first.clone(), false, last.clone(), false);
         // `[first]` sorts before every `[first, prev]`, and an array after every string.
-        let edge_range = KeyRange::Bound(json!([first]), false, json!([last, []]), false);
-        let json = json.get_all::<EventJsonRowV2>().with_query::<String, _>(range()).serde()?;
-        let groups =
-            groups.get_all::<EventToStateGroupRowV2>().with_query::<String, _>(range()).serde()?;
-        let edges = edges.get_all::<EventEdgeRowV2>().with_query::<Value, _>(edge_range).serde()?;
-        let mut json: BTreeMap<String, EventJsonRowV2> = json
-            .await?
-            .map(|row| row.map(|row| (row.event_id.clone(), row)))
-            .collect::<Result<_, _>>()?;
-        let mut groups: BTreeMap<String, u64> = groups
-            .await?
-            .map(|row| row.map(|row| (row.event_id, row.state_group)))
-            .collect::<Result<_, _>>()?;
+        let key = |parts: &[JsValue]| JsValue::from(parts.iter().collect::<js_sys::Array>());
+        let (lower, upper) =
+            (key(&[first.as_str().into()]), key(&[last.as_str().into(), key(&[])]));
+        let edge_range = KeyRange::Bound(lower, false, upper, false);
+        let json = json.get_all::<JsValue>().with_query::<String, _>(range()).primitive()?;
+        let groups = groups.get_all::<JsValue>().with_query::<String, _>(range()).primitive()?;
+        let edges = edges.get_all::<JsValue>().with_query::<JsValue, _>(edge_range).primitive()?;
+        let json: Vec<EventJsonRowV2> = decoded(json.await?)?;
+        let mut json: BTreeMap<String, EventJsonRowV2> =
+            json.into_iter().map(|row| (row.event_id.clone(), row)).collect();
+        let groups: Vec<EventToStateGroupRowV2> = decoded(groups.await?)?;
+        let mut groups: BTreeMap<String, u64> =
+            groups.into_iter().map(|row| (row.event_id, row.state_group)).collect();
         let mut prevs: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for edge in edges.await? {
-            let edge = edge?;
+        for edge in decoded::<EventEdgeRowV2>(edges.await?)? {
             prevs.entry(edge.event_id).or_default().push(edge.prev_event_id);
         }
         for row in page {
@@ -546,17 +560,15 @@ mod v4 {
     pub(super) async fn upgrade(tx: &TransactionRef<'_>) -> indexed_db_futures::Result<()> {
         let events = tx.object_store(stores::EVENTS)?;
         let gaps = tx.object_store(stores::EVENT_BACKWARD_EXTREMITIES)?;
-        let gaps: Vec<BackwardExtremityRow> =
-            gaps.get_all().serde()?.await?.collect::<Result<_, _>>()?;
+        let gaps: Vec<BackwardExtremityRow> = decoded(gaps.get_all().primitive()?.await?)?;
         let by_prev = events.index(indices::EVENTS_BY_PREV)?;
         let mut reads = Vec::with_capacity(gaps.len());
         for gap in &gaps {
-            reads.push(by_prev.get_all::<EventRow>().with_query(gap.event_id.as_str()).serde()?);
+            reads.push(by_prev.get_all::<JsValue>().with_query(gap.event_id.as_str()).primitive()?);
         }
         let mut followers: BTreeMap<String, EventRow> = BTreeMap::new();
         for (gap, read) in gaps.iter().zip(reads) {
-            for row in read.await? {
-                let row = row?;
+            for row in decoded::<EventRow>(read.await?)? {
                 if !accepted(&row)? {
                     continue;
                 }
