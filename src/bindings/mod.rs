@@ -6,6 +6,8 @@
 //! throw that skips destructors. Outputs leave as plain JSON-compatible objects (no `Map`s, `null`
 //! for absent values).
 
+#[cfg(not(feature = "store"))]
+mod allocator;
 mod convert;
 #[cfg(feature = "store")]
 mod event_store;
