@@ -6,6 +6,8 @@
 //! throw that skips destructors. Outputs leave as plain JSON-compatible objects (no `Map`s, `null`
 //! for absent values).
 
+#[cfg(not(feature = "store"))]
+mod allocator;
 #[cfg(feature = "store")]
 mod backend;
 mod convert;
@@ -212,24 +214,69 @@ pub fn preview_sync_rooms(
 ) -> Result<RoomPreviewArray, JsValue> {
     let rooms = json_text_from_js(&rooms)?;
     let opts = options_from_js::<PreviewSyncRoomsOptions>(&opts.js_value())?;
-    // Written out one by one into one JSON text, which JS parses once: no list of every
-    // preview is held, and the text reuses the one preview serialiser `roomPreview` has.
-    let mut text = String::from("[");
-    let mut unwritten = None;
-    let mut write = |preview: RoomPreview| match to_json_text(&preview) {
-        Ok(json) => {
-            if text.len() > 1 {
-                text.push(',');
+    // Written out one by one into JSON text that JS parses a chunk of previews at a time: no
+    // list of every preview is held, the text reuses the one preview serialiser `roomPreview`
+    // has, and the text of all the previews is never in the module's memory at once (that
+    // memory never shrinks).
+    let mut previews = PreviewChunks::default();
+    prejoin::preview::preview_sync_rooms_each(&rooms, &opts.own_user_id, &mut |preview| {
+        previews.push(&preview)
+    })
+    .map_err(to_js_error)?;
+    Ok(previews.finish()?.unchecked_into())
+}
+
+/// Previews written as JSON text and handed to JS a chunk at a time.
+#[derive(Default)]
+struct PreviewChunks {
+    done: Option<js_sys::Array>,
+    text: String,
+    count: usize,
+    error: Option<JsValue>,
+}
+
+impl PreviewChunks {
+    /// Previews per chunk: few enough that a chunk's text stays small next to the `/sync` text,
+    /// enough that the chunks cost few crossings.
+    const CHUNK: usize = 256;
+
+    fn push(&mut self, preview: &RoomPreview) {
+        match to_json_text(preview) {
+            Ok(json) => {
+                self.text.push(if self.count % Self::CHUNK == 0 { '[' } else { ',' });
+                self.text.push_str(&json);
+                self.count += 1;
+                if self.count % Self::CHUNK == 0 {
+                    self.flush();
+                }
             }
-            text.push_str(&json);
+            Err(error) => self.error = Some(error),
         }
-        Err(error) => unwritten = Some(error),
-    };
-    prejoin::preview::preview_sync_rooms_each(&rooms, &opts.own_user_id, &mut write)
-        .map_err(to_js_error)?;
-    if let Some(error) = unwritten {
-        return Err(error);
     }
-    text.push(']');
-    Ok(json_text_to_js(&text)?.unchecked_into())
+
+    fn flush(&mut self) {
+        if self.text.is_empty() {
+            return;
+        }
+        self.text.push(']');
+        match json_text_to_js(&self.text) {
+            Ok(chunk) => {
+                let chunk: js_sys::Array = chunk.unchecked_into();
+                self.done = Some(match self.done.take() {
+                    Some(done) => done.concat(&chunk),
+                    None => chunk,
+                });
+            }
+            Err(error) => self.error = Some(error),
+        }
+        self.text.clear();
+    }
+
+    fn finish(mut self) -> Result<js_sys::Array, JsValue> {
+        self.flush();
+        match self.error {
+            Some(error) => Err(error),
+            None => Ok(self.done.unwrap_or_default()),
+        }
+    }
 }

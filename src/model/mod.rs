@@ -19,4 +19,4 @@ pub use event::StateIds;
 pub use event::{StateEvent, StateKey};
 #[cfg(feature = "store")]
 pub use state_filter::{MemberFilter, NonMemberFilter, StateFilter, StateKeyFilter};
-pub use stripped::{parse_events, InvalidEvent, StrippedEventRef};
+pub use stripped::{parse_events, EventElement, InvalidEvent, StrippedEventRef};

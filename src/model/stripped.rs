@@ -49,6 +49,16 @@ pub fn parse_events(
     Ok(elements.into_iter().map(Element::into_event).collect())
 }
 
+/// One element of an events array, read by a caller that walks the array itself (the events
+/// of a `/sync` room, read as part of the whole response): the same reading as [`parse_events`]'s.
+pub struct EventElement<'a>(pub Result<StrippedEventRef<'a>, InvalidEvent>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for EventElement<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Element::deserialize(deserializer).map(|element| EventElement(element.into_event()))
+    }
+}
+
 impl<'a> StrippedEventRef<'a> {
     /// The room this event claims, if it claims one as a string.
     pub fn room_id(&self) -> Option<Cow<'a, str>> {

@@ -60,6 +60,22 @@ for (const [label, module] of [["prejoin", whole], ["prejoin/preview", preview]]
     });
   });
 
+  test(`${label}: previews of more rooms than one chunk of the result come whole and in order`, () => {
+    // Bob's 12 invites cloned under new room ids, with a join and a knock among them: the
+    // previews reach JS in chunks of 256, so 0, 1, 255, 256, 257 and 600 rooms cross none, one
+    // or several chunk boundaries.
+    const user = "@bob18510a:localhost";
+    const invites = Object.values(syncs[user].rooms.invite);
+    for (const count of [0, 1, 255, 256, 257, 600]) {
+      const invite = {};
+      for (let i = 0; i < count; i++) invite[`!clone${i}:localhost`] = invites[i % invites.length];
+      const rooms = { join: syncs[user].rooms.join, invite, knock: {} };
+      const batch = module.previewSyncRooms(rooms, { ownUserId: user });
+      assert.equal(batch.length, count + Object.keys(rooms.join ?? {}).length, `${count}`);
+      assert.deepEqual(batch, oneByOne(module.roomPreview, rooms, user), `${count}`);
+    }
+  });
+
   test(`${label}: a malformed room previews alone, flagged MALFORMED_ROOM`, () => {
     const create = { type: "m.room.create", state_key: "", sender: "@a:x", content: {} };
     const previews = module.previewSyncRooms(

@@ -1,19 +1,21 @@
 //! Previews for a whole room list at once, from a `/sync` response's `rooms` as a client has it.
 //!
-//! The text is read once, in place: each room's events are handed to the preview as the
+//! The text is read in place, each section in one pass (rooms, blocks and events alike): each
+//! room's events are handed to the preview as the
 //! borrowed events [`compute_room_preview`](super::compute_room_preview) reads from a room's
 //! own text, so a room previews here exactly as it does alone, without one boundary crossing
 //! (and one copy of its events) per room.
 
 use std::fmt;
 
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
-
+use serde::de::{
+    self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use serde_json::value::RawValue;
 
 use super::trust::{PreviewWarning, WarningCode};
 use super::{preview_of_events, PreviewKind, PreviewRequest, RoomPreview};
-use crate::model::{parse_events, InputError, InvalidEvent, StrippedEventRef};
+use crate::model::{EventElement, InputError, InvalidEvent, StrippedEventRef};
 
 type ParsedEvent<'a> = Result<StrippedEventRef<'a>, InvalidEvent>;
 
@@ -63,30 +65,22 @@ pub fn preview_sync_rooms_each(
         let Some(raw) = sections.get(section).filter(|raw| raw.get() != "null") else {
             continue;
         };
-        let section_rooms = fields(raw).ok_or_else(|| {
-            invalid(["rooms.", section].concat(), "not an object of rooms by room id")
-        })?;
-        for (room_id, room) in section_rooms.0 {
-            let mut malformed = false;
-            let state = room_state(kind, room, &mut malformed);
-            let warnings = match malformed {
-                true => vec![PreviewWarning {
-                    code: WarningCode::MalformedRoom,
-                    event_type: None,
-                    state_key: None,
-                }],
-                false => Vec::new(),
-            };
-            let request = PreviewRequest::new(room_id, own_user_id).with_kind(kind);
-            each(preview_of_events(state, &request, warnings));
+        let not_rooms =
+            || invalid(["rooms.", section].concat(), "not an object of rooms by room id");
+        if !raw.get().starts_with('{') {
+            return Err(not_rooms());
         }
+        let rooms = SectionRooms { kind, own_user_id, each: &mut *each };
+        let mut deserializer = serde_json::Deserializer::from_str(raw.get());
+        // The section is an object of valid JSON already: this fails on nothing it is given.
+        deserializer.deserialize_map(rooms).map_err(|_| not_rooms())?;
     }
     Ok(())
 }
 
-/// A JSON object's fields in the order of the text, their values left unread. Every object here
-/// (`rooms`, a section, a room, a block) is read as this one type, a list rather than a map:
-/// each further deserialiser, and a map's, costs the preview module bytes it does not have.
+/// A JSON object's fields in the order of the text, their values left unread: `rooms`, whose
+/// sections are previewed in a fixed order, not in the text's. A list rather than a map: a map's
+/// deserialiser costs the preview module bytes it does not have.
 struct Fields<'a>(Vec<(String, &'a RawValue)>);
 
 impl<'a> Fields<'a> {
@@ -120,55 +114,180 @@ impl<'de> Visitor<'de> for FieldsVisitor {
     }
 }
 
-/// The state a room previews from, per its section.
-fn room_state<'a>(
+/// A section's rooms, each previewed as soon as it is read: the section's text is walked once,
+/// each room's events borrowed from it, none of its parts read again as text of its own.
+struct SectionRooms<'e, 'u> {
     kind: PreviewKind,
-    room: &'a RawValue,
-    malformed: &mut bool,
-) -> Vec<ParsedEvent<'a>> {
-    let Some(blocks) = object(Some(room), malformed) else {
-        return Vec::new();
-    };
-    let mut events = |block: &str| block_events(blocks.get(block), malformed);
-    match kind {
-        PreviewKind::Invite => events("invite_state"),
-        PreviewKind::Knock => events("knock_state"),
-        PreviewKind::Join => {
-            let state = events("state");
-            state_after_timeline(state, events("timeline"))
+    own_user_id: &'u str,
+    each: &'e mut dyn FnMut(RoomPreview),
+}
+
+impl<'de> Visitor<'de> for SectionRooms<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("an object of rooms")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(room_id) = map.next_key::<String>()? {
+            let mut malformed = false;
+            let room = Part { shape: Shape::Room(self.kind), malformed: &mut malformed };
+            let state = map.next_value_seed(room)?;
+            let warnings = match malformed {
+                true => vec![PreviewWarning {
+                    code: WarningCode::MalformedRoom,
+                    event_type: None,
+                    state_key: None,
+                }],
+                false => Vec::new(),
+            };
+            let request = PreviewRequest::new(room_id, self.own_user_id).with_kind(self.kind);
+            (self.each)(preview_of_events(state, &request, warnings));
+        }
+        Ok(())
+    }
+}
+
+/// A part of a `/sync` room: the room, one of its blocks, or a block's events list.
+#[derive(Clone, Copy)]
+enum Shape {
+    Room(PreviewKind),
+    Block,
+    Events,
+}
+
+impl Shape {
+    /// The fields of the part that are read, in the order of [`Part`]'s results.
+    fn fields(self) -> &'static [&'static str] {
+        match self {
+            Shape::Room(PreviewKind::Invite) => &["invite_state"],
+            Shape::Room(PreviewKind::Knock) => &["knock_state"],
+            Shape::Room(PreviewKind::Join) => &["state", "timeline"],
+            Shape::Block => &["events"],
+            Shape::Events => &[],
+        }
+    }
+
+    fn inner(self) -> Shape {
+        match self {
+            Shape::Room(_) => Shape::Block,
+            Shape::Block | Shape::Events => Shape::Events,
         }
     }
 }
 
-/// `raw` read as an object; `None` when absent or `null`, or (noted in `malformed`) when not an
-/// object.
-fn object<'a>(raw: Option<&'a RawValue>, malformed: &mut bool) -> Option<Fields<'a>> {
-    let raw = raw.filter(|raw| raw.get() != "null")?;
-    let fields = fields(raw);
-    *malformed |= fields.is_none();
-    fields
+/// Reads one part of a room as the events it contributes to the room's state. `null` is no
+/// events; a part of any other wrong shape is no events too, and marks the room malformed.
+struct Part<'m> {
+    shape: Shape,
+    malformed: &'m mut bool,
 }
 
-/// `raw`'s fields when it is an object (any other value is refused before serde formats an error).
-fn fields(raw: &RawValue) -> Option<Fields<'_>> {
-    match raw.get().starts_with('{') {
-        true => serde_json::from_str(raw.get()).ok(),
-        false => None,
+impl<'de> DeserializeSeed<'de> for Part<'_> {
+    type Value = Vec<ParsedEvent<'de>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
     }
 }
 
-/// The events of a block (`{"events": [...]}`); none when it has none.
-fn block_events<'a>(block: Option<&'a RawValue>, malformed: &mut bool) -> Vec<ParsedEvent<'a>> {
-    let Some(events) = object(block, malformed).and_then(|block| block.get("events")) else {
-        return Vec::new();
-    };
-    if events.get() == "null" {
-        return Vec::new();
+impl Part<'_> {
+    fn wrong_shape<'de, E>(self) -> Result<Vec<ParsedEvent<'de>>, E> {
+        *self.malformed = true;
+        Ok(Vec::new())
     }
-    parse_events(events.get()).unwrap_or_else(|_| {
-        *malformed = true;
-        Vec::new()
-    })
+}
+
+impl<'de> Visitor<'de> for Part<'_> {
+    type Value = Vec<ParsedEvent<'de>>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a room, a block or events")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found: [Option<Vec<ParsedEvent<'de>>>; 2] = [None, None];
+        // The first field of each name is read, as everywhere a field is read twice.
+        while let Some(field) = map.next_key_seed(FieldOf(self.shape.fields()))? {
+            match field.and_then(|index| found.get_mut(index)).filter(|slot| slot.is_none()) {
+                Some(slot) => {
+                    let inner = Part { shape: self.shape.inner(), malformed: &mut *self.malformed };
+                    *slot = Some(map.next_value_seed(inner)?);
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let [first, second] = found;
+        match self.shape {
+            Shape::Events => self.wrong_shape(),
+            Shape::Room(PreviewKind::Join) => {
+                Ok(state_after_timeline(first.unwrap_or_default(), second.unwrap_or_default()))
+            }
+            Shape::Room(_) | Shape::Block => Ok(first.unwrap_or_default()),
+        }
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let Shape::Events = self.shape else {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            return self.wrong_shape();
+        };
+        let mut events = Vec::new();
+        while let Some(EventElement(event)) = seq.next_element()? {
+            events.push(event);
+        }
+        Ok(events)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        self.wrong_shape()
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        self.wrong_shape()
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        self.wrong_shape()
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        self.wrong_shape()
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        self.wrong_shape()
+    }
+}
+
+/// A field name read as its place among the names a [`Shape`] reads; `None` for any other.
+struct FieldOf(&'static [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for FieldOf {
+    type Value = Option<usize>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl Visitor<'_> for FieldOf {
+    type Value = Option<usize>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a field name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Self::Value, E> {
+        Ok(self.0.iter().position(|field| *field == name))
+    }
 }
 
 /// The `(type, state_key)` an event replaces, when both are strings (valid or not otherwise).
