@@ -46,6 +46,10 @@ impl Store for Backend {
         dispatch!(self, store => Store::room_chunks(store, room_id).await)
     }
 
+    async fn rooms_chunks(&self, room_ids: &[String]) -> Result<Vec<u64>, StoreError> {
+        dispatch!(self, store => Store::rooms_chunks(store, room_ids).await)
+    }
+
     async fn room_version(&self, room_id: &str) -> Result<Option<RoomVersion>, StoreError> {
         dispatch!(self, store => Store::room_version(store, room_id).await)
     }

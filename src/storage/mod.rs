@@ -160,6 +160,17 @@ pub trait Store {
     /// [`PlannedOn::room_chunks`]: crate::persist::PlannedOn::room_chunks
     async fn room_chunks(&self, room_id: &str) -> Result<u64, StoreError>;
 
+    /// [`Self::room_chunks`] of each of `room_ids`, in their order. A backend whose reads cost a
+    /// round trip each reads them at once: a tab checks every cached room of a response after
+    /// another tab's turn.
+    async fn rooms_chunks(&self, room_ids: &[String]) -> Result<Vec<u64>, StoreError> {
+        let mut counts = Vec::with_capacity(room_ids.len());
+        for room_id in room_ids {
+            counts.push(self.room_chunks(room_id).await?);
+        }
+        Ok(counts)
+    }
+
     /// The version of a stored room (`rooms.room_version`).
     async fn room_version(&self, room_id: &str) -> Result<Option<RoomVersion>, StoreError>;
 
@@ -324,6 +335,10 @@ impl<S: Store + ?Sized> Store for &S {
 
     async fn room_chunks(&self, room_id: &str) -> Result<u64, StoreError> {
         (**self).room_chunks(room_id).await
+    }
+
+    async fn rooms_chunks(&self, room_ids: &[String]) -> Result<Vec<u64>, StoreError> {
+        (**self).rooms_chunks(room_ids).await
     }
 
     async fn room_version(&self, room_id: &str) -> Result<Option<RoomVersion>, StoreError> {

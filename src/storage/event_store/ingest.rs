@@ -282,12 +282,21 @@ impl<S: Store> EventStore<S> {
     /// [`EventStore::take_turn`]) whose room that writer did not write: the store still counts
     /// the chunks the cache is of. The others are dropped, and read again when planned.
     async fn verify_synced(&self, room_ids: &[String]) -> Result<(), StoreError> {
-        for room_id in room_ids {
-            let Some(cache) = self.planning.borrow_mut().unverified.remove(room_id) else {
-                continue;
-            };
-            if self.backend.room_chunks(room_id).await? == cache.chunks {
-                self.planning.borrow_mut().synced.insert(room_id.clone(), cache);
+        let unverified: Vec<(String, SyncedRoomCache)> = {
+            let mut planning = self.planning.borrow_mut();
+            let mut take =
+                |room_id: &String| Some((room_id.clone(), planning.unverified.remove(room_id)?));
+            room_ids.iter().filter_map(&mut take).collect()
+        };
+        if unverified.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = unverified.iter().map(|(room_id, _)| room_id.clone()).collect();
+        let counts = self.backend.rooms_chunks(&ids).await?;
+        let mut planning = self.planning.borrow_mut();
+        for ((room_id, cache), count) in unverified.into_iter().zip(counts) {
+            if count == cache.chunks {
+                planning.synced.insert(room_id, cache);
             }
         }
         Ok(())

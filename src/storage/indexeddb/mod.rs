@@ -1334,6 +1334,12 @@ impl Store for IndexedDbStore {
         Ok(row.map_or(0, |row| row.chunks))
     }
 
+    async fn rooms_chunks(&self, room_ids: &[String]) -> Result<Vec<u64>, StoreError> {
+        let rows: Vec<Option<RoomChunksRow>> =
+            self.get_many_read(stores::ROOM_CHUNKS, None, room_ids, false).await?;
+        Ok(rows.into_iter().map(|row| row.map_or(0, |row| row.chunks)).collect())
+    }
+
     async fn room_version(&self, room_id: &str) -> Result<Option<RoomVersion>, StoreError> {
         let Some(row) = self.get_row::<RoomRow>(stores::ROOMS, room_id).await? else {
             return Ok(None);
