@@ -9,7 +9,7 @@ const METHODS = [
 ];
 
 export function countIdb() {
-  const counts = { transactions: 0, requests: 0, byMethod: {}, byScope: {} };
+  const counts = { transactions: 0, requests: 0, byMethod: {}, byScope: {}, writesByStore: {} };
   const restore = [];
   for (const [className, names] of METHODS) {
     const proto = globalThis[className].prototype;
@@ -23,6 +23,9 @@ export function countIdb() {
           const scope = `${args[1] ?? "readonly"} ${[args[0]].flat().join("+")}`;
           counts.byScope[scope] = (counts.byScope[scope] ?? 0) + 1;
         } else counts.requests++;
+        if (name === "put" || name === "add") {
+          counts.writesByStore[this.name] = (counts.writesByStore[this.name] ?? 0) + 1;
+        }
         counts.byMethod[label] = (counts.byMethod[label] ?? 0) + 1;
         return original.apply(this, args);
       };

@@ -367,6 +367,9 @@ function print(r, opts) {
       const scopes = Object.entries(counts.byScope).sort((a, b) => b[1] - a[1]).slice(0, 6)
         .map(([scope, n]) => `${(n / each).toLocaleString("en-US", { maximumFractionDigits: 1 })} ${scope}`).join("; ");
       console.log(`  transactions: ${scopes}`);
+      const writes = Object.entries(counts.writesByStore).sort((a, b) => b[1] - a[1])
+        .map(([store, n]) => `${store} ${int(n / each)}`).join(", ");
+      console.log(`  puts and adds by object store: ${writes}`);
       const p = x.profile;
       console.log(`  main thread over ${ms(p.ms / each)}: ${Object.entries(p.kinds).map(([k, v]) => `${k} ${ms(v / each)}`).join(", ")}; profile ${p.file}`);
       for (const t of p.top) console.log(`  ${ms(t.ms / each).padStart(10)}  ${t.name}`);

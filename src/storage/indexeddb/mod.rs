@@ -112,6 +112,9 @@ pub struct IndexedDbStore {
     /// The `stream_positions` rows as read while opening, likewise for
     /// [`Store::stream_positions`].
     opened_stream_positions: RefCell<Option<BTreeMap<String, i64>>>,
+    /// Whether other connections took ids while this one's last chunk was planned: its next
+    /// chunk then reads what it was planned on before placing its writes (see `writeChunk`).
+    contended: Cell<bool>,
 }
 
 impl IndexedDbStore {
@@ -234,6 +237,7 @@ impl IndexedDbStore {
             opened_at: RefCell::new(None),
             opened_sync_token: RefCell::new(None),
             opened_stream_positions: RefCell::new(None),
+            contended: Cell::new(false),
         }
     }
 
@@ -539,9 +543,13 @@ impl IndexedDbStore {
         let rebase = rebase_callback(plan.clone(), writer.to_owned(), rebased.clone());
         let db = self.db()?;
         let ends = js_sys::Uint32Array::from(texts.ends.as_slice());
-        let promise = write_chunk(db.as_ref(), &json, &texts.texts, &ends, &check, &rebase);
+        let check_first = self.contended.get();
+        let promise =
+            write_chunk(db.as_ref(), &json, &texts.texts, &ends, &check, &rebase, check_first);
         wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
-        if let Some(written) = rebased.borrow_mut().take() {
+        let written = rebased.borrow_mut().take();
+        self.contended.set(written.is_some());
+        if let Some(written) = written {
             *plan = written;
         }
         Ok(())
@@ -773,6 +781,7 @@ extern "C" {
         rebase: &wasm_bindgen::closure::Closure<
             dyn FnMut(f64, f64, f64) -> Result<js_sys::Array, JsValue>,
         >,
+        check_first: bool,
     ) -> js_sys::Promise;
 
     #[wasm_bindgen(js_name = openCurrent)]

@@ -368,7 +368,12 @@ export function walkGroups(db, start, groups, edges, state, ranges) {
 // finds the room moved aborts the transaction, which undoes every write placed; one that finds
 // only the sequences moved aborts it too, and the chunk is written again in a transaction that
 // reads first and places the rebased chunk on what it read (`writeChecked`).
-export function writeChunk(db, json, texts, ends, check, rebase) {
+//
+// When other tabs write at the same time, most checks find the sequences moved, and each such
+// chunk would be placed twice: `checkFirst` (set while the connection's last chunk was rebased)
+// goes straight to `writeChecked`.
+export function writeChunk(db, json, texts, ends, check, rebase, checkFirst) {
+  if (checkFirst) return writeChecked(db, JSON.parse(json), texts, ends, check, rebase);
   return new Promise((resolve, reject) => {
     const chunk = JSON.parse(json);
     const tx = db.transaction(chunk.scope, "readwrite");
