@@ -31,6 +31,8 @@
 //! - `bindings` (wasm only) — the JS surface (`computeStrippedState`, `roomPreview`,
 //!   `previewSyncRooms`, the `EventStore` class): conversions and error mapping, no logic; and
 //!   the transport to the other tabs (a `BroadcastChannel`, Web Locks, timers).
+//! - `ordered` — ordered sets and maps built from iterators without `collect`'s per-type sort
+//!   (wasm size).
 //!
 //! The cargo feature `store` (default) holds the event store: `persist`, `sync`, `storage`,
 //! `streams`, `replication`, the PDU parts of `model` and the `EventStore` binding. Without it the
@@ -43,6 +45,8 @@
 #![warn(missing_docs)]
 
 pub mod model;
+#[cfg(feature = "store")]
+mod ordered;
 #[cfg(feature = "store")]
 pub mod persist;
 pub mod prejoin;

@@ -13,6 +13,7 @@ use serde::{de, Deserialize, Deserializer};
 use serde_json::Value as JsonValue;
 
 use crate::model::{InputError, StateIds};
+use crate::ordered::{map_of, set_of};
 
 /// The event type of membership state, whose state_keys are user ids.
 pub const MEMBER_EVENT_TYPE: &str = "m.room.member";
@@ -285,7 +286,7 @@ impl StateFilter {
             }
         } else {
             let only: BTreeMap<String, StateKeyFilter> =
-                types.map(|(event_type, keys)| (event_type.clone(), keys.clone())).collect();
+                map_of(types.map(|(event_type, keys)| (event_type.clone(), keys.clone())));
             if only.is_empty() {
                 NonMemberFilter::None
             } else {
@@ -339,7 +340,7 @@ impl StateFilter {
 
     /// Every event either filter matches; exact (the union of two filters is always a filter).
     pub fn union(&self, other: &Self) -> Self {
-        let event_types: BTreeSet<&String> = self.types.keys().chain(other.types.keys()).collect();
+        let event_types: BTreeSet<&String> = set_of(self.types.keys().chain(other.types.keys()));
         let types = event_types
             .into_iter()
             .map(|event_type| {
@@ -357,7 +358,7 @@ impl StateFilter {
     /// does not match. It is exact except where `self` takes every state_key of a type and `other`
     /// only some: a filter cannot say "every state_key but these", so the type stays whole.
     pub fn approx_difference(&self, other: &Self) -> Self {
-        let event_types: BTreeSet<&String> = self.types.keys().chain(other.types.keys()).collect();
+        let event_types: BTreeSet<&String> = set_of(self.types.keys().chain(other.types.keys()));
         let types = event_types
             .into_iter()
             .map(|event_type| {

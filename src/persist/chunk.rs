@@ -5,6 +5,7 @@
 //! others; within a room, an event must come after the prev_events it names that are in the
 //! same batch, or it would be stored with a missing prev.
 
+use crate::ordered::{map_of, set_of};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What chunking needs to know of an event.
@@ -56,7 +57,7 @@ pub fn split_into_room_chunks<T: DagEvent>(events: Vec<T>) -> Vec<RoomChunk<T>> 
 /// first).
 fn dag_order<T: DagEvent>(events: &[T]) -> Vec<usize> {
     let index_of: BTreeMap<&str, usize> =
-        events.iter().enumerate().map(|(index, event)| (event.event_id(), index)).collect();
+        map_of(events.iter().enumerate().map(|(index, event)| (event.event_id(), index)));
     let mut waiting_on: Vec<usize> = vec![0; events.len()];
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); events.len()];
     for (index, event) in events.iter().enumerate() {
@@ -71,7 +72,7 @@ fn dag_order<T: DagEvent>(events: &[T]) -> Vec<usize> {
             children[prev].push(index);
         }
     }
-    let mut ready: BTreeSet<usize> = (0..events.len()).filter(|i| waiting_on[*i] == 0).collect();
+    let mut ready: BTreeSet<usize> = set_of((0..events.len()).filter(|i| waiting_on[*i] == 0));
     let mut order = Vec::with_capacity(events.len());
     while let Some(index) = ready.pop_first() {
         order.push(index);
@@ -82,7 +83,7 @@ fn dag_order<T: DagEvent>(events: &[T]) -> Vec<usize> {
             }
         }
     }
-    let placed: BTreeSet<usize> = order.iter().copied().collect();
+    let placed: BTreeSet<usize> = set_of(order.iter().copied());
     order.extend((0..events.len()).filter(|index| !placed.contains(index)));
     order
 }

@@ -12,6 +12,7 @@
 
 use super::plan::RoomWritePlan;
 use super::state_groups::StateGroupId;
+use crate::ordered::set_of;
 
 /// Where a store's sequences stand: read when a store opens (a few rows, never the events).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,9 +120,9 @@ impl RoomWritePlan {
         let backfill = stored.last_backfill_ordering - from.last_backfill_ordering;
         let shift = |id: i64| if id >= 0 { id + live } else { id + backfill };
         let taken: std::collections::BTreeSet<i64> =
-            self.events.iter().map(|event| event.stream_id).collect();
+            set_of(self.events.iter().map(|event| event.stream_id));
         let new_groups: std::collections::BTreeSet<StateGroupId> =
-            self.state_groups.iter().map(|row| row.id).collect();
+            set_of(self.state_groups.iter().map(|row| row.id));
         let group = |id: &mut StateGroupId| {
             if new_groups.contains(id) {
                 *id += groups;

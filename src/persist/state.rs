@@ -36,6 +36,7 @@ use super::StateIds;
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateKey;
+use crate::ordered::set_of;
 
 /// How an event reaches the room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -309,8 +310,8 @@ impl RoomHistory {
     /// loaded back from the store when missed. Outcomes stay, so a complete history stays
     /// complete. Returns the events whose states are kept (their state groups must stay loaded).
     pub fn prune(&mut self) -> BTreeSet<OwnedEventId> {
-        let tips: BTreeSet<OwnedEventId> = self.tips().collect();
-        let current: BTreeSet<&OwnedEventId> = self.current_state.values().collect();
+        let tips: BTreeSet<OwnedEventId> = set_of(self.tips());
+        let current: BTreeSet<&OwnedEventId> = set_of(self.current_state.values());
         self.known = self
             .known
             .iter()
@@ -652,7 +653,7 @@ impl RoomHistory {
         &self,
         conflicted: impl IntoIterator<Item = OwnedEventId>,
     ) -> ruma_state_res::utils::event_id_set::EventIdSet<OwnedEventId> {
-        let conflicted: BTreeSet<OwnedEventId> = conflicted.into_iter().collect();
+        let conflicted: BTreeSet<OwnedEventId> = set_of(conflicted);
         let ancestors = self.auth_chain_of(conflicted.iter().cloned());
         ancestors
             .into_iter()

@@ -61,6 +61,7 @@ use thiserror::Error;
 use super::{retained, StateIds};
 use crate::model::state_filter::StateKeyFilter;
 use crate::model::StateFilter;
+use crate::ordered::set_of;
 
 /// The id of a state group (Synapse's `state_groups.id`), handed out in increasing order.
 pub type StateGroupId = u64;
@@ -385,7 +386,7 @@ impl StateGroups {
         if self.events.contains_key(event_id) {
             return Err(StateGroupError::AlreadyPlanned(event_id.to_owned()));
         }
-        let prev_groups: BTreeSet<StateGroupId> = prev_groups.iter().copied().collect();
+        let prev_groups: BTreeSet<StateGroupId> = set_of(prev_groups.iter().copied());
         for &group in &prev_groups {
             self.known(group)?;
         }

@@ -26,6 +26,7 @@ use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::state_filter::MEMBER_EVENT_TYPE;
 use crate::model::{InputError, StateEvent, StateFilter};
+use crate::ordered::{map_of, set_of};
 use crate::persist::plan::AUTH_ERROR;
 use crate::persist::state::{Miss, StoredOutlier};
 use crate::persist::state_groups::{StateGroupId, StateGroups};
@@ -657,7 +658,7 @@ impl<S: Store> EventStore<S> {
             let planning = self.planning.borrow();
             let Some(room) = planning.rooms.get(room_id) else { return Ok(()) };
             let history = &room.history;
-            let chunk: BTreeSet<&OwnedEventId> = pdus.iter().map(Pdu::owned_event_id).collect();
+            let chunk: BTreeSet<&OwnedEventId> = set_of(pdus.iter().map(Pdu::owned_event_id));
             let mut misses = BTreeSet::new();
             for pdu in pdus {
                 misses.insert(Miss::Event(pdu.owned_event_id().clone()));
@@ -802,14 +803,14 @@ impl<S: Store> EventStore<S> {
         events: &[Pdu],
         rows: Vec<Vec<RedactionRow>>,
     ) -> Result<Vec<Option<Pdu>>, StoreError> {
-        let ids: BTreeSet<&OwnedEventId> = rows.iter().flatten().map(|row| &row.event_id).collect();
+        let ids: BTreeSet<&OwnedEventId> = set_of(rows.iter().flatten().map(|row| &row.event_id));
         if ids.is_empty() {
             return Ok(vec![None; events.len()]);
         }
         let ids: Vec<OwnedEventId> = ids.into_iter().cloned().collect();
         let found = self.backend.events(&ids).await?;
         let redactions: BTreeMap<OwnedEventId, StoredEvent> =
-            ids.into_iter().zip(found).filter_map(|(id, event)| Some((id, event?))).collect();
+            map_of(ids.into_iter().zip(found).filter_map(|(id, event)| Some((id, event?))));
         Ok(events
             .iter()
             .zip(rows)
@@ -856,10 +857,9 @@ impl<S: Store> EventStore<S> {
             }
         };
         let newest_first = self.backend.room_timeline(room_id, before, limit).await?;
-        let gaps: BTreeMap<OwnedEventId, String> = (self.backend.timeline_gaps(room_id).await?)
-            .into_iter()
-            .map(|gap| (gap.event_id, gap.prev_batch))
-            .collect();
+        let gaps = self.backend.timeline_gaps(room_id).await?;
+        let gaps: BTreeMap<OwnedEventId, String> =
+            map_of(gaps.into_iter().map(|gap| (gap.event_id, gap.prev_batch)));
         let mut events = Vec::with_capacity(newest_first.len());
         let mut gap = None;
         for event in newest_first {
@@ -1052,7 +1052,7 @@ fn summarize<'a>(
     forward_extremities: BTreeSet<String>,
 ) -> RoomPersistResult {
     // Every event id once: the persisted ones are left out, and a repeated one is seen.
-    let mut seen: BTreeSet<&EventId> = plan.events.iter().map(|e| e.pdu.event_id()).collect();
+    let mut seen: BTreeSet<&EventId> = set_of(plan.events.iter().map(|e| e.pdu.event_id()));
     let already_persisted: Vec<String> =
         chunk.into_iter().filter(|id| seen.insert(id)).map(ToString::to_string).collect();
     let ids = |outcome: EventOutcome| {

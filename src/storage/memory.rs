@@ -13,6 +13,7 @@ use super::{
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::{StateFilter, StateKey};
+use crate::ordered::set_of;
 use crate::persist::state_groups::{StateGroupId, StateGroupRow, StateGroups};
 use crate::persist::{
     EventOutcome, LocalMembership, MembershipRow, RedactionRow, RoomWritePlan, StateIds,
@@ -394,7 +395,7 @@ impl Store for MemoryStore {
 
     async fn room_list(&self, user_id: &str) -> Result<RoomList, StoreError> {
         let tables = self.tables.borrow();
-        let mut rooms: BTreeSet<String> = tables.rooms.keys().cloned().collect();
+        let mut rooms: BTreeSet<String> = set_of(tables.rooms.keys().cloned());
         let own = tables.local_memberships.keys().filter(|(user, _)| user == user_id);
         rooms.extend(own.map(|(_, room_id)| room_id.clone()));
         let previews = (tables.previews.iter())

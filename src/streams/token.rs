@@ -69,8 +69,8 @@ impl StreamTokenError {
 impl StreamToken {
     /// The token at `stream` with the `instances` given; writers at or below `stream` are left
     /// out (they are at the minimum).
-    pub fn new(stream: i64, instances: BTreeMap<String, i64>) -> Self {
-        let instances = instances.into_iter().filter(|&(_, position)| position > stream).collect();
+    pub fn new(stream: i64, mut instances: BTreeMap<String, i64>) -> Self {
+        instances.retain(|_, position| *position > stream);
         Self { stream, instances }
     }
 

@@ -17,6 +17,7 @@ use super::{EventStore, RoomPersistResult};
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::{InputError, StateFilter};
+use crate::ordered::set_of;
 use crate::persist::state_groups::{StateGroupId, StateGroups};
 use crate::persist::{LocalMembership, PlannedOn, RoomWritePlan, StreamOrderings};
 use crate::storage::{Store, StoreError, SyncToken};
@@ -697,7 +698,7 @@ impl<S: Store> EventStore<S> {
 /// The events a chunk names, and those of the current state its state block may replace: the
 /// stored ones among them are what planning needs to know of.
 fn chunk_ids(events: &SyncedEvents, current_state: &crate::model::StateIds) -> Vec<OwnedEventId> {
-    let mut ids: BTreeSet<OwnedEventId> = events.event_ids().cloned().collect();
+    let mut ids: BTreeSet<OwnedEventId> = set_of(events.event_ids().cloned());
     for pdu in &events.state {
         let key = (pdu.event_type().to_owned(), pdu.state_key().unwrap_or_default().to_owned());
         ids.extend(current_state.get(&key).cloned());

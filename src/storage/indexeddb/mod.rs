@@ -52,6 +52,7 @@ use super::{
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateFilter;
+use crate::ordered::set_of;
 use crate::persist::state_groups::{self, StateGroupId};
 use crate::persist::{LocalMembership, MembershipRow, RoomWritePlan, StateIds, TimelineGap};
 
@@ -1529,7 +1530,7 @@ impl Store for IndexedDbStore {
         let read = read_room_list(self.db()?.as_ref(), user_id);
         let (epoch, rooms, own_rooms, rows): RoomListRows =
             rows_read(read, stores::ROOM_PREVIEWS).await?;
-        let mut rooms: BTreeSet<String> = rooms.into_iter().collect();
+        let mut rooms: BTreeSet<String> = set_of(rooms);
         rooms.extend(own_rooms.into_iter().map(|(_, room_id)| room_id));
         let previews = rows.into_iter().map(|row| (row.room_id, row.preview)).collect();
         Ok(RoomList { rooms, previews, epoch })

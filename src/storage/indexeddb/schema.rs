@@ -59,6 +59,7 @@ use indexed_db_futures::KeyPath;
 use wasm_bindgen::JsValue;
 
 use super::rows::MetaRow;
+use crate::ordered::map_of;
 
 /// The `meta` key of the schema version.
 pub(super) const META_SCHEMA_VERSION: &str = "schema_version";
@@ -495,10 +496,10 @@ mod v3 {
         let edges = edges.get_all::<JsValue>().with_query::<JsValue, _>(edge_range).primitive()?;
         let json: Vec<EventJsonRowV2> = decoded(json.await?)?;
         let mut json: BTreeMap<String, EventJsonRowV2> =
-            json.into_iter().map(|row| (row.event_id.clone(), row)).collect();
+            map_of(json.into_iter().map(|row| (row.event_id.clone(), row)));
         let groups: Vec<EventToStateGroupRowV2> = decoded(groups.await?)?;
         let mut groups: BTreeMap<String, u64> =
-            groups.into_iter().map(|row| (row.event_id, row.state_group)).collect();
+            map_of(groups.into_iter().map(|row| (row.event_id, row.state_group)));
         let mut prevs: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for edge in decoded::<EventEdgeRowV2>(edges.await?)? {
             prevs.entry(edge.event_id).or_default().push(edge.prev_event_id);
