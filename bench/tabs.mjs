@@ -61,8 +61,18 @@ async function openTab(database, instance) {
   return page;
 }
 
-function ingest(page, responses, ownUserId) {
-  return page.evaluate(async ({ responses, ownUserId }) => {
+/** Hands `page` the input `i` of a run, untimed: moving it from Node into the page is not the
+ *  store's work, and one tab taking three writers' inputs in turn would pay it three times. */
+function handOver(page, i, input) {
+  return page.evaluate(({ i, input }) => {
+    (globalThis.inputs ??= [])[i] = input;
+  }, { i, input });
+}
+
+/** Ingests the /sync responses handed over as input `i`. */
+function ingest(page, i, ownUserId) {
+  return page.evaluate(async ({ i, ownUserId }) => {
+    const responses = inputs[i];
     const started = performance.now();
     let events = 0;
     for (const response of responses) {
@@ -70,7 +80,7 @@ function ingest(page, responses, ownUserId) {
       for (const room of result.rooms) events += room.persisted.length;
     }
     return { ms: performance.now() - started, events };
-  }, { responses, ownUserId });
+  }, { i, ownUserId });
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -94,7 +104,8 @@ async function latency() {
     next_batch: `s${k + 1}`,
     rooms: { join: { [roomId]: { state: { events: k === 0 ? state : [] }, timeline: { events: Array.from({ length: 5 }, event) } } } },
   }));
-  await ingest(a, responses, ACCOUNT);
+  await handOver(a, 0, responses);
+  await ingest(a, 0, ACCOUNT);
   const total = await a.evaluate(() => store.currentToken());
   await b.waitForFunction((total) => store.currentToken() === total, total, { timeout: 60_000 });
   const [ta, tb] = await Promise.all([a, b].map((page) => page.evaluate(() => [...handed.entries()])));
@@ -123,9 +134,11 @@ function pduRooms() {
   return JSON.parse(readFileSync(file, "utf8")).rooms.map((room) => room.events);
 }
 
-/** Persists `events` in the page in batches of 1–30 (seeded); resolves to the events stored. */
-function persist(page, events, seed) {
-  return page.evaluate(async ({ events, seed }) => {
+/** Persists the events handed over as input `i` in batches of 1–30 (seeded); resolves to the
+ *  events stored. */
+function persist(page, i, seed) {
+  return page.evaluate(async ({ i, seed }) => {
+    const events = inputs[i];
     let state = seed;
     const next = () => {
       state = (state * 1103515245 + 12345) % 2147483648;
@@ -139,16 +152,17 @@ function persist(page, events, seed) {
       for (const room of result.rooms) stored += room.persisted.length;
     }
     return { events: stored };
-  }, { events, seed });
+  }, { i, seed });
 }
 
-/** Each writer's data stored by one tab in turn, or by three tabs at once; the time and the
- *  events stored. */
-async function writers(concurrent, store) {
+/** Each writer's data (`inputs[i]`) stored by one tab in turn, or by three tabs at once; the
+ *  time and the events stored. The time starts once every tab holds its inputs. */
+async function writers(concurrent, inputs, store) {
   const database = `bench-tabs-${++databases}`;
   const names = ["w1", "w2", "w3"];
   const pages = [];
   for (const name of concurrent ? names : ["one"]) pages.push(await openTab(database, name));
+  for (const [i, input] of inputs.entries()) await handOver(pages[concurrent ? i : 0], i, input);
   const started = Date.now();
   const results = concurrent
     ? await Promise.all(names.map((_, i) => store(pages[i], i)))
@@ -158,13 +172,14 @@ async function writers(concurrent, store) {
   return { ms, events: results.reduce((sum, r) => sum + r.events, 0) };
 }
 
-/** The 1-tab and 3-tab runs of `store`, alternated, as {one, three} lists. */
-async function compareWriters(store) {
+/** The 1-tab and 3-tab runs of `store` over the writers' `inputs`, alternated, as {one, three}
+ *  lists. */
+async function compareWriters(inputs, store) {
   const one = [];
   const three = [];
   for (let run = 0; run < opts.runs; run++) {
-    one.push(await writers(false, store));
-    three.push(await writers(true, store));
+    one.push(await writers(false, inputs, store));
+    three.push(await writers(true, inputs, store));
   }
   return { one, three };
 }
@@ -229,10 +244,10 @@ async function positionsUpkeep() {
 try {
   const lat = await latency();
   const rooms = pduRooms();
-  const persisted = await compareWriters((page, i) => persist(page, rooms[i], 11 + i));
+  const persisted = await compareWriters(rooms, (page, i) => persist(page, i, 11 + i));
   const messages = Math.round(opts.events / 10) - 4;
   const data = ["w1", "w2", "w3"].map((name, i) => syncResponses(name, prng(11 + i), { rooms: 10, messages }));
-  const synced = await compareWriters((page, i) => ingest(page, data[i], ACCOUNT));
+  const synced = await compareWriters(data, (page, i) => ingest(page, i, ACCOUNT));
   const [withPositions, withoutPositions] = await positionsUpkeep();
   console.log("\nSeveral tabs (headless Chromium, IndexedDB)\n");
   console.log(`  replication latency, ${lat.length} chunks A -> B: median ${median(lat).toFixed(1)} ms, ` +
