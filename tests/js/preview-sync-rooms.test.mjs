@@ -88,6 +88,32 @@ for (const [label, module] of [["prejoin", whole], ["prejoin/preview", preview]]
     );
   });
 
+  test(`${label}: text beyond ASCII crosses whole; a lone surrogate is malformed content`, () => {
+    // JSON text crosses into the module as UTF-8. A lone surrogate is no Unicode text:
+    // JSON.stringify writes it as the escape `\ud800`, which is not read as a string, so the
+    // name's content is malformed (a warning), as it would be from any other source.
+    const names = { "!accents:x": "Café Zürich", "!emoji:x": "Fête 🎉 日本語", "!lone:x": "a\ud800b" };
+    const invite = {};
+    for (const [roomId, name] of Object.entries(names)) {
+      const events = [
+        { type: "m.room.create", state_key: "", sender: "@a:x", content: { room_version: "10" } },
+        { type: "m.room.name", state_key: "", sender: "@a:x", content: { name } },
+      ];
+      invite[roomId] = { invite_state: { events } };
+    }
+    const previews = module.previewSyncRooms({ invite }, { ownUserId: "@me:x" });
+    const malformed = (p) => p.warnings.filter((w) => w.code === "MALFORMED_CONTENT").map((w) => w.type);
+    assert.deepEqual(
+      previews.map((p) => [p.roomId, p.displayNameRaw, p.displayNameSource, malformed(p)]),
+      [
+        ["!accents:x", "Café Zürich", "name", []],
+        ["!emoji:x", "Fête 🎉 日本語", "name", []],
+        ["!lone:x", "Empty room", "empty", ["m.room.name"]],
+      ],
+    );
+    assert.deepEqual(previews, oneByOne(module.roomPreview, { invite }, "@me:x"));
+  });
+
   test(`${label}: malformed input throws its code`, () => {
     const cases = [
       ["INVALID_SYNC", () => module.previewSyncRooms([], { ownUserId: "@me:x" })],
