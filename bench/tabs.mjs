@@ -61,8 +61,7 @@ async function openTab(database, instance) {
   return page;
 }
 
-/** Hands `page` the input `i` of a run, untimed: moving it from Node into the page is not the
- *  store's work, and one tab taking three writers' inputs in turn would pay it three times. */
+/** Hands `page` the input `i` of a run, before its time starts (see `writers`). */
 function handOver(page, i, input) {
   return page.evaluate(({ i, input }) => {
     (globalThis.inputs ??= [])[i] = input;
@@ -156,7 +155,9 @@ function persist(page, i, seed) {
 }
 
 /** Each writer's data (`inputs[i]`) stored by one tab in turn, or by three tabs at once; the
- *  time and the events stored. The time starts once every tab holds its inputs. */
+ *  time and the events stored. The time starts once every tab holds its inputs: moving them
+ *  from Node into a page is not the store's work, and one tab taking three writers' inputs in
+ *  turn would pay it three times. */
 async function writers(concurrent, inputs, store) {
   const database = `bench-tabs-${++databases}`;
   const names = ["w1", "w2", "w3"];
