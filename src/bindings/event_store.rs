@@ -617,7 +617,7 @@ impl JsEventStore {
     /// (an idle writer is at the head).
     ///
     /// @throws {PrejoinError} `STORE_CLOSED`.
-    #[wasm_bindgen(js_name = streamPositions, unchecked_return_type = "Promise<Record<string, number>>")]
+    #[wasm_bindgen(js_name = streamPositions, unchecked_return_type = "Record<string, number>")]
     pub async fn stream_positions(&self) -> Result<JsValue, JsValue> {
         let backend = self.backend()?;
         to_js(&backend.stream_positions())

@@ -31,6 +31,8 @@ import init, {
   type PrejoinError,
   type PrejoinErrorCode,
   type PreviewWarning,
+  type ReplicationRow,
+  type ReplicationStats,
   type RoomPreview,
   type StrippedEvent,
 } from "../../pkg/prejoin.js";
@@ -194,6 +196,15 @@ assertType<Equal<IngestedRoom["section"], "join" | "invite" | "knock" | "leave">
 assertType<Equal<IngestedRoom["error"], ChunkError | null>>();
 assertType<Equal<SectionCounts["events"], number>>();
 assertType<Equal<ReturnType<EventStore["roomTimeline"]>, Promise<RoomTimeline>>>();
+// Several tabs: the stream's token, each writer's position, subscribers and counters.
+assertType<Equal<ReturnType<EventStore["currentStreamToken"]>, string>>();
+assertType<Equal<ReturnType<EventStore["streamPositions"]>, Promise<Record<string, number>>>>();
+assertType<Equal<ReturnType<EventStore["stats"]>, ReplicationStats>>();
+assertType<Equal<ReturnType<EventStore["subscribe"]>, () => void>>();
+assertType<Equal<Parameters<EventStore["subscribe"]>[0], (rows: ReplicationRow[], rooms: string[]) => void>>();
+assertType<Equal<ReplicationRow["stateKey"], string | null>>();
+assertType<Equal<ReplicationRow["membership"], string | null>>();
+assertType<Equal<ReplicationStats["catchUps"], number>>();
 assertType<Equal<Parameters<EventStore["roomTimeline"]>[1], RoomTimelineOptions | null | undefined>>();
 assertType<Equal<RoomTimeline["events"], ClientEvent[]>>();
 assertType<Equal<RoomTimeline["gap"], TimelineGap | null>>();
