@@ -21,24 +21,24 @@ export function closeChannel(channel) {
   channel.close();
 }
 
-// Holds this writer's liveness lock until the returned function is called; `onHeld()` runs once
-// it is held (another tab that sees the lock free knows the writer is gone). Without Web Locks,
-// `onHeld()` runs at once.
+// Asks for this writer's liveness lock, and calls `onHeld(release)` once it is held (another tab
+// that sees the lock free knows the writer is gone); without Web Locks, at once, with a release
+// that does nothing. Returns a promise that resolves once `onHeld` ran, or once the lock turned
+// out unavailable: it never rejects.
 export function holdLiveness(database, instance, onHeld) {
   const locks = globalThis.navigator?.locks;
   if (!locks) {
-    onHeld();
-    return () => {};
+    onHeld(() => {});
+    return Promise.resolve();
   }
-  let release;
-  const released = new Promise((resolve) => (release = resolve));
-  locks
-    .request(lockName(database, instance), { mode: "exclusive" }, () => {
-      onHeld();
-      return released;
-    })
-    .catch(() => {});
-  return () => release();
+  return new Promise((resolve) => {
+    const held = () =>
+      new Promise((release) => {
+        onHeld(release);
+        resolve();
+      });
+    locks.request(lockName(database, instance), { mode: "exclusive" }, held).catch(() => resolve());
+  });
 }
 
 // Calls `onLeft()` once the writer `instance` no longer holds its liveness lock (it closed, or

@@ -3,14 +3,16 @@
 //! means is the event store's (`storage::event_store::replication`).
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::{Rc, Weak};
 
 use wasm_bindgen::prelude::*;
 
 use super::event_store::OpenStore;
 use crate::replication::StreamMessage;
-use crate::storage::ReplicationLink;
+use crate::storage::{Heard, ReplicationLink};
 
 #[wasm_bindgen(typescript_custom_section)]
 const REPLICATION_TYPES: &str = r#"
@@ -34,7 +36,8 @@ export interface ReplicationRow {
 
 /** What replication did in one tab (`EventStore.stats()`). */
 export interface ReplicationStats {
-    /** Messages this tab posted: one per chunk it stored, plus its joining and sync tokens. */
+    /** Messages this tab posted: one per chunk it stored, plus its opening, its liveness and
+     *  its sync tokens. */
     messagesSent: number;
     /** Messages received from other tabs. */
     messagesReceived: number;
@@ -68,7 +71,7 @@ extern "C" {
     fn close_channel(channel: &JsValue);
 
     #[wasm_bindgen(js_name = holdLiveness)]
-    fn hold_liveness(database: &str, instance: &str, on_held: &JsValue) -> js_sys::Function;
+    fn hold_liveness(database: &str, instance: &str, on_held: &JsValue) -> js_sys::Promise;
 
     #[wasm_bindgen(js_name = watchWriter)]
     fn watch_writer(database: &str, instance: &str, on_left: &JsValue) -> js_sys::Function;
@@ -84,16 +87,36 @@ extern "C" {
 /// A store's link to the other tabs of its database.
 pub(super) struct Tabs {
     database: String,
+    instance: String,
     channel: JsValue,
     store: Weak<OpenStore>,
+    /// This link, for the callbacks it hands out.
+    me: Weak<Tabs>,
     /// A catch-up is scheduled.
     waiting: Rc<Cell<bool>>,
     /// The writers watched for leaving, with the function that stops each watch.
     watched: RefCell<BTreeMap<String, js_sys::Function>>,
-    /// Releases this writer's liveness lock.
-    release: RefCell<Option<js_sys::Function>>,
+    /// The writers this one answered: each is answered once, so that the answers stop.
+    answered: RefCell<BTreeSet<String>>,
+    /// This writer's liveness lock.
+    liveness: RefCell<Liveness>,
     /// Receives the channel's messages while the link lives.
     _on_message: Closure<dyn FnMut(String)>,
+}
+
+/// Where this writer's liveness lock stands. It is asked for before the first commit, not on
+/// opening: a tab that only reads takes no id another tab could wait for, and asking for a Web
+/// Lock took a third of an open's time.
+#[derive(Debug, Default)]
+enum Liveness {
+    #[default]
+    NotAsked,
+    /// Asked for: the promise resolves once it is held and announced.
+    Asked(js_sys::Promise),
+    /// Held: the function that releases it.
+    Held(js_sys::Function),
+    /// The store closed.
+    Closed,
 }
 
 impl std::fmt::Debug for Tabs {
@@ -103,75 +126,80 @@ impl std::fmt::Debug for Tabs {
 }
 
 impl Tabs {
-    /// Links the store to the other tabs of `database`, as the writer `instance`; `None` where
-    /// there is no `BroadcastChannel` (then there are no other tabs).
+    /// Links the store to the other tabs of `database`, as the writer `instance`, and tells them
+    /// it opened; `None` where there is no `BroadcastChannel` (then there are no other tabs).
     pub(super) fn connect(
         store: &Rc<OpenStore>,
         database: &str,
         instance: &str,
     ) -> Option<Rc<Self>> {
-        let weak = Rc::downgrade(store);
-        let cell: Rc<RefCell<Weak<Tabs>>> = Rc::new(RefCell::new(Weak::new()));
-        let link = cell.clone();
-        let on_message = Closure::new(move |text: String| {
-            if let Some(tabs) = link.borrow().upgrade() {
-                tabs.receive(&text);
+        let tabs = Rc::new_cyclic(|me: &Weak<Tabs>| {
+            let link = me.clone();
+            let on_message = Closure::new(move |text: String| {
+                if let Some(tabs) = link.upgrade() {
+                    tabs.receive(&text);
+                }
+            });
+            Self {
+                database: database.to_owned(),
+                instance: instance.to_owned(),
+                channel: open_channel(database, on_message.as_ref()),
+                store: Rc::downgrade(store),
+                me: me.clone(),
+                waiting: Rc::new(Cell::new(false)),
+                watched: RefCell::new(BTreeMap::new()),
+                answered: RefCell::new(BTreeSet::new()),
+                liveness: RefCell::new(Liveness::NotAsked),
+                _on_message: on_message,
             }
         });
-        let channel = open_channel(database, on_message.as_ref());
-        if channel.is_null() {
+        if tabs.channel.is_null() {
             return None;
         }
-        let tabs = Rc::new(Self {
-            database: database.to_owned(),
-            channel,
-            store: weak.clone(),
-            waiting: Rc::new(Cell::new(false)),
-            watched: RefCell::new(BTreeMap::new()),
-            release: RefCell::new(None),
-            _on_message: on_message,
-        });
-        *cell.borrow_mut() = Rc::downgrade(&tabs);
         store.link(tabs.clone());
-        let on_held = Closure::once_into_js(move || {
-            if let Some(store) = weak.upgrade() {
-                store.announce_joined();
-            }
-        });
-        *tabs.release.borrow_mut() = Some(hold_liveness(database, instance, &on_held));
+        store.announce_joined(false);
         Some(tabs)
     }
 
-    /// Stops listening, stops watching, and lets the other tabs see this writer gone.
+    /// Tells the other tabs this writer left, stops listening and watching, and releases its
+    /// liveness lock (which a crashed tab's browser releases for it).
     pub(super) fn close(&self) {
+        if let Some(store) = self.store.upgrade() {
+            store.announce_left();
+        }
         close_channel(&self.channel);
         for (_, stop) in std::mem::take(&mut *self.watched.borrow_mut()) {
             let _ = stop.call0(&JsValue::NULL);
         }
-        if let Some(release) = self.release.borrow_mut().take() {
+        if let Liveness::Held(release) = self.liveness.replace(Liveness::Closed) {
             let _ = release.call0(&JsValue::NULL);
         }
     }
 
-    /// Applies a message. A writer that joined and was not known here is watched, and told
-    /// that this one is there too (it opened after this one announced itself); one that is
-    /// known already gets no answer, so the answers stop.
-    fn receive(self: &Rc<Self>, text: &str) {
+    /// Applies a message. A writer heard of for the first time is answered, so that it knows
+    /// this one too (it opened after this one announced itself); one that is live is watched.
+    fn receive(&self, text: &str) {
         let Some(store) = self.store.upgrade() else { return };
-        if let Some(writer) = store.receive(text) {
-            if self.watch(&writer) {
-                store.announce_joined();
+        let writer = match store.receive(text) {
+            Some(Heard::Joined(writer)) => writer,
+            Some(Heard::Live(writer)) => {
+                self.watch(&writer);
+                writer
             }
+            None => return,
+        };
+        if self.answered.borrow_mut().insert(writer) {
+            store.announce_joined(matches!(*self.liveness.borrow(), Liveness::Held(_)));
         }
     }
 
-    /// Watches a writer that joined: once its liveness lock is free, it commits nothing more,
-    /// and a hole it left is read back at once. Returns whether it was not watched yet.
-    fn watch(self: &Rc<Self>, writer: &str) -> bool {
+    /// Watches a live writer: once its liveness lock is free, it commits nothing more, and a
+    /// hole it left is read back at once.
+    fn watch(&self, writer: &str) {
         if self.watched.borrow().contains_key(writer) {
-            return false;
+            return;
         }
-        let (tabs, name) = (Rc::downgrade(self), writer.to_owned());
+        let (tabs, name) = (self.me.clone(), writer.to_owned());
         let on_left = Closure::once_into_js(move || {
             let Some(tabs) = tabs.upgrade() else { return };
             tabs.watched.borrow_mut().remove(&name);
@@ -182,7 +210,29 @@ impl Tabs {
         });
         let stop = watch_writer(&self.database, writer, &on_left);
         self.watched.borrow_mut().insert(writer.to_owned(), stop);
-        true
+    }
+
+    /// Asks for this writer's liveness lock: the promise resolves once it is held and the other
+    /// tabs were told. A lock granted after the store closed is released at once; one that
+    /// cannot be had leaves the writer without liveness (its commits go on, and the other tabs
+    /// wait out its holes instead).
+    fn ask_liveness(&self) -> js_sys::Promise {
+        let tabs = self.me.clone();
+        let on_held = Closure::once_into_js(move |release: js_sys::Function| {
+            let Some(tabs) = tabs.upgrade().filter(|tabs| !tabs.is_closed()) else {
+                let _ = release.call0(&JsValue::NULL);
+                return;
+            };
+            *tabs.liveness.borrow_mut() = Liveness::Held(release);
+            if let Some(store) = tabs.store.upgrade() {
+                store.announce_joined(true);
+            }
+        });
+        hold_liveness(&self.database, &self.instance, &on_held)
+    }
+
+    fn is_closed(&self) -> bool {
+        matches!(*self.liveness.borrow(), Liveness::Closed)
     }
 }
 
@@ -204,6 +254,24 @@ impl ReplicationLink for Tabs {
             }
         });
         set_timer(&fire, GAP_WAIT_MS);
+    }
+
+    fn writing(&self) -> Pin<Box<dyn Future<Output = ()>>> {
+        let asked = match &*self.liveness.borrow() {
+            Liveness::NotAsked => None,
+            Liveness::Asked(held) => Some(held.clone()),
+            Liveness::Held(_) | Liveness::Closed => return Box::pin(std::future::ready(())),
+        };
+        let held = asked.unwrap_or_else(|| {
+            let held = self.ask_liveness();
+            *self.liveness.borrow_mut() = Liveness::Asked(held.clone());
+            held
+        });
+        let held = wasm_bindgen_futures::JsFuture::from(held);
+        Box::pin(async move {
+            // `holdLiveness`' promise never rejects.
+            let _ = held.await;
+        })
     }
 }
 

@@ -7,28 +7,37 @@ use serde::{Deserialize, Serialize};
 use super::row::ReplicationRow;
 
 /// The message format's version: a tab receiving another (a tab running other code) reads it as
-/// a sign that it missed something, and catches up from the store.
-pub const MESSAGE_VERSION: u32 = 1;
+/// a sign that it missed something, and catches up from the store. Version 2 nests the body
+/// under `body`, where version 1 flattened it into the message, and adds `live` and `left`.
+pub const MESSAGE_VERSION: u32 = 2;
 
 /// One message on the replication channel, from the tab `instance_name`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StreamMessage {
     /// [`MESSAGE_VERSION`].
     pub version: u32,
     /// The writer that sent it.
     pub instance_name: String,
-    /// What happened.
-    #[serde(flatten)]
+    /// What happened. Nested, not flattened into the message: serde reads a flattened or an
+    /// internally tagged body through a tree of values first, which the events' JSON text
+    /// (kept as text, see [`ReplicationRow::event`]) cannot pass through.
     pub body: MessageBody,
 }
 
 /// What a message says happened.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data", rename_all = "camelCase")]
 pub enum MessageBody {
-    /// The writer opened the store: it may take ids from now on.
+    /// The writer opened the store, or answers another that did (once per writer it hears of),
+    /// so that each knows the other.
     Joined,
+    /// Like [`MessageBody::Joined`], from a writer whose liveness lock is held: it commits only
+    /// from now on, and the other tabs watch the lock to learn when it leaves (closed or
+    /// crashed). Posted before its first commit.
+    Live,
+    /// The writer closed the store.
+    Left,
     /// The writer committed a room chunk.
     Chunk(CommittedChunk),
     /// The writer stored a whole `/sync` response: its `next_batch` is the store's sync token.
@@ -42,7 +51,7 @@ pub enum MessageBody {
 
 /// A committed room chunk: the ids it took, its events, and every cache it made stale, in one
 /// message (one poke per chunk, however many caches it touches).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CommittedChunk {
     /// The first and last id the chunk took on the events stream (dense); `None` when it took

@@ -129,7 +129,7 @@ impl Replica {
         self.hold(handed, rows, rooms)
     }
 
-    /// A writer opened the store.
+    /// A writer is live (it holds its liveness lock, and may commit).
     pub fn writer_joined(&mut self, writer: &str) {
         self.tracker.writer_joined(writer);
     }

@@ -44,7 +44,7 @@ mod previews;
 mod replication;
 
 pub use self::ingest::{IngestResult, RoomIngestResult};
-pub use self::replication::ReplicationLink;
+pub use self::replication::{Heard, ReplicationLink};
 pub use crate::sync::SyncSection;
 
 /// How many rooms `room_previews` reads the current states of together.
@@ -488,6 +488,7 @@ impl<S: Store> EventStore<S> {
     /// Writes a chunk, then announces it (when it wrote anything) to the other tabs and to this
     /// tab's subscribers.
     async fn write(&self, plan: &mut RoomWritePlan) -> Result<(), StoreError> {
+        self.before_commit().await;
         self.backend.apply(plan, &self.writer).await?;
         if !plan.is_empty() {
             self.announce_chunk(plan);

@@ -24,7 +24,7 @@ use ruma_common::{EventId, OwnedEventId};
 
 pub use self::error::StoreError;
 pub use self::event_store::{
-    EventStore, IngestResult, PersistResult, ReplicationLink, RoomIngestResult, RoomPersistResult,
+    EventStore, Heard, IngestResult, PersistResult, ReplicationLink, RoomIngestResult, RoomPersistResult,
     SyncSection, TimelinePage,
 };
 pub use self::memory::MemoryStore;

@@ -2,6 +2,8 @@
 //! what other tabs announce (caches dropped before any subscriber is called), and catching up
 //! from the store when an announcement is missing.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use super::EventStore;
@@ -25,6 +27,20 @@ pub trait ReplicationLink: std::fmt::Debug {
     /// [`EventStore::catch_up`] is due after a bounded wait, unless the announcements arrive
     /// meanwhile (a catch-up with nothing missing reads nothing).
     fn gap_opened(&self);
+
+    /// This tab is about to commit: ready once the other tabs can tell whether it is alive (in a
+    /// browser, once its liveness lock is held and announced). A tab that never writes holds no
+    /// id another could wait for, so it needs no liveness.
+    fn writing(&self) -> Pin<Box<dyn Future<Output = ()>>>;
+}
+
+/// Another writer, as a message from it introduced it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Heard {
+    /// It opened the store (or answered this one): it is to be answered once.
+    Joined(String),
+    /// It is live: it is to be answered once, and its liveness watched.
+    Live(String),
 }
 
 impl<S: Store> EventStore<S> {
@@ -33,11 +49,21 @@ impl<S: Store> EventStore<S> {
         *self.link.borrow_mut() = Some(link);
     }
 
-    /// Tells the other tabs that this writer joined: posted once its liveness is visible to them
-    /// (its lock held), so that none takes it for gone before.
-    pub fn announce_joined(&self) {
+    /// Tells the other tabs that this writer opened the store (or is there, in answer to one
+    /// that did): `live` once its liveness is visible to them (its lock held), so that none
+    /// takes it for gone before.
+    pub fn announce_joined(&self, live: bool) {
+        self.announce(if live { MessageBody::Live } else { MessageBody::Joined });
+    }
+
+    /// Tells the other tabs that this writer closed the store.
+    pub fn announce_left(&self) {
+        self.announce(MessageBody::Left);
+    }
+
+    fn announce(&self, body: MessageBody) {
         let Some(link) = self.link.borrow().clone() else { return };
-        link.post(&StreamMessage::new(&self.writer, MessageBody::Joined));
+        link.post(&StreamMessage::new(&self.writer, body));
         self.replica.borrow_mut().count_sent();
     }
 
@@ -100,21 +126,27 @@ impl<S: Store> EventStore<S> {
 
     /// The sync token was stored: the other tabs are told.
     pub(super) fn announce_sync_token(&self, token: &SyncToken) {
-        let Some(link) = self.link.borrow().clone() else { return };
-        let body = MessageBody::SyncToken {
+        self.announce(MessageBody::SyncToken {
             user_id: token.user_id.clone(),
             next_batch: token.next_batch.clone(),
-        };
-        link.post(&StreamMessage::new(&self.writer, body));
-        self.replica.borrow_mut().count_sent();
+        });
+    }
+
+    /// Waits, before a commit, until the other tabs can tell whether this one is alive (see
+    /// [`ReplicationLink::writing`]).
+    pub(super) async fn before_commit(&self) {
+        let link = self.link.borrow().clone();
+        if let Some(link) = link {
+            link.writing().await;
+        }
     }
 
     /// Applies a message another tab posted (its JSON text): a chunk's caches are dropped before
     /// its rows reach any subscriber. A message this code cannot read is counted and taken as
     /// something missed: the next catch-up reads the store even without a known gap.
     ///
-    /// Returns the writer the message says joined, if it says so.
-    pub fn receive(&self, text: &str) -> Option<String> {
+    /// Returns what the message asks of this tab's link, if anything.
+    pub fn receive(&self, text: &str) -> Option<Heard> {
         let message = StreamMessage::from_json(text);
         self.replica.borrow_mut().count_received(message.is_some());
         let link = self.link.borrow().clone();
@@ -129,7 +161,17 @@ impl<S: Store> EventStore<S> {
         match message.body {
             MessageBody::Joined => {
                 self.replica.borrow_mut().writer_joined(&writer);
-                return Some(writer);
+                return Some(Heard::Joined(writer));
+            }
+            MessageBody::Live => {
+                self.replica.borrow_mut().writer_joined(&writer);
+                return Some(Heard::Live(writer));
+            }
+            // Its chunks' messages came before this one, on the same channel: a hole below them
+            // is another writer's, waited for as any.
+            MessageBody::Left => {
+                let _ = self.replica.borrow_mut().writer_left(&writer);
+                self.after_learning(link.as_deref());
             }
             MessageBody::SyncToken { user_id, next_batch } => {
                 *self.sync_token.borrow_mut() = Some(SyncToken::new(user_id, next_batch));
