@@ -71,8 +71,20 @@ pub(super) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
 
 /// A Rust value as JSON text.
 pub(super) fn to_json_text<T: Serialize>(value: &T) -> Result<String, JsValue> {
-    serde_json::to_string(value)
-        .map_err(|error| to_js_error(InputError::InvalidJson(error.to_string())))
+    to_json_text_sized(value, 128)
+}
+
+/// [`to_json_text`], written into a buffer of `capacity` bytes from the start: for a large value
+/// of about known length, no copy of a growing buffer, nor a buffer twice the text.
+pub(super) fn to_json_text_sized<T: Serialize>(
+    value: &T,
+    capacity: usize,
+) -> Result<String, JsValue> {
+    let invalid = |error: String| to_js_error(InputError::InvalidJson(error));
+    let mut text = Vec::with_capacity(capacity);
+    serde_json::to_writer(&mut text, value).map_err(|error| invalid(error.to_string()))?;
+    // serde_json writes UTF-8.
+    String::from_utf8(text).map_err(|error| invalid(error.to_string()))
 }
 
 /// JSON text as a plain JS value.

@@ -12,7 +12,10 @@ use tsify::{Ts, Tsify};
 use wasm_bindgen::prelude::*;
 
 use super::backend::Backend;
-use super::convert::{json_from_js, json_text_from_js, options_from_js, to_js, to_js_error};
+use super::convert::{
+    json_from_js, json_text_from_js, json_text_to_js, options_from_js, to_js, to_js_error,
+    to_json_text_sized,
+};
 use super::tabs::{call_subscriber, Tabs};
 use super::{EventArray, RoomPreviewArray, StrippedEventArray, SyncResponseValue};
 use crate::model::internal_metadata::InternalMetadata as StoredMetadata;
@@ -23,7 +26,7 @@ use crate::model::{InputError, StateFilter};
 use crate::prejoin::{MembershipKind, PrejoinConfig};
 use crate::replication::{ReplicationRow, Subscriber};
 use crate::storage::indexeddb::IndexedDbStore;
-use crate::storage::{self, EventStore, MemoryStore, Positions, StoreError};
+use crate::storage::{self, EventStore, ListedPreview, MemoryStore, Positions, StoreError};
 
 #[wasm_bindgen]
 extern "C" {
@@ -587,8 +590,12 @@ impl JsEventStore {
     ) -> Result<RoomPreviewArray, JsValue> {
         let backend = self.backend()?;
         let opts = options_from_js::<RoomPreviewsOptions>(&opts.js_value())?;
-        let previews = backend.room_previews(&opts.own_user_id).await.map_err(to_js_error)?;
-        Ok(to_js(&previews)?.unchecked_into())
+        let previews = backend.listed_previews(&opts.own_user_id).await.map_err(to_js_error)?;
+        // Kept previews, most of a room list after the first read, bound its text's length.
+        let capacity = previews.iter().map(ListedPreview::text_len).sum::<usize>() + previews.len();
+        let text = to_json_text_sized(&previews, capacity + 2)?;
+        drop(previews);
+        Ok(json_text_to_js(&text)?.unchecked_into())
     }
 
     /// The events stream's current token in this tab: every event up to this stream ordering is

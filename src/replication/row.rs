@@ -120,7 +120,9 @@ mod tests {
         // Format 3: no event_id in the PDU, one inserted between `depth` and `hashes`.
         text_equals_object_with_ids(pdu(json!({"room_id": "!r:x"})), "10");
         // Format 1: the PDU's own event_id.
-        let v1 = pdu(json!({"room_id": "!r:x", "event_id": "$e:x", "prev_events": [], "auth_events": []}));
+        let v1 = pdu(
+            json!({"room_id": "!r:x", "event_id": "$e:x", "prev_events": [], "auth_events": []}),
+        );
         text_equals_object_with_ids(v1, "1");
         // Version 12 create: no room_id in the PDU, one inserted after `prev_events`.
         let content = json!({"room_version": "12"});

@@ -44,6 +44,7 @@ mod previews;
 mod replication;
 
 pub use self::ingest::{IngestResult, RoomIngestResult};
+pub use self::previews::ListedPreview;
 pub use self::replication::{Heard, ReplicationLink};
 pub use crate::sync::SyncSection;
 

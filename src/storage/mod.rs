@@ -24,8 +24,8 @@ use ruma_common::{EventId, OwnedEventId};
 
 pub use self::error::StoreError;
 pub use self::event_store::{
-    EventStore, Heard, IngestResult, PersistResult, ReplicationLink, RoomIngestResult, RoomPersistResult,
-    SyncSection, TimelinePage,
+    EventStore, Heard, IngestResult, ListedPreview, PersistResult, ReplicationLink,
+    RoomIngestResult, RoomPersistResult, SyncSection, TimelinePage,
 };
 pub use self::memory::MemoryStore;
 use crate::model::internal_metadata::InternalMetadata;

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use ruma_common::OwnedEventId;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value as JsonValue;
 
 use super::{client_event, EventStore, PREVIEW_BATCH};
@@ -31,42 +32,113 @@ use crate::storage::{Store, StoreError};
 
 /// A preview as kept: with the version of the code that computed it, since another version may
 /// compute it otherwise.
-#[derive(Serialize, Deserialize)]
-struct KeptPreview {
-    version: String,
+#[derive(Serialize)]
+struct KeptPreview<'a> {
+    version: &'a str,
+    preview: &'a RoomPreview,
+}
+
+/// A kept preview as read: the preview's text, unparsed.
+#[derive(Deserialize)]
+struct KeptText<'a> {
+    version: &'a str,
+    #[serde(borrow)]
+    preview: &'a RawValue,
+}
+
+/// A kept preview as read into a [`RoomPreview`].
+#[derive(Deserialize)]
+struct KeptRoomPreview {
     preview: RoomPreview,
 }
 
-impl KeptPreview {
-    /// The preview kept in `text`, unless another version of this code computed it.
-    fn read(text: &str) -> Option<RoomPreview> {
-        let kept: Self = serde_json::from_str(text).ok()?;
-        (kept.version == env!("CARGO_PKG_VERSION")).then_some(kept.preview)
+impl KeptPreview<'_> {
+    /// Whether `text` keeps a preview this version of the code computed.
+    fn is_current(text: &str) -> bool {
+        serde_json::from_str(text)
+            .is_ok_and(|kept: KeptText| kept.version == env!("CARGO_PKG_VERSION"))
     }
 
     fn write(preview: &RoomPreview) -> Result<String, StoreError> {
-        let kept = Self { version: env!("CARGO_PKG_VERSION").to_owned(), preview: preview.clone() };
+        let kept = KeptPreview { version: env!("CARGO_PKG_VERSION"), preview };
         serde_json::to_string(&kept)
             .map_err(|error| StoreError::Corrupt(format!("a preview: {error}")))
     }
 }
 
+/// A room's preview as [`EventStore::listed_previews`] hands it out. A kept one stays the text it
+/// was kept as, and is written out from it: parsed and written again, a list of thousands of
+/// rooms held every preview twice over in memory while it was read back.
+#[derive(Debug)]
+pub enum ListedPreview {
+    /// Kept from an earlier read: the text kept, checked to hold a preview of this version.
+    Kept(String),
+    /// Computed by this read.
+    Computed(RoomPreview),
+}
+
+impl ListedPreview {
+    /// The preview itself.
+    pub fn into_preview(self) -> Result<RoomPreview, StoreError> {
+        match self {
+            Self::Kept(text) => serde_json::from_str(&text)
+                .map(|kept: KeptRoomPreview| kept.preview)
+                .map_err(|error| StoreError::Corrupt(format!("a kept preview: {error}"))),
+            Self::Computed(preview) => Ok(preview),
+        }
+    }
+
+    /// About how long the preview is as JSON text: what writing a list out reserves.
+    pub fn text_len(&self) -> usize {
+        match self {
+            Self::Kept(text) => text.len(),
+            Self::Computed(_) => 1024,
+        }
+    }
+}
+
+impl Serialize for ListedPreview {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Kept(text) => {
+                let kept: KeptText =
+                    serde_json::from_str(text).map_err(serde::ser::Error::custom)?;
+                kept.preview.serialize(serializer)
+            }
+            Self::Computed(preview) => preview.serialize(serializer),
+        }
+    }
+}
+
 impl<S: Store> EventStore<S> {
     /// The preview of every room the store holds or `own_user_id` was invited to or knocked on,
-    /// sorted by room id. An invite or knock received (`ingestSync`) previews from its stripped
-    /// state as received; every other room from its current state, its kind following the own
-    /// user's membership there (an invite or a knock previews as such, using only the members
-    /// that kind may, anything else as a joined room). A room left before it was joined
-    /// previews from the own leave event alone.
+    /// sorted by room id; see [`Self::listed_previews`].
     pub async fn room_previews(&self, own_user_id: &str) -> Result<Vec<RoomPreview>, StoreError> {
+        self.listed_previews(own_user_id)
+            .await?
+            .into_iter()
+            .map(ListedPreview::into_preview)
+            .collect()
+    }
+
+    /// The preview of every room the store holds or `own_user_id` was invited to or knocked on,
+    /// sorted by room id, those kept as their text. An invite or knock received (`ingestSync`)
+    /// previews from its stripped state as received; every other room from its current state,
+    /// its kind following the own user's membership there (an invite or a knock previews as
+    /// such, using only the members that kind may, anything else as a joined room). A room left
+    /// before it was joined previews from the own leave event alone.
+    pub async fn listed_previews(
+        &self,
+        own_user_id: &str,
+    ) -> Result<Vec<ListedPreview>, StoreError> {
         // Read first: its epoch tells whether what is read after it is still current when the
         // previews computed from it are kept.
         let list = self.backend.room_list(own_user_id).await?;
         let mut kept = BTreeMap::new();
-        for (room_id, text) in &list.previews {
+        for (room_id, text) in list.previews {
             // A preview kept by another version of this code is computed again.
-            if let Some(preview) = KeptPreview::read(text) {
-                kept.insert(room_id.as_str(), preview);
+            if KeptPreview::is_current(&text) {
+                kept.insert(room_id, text);
             }
         }
         let missing: Vec<String> = (list.rooms.iter())
@@ -87,8 +159,9 @@ impl<S: Store> EventStore<S> {
             self.backend.keep_previews(own_user_id, list.epoch, &texts).await?;
         }
         let previews = (list.rooms.iter())
-            .filter_map(|room_id| {
-                computed.remove(room_id).or_else(|| kept.remove(room_id.as_str()))
+            .filter_map(|room_id| match computed.remove(room_id) {
+                Some(preview) => Some(ListedPreview::Computed(preview)),
+                None => kept.remove(room_id).map(ListedPreview::Kept),
             })
             .collect();
         Ok(previews)

@@ -890,9 +890,10 @@ fn next_group_after(row: &SequenceRow) -> Result<StateGroupId, IdbError> {
     Ok(last + 1)
 }
 
-/// What `readRoomList` reads: the preview epoch, the keys of `rooms`, the keys (`[user_id,
-/// room_id]`) of the user's `local_current_membership` rows, and the user's kept previews.
-type RoomListRows = (u64, Vec<String>, Vec<(String, String)>, Vec<RoomPreviewRow>);
+/// What `readRoomList` reads as JSON text: the preview epoch, the keys of `rooms`, the keys
+/// (`[user_id, room_id]`) of the user's `local_current_membership` rows, and the rooms of the
+/// user's kept previews (whose texts come beside it).
+type RoomListRows = (u64, Vec<String>, Vec<(String, String)>, Vec<String>);
 
 /// Every request one room chunk's write places, computed before the transaction opens; the
 /// transaction always covers `sequences` and `room_chunks`, which it reads first.
@@ -1528,11 +1529,17 @@ impl Store for IndexedDbStore {
 
     async fn room_list(&self, user_id: &str) -> Result<RoomList, StoreError> {
         let read = read_room_list(self.db()?.as_ref(), user_id);
-        let (epoch, rooms, own_rooms, rows): RoomListRows =
-            rows_read(read, stores::ROOM_PREVIEWS).await?;
+        let read = wasm_bindgen_futures::JsFuture::from(read).await.map_err(dom_error)?;
+        // Always `[lists, texts]` (`readRoomList`).
+        let read: js_sys::Array = read.dyn_into().unwrap_or_default();
+        let (epoch, rooms, own_rooms, kept): RoomListRows =
+            from_json_text(read.get(0), stores::ROOM_PREVIEWS)?;
         let mut rooms: BTreeSet<String> = set_of(rooms);
         rooms.extend(own_rooms.into_iter().map(|(_, room_id)| room_id));
-        let previews = rows.into_iter().map(|row| (row.room_id, row.preview)).collect();
+        // A text that is not a string reads as empty, which keeps no preview: it is computed again.
+        let texts = js_sys::Array::from(&read.get(1));
+        let texts = texts.iter().map(|text| text.as_string().unwrap_or_default());
+        let previews = kept.into_iter().zip(texts).collect();
         Ok(RoomList { rooms, previews, epoch })
     }
 

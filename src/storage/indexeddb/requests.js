@@ -547,7 +547,8 @@ function previewEpoch(sequences) {
 
 // What the room list of `userId` is drawn from, in one transaction: the preview epoch, every
 // room stored, the rooms where the user has an own membership, and the previews kept for the user;
-// resolves to the JSON text of `[epoch, rooms, ownMembershipKeys, previews]`. Keys only where the
+// resolves to `[lists, texts]`: the JSON text of `[epoch, rooms, ownMembershipKeys,
+// previewRooms]`, and the kept previews' texts in the order of `previewRooms`. Keys only where the
 // rows are not needed: an invite's stripped state is read only when its preview is computed.
 export function readRoomList(db, userId) {
   return new Promise((resolve, reject) => {
@@ -557,8 +558,15 @@ export function readRoomList(db, userId) {
     const rooms = tx.objectStore("rooms").getAllKeys();
     const own = tx.objectStore("local_current_membership").getAllKeys(IDBKeyRange.bound([userId], [userId, []]));
     const previews = tx.objectStore("room_previews").index("user_id").getAll(userId);
-    tx.oncomplete = () =>
-      resolve(JSON.stringify([epoch.result?.last_value ?? 0, rooms.result, own.result, previews.result]));
+    // The previews' texts cross one by one, not inside the JSON text: there each would be a
+    // string literal, escaped here and unescaped again in wasm, with the whole list's text and
+    // its rows in memory at once.
+    tx.oncomplete = () => {
+      const kept = previews.result;
+      const ids = kept.map((row) => row.room_id);
+      const lists = JSON.stringify([epoch.result?.last_value ?? 0, rooms.result, own.result, ids]);
+      resolve([lists, kept.map((row) => row.preview)]);
+    };
     tx.onabort = () => reject(tx.error);
   });
 }
