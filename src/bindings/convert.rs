@@ -71,11 +71,13 @@ pub(super) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
 
 /// A Rust value as JSON text.
 pub(super) fn to_json_text<T: Serialize>(value: &T) -> Result<String, JsValue> {
-    to_json_text_sized(value, 128)
+    serde_json::to_string(value)
+        .map_err(|error| to_js_error(InputError::InvalidJson(error.to_string())))
 }
 
 /// [`to_json_text`], written into a buffer of `capacity` bytes from the start: for a large value
 /// of about known length, no copy of a growing buffer, nor a buffer twice the text.
+#[cfg(feature = "store")]
 pub(super) fn to_json_text_sized<T: Serialize>(
     value: &T,
     capacity: usize,
