@@ -40,6 +40,7 @@ macro_rules! replication_tests {
             an_unreadable_message_is_a_gap,
             an_invite_reaches_the_other_tabs_as_its_room,
             a_first_sync_is_announced_in_commit_order,
+            a_writer_is_listed_from_its_opening_until_it_leaves,
         );
     };
 }
@@ -235,6 +236,35 @@ pub async fn an_unreadable_message_is_a_gap(backend: impl Store) {
     tab.store.catch_up().await.unwrap();
     assert!(!tab.store.needs_catch_up());
     assert!(tab.rows.borrow().is_empty());
+}
+
+/// A tab lists every writer that opened (a reader included: Synapse lists an idle writer at the
+/// head, synapse#8499) and answers a newcomer once, so that both know each other; a writer that
+/// announces itself live is heard as such; one that posts `left` is no longer listed once the
+/// current token passed its last chunk.
+pub async fn a_writer_is_listed_from_its_opening_until_it_leaves(backend: impl Store) {
+    let backend = &backend;
+    let channel = Rc::new(Channel::default());
+    let tabs = open_tabs(backend, &["tab-a", "tab-b"], &channel).await;
+    channel.deliver(&tabs, |_, _| false);
+    let writers = |tab: &Tab<_>| tab.store.stream_positions().into_keys().collect::<Vec<_>>();
+    assert_eq!(writers(&tabs[0]), ["tab-a", "tab-b"]);
+    assert_eq!(writers(&tabs[1]), ["tab-a", "tab-b"]);
+    // Live before its first commit, as a browser tab's link makes it.
+    tabs[1].store.announce_joined(true);
+    let (_, live) = channel.posted.borrow_mut().pop_front().unwrap();
+    assert_eq!(tabs[0].store.receive(&live), Some(Heard::Live("tab-b".to_owned())));
+    let events: Vec<JsonValue> = all_pdus_interleaved().into_iter().take(12).collect();
+    let result = tabs[1].store.persist_events(events, false).await.unwrap();
+    assert!(result.rooms.iter().all(|room| room.error.is_none()));
+    channel.deliver(&tabs, |_, _| false);
+    let total = backend.positions().await.unwrap().last_stream_ordering;
+    assert_eq!(tabs[0].store.current_token(), total);
+    assert_eq!(tabs[0].store.stream_positions().get("tab-b"), Some(&total));
+    tabs[1].store.announce_left();
+    channel.deliver(&tabs, |_, _| false);
+    assert_eq!(writers(&tabs[0]), ["tab-a"]);
+    assert_eq!(tabs[0].store.current_token(), total);
 }
 
 /// Bob's responses up to the recorded series' first invites hold them, received as stripped state:
