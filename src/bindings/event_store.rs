@@ -594,7 +594,6 @@ impl JsEventStore {
         // Kept previews, most of a room list after the first read, bound its text's length.
         let capacity = previews.iter().map(ListedPreview::text_len).sum::<usize>() + previews.len();
         let text = to_json_text_sized(&previews, capacity + 2)?;
-        drop(previews);
         Ok(json_text_to_js(&text)?.unchecked_into())
     }
 

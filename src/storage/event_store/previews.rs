@@ -30,40 +30,29 @@ use crate::persist::LocalMembership;
 use crate::prejoin::{compute_room_preview, PreviewRequest, RoomPreview};
 use crate::storage::{Store, StoreError};
 
-/// A preview as kept: with the version of the code that computed it, since another version may
-/// compute it otherwise.
-#[derive(Serialize)]
-struct KeptPreview<'a> {
+/// The version of the code whose previews are kept: another version may compute them otherwise.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A preview as kept, with the version of the code that computed it: written from a
+/// [`RoomPreview`], read as one or with the preview left as its text (`P` = `&RawValue`).
+#[derive(Serialize, Deserialize)]
+struct KeptPreview<'a, P> {
     version: &'a str,
-    preview: &'a RoomPreview,
+    preview: P,
 }
 
-/// A kept preview as read: the preview's text, unparsed.
-#[derive(Deserialize)]
-struct KeptText<'a> {
-    version: &'a str,
-    #[serde(borrow)]
-    preview: &'a RawValue,
-}
-
-/// A kept preview as read into a [`RoomPreview`].
-#[derive(Deserialize)]
-struct KeptRoomPreview {
-    preview: RoomPreview,
-}
-
-impl KeptPreview<'_> {
-    /// Whether `text` keeps a preview this version of the code computed.
-    fn is_current(text: &str) -> bool {
-        serde_json::from_str(text)
-            .is_ok_and(|kept: KeptText| kept.version == env!("CARGO_PKG_VERSION"))
+impl<'a, P: Deserialize<'a>> KeptPreview<'a, P> {
+    /// The preview kept in `text`, unless another version of this code computed it.
+    fn read(text: &'a str) -> Option<P> {
+        let kept: Self = serde_json::from_str(text).ok()?;
+        (kept.version == VERSION).then_some(kept.preview)
     }
+}
 
-    fn write(preview: &RoomPreview) -> Result<String, StoreError> {
-        let kept = KeptPreview { version: env!("CARGO_PKG_VERSION"), preview };
-        serde_json::to_string(&kept)
-            .map_err(|error| StoreError::Corrupt(format!("a preview: {error}")))
-    }
+/// A preview as it is kept.
+fn kept_text(preview: &RoomPreview) -> Result<String, StoreError> {
+    serde_json::to_string(&KeptPreview { version: VERSION, preview })
+        .map_err(|error| StoreError::Corrupt(format!("a preview: {error}")))
 }
 
 /// A room's preview as [`EventStore::listed_previews`] hands it out. A kept one stays the text it
@@ -74,17 +63,16 @@ pub enum ListedPreview {
     /// Kept from an earlier read: the text kept, checked to hold a preview of this version.
     Kept(String),
     /// Computed by this read.
-    Computed(RoomPreview),
+    Computed(Box<RoomPreview>),
 }
 
 impl ListedPreview {
     /// The preview itself.
     pub fn into_preview(self) -> Result<RoomPreview, StoreError> {
         match self {
-            Self::Kept(text) => serde_json::from_str(&text)
-                .map(|kept: KeptRoomPreview| kept.preview)
-                .map_err(|error| StoreError::Corrupt(format!("a kept preview: {error}"))),
-            Self::Computed(preview) => Ok(preview),
+            Self::Kept(text) => KeptPreview::read(&text)
+                .ok_or_else(|| StoreError::Corrupt("a kept preview is not one".to_owned())),
+            Self::Computed(preview) => Ok(*preview),
         }
     }
 
@@ -100,11 +88,10 @@ impl ListedPreview {
 impl Serialize for ListedPreview {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
-            Self::Kept(text) => {
-                let kept: KeptText =
-                    serde_json::from_str(text).map_err(serde::ser::Error::custom)?;
-                kept.preview.serialize(serializer)
-            }
+            // Read again here rather than kept twice over (the text, and its preview as text).
+            Self::Kept(text) => KeptPreview::<&RawValue>::read(text)
+                .ok_or_else(|| serde::ser::Error::custom("a kept preview is not one"))?
+                .serialize(serializer),
             Self::Computed(preview) => preview.serialize(serializer),
         }
     }
@@ -137,7 +124,7 @@ impl<S: Store> EventStore<S> {
         let mut kept = BTreeMap::new();
         for (room_id, text) in list.previews {
             // A preview kept by another version of this code is computed again.
-            if KeptPreview::is_current(&text) {
+            if KeptPreview::<&RawValue>::read(&text).is_some() {
                 kept.insert(room_id, text);
             }
         }
@@ -154,13 +141,13 @@ impl<S: Store> EventStore<S> {
         if !computed.is_empty() {
             let texts = computed
                 .iter()
-                .map(|(room_id, preview)| Ok((room_id.clone(), KeptPreview::write(preview)?)))
+                .map(|(room_id, preview)| Ok((room_id.clone(), kept_text(preview)?)))
                 .collect::<Result<Vec<_>, StoreError>>()?;
             self.backend.keep_previews(own_user_id, list.epoch, &texts).await?;
         }
         let previews = (list.rooms.iter())
             .filter_map(|room_id| match computed.remove(room_id) {
-                Some(preview) => Some(ListedPreview::Computed(preview)),
+                Some(preview) => Some(ListedPreview::Computed(Box::new(preview))),
                 None => kept.remove(room_id).map(ListedPreview::Kept),
             })
             .collect();
