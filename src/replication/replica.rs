@@ -129,7 +129,8 @@ impl Replica {
         self.hold(handed, rows, rooms)
     }
 
-    /// A writer is live (it holds its liveness lock, and may commit).
+    /// A writer announced itself: it opened the store, or it is live (it holds its liveness
+    /// lock, and may commit).
     pub fn writer_joined(&mut self, writer: &str) {
         self.tracker.writer_joined(writer);
     }

@@ -126,9 +126,9 @@ impl MultiWriterIdTracker {
         self.settle();
     }
 
-    /// A writer announced itself live (it may commit from now on). It starts at the current
-    /// token, the minimum (synapse#16473), or stays where it is when known already; a writer
-    /// that had left under this name is live again.
+    /// A writer announced itself (its tab opened, or it is live and may commit). It starts at
+    /// the current token, the minimum (synapse#16473), or stays where it is when known already;
+    /// a writer that had left under this name is live again.
     pub fn writer_joined(&mut self, writer: &str) {
         let current = self.current;
         self.writer(writer, current).left = false;
