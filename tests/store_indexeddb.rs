@@ -788,8 +788,17 @@ fn set_meta(rows: &mut BTreeMap<String, Vec<JsonValue>>, version: u32) {
         {
             rows.remove(store);
         }
+    }
+    // Versions 6 to 9 wrote `[room_id, stream_ordering]` into `timeline` for each accepted event.
+    if (Version::V6.number()..Version::V10.number()).contains(&version) {
         for row in rows.get_mut(stores::EVENTS).into_iter().flatten() {
-            row.as_object_mut().unwrap().remove("timeline");
+            let metadata: JsonValue =
+                serde_json::from_str(row["internal_metadata"].as_str().unwrap()).unwrap();
+            let rejected = row.get("rejection").is_some();
+            if row["outlier"] == false && !rejected && metadata["soft_failed"] != true {
+                let timeline = serde_json::json!([row["room_id"], row["stream_ordering"]]);
+                row.as_object_mut().unwrap().insert("timeline".to_owned(), timeline);
+            }
         }
     }
 }
@@ -882,8 +891,6 @@ async fn a_version_5_database_gains_the_sync_stores() {
     let (_, before) = dump(&old).await;
     assert!(new_stores.iter().all(|store| !before.contains_key(*store)), "version 5 lacks them");
     assert!(before[stores::EVENTS].iter().all(|row| row.get("timeline").is_none()));
-    let in_timeline = written[stores::EVENTS].iter().filter(|row| row.get("timeline").is_some());
-    assert_eq!(in_timeline.count(), written[stores::EVENTS].len(), "every event of the room");
 
     let migrated = IndexedDbStore::open(&old).await.unwrap();
     assert_eq!(migrated.schema_version(), Version::CURRENT.number());
@@ -898,10 +905,11 @@ async fn a_version_5_database_gains_the_sync_stores() {
     assert_eq!(store.sync_token().unwrap().next_batch, response["next_batch"].as_str().unwrap());
 }
 
-/// A version 7 database keeps every row when migrated, and gains the events index by stream
-/// ordering (version 8); the indexes that nothing reads, and the current state's index by room
-/// (read by key range now), are gone (version 9); current state reads back the same through its
-/// keys, and the events stream by the new index.
+/// A version 7 database keeps every row when migrated, but for the `timeline` column version 10
+/// drops; the indexes that nothing reads, and the current state's index by room (read by key
+/// range now), are gone (version 9), and the events indexes `timeline` and `stream_ordering`
+/// (version 8) give way to `room_stream` (version 10); current state reads back the same through
+/// its keys, and the events stream through the new index.
 #[wasm_bindgen_test]
 async fn a_version_7_database_is_migrated_row_for_row() {
     migrated_row_for_row(Version::V7).await;
@@ -914,7 +922,14 @@ async fn a_version_8_database_is_migrated_row_for_row() {
     migrated_row_for_row(Version::V8).await;
 }
 
-/// A database of `version` (7 or 8) holding what this code wrote, migrated: see
+/// A version 9 database likewise: its `events` indexes `timeline` and `stream_ordering` give way
+/// to `room_stream`, and its rows lose their `timeline` column (version 10).
+#[wasm_bindgen_test]
+async fn a_version_9_database_is_migrated_row_for_row() {
+    migrated_row_for_row(Version::V9).await;
+}
+
+/// A database of `version` (7 to 9) holding what this code wrote, migrated: see
 /// [`a_version_7_database_is_migrated_row_for_row`].
 async fn migrated_row_for_row(version: Version) {
     let source = fresh_name();
@@ -936,11 +951,20 @@ async fn migrated_row_for_row(version: Version) {
     let mut as_old = written.clone();
     set_meta(&mut as_old, version.number());
     write_by_hand(&old, &as_old).await;
-    let mut indexed = vec![
-        (stores::CURRENT_STATE_EVENTS, vec!["event_id", "room_id"]),
-        (stores::ROOM_MEMBERSHIPS, vec!["room_id", "user_id_room_id"]),
-        (stores::STATE_GROUP_EDGES, vec!["prev_state_group"]),
-    ];
+    let with_timeline = as_old[stores::EVENTS].iter().filter(|row| row.get("timeline").is_some());
+    assert!(with_timeline.count() > 0, "rows of a version before 10 have a timeline column");
+    let mut indexed = match version {
+        Version::V9 => vec![
+            (stores::CURRENT_STATE_EVENTS, vec![]),
+            (stores::ROOM_MEMBERSHIPS, vec!["room_id"]),
+            (stores::STATE_GROUP_EDGES, vec![]),
+        ],
+        _ => vec![
+            (stores::CURRENT_STATE_EVENTS, vec!["event_id", "room_id"]),
+            (stores::ROOM_MEMBERSHIPS, vec!["room_id", "user_id_room_id"]),
+            (stores::STATE_GROUP_EDGES, vec!["prev_state_group"]),
+        ],
+    };
     let mut events_indexes = vec!["missing_prev_event_id", "state", "timeline"];
     if version >= Version::V8 {
         events_indexes.insert(2, "stream_ordering");
@@ -964,7 +988,7 @@ async fn migrated_row_for_row(version: Version) {
     assert_eq!(index_names(&db, stores::CURRENT_STATE_EVENTS), Vec::<String>::new());
     assert_eq!(index_names(&db, stores::ROOM_MEMBERSHIPS), vec!["room_id".to_owned()]);
     assert_eq!(index_names(&db, stores::STATE_GROUP_EDGES), Vec::<String>::new());
-    let events_indexes = ["missing_prev_event_id", "state", "stream_ordering", "timeline"];
+    let events_indexes = ["missing_prev_event_id", "room_stream", "state"];
     assert_eq!(index_names(&db, stores::EVENTS), events_indexes.map(str::to_owned));
     db.close();
     assert_eq!(dump(&old).await, (f64::from(Version::CURRENT.number()), written));

@@ -127,12 +127,6 @@ impl PlannedEvent {
         (self.outcome == EventOutcome::Rejected).then(|| AUTH_ERROR.to_owned())
     }
 
-    /// Whether it is part of its room's timeline, as a client sees it: accepted and not an
-    /// outlier (Synapse never sends rejected or soft-failed events to clients).
-    pub fn in_timeline(&self) -> bool {
-        self.outcome == EventOutcome::Accepted
-    }
-
     /// Whether its `event_edges` rows are written: rejected events and outliers keep none.
     pub fn keeps_edges(&self) -> bool {
         !matches!(self.outcome, EventOutcome::Rejected | EventOutcome::Outlier)

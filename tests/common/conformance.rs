@@ -60,6 +60,7 @@ macro_rules! store_conformance_tests {
             stripped_state_of_a_stored_knock,
             room_previews_of_every_stored_room,
             a_room_of_pdus_reads_back_as_a_timeline,
+            the_events_stream_reads_back_in_pages,
             two_writers_store_each_event_once,
         );
         $crate::store_conformance_tests!(@sync $make_store;
@@ -1562,6 +1563,41 @@ pub async fn a_room_of_pdus_reads_back_as_a_timeline(backend: impl Store) {
     assert_eq!(pages.len(), expected.len().div_ceil(5));
     let read: Vec<String> = pages.into_iter().rev().flatten().collect();
     assert_eq!(read, expected);
+}
+
+/// The events stream of every room of `pdus.json`, persisted four events at a time (so that the
+/// rooms' stream orderings interleave), reads back in pages of seven from any id on: each page
+/// the next ids in increasing order, each with its event, until the last says no more follow.
+pub async fn the_events_stream_reads_back_in_pages(backend: impl Store) {
+    let store = open(backend).await;
+    persist(&store, all_pdus_interleaved(), &mut std::iter::repeat(4)).await;
+    let last = store.backend().stream_after(0, 1).await.unwrap().last_stream_id;
+    let rooms = pdus_fixture()["rooms"].as_array().unwrap().len();
+    assert!(last > 100, "{last} events");
+    for start in [0, 1, last / 2, last - 7, last - 1, last] {
+        let (mut after, mut read) = (start, Vec::new());
+        loop {
+            let page = store.backend().stream_after(after, 7).await.unwrap();
+            assert_eq!(page.last_stream_id, last);
+            assert!(page.events.len() <= 7);
+            for event in &page.events {
+                let ordering = event.internal_metadata.stream_ordering.unwrap();
+                let again = stored(&store, event.pdu.event_id().as_str()).await;
+                assert_eq!(again.internal_metadata.stream_ordering, Some(ordering));
+                read.push((ordering, event.pdu.room_id().to_string()));
+            }
+            let Some((ordering, _)) = read.last().filter(|_| page.more) else { break };
+            after = *ordering;
+        }
+        let orderings: Vec<i64> = read.iter().map(|(ordering, _)| *ordering).collect();
+        assert_eq!(orderings, ((start + 1)..=last).collect::<Vec<_>>(), "after {start}");
+        if start == 0 {
+            let rooms_read: BTreeSet<&String> = read.iter().map(|(_, room)| room).collect();
+            assert_eq!(rooms_read.len(), rooms, "every room");
+            let switches = read.windows(2).filter(|pair| pair[0].1 != pair[1].1).count();
+            assert!(switches > rooms, "the rooms' orderings interleave: {switches} switches");
+        }
+    }
 }
 
 /// Two writers (tabs) over one store persist every room of `pdus.json`, each all of it, in

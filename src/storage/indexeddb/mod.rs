@@ -1299,7 +1299,6 @@ impl PlanRows {
                 prev_events,
                 missing_prevs: event.missing_prevs.iter().map(ToString::to_string).collect(),
                 state_group: event.state_group,
-                timeline: event.in_timeline().then(|| (room_id.clone(), event.stream_ordering)),
             });
         }
         let orderings = || plan.events.iter().map(|event| event.stream_id);

@@ -178,20 +178,21 @@ export function lockWrites(name) {
 }
 
 // The newest `limit` rows of a room's timeline whose stream ordering is below `before` (all,
-// when `before` is null), newest first, through the `events` index `timeline`
-// (`[room_id, stream_ordering]`, timeline events only), resolving to `[columns, texts]` (see
-// `withTexts`). A cursor, since `getAll` reads from the oldest end.
+// when `before` is null), newest first, through the `events` index `room_stream`
+// (`[room_id, stream_ordering]`), skipping the events that are not part of the timeline;
+// resolves to `[columns, texts]` (see `withTexts`). A cursor, since `getAll` reads from the
+// oldest end.
 export function getTimeline(db, roomId, before, limit) {
   return new Promise((resolve, reject) => {
     const tx = db.transaction("events", "readonly");
     const upper = before === undefined ? [roomId, []] : [roomId, before];
     const range = IDBKeyRange.bound([roomId], upper, false, true);
-    const request = tx.objectStore("events").index("timeline").openCursor(range, "prev");
+    const request = tx.objectStore("events").index("room_stream").openCursor(range, "prev");
     const rows = [];
     request.onsuccess = () => {
       const cursor = request.result;
       if (cursor && rows.length < limit) {
-        rows.push(cursor.value);
+        if (inTimeline(cursor.value)) rows.push(cursor.value);
         cursor.continue();
       } else {
         resolve(rows);
@@ -201,10 +202,21 @@ export function getTimeline(db, roomId, before, limit) {
   }).then(withTexts);
 }
 
+// Whether an event row is part of its room's timeline: accepted, so neither an outlier (a
+// synced room's state block, an out-of-band membership), rejected nor soft-failed, as
+// `EventOutcome::Accepted` says.
+function inTimeline(row) {
+  if (row.outlier || row.rejection != null) return false;
+  const metadata = row.internal_metadata;
+  return !(metadata.includes("soft_failed") && JSON.parse(metadata).soft_failed === true);
+}
+
 // The live events stream after the stream ordering `after`: at most `limit` events above it in
-// increasing order, through the `events` index `stream_ordering`, and the `sequences` row of the
-// events stream, read in one transaction. Resolves to `[columns, texts, lastValue]` (see
-// `withTexts`; `lastValue` 0 when no id was handed out).
+// increasing order, and the `sequences` row of the events stream, read in one transaction.
+// Resolves to `[columns, texts, lastValue]` (see `withTexts`; `lastValue` 0 when no id was
+// handed out). The `events` index `room_stream` is walked room by room, jumping over each
+// room's events up to `after` and past its rest once it gave `limit`: a tab reads this only
+// when it missed another tab's message, and no index by stream ordering alone costs every write.
 export function readStream(db, after, limit) {
   return new Promise((resolve, reject) => {
     const tx = db.transaction(["sequences", "events"], "readonly");
@@ -212,7 +224,8 @@ export function readStream(db, after, limit) {
     let rows = null;
     const settle = () => {
       if (last === null || rows === null) return;
-      const read = withTexts(rows);
+      rows.sort((a, b) => a.stream_ordering - b.stream_ordering);
+      const read = withTexts(rows.slice(0, limit));
       read.push(last);
       resolve(read);
     };
@@ -221,11 +234,31 @@ export function readStream(db, after, limit) {
       last = sequence.result?.last_value ?? 0;
       settle();
     };
-    const range = IDBKeyRange.lowerBound(after, true);
-    const events = tx.objectStore("events").index("stream_ordering").getAll(range, limit);
-    events.onsuccess = () => {
-      rows = events.result;
-      settle();
+    const request = tx.objectStore("events").index("room_stream").openCursor();
+    const found = [];
+    let room = null;
+    let taken = 0;
+    request.onsuccess = () => {
+      const cursor = request.result;
+      if (!cursor) {
+        rows = found;
+        settle();
+        return;
+      }
+      const [roomId, ordering] = cursor.key;
+      if (roomId !== room) [room, taken] = [roomId, 0];
+      if (ordering < after) {
+        cursor.continue([roomId, after]);
+      } else if (ordering === after) {
+        cursor.continue();
+      } else if (taken < limit) {
+        found.push(cursor.value);
+        taken += 1;
+        cursor.continue();
+      } else {
+        // Arrays sort after numbers: past every stream ordering of the room.
+        cursor.continue([roomId, []]);
+      }
     };
     tx.onabort = () => reject(tx.error);
   });

@@ -65,11 +65,6 @@ pub struct EventRow {
     /// The group of the state after it (`event_to_state_groups`); none for outliers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_group: Option<u64>,
-    /// `[room_id, stream_ordering]` for an event of the room's timeline (accepted, not an
-    /// outlier), under the index `timeline`: a room's timeline is read newest first through it,
-    /// and the rest (a synced room's state block, rejected and soft-failed events) add no entry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeline: Option<(String, i64)>,
 }
 
 /// `event_forward_extremities`: a leaf of a room's DAG, keyed by `[room_id, event_id]`

@@ -45,6 +45,13 @@
 //!   the store's own keys (`[room_id, type, state_key]`). Every index entry is one more write of
 //!   each put. Code of version 8 reads the current state through the index by room, so version 9
 //!   is not compatible with it.
+//! - 10: the `events` indexes `timeline` and `stream_ordering` give way to one, `room_stream`
+//!   over `[room_id, stream_ordering]` of every event (Synapse's `events_room_stream`), and rows
+//!   lose their `timeline` column. A room's timeline is read through it, skipping the events
+//!   that are not part of it, and the events stream is read room by room from the last id a tab
+//!   knows. Every event of a first sync wrote an entry in both old indexes, and an index entry
+//!   costs a write. Code of version 9 reads through the indexes version 10 deletes, so version
+//!   10 is not compatible with it.
 //!
 //! The `meta` store holds `schema_version` and `compat_version` (the oldest code version allowed
 //! to write to this database), as Synapse's `SCHEMA_VERSION` / `SCHEMA_COMPAT_VERSION`.
@@ -89,11 +96,13 @@ pub enum Version {
     /// No index that nothing reads, nor one that a key range of the store itself gives:
     /// `current_state_events` is read by room through its keys.
     V9 = 9,
+    /// One events index by room and stream ordering, for timelines and the events stream.
+    V10 = 10,
 }
 
 impl Version {
     /// The version this code creates and writes.
-    pub const CURRENT: Self = Self::V9;
+    pub const CURRENT: Self = Self::V10;
 
     /// The IndexedDB version number.
     pub const fn number(self) -> u32 {
@@ -115,6 +124,8 @@ impl Version {
             Self::V8 => Self::V7,
             // Code of version 8 reads the current state through an index version 9 deletes.
             Self::V9 => Self::V9,
+            // Code of version 9 reads through the indexes version 10 deletes.
+            Self::V10 => Self::V10,
         }
     }
 }
@@ -200,7 +211,7 @@ pub mod indices {
     /// `events` by `[room_id, type, state_key]`: state events only (version 5).
     pub const EVENTS_BY_STATE: &str = "state";
     /// `events` by `timeline` (`[room_id, stream_ordering]`): the room's timeline events only
-    /// (version 6).
+    /// (versions 6 to 9).
     pub const EVENTS_BY_TIMELINE: &str = "timeline";
     /// `event_forward_extremities` by `room_id`.
     pub const EXTREMITIES_BY_ROOM: &str = "room_id";
@@ -224,8 +235,11 @@ pub mod indices {
     pub const LOCAL_MEMBERSHIP_BY_USER: &str = "user_id";
     /// `timeline_gaps` by `room_id` (version 6).
     pub const TIMELINE_GAPS_BY_ROOM: &str = "room_id";
-    /// `events` by `stream_ordering` (version 8).
+    /// `events` by `stream_ordering` (versions 8 and 9).
     pub const EVENTS_BY_STREAM_ORDERING: &str = "stream_ordering";
+    /// `events` by `[room_id, stream_ordering]`: every event (version 10; Synapse's
+    /// `events_room_stream`).
+    pub const EVENTS_BY_ROOM_STREAM: &str = "room_stream";
     /// `room_previews` by `user_id` (version 7).
     pub const ROOM_PREVIEWS_BY_USER: &str = "user_id";
 }
@@ -297,6 +311,9 @@ pub(super) async fn upgrade_to(
         let edges = tx.object_store(stores::STATE_GROUP_EDGES)?;
         edges.delete_index(indices::GROUP_EDGES_BY_PREV)?;
     }
+    if needs(Version::V10) {
+        v10::upgrade(tx).await?;
+    }
     let meta = tx.object_store(stores::META)?;
     let rows = [(META_SCHEMA_VERSION, version), (META_COMPAT_VERSION, version.compat())];
     for (key, value) in rows {
@@ -314,6 +331,14 @@ async fn events_page<T: serde::de::DeserializeOwned>(
     events: &indexed_db_futures::object_store::ObjectStore<'_>,
     after: Option<String>,
 ) -> indexed_db_futures::Result<Vec<T>> {
+    decoded(raw_events_page(events, after).await?.into_iter().map(Ok))
+}
+
+/// The next [`PAGE`] rows of `events` after the event id `after`, as stored.
+async fn raw_events_page(
+    events: &indexed_db_futures::object_store::ObjectStore<'_>,
+    after: Option<String>,
+) -> indexed_db_futures::Result<Vec<JsValue>> {
     let read = events.get_all::<JsValue>().with_limit(PAGE);
     let rows = match after {
         Some(after) => {
@@ -323,7 +348,7 @@ async fn events_page<T: serde::de::DeserializeOwned>(
         }
         None => read.primitive()?.await?,
     };
-    decoded(rows)
+    rows.collect()
 }
 
 /// Rows a migration read, decoded from their JSON text as every other read of the store decodes
@@ -344,30 +369,18 @@ fn decode<T: serde::de::DeserializeOwned>(row: &JsValue) -> indexed_db_futures::
 /// The store made and deleted in every upgrade (see [`upgrade_to`]).
 const SCRATCH: &str = "upgrading";
 
-/// Version 6: the tables of `/sync`, new and empty, and the `events` index `timeline`, filled
-/// from the events stored.
+/// Version 6: the tables of `/sync`, new and empty, and the `events` index `timeline`.
 mod v6 {
     use super::*;
-    use crate::storage::indexeddb::rows::EventRow;
 
+    /// The index is left empty: version 10 deletes it, and every database holding events is
+    /// migrated to version 10 or later (older versions are only created empty, for tests).
     pub(super) async fn upgrade(
         db: &Database,
         tx: &TransactionRef<'_>,
     ) -> indexed_db_futures::Result<()> {
         let events = tx.object_store(stores::EVENTS)?;
         events.create_index(indices::EVENTS_BY_TIMELINE, KeyPath::One("timeline")).build()?;
-        let mut after: Option<String> = None;
-        loop {
-            let page: Vec<EventRow> = events_page(&events, after.take()).await?;
-            let Some(last) = page.last().map(|row| row.event_id.clone()) else { break };
-            for mut row in page {
-                if super::v4::accepted(&row)? {
-                    row.timeline = Some((row.room_id.clone(), row.stream_ordering));
-                    events.put(row).serde()?;
-                }
-            }
-            after = Some(last);
-        }
         create_stores(db)
     }
 
@@ -387,6 +400,42 @@ mod v6 {
         db.create_object_store(stores::SYNC_TOKENS)
             .with_key_path(KeyPath::One("user_id"))
             .build()?;
+        Ok(())
+    }
+}
+
+/// Version 10: one `events` index by room and stream ordering in place of `timeline` and
+/// `stream_ordering`.
+mod v10 {
+    use wasm_bindgen::JsCast;
+
+    use super::*;
+
+    /// The column the `timeline` index was over.
+    const TIMELINE: &str = "timeline";
+
+    pub(super) async fn upgrade(tx: &TransactionRef<'_>) -> indexed_db_futures::Result<()> {
+        let events = tx.object_store(stores::EVENTS)?;
+        events.delete_index(indices::EVENTS_BY_TIMELINE)?;
+        events.delete_index(indices::EVENTS_BY_STREAM_ORDERING)?;
+        let room_stream = KeyPath::from(["room_id", "stream_ordering"]);
+        events.create_index(indices::EVENTS_BY_ROOM_STREAM, room_stream).build()?;
+        let key = JsValue::from_str(TIMELINE);
+        let mut after: Option<String> = None;
+        loop {
+            let page = raw_events_page(&events, after.take()).await?;
+            let Some(last) = page.last() else { break };
+            after = js_sys::Reflect::get(last, &JsValue::from_str("event_id"))?.as_string();
+            for row in page {
+                if js_sys::Reflect::has(&row, &key)? {
+                    js_sys::Reflect::delete_property(row.unchecked_ref::<js_sys::Object>(), &key)?;
+                    events.put(row).primitive()?;
+                }
+            }
+            if after.is_none() {
+                break;
+            }
+        }
         Ok(())
     }
 }
@@ -541,7 +590,6 @@ mod v3 {
             prev_events,
             missing_prevs: Vec::new(),
             state_group,
-            timeline: None,
         }
     }
 }
