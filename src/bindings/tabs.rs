@@ -93,7 +93,7 @@ pub(super) struct Tabs {
     /// This link, for the callbacks it hands out.
     me: Weak<Tabs>,
     /// A catch-up is scheduled.
-    waiting: Rc<Cell<bool>>,
+    waiting: Cell<bool>,
     /// The writers watched for leaving, with the function that stops each watch.
     watched: RefCell<BTreeMap<String, js_sys::Function>>,
     /// The writers this one answered: each is answered once, so that the answers stop.
@@ -146,7 +146,7 @@ impl Tabs {
                 channel: open_channel(database, on_message.as_ref()),
                 store: Rc::downgrade(store),
                 me: me.clone(),
-                waiting: Rc::new(Cell::new(false)),
+                waiting: Cell::new(false),
                 watched: RefCell::new(BTreeMap::new()),
                 answered: RefCell::new(BTreeSet::new()),
                 liveness: RefCell::new(Liveness::NotAsked),
@@ -241,16 +241,28 @@ impl ReplicationLink for Tabs {
         post(&self.channel, &message.to_json());
     }
 
+    /// Waits [`GAP_WAIT_MS`] for the lowest id missing, then reads the store if it is still
+    /// missing. When messages filled it meanwhile and another gap is open, that one is waited for
+    /// in turn: several writers committing at once open gaps one after the other, each filled by
+    /// a message on its way, and only a hole that stays (its writer died between commit and
+    /// post, or its message was lost) is read.
     fn gap_opened(&self) {
         if self.waiting.replace(true) {
             return;
         }
-        let (store, waiting) = (self.store.clone(), self.waiting.clone());
+        let Some(store) = self.store.upgrade() else { return };
+        let token = store.current_token();
+        let (store, me) = (self.store.clone(), self.me.clone());
         let fire = Closure::once_into_js(move || {
-            waiting.set(false);
+            let Some(tabs) = me.upgrade() else { return };
+            tabs.waiting.set(false);
             let Some(store) = store.upgrade() else { return };
-            if store.needs_catch_up() {
-                catch_up(&store);
+            if !store.needs_catch_up() {
+                return;
+            }
+            match store.current_token() == token || !store.has_gap() {
+                true => catch_up(&store),
+                false => tabs.gap_opened(),
             }
         });
         set_timer(&fire, GAP_WAIT_MS);

@@ -303,9 +303,10 @@ pub async fn an_invite_reaches_the_other_tabs_as_its_room(backend: impl Store) {
     assert_eq!(invited, invites);
 }
 
-/// Alice's initial sync (sixteen rooms new to the store, two in flight at a time) ingested by one
-/// tab while another persists PDUs, having taken ids the first has not heard of: each room of the
-/// sync is rebased after the other tab's ids. Each tab announces its chunks with rising ids, all
+/// Alice's initial sync (sixteen rooms new to the store, planned ahead and, in IndexedDB, written
+/// in groups) ingested by one tab while another persists PDUs, having taken ids the first has not
+/// heard of: each room of the sync is rebased after the other tab's ids (a group that finds the
+/// ids taken is written room by room). Each tab announces its chunks with rising ids, all
 /// of them together once each; once every message is delivered no tab lacks an id, and every
 /// subscriber was handed rows 1..N in order.
 pub async fn a_first_sync_is_announced_in_commit_order(backend: impl Store) {

@@ -19,7 +19,7 @@ import { CHROMIUM, CHROMIUM_ARGS, ROOT, loadPackage, serveStatic, stopServer } f
 
 const WWW = join(ROOT, "www");
 const USER = "@reader:example.org";
-const ROOMS = 150;
+const ROOMS = 400;
 const MESSAGES = 40;
 
 /** A client-format event id: `$` and 43 characters of URL-safe base64, unique per `n`. */

@@ -53,9 +53,10 @@ pub struct IngestResult {
     pub sync_token_stored: bool,
 }
 
-/// How many rooms are in flight at most: one written while the next is planned and its write
-/// placed behind it, so that IndexedDB always has the next transaction to run.
-const MAX_IN_FLIGHT: usize = 2;
+/// How many rooms are in flight at most: some written while the next are planned and their
+/// writes placed behind them, so that IndexedDB always has the next transaction to run, and the
+/// chunks that wait are written together (see `storage::indexeddb::group`).
+const MAX_IN_FLIGHT: usize = 16;
 
 /// A room of a response in flight: its write (planned already when `ahead`), and its result once
 /// it has landed. Rooms are written in the order of the response, each in its own transaction:

@@ -3,13 +3,16 @@
 //! - [`schema`]: versions, object stores, key paths and indices.
 //! - [`rows`]: one row type per object store.
 //! - [`error`]: failures typed by their `DOMException` name.
+//! - [`group`]: chunks waiting behind a write, written together.
 //!
 //! A room chunk is written in one readwrite transaction over every object store it touches,
 //! committed at the end: a request that fails aborts the transaction, so a failed chunk leaves
-//! nothing. Every row is computed before the transaction opens, and nothing but IndexedDB
-//! requests is awaited while it is open (the browser commits an idle transaction by itself).
-//! The same transaction advances the shared `sequences` rows and the writer's `stream_positions`
-//! row, so opening a store reads [`Positions`] from those few rows and never scans `events`.
+//! nothing. Chunks planned one right after the other may share a transaction ([`group`]); a shared
+//! one that fails is written again chunk by chunk. Every row is computed before the transaction
+//! opens, and nothing but IndexedDB requests is awaited while it is open (the browser commits an
+//! idle transaction by itself). The same transaction advances the shared `sequences` rows and the
+//! writer's `stream_positions` row, so opening a store reads [`Positions`] from those few rows and
+//! never scans `events`.
 //!
 //! Connections: opening a database of a newer schema succeeds only when its `meta` row's
 //! `compat_version` allows this code (Synapse's `schema_compat_version`), and is otherwise a
@@ -18,6 +21,7 @@
 //! it; every later call on that store fails with [`StoreError::Closed`].
 
 pub mod error;
+mod group;
 mod planning;
 pub mod rows;
 pub mod schema;
@@ -116,6 +120,8 @@ pub struct IndexedDbStore {
     /// Whether other connections took ids while this one's last chunk was planned: its next
     /// chunk then reads what it was planned on before placing its writes (see `writeChunk`).
     contended: Cell<bool>,
+    /// The chunks waiting for this connection's write in flight (see [`group`]).
+    queue: group::WriteQueue,
 }
 
 impl IndexedDbStore {
@@ -239,6 +245,7 @@ impl IndexedDbStore {
             opened_sync_token: RefCell::new(None),
             opened_stream_positions: RefCell::new(None),
             contended: Cell::new(false),
+            queue: group::WriteQueue::default(),
         }
     }
 
@@ -522,24 +529,12 @@ impl IndexedDbStore {
         rows_read(promise, store).await
     }
 
-    /// Writes a chunk (see [`Store::apply`]): `writeChunk` checks, inside the transaction, what
-    /// it was planned on, and calls back into the rebase below when other connections took ids
-    /// meanwhile.
-    async fn write(&self, plan: &mut RoomWritePlan, writer: &str) -> Result<(), IdbError> {
-        if plan.is_empty() {
-            return Ok(());
-        }
+    /// Writes a chunk in a transaction of its own (see [`Store::apply`]): `writeChunk` checks,
+    /// inside the transaction, what it was planned on, and calls back into the rebase below when
+    /// other connections took ids meanwhile.
+    async fn write_alone(&self, plan: &mut RoomWritePlan, writer: &str) -> Result<(), IdbError> {
         let (json, texts) = chunk_ops(plan, writer)?.into_json()?;
-        let planned_on = plan.planned_on;
-        let check = json!({
-            "room_id": plan.room_id.as_str(),
-            "room_chunks": planned_on.room_chunks,
-            "events": planned_on.positions.last_stream_ordering,
-            "backfill": planned_on.positions.last_backfill_ordering,
-            "state_groups": planned_on.positions.next_state_group - 1,
-        });
-        let check = js_sys::JSON::parse(&check.to_string())
-            .map_err(|_| IdbError::Unreadable("a write's check as JSON".into()))?;
+        let check = check_of(plan)?;
         let rebased = std::rc::Rc::new(RefCell::new(None));
         let rebase = rebase_callback(plan.clone(), writer.to_owned(), rebased.clone());
         let db = self.db()?;
@@ -770,6 +765,15 @@ extern "C" {
     #[wasm_bindgen(js_name = putRows)]
     fn put_rows(db: &JsValue, store: &str, rows: &str) -> js_sys::Promise;
 
+    #[wasm_bindgen(js_name = writeGroup)]
+    fn write_group(
+        db: &JsValue,
+        jsons: &js_sys::Array,
+        texts: &js_sys::Array,
+        ends: &js_sys::Array,
+        checks: &js_sys::Array,
+    ) -> js_sys::Promise;
+
     #[wasm_bindgen(js_name = writeChunk)]
     fn write_chunk(
         db: &JsValue,
@@ -945,6 +949,21 @@ fn chunk_ops(plan: &RoomWritePlan, writer: &str) -> Result<ChunkOps, IdbError> {
     chunk.touch(stores::SEQUENCES);
     chunk.touch(stores::ROOM_CHUNKS);
     Ok(chunk)
+}
+
+/// What a chunk's write checks, inside its transaction, before it is committed: what the chunk
+/// was planned on (its room's chunk count, and the sequences).
+fn check_of(plan: &RoomWritePlan) -> Result<JsValue, IdbError> {
+    let planned_on = plan.planned_on;
+    let check = json!({
+        "room_id": plan.room_id.as_str(),
+        "room_chunks": planned_on.room_chunks,
+        "events": planned_on.positions.last_stream_ordering,
+        "backfill": planned_on.positions.last_backfill_ordering,
+        "state_groups": planned_on.positions.next_state_group - 1,
+    });
+    js_sys::JSON::parse(&check.to_string())
+        .map_err(|_| IdbError::Unreadable("a write's check as JSON".into()))
 }
 
 /// What `writeChunk` calls, inside the transaction, when other connections took ids since the

@@ -492,21 +492,56 @@ function writeChecked(db, chunk, texts, ends, check, rebase) {
 // `tx`; then `then({roomChunks, sequences, byName})`, inside the transaction. The store's few
 // rows are read whole: one request, where a `get` per row was three.
 function readPlannedOn(tx, roomId, then) {
+  readGroupPlannedOn(tx, [roomId], ({ roomChunks, ...stored }) => then({ roomChunks: roomChunks[0], ...stored }));
+}
+
+// `readPlannedOn` for several rooms: `roomChunks` holds each one's count, in order.
+function readGroupPlannedOn(tx, roomIds, then) {
   const names = ["events", "backfill", "state_groups"];
   const sequences = tx.objectStore("sequences").getAll();
-  const room = tx.objectStore("room_chunks").get(roomId);
-  room.onsuccess = () => {
-    // Requests of one transaction complete in order: the sequences were read before this one.
+  const rooms = roomIds.map((roomId) => tx.objectStore("room_chunks").get(roomId));
+  rooms[rooms.length - 1].onsuccess = () => {
+    // Requests of one transaction complete in order: every other one was read before this one.
     const byName = {};
     for (const row of sequences.result) {
       if (names.includes(row.stream_name)) byName[row.stream_name] = row.last_value;
     }
     then({
-      roomChunks: room.result ? room.result.chunks : 0,
+      roomChunks: rooms.map((room) => (room.result ? room.result.chunks : 0)),
       sequences: names.map((name) => byName[name] ?? 0),
       byName,
     });
   };
+}
+
+// Writes room chunks that one connection planned each right after the one before (distinct
+// rooms, the ids of each following those of the one before) in one transaction: a commit costs
+// about as much as the writes of a small room's chunk. The first chunk's check covers the
+// sequences; each chunk's covers its room's count. Resolves to true once committed, and to
+// false, with nothing written, when any check fails or any request does: the caller then writes
+// each chunk on its own (`writeChunk`), which rebases or fails that chunk alone.
+export function writeGroup(db, jsons, texts, ends, checks) {
+  return new Promise((resolve) => {
+    let tx;
+    try {
+      const chunks = jsons.map((json) => JSON.parse(json));
+      tx = db.transaction([...new Set(chunks.flatMap((chunk) => chunk.scope))], "readwrite");
+      tx.oncomplete = () => resolve(true);
+      tx.onabort = () => resolve(false);
+      readGroupPlannedOn(tx, checks.map((check) => check.room_id), (stored) => {
+        const first = plannedOnMoved(checks[0], { ...stored, roomChunks: stored.roomChunks[0] });
+        const moved = checks.some((check, i) => stored.roomChunks[i] !== check.room_chunks);
+        if (first !== null || moved) tx.abort();
+      });
+      // Written as if the checks pass (see `writeChunk`).
+      const [check] = checks;
+      const planned = { events: check.events, backfill: check.backfill, state_groups: check.state_groups };
+      chunks.forEach((chunk, i) => write(tx, chunk, texts[i], ends[i], planned, checks[i]));
+    } catch {
+      if (tx) tx.abort();
+      else resolve(false);
+    }
+  });
 }
 
 // Puts `rows` (JSON text of an array) into `store`, in a transaction of their own.
@@ -520,12 +555,15 @@ export function putRows(db, store, rows) {
 }
 
 // Moves each `sequences` row of `rows` to the chunk's value when that is further than `stored`
-// (the values `readPlannedOn` read in the same transaction; `backfill` goes down, the others up).
+// (values by name, as the transaction has them: `backfill` goes down, the others up), and
+// `stored` with it.
 function advance(sequences, rows, stored) {
   for (const { stream_name, last_value, down } of rows) {
     const current = stored[stream_name];
     const further = current === undefined || (down ? last_value < current : last_value > current);
-    if (further) sequences.put({ stream_name, last_value });
+    if (!further) continue;
+    sequences.put({ stream_name, last_value });
+    stored[stream_name] = last_value;
   }
 }
 
