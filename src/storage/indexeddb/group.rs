@@ -14,7 +14,7 @@ use std::rc::Rc;
 
 use wasm_bindgen::JsValue;
 
-use super::{chunk_ops, dom_error, write_group, ChunkOps, IdbError, IndexedDbStore};
+use super::{chunk_ops, write_group, ChunkOps, IdbError, IndexedDbStore};
 use crate::persist::RoomWritePlan;
 
 /// Chunks per transaction at most: the more, the longer other connections wait on it.
@@ -177,8 +177,9 @@ impl IndexedDbStore {
             ends.push(&js_sys::Uint32Array::from(chunk_texts.ends.as_slice()));
             checks.push(&check);
         }
+        // `writeGroup` never rejects: it resolves to whether the group was committed.
         let promise = write_group(db.as_ref(), &jsons, &texts, &ends, &checks);
-        let written = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error);
-        matches!(written.map(|value| value.as_bool()), Ok(Some(true)))
+        let written = wasm_bindgen_futures::JsFuture::from(promise).await;
+        written.is_ok_and(|value| value.as_bool() == Some(true))
     }
 }
