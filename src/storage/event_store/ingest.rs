@@ -59,9 +59,10 @@ pub struct IngestResult {
 const MAX_IN_FLIGHT: usize = 16;
 
 /// A room of a response in flight: its write (planned already when `ahead`), and its result once
-/// it has landed. Rooms are written in the order of the response, each in its own transaction:
-/// IndexedDB runs transactions over the same stores in the order they were made, so a room's
-/// write placed before the one before it has committed waits for it, and results land in order.
+/// it has landed. Rooms are written in the order of the response, each in its own transaction or
+/// in one with the rooms planned right before and after it (IndexedDB's group commit): IndexedDB
+/// runs transactions over the same stores in the order they were made, so a room's write placed
+/// before the one before it has committed waits for it, and results land in order.
 struct Flight<'a> {
     ahead: bool,
     future: std::pin::Pin<Box<dyn Future<Output = RoomIngestResult> + 'a>>,

@@ -84,7 +84,7 @@ impl Drop for InFlight<'_> {
 impl IndexedDbStore {
     /// Writes a chunk (see [`crate::storage::Store::apply`]): at once when nothing else of this
     /// connection is being written, or else once that is done, grouped with the chunks waiting
-    /// beside it.
+    /// beside it (queued with a copy of its plan, which the write that takes it may rebase).
     pub(super) async fn write(
         &self,
         plan: &mut RoomWritePlan,
@@ -92,6 +92,12 @@ impl IndexedDbStore {
     ) -> Result<(), IdbError> {
         if plan.is_empty() {
             return Ok(());
+        }
+        if self.queue.in_flight.borrow().is_none() && self.queue.waiting.borrow().is_empty() {
+            // Nothing to group with (a `persistEvents` batch, most often): written at once, with
+            // no copy of the plan, and the chunks asked meanwhile wait for it.
+            let _in_flight = InFlight::start(&self.queue);
+            return self.write_alone(plan, writer).await;
         }
         let outcome = Rc::new(RefCell::new(None));
         let queued =

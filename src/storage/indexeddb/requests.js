@@ -418,16 +418,11 @@ export function writeChunk(db, json, texts, ends, check, rebase, checkFirst) {
       else reject(thrown ?? tx.error ?? new DOMException("The transaction was aborted.", "AbortError"));
     };
     try {
-      readPlannedOn(tx, check.room_id, (stored) => {
-        const conflict = plannedOnMoved(check, stored);
-        if (conflict === null) return;
+      writeAsPlanned(tx, [chunk], [texts], [ends], [check], (conflict) => {
         if (conflict === "sequences") moved = true;
         else thrown = conflict;
         tx.abort();
       });
-      // The values the check expects: written over only when the check passes.
-      const planned = { events: check.events, backfill: check.backfill, state_groups: check.state_groups };
-      write(tx, chunk, texts, ends, planned, check);
     } catch (error) {
       thrown = error;
       tx.abort();
@@ -435,15 +430,33 @@ export function writeChunk(db, json, texts, ends, check, rebase, checkFirst) {
   });
 }
 
-// What in `stored` (see `readPlannedOn`) differs from what a chunk was planned on (`check`): a
-// `RoomConflictError` when another connection wrote a chunk of the room, "sequences" when other
-// connections only took ids, null when nothing moved.
-function plannedOnMoved(check, stored) {
-  if (stored.roomChunks !== check.room_chunks) {
-    const error = new Error(check.room_id);
+// Reads what `chunks` were planned on (`checks`, one per chunk, see `readPlannedOn`) and places
+// their writes at once, behind the reads, as if the check will pass; calls `onConflict` with what
+// moved (see `plannedOnMoved`), inside the transaction, when it does not.
+function writeAsPlanned(tx, chunks, texts, ends, checks, onConflict) {
+  readPlannedOn(tx, checks, (stored) => {
+    const conflict = plannedOnMoved(checks, stored);
+    if (conflict !== null) onConflict(conflict);
+  });
+  // The values the first check expects, moved on by each chunk: written over only when the
+  // check passes.
+  const [first] = checks;
+  const planned = { events: first.events, backfill: first.backfill, state_groups: first.state_groups };
+  chunks.forEach((chunk, i) => write(tx, chunk, texts[i], ends[i], planned, checks[i]));
+}
+
+// What in `stored` (see `readPlannedOn`) differs from what chunks planned one after the other
+// were planned on (`checks`): a `RoomConflictError` when another connection wrote a chunk of one
+// of their rooms, "sequences" when other connections only took ids since the first was planned,
+// null when nothing moved.
+function plannedOnMoved(checks, stored) {
+  const room = checks.find((check, i) => stored.roomChunks[i] !== check.room_chunks);
+  if (room !== undefined) {
+    const error = new Error(room.room_id);
     error.name = "RoomConflictError";
     return error;
   }
+  const [check] = checks;
   const [events, backfill, groups] = stored.sequences;
   if (events !== check.events || backfill !== check.backfill || groups !== check.state_groups) return "sequences";
   return null;
@@ -467,9 +480,9 @@ function writeChecked(db, chunk, texts, ends, check, rebase) {
     tx.oncomplete = () => resolve(rebased);
     tx.onabort = () =>
       reject(thrown ?? tx.error ?? new DOMException("The transaction was aborted.", "AbortError"));
-    readPlannedOn(tx, check.room_id, (stored) => {
+    readPlannedOn(tx, [check], (stored) => {
       try {
-        const conflict = plannedOnMoved(check, stored);
+        const conflict = plannedOnMoved([check], stored);
         if (conflict !== null && conflict !== "sequences") throw conflict;
         if (conflict === "sequences") {
           const [events, backfill, groups] = stored.sequences;
@@ -487,19 +500,15 @@ function writeChecked(db, chunk, texts, ends, check, rebase) {
   });
 }
 
-// The room's chunk count and the values of the `sequences` rows `events`, `backfill` and
-// `state_groups` (0 for a row not written yet; `byName` holds only the rows written), read in
-// `tx`; then `then({roomChunks, sequences, byName})`, inside the transaction. The store's few
-// rows are read whole: one request, where a `get` per row was three.
-function readPlannedOn(tx, roomId, then) {
-  readGroupPlannedOn(tx, [roomId], ({ roomChunks, ...stored }) => then({ roomChunks: roomChunks[0], ...stored }));
-}
-
-// `readPlannedOn` for several rooms: `roomChunks` holds each one's count, in order.
-function readGroupPlannedOn(tx, roomIds, then) {
+// The chunk counts of the rooms of `checks` and the values of the `sequences` rows `events`,
+// `backfill` and `state_groups` (0 for a row not written yet; `byName` holds only the rows
+// written), read in `tx`; then `then({roomChunks, sequences, byName})`, inside the transaction,
+// `roomChunks` in the order of `checks`. The store's few rows are read whole: one request, where
+// a `get` per row was three.
+function readPlannedOn(tx, checks, then) {
   const names = ["events", "backfill", "state_groups"];
   const sequences = tx.objectStore("sequences").getAll();
-  const rooms = roomIds.map((roomId) => tx.objectStore("room_chunks").get(roomId));
+  const rooms = checks.map((check) => tx.objectStore("room_chunks").get(check.room_id));
   rooms[rooms.length - 1].onsuccess = () => {
     // Requests of one transaction complete in order: every other one was read before this one.
     const byName = {};
@@ -528,15 +537,7 @@ export function writeGroup(db, jsons, texts, ends, checks) {
       tx = db.transaction([...new Set(chunks.flatMap((chunk) => chunk.scope))], "readwrite");
       tx.oncomplete = () => resolve(true);
       tx.onabort = () => resolve(false);
-      readGroupPlannedOn(tx, checks.map((check) => check.room_id), (stored) => {
-        const first = plannedOnMoved(checks[0], { ...stored, roomChunks: stored.roomChunks[0] });
-        const moved = checks.some((check, i) => stored.roomChunks[i] !== check.room_chunks);
-        if (first !== null || moved) tx.abort();
-      });
-      // Written as if the checks pass (see `writeChunk`).
-      const [check] = checks;
-      const planned = { events: check.events, backfill: check.backfill, state_groups: check.state_groups };
-      chunks.forEach((chunk, i) => write(tx, chunk, texts[i], ends[i], planned, checks[i]));
+      writeAsPlanned(tx, chunks, texts, ends, checks, () => tx.abort());
     } catch {
       if (tx) tx.abort();
       else resolve(false);
