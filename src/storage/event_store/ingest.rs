@@ -55,8 +55,10 @@ pub struct IngestResult {
 
 /// How many rooms are in flight at most: some written while the next are planned and their
 /// writes placed behind them, so that IndexedDB always has the next transaction to run, and the
-/// chunks that wait are written together (see `storage::indexeddb::group`).
-const MAX_IN_FLIGHT: usize = 16;
+/// chunks that wait are written together (see `storage::indexeddb::group`). Two groups' worth:
+/// with one, the rooms after a group were planned only once it had landed, and then the first of
+/// them went alone.
+const MAX_IN_FLIGHT: usize = 32;
 
 /// A room of a response in flight: its write (planned already when `ahead`), and its result once
 /// it has landed. Rooms are written in the order of the response, each in its own transaction or

@@ -943,7 +943,7 @@ fn chunk_ops(plan: &RoomWritePlan, writer: &str) -> Result<ChunkOps, IdbError> {
     if plan.stales_previews() {
         chunk.stale_previews(&room)?;
     }
-    chunk.rows("put", stores::STREAM_POSITIONS, &rows.stream_position)?;
+    chunk.positions(rows.stream_position);
     chunk.advance(&rows.sequences);
     // Over the stores the chunk writes only: a transaction costs more the more it covers.
     chunk.touch(stores::SEQUENCES);
@@ -999,6 +999,7 @@ fn event_id_of(id: &str) -> Result<OwnedEventId, IdbError> {
 struct ChunkOps {
     ops: Vec<Box<RawValue>>,
     advance: Vec<JsonValue>,
+    positions: Vec<StreamPositionRow>,
     texts: EventTexts,
     scope: Vec<&'static str>,
 }
@@ -1026,6 +1027,7 @@ struct EventsOp<'a> {
 struct ChunkWrite<'a> {
     scope: &'a [&'a str],
     advance: &'a [JsonValue],
+    positions: &'a [StreamPositionRow],
     ops: &'a [Box<RawValue>],
 }
 
@@ -1099,6 +1101,15 @@ impl ChunkOps {
         self.push(stores::EVENTS, &EventsOp { op: "events", replace, from, rows: &rows })
     }
 
+    /// The writer's `stream_positions` rows after the chunk: put once per transaction, as the
+    /// last chunk in it leaves them.
+    fn positions(&mut self, rows: Vec<StreamPositionRow>) {
+        if !rows.is_empty() {
+            self.positions = rows;
+            self.touch(stores::STREAM_POSITIONS);
+        }
+    }
+
     /// Advances each `sequences` row to the chunk's own value, once read: `backfill` goes down,
     /// the other sequences up (see [`Positions`]).
     fn advance(&mut self, rows: &[SequenceRow]) {
@@ -1113,7 +1124,12 @@ impl ChunkOps {
 
     /// The write as `writeChunk`'s JSON text, and the PDU texts.
     fn into_json(self) -> Result<(String, EventTexts), IdbError> {
-        let write = ChunkWrite { scope: &self.scope, advance: &self.advance, ops: &self.ops };
+        let write = ChunkWrite {
+            scope: &self.scope,
+            advance: &self.advance,
+            positions: &self.positions,
+            ops: &self.ops,
+        };
         let json = serde_json::to_string(&write)
             .map_err(|error| IdbError::Unreadable(format!("a write as JSON: {error}")))?;
         Ok((json, self.texts))

@@ -376,10 +376,11 @@ export function walkGroups(db, start, groups, edges, state, ranges) {
 
 // Writes one room chunk in one readwrite transaction over `scope`, resolving once it commits and
 // rejecting with the DOMException that failed it (a request's, a synchronous throw's, or the
-// commit's: Chromium checks the quota there). `json` is `{scope, advance, ops}`:
+// commit's: Chromium checks the quota there). `json` is `{scope, advance, positions, ops}`:
 // - `advance`: `sequences` rows `{stream_name, last_value, down}`, each put unless the stored
 //   value is as far along already (a row goes up, or with `down` down; another writer may have
 //   gone further);
+// - `positions`: the writer's `stream_positions` rows after the chunk;
 // - `ops`, in order: `{op: "add" | "put", store, rows}`, `{op: "events", replace, from, rows}`
 //   (rows without their `json`: `texts` holds every event's text of the chunk one after the other,
 //   `ends` where each ends in UTF-16 code units, and these rows' texts are those from index
@@ -442,7 +443,7 @@ function writeAsPlanned(tx, chunks, texts, ends, checks, onConflict) {
   // check passes.
   const [first] = checks;
   const planned = { events: first.events, backfill: first.backfill, state_groups: first.state_groups };
-  chunks.forEach((chunk, i) => write(tx, chunk, texts[i], ends[i], planned, checks[i]));
+  write(tx, chunks, texts, ends, planned, checks);
 }
 
 // What in `stored` (see `readPlannedOn`) differs from what chunks planned one after the other
@@ -462,12 +463,24 @@ function plannedOnMoved(checks, stored) {
   return null;
 }
 
-// Places a chunk's writes in `tx`: its `sequences` rows where they are further than `stored`
-// (values by name), its ops, and the room's chunk count one past the one it was planned on.
-function write(tx, chunk, texts, ends, stored, check) {
-  if (chunk.advance.length > 0) advance(tx.objectStore("sequences"), chunk.advance, stored);
-  for (const op of chunk.ops) place(tx, op, texts, ends);
-  tx.objectStore("room_chunks").put({ room_id: check.room_id, chunks: check.room_chunks + 1 });
+// Places the writes of `chunks`, one after the other, in `tx`: each chunk's ops and its room's
+// chunk count one past the one it was planned on (`checks[i]`). What the transaction needs once,
+// however many chunks it holds, is placed once after them (each request costs about as much as
+// a small record): each `sequences` row moved, at the furthest of the chunks' values and of
+// `stored` (values by name), the writer's `stream_positions` rows as the last chunk leaves them,
+// and the preview epoch moved on when a chunk made kept previews stale.
+function write(tx, chunks, texts, ends, stored, checks) {
+  const once = { moved: new Set(), positions: new Map(), stalePreviews: false };
+  chunks.forEach((chunk, i) => {
+    advance(chunk.advance, stored, once.moved);
+    for (const row of chunk.positions) once.positions.set(`${row.stream_name}\n${row.instance_name}`, row);
+    for (const op of chunk.ops) place(tx, op, texts[i], ends[i], once);
+    tx.objectStore("room_chunks").put({ room_id: checks[i].room_id, chunks: checks[i].room_chunks + 1 });
+  });
+  const sequences = tx.objectStore("sequences");
+  for (const name of once.moved) sequences.put({ stream_name: name, last_value: stored[name] });
+  for (const row of once.positions.values()) tx.objectStore("stream_positions").put(row);
+  if (once.stalePreviews) bump(sequences, PREVIEW_EPOCH);
 }
 
 // `writeChunk`'s write when other connections took ids since the chunk was planned: the check is
@@ -491,7 +504,7 @@ function writeChecked(db, chunk, texts, ends, check, rebase) {
           chunk = JSON.parse(json);
           rebased = true;
         }
-        write(tx, chunk, texts, ends, stored.byName, check);
+        write(tx, [chunk], [texts], [ends], stored.byName, [check]);
       } catch (error) {
         thrown = error;
         tx.abort();
@@ -555,20 +568,20 @@ export function putRows(db, store, rows) {
   });
 }
 
-// Moves each `sequences` row of `rows` to the chunk's value when that is further than `stored`
-// (values by name, as the transaction has them: `backfill` goes down, the others up), and
-// `stored` with it.
-function advance(sequences, rows, stored) {
+// Moves each `sequences` value of `rows` in `stored` (values by name, as the transaction has
+// them) to the chunk's value when that is further (`backfill` goes down, the others up), and
+// adds its name to `moved`.
+function advance(rows, stored, moved) {
   for (const { stream_name, last_value, down } of rows) {
     const current = stored[stream_name];
     const further = current === undefined || (down ? last_value < current : last_value > current);
     if (!further) continue;
-    sequences.put({ stream_name, last_value });
     stored[stream_name] = last_value;
+    moved.add(stream_name);
   }
 }
 
-function place(tx, op, texts, ends) {
+function place(tx, op, texts, ends, once) {
   if (op.op === "events") {
     const store = tx.objectStore("events");
     let start = op.from === 0 ? 0 : ends[op.from - 1];
@@ -598,7 +611,7 @@ function place(tx, op, texts, ends) {
     case "stalePreviews":
       // `[room]` sorts before every `[room, user]`, and an array after every string.
       store.delete(IDBKeyRange.bound([op.room], [op.room, []]));
-      bump(tx.objectStore("sequences"), PREVIEW_EPOCH);
+      once.stalePreviews = true;
       break;
     default:
       throw new TypeError(`unknown write ${op.op}`);
