@@ -15,7 +15,7 @@ use prejoin::persist::state_groups::{StateGroupId, StateGroups};
 use prejoin::persist::{
     parse_batch, plan_room_chunk, RoomHistory, RoomWritePlan, StateIds, StreamOrderings,
 };
-use prejoin::storage::indexeddb::rows::{MetaRow, StateGroupEdgeRow};
+use prejoin::storage::indexeddb::rows::MetaRow;
 use prejoin::storage::indexeddb::schema::{indices, stores, Version};
 use prejoin::storage::indexeddb::{IndexedDbStore, Positions};
 use prejoin::storage::{EventStore, Store, StoreError};
@@ -377,35 +377,30 @@ async fn a_broken_state_group_chain_is_corrupt() {
     assert!(chain.len() >= 3);
     let (snapshot, middle) = (chain[0].id, chain[1].id);
 
-    let db = open_by_hand(&name).await;
-    let tx = db.transaction(stores::STATE_GROUP_EDGES).with_mode(TransactionMode::Readwrite);
-    let tx = tx.build().unwrap();
-    let loop_back = StateGroupEdgeRow { state_group: snapshot, prev_state_group: group };
-    tx.object_store(stores::STATE_GROUP_EDGES)
-        .unwrap()
-        .put(loop_back)
-        .serde()
-        .unwrap()
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let room_id = room["room_id"].as_str().unwrap();
+    let snapshot_row = |prev: JsonValue| {
+        let row = serde_json::json!({
+            "id": snapshot,
+            "room_id": room_id,
+            "event_id": chain[0].event_id.as_str(),
+            "prev_state_group": prev,
+        });
+        BTreeMap::from([(stores::STATE_GROUPS.to_owned(), vec![row])])
+    };
+    write_by_hand(&name, &snapshot_row(serde_json::json!(group))).await;
     let error = store.backend().state_group_chain(group).await.unwrap_err();
     assert_eq!(error.code(), "CORRUPT_STORE");
     assert!(error.to_string().contains("cycle"), "{error}");
 
-    let tx = db.transaction(stores::STATE_GROUP_EDGES).with_mode(TransactionMode::Readwrite);
-    let tx = tx.build().unwrap();
-    let no_group = serde_json::json!({"state_group": snapshot, "prev_state_group": "x"});
-    tx.object_store(stores::STATE_GROUP_EDGES).unwrap().put(no_group).serde().unwrap();
-    tx.commit().await.unwrap();
+    write_by_hand(&name, &snapshot_row(serde_json::json!("x"))).await;
     let error = store.backend().state_group_chain(group).await.unwrap_err();
     assert_eq!(error.code(), "CORRUPT_STORE");
     assert!(error.to_string().contains("no group id"), "{error}");
 
-    let tx = db.transaction([stores::STATE_GROUP_EDGES, stores::STATE_GROUPS]);
-    let tx = tx.with_mode(TransactionMode::Readwrite).build().unwrap();
-    let edges = tx.object_store(stores::STATE_GROUP_EDGES).unwrap();
-    edges.delete(snapshot as f64).primitive().unwrap().await.unwrap();
+    write_by_hand(&name, &snapshot_row(JsonValue::Null)).await;
+    let db = open_by_hand(&name).await;
+    let tx = db.transaction(stores::STATE_GROUPS).with_mode(TransactionMode::Readwrite);
+    let tx = tx.build().unwrap();
     let groups = tx.object_store(stores::STATE_GROUPS).unwrap();
     groups.delete(middle as f64).primitive().unwrap().await.unwrap();
     tx.commit().await.unwrap();
@@ -789,6 +784,16 @@ fn set_meta(rows: &mut BTreeMap<String, Vec<JsonValue>>, version: u32) {
             rows.remove(store);
         }
     }
+    // Versions 1 to 10 kept a group's prev group in a `state_group_edges` row of its own.
+    if version < Version::V11.number() {
+        let mut edges = Vec::new();
+        for row in rows.get_mut(stores::STATE_GROUPS).into_iter().flatten() {
+            if let Some(prev) = row.as_object_mut().unwrap().remove("prev_state_group") {
+                edges.push(serde_json::json!({"state_group": row["id"], "prev_state_group": prev}));
+            }
+        }
+        rows.insert(stores::STATE_GROUP_EDGES.to_owned(), edges);
+    }
     // Versions 6 to 9 wrote `[room_id, stream_ordering]` into `timeline` for each accepted event.
     if (Version::V6.number()..Version::V10.number()).contains(&version) {
         for row in rows.get_mut(stores::EVENTS).into_iter().flatten() {
@@ -929,7 +934,16 @@ async fn a_version_9_database_is_migrated_row_for_row() {
     migrated_row_for_row(Version::V9).await;
 }
 
-/// A database of `version` (7 to 9) holding what this code wrote, migrated: see
+/// A version 10 database (a state group's prev group in `state_group_edges`; indexes by room of
+/// the extremities and timeline gaps, by user of the own memberships) is migrated: every group's
+/// row holds its prev group, the edges' store and those indexes are gone, every store holds
+/// exactly the rows this code writes, and state reads back the same.
+#[wasm_bindgen_test]
+async fn a_version_10_database_is_migrated_row_for_row() {
+    migrated_row_for_row(Version::V10).await;
+}
+
+/// A database of `version` (7 to 10) holding what this code wrote, migrated: see
 /// [`a_version_7_database_is_migrated_row_for_row`].
 async fn migrated_row_for_row(version: Version) {
     let source = fresh_name();
@@ -943,6 +957,12 @@ async fn migrated_row_for_row(version: Version) {
     let rooms: Vec<String> = store.backend().rooms().await.unwrap().into_iter().collect();
     let states = store.backend().current_states(&rooms).await.unwrap();
     assert!(states.iter().all(|state| !state.is_empty()), "every room has a current state");
+    let last = pdus_rooms()[0]["events"].as_array().unwrap().last().unwrap().clone();
+    let last = event_id(last["event_id"].as_str().unwrap());
+    let group = store.backend().state_group_of(&last).await.unwrap().unwrap();
+    let chain = store.backend().state_group_chain(group).await.unwrap();
+    assert!(chain.len() >= 3, "a chain of deltas");
+    let state_at_last = store.backend().state_at_event(&last, &StateFilter::all()).await.unwrap();
     drop(store);
     let (_, written) = dump(&source).await;
     assert!(!written[stores::CURRENT_STATE_EVENTS].is_empty());
@@ -952,24 +972,35 @@ async fn migrated_row_for_row(version: Version) {
     set_meta(&mut as_old, version.number());
     write_by_hand(&old, &as_old).await;
     let with_timeline = as_old[stores::EVENTS].iter().filter(|row| row.get("timeline").is_some());
-    assert!(with_timeline.count() > 0, "rows of a version before 10 have a timeline column");
+    assert_eq!(with_timeline.count() > 0, version < Version::V10, "the timeline column (6 to 9)");
+    assert!(!as_old[stores::STATE_GROUP_EDGES].is_empty(), "versions before 11 keep edges");
     let mut indexed = match version {
-        Version::V9 => vec![
-            (stores::CURRENT_STATE_EVENTS, vec![]),
-            (stores::ROOM_MEMBERSHIPS, vec!["room_id"]),
-            (stores::STATE_GROUP_EDGES, vec![]),
-        ],
-        _ => vec![
+        Version::V7 | Version::V8 => vec![
             (stores::CURRENT_STATE_EVENTS, vec!["event_id", "room_id"]),
             (stores::ROOM_MEMBERSHIPS, vec!["room_id", "user_id_room_id"]),
             (stores::STATE_GROUP_EDGES, vec!["prev_state_group"]),
         ],
+        _ => vec![
+            (stores::CURRENT_STATE_EVENTS, vec![]),
+            (stores::ROOM_MEMBERSHIPS, vec!["room_id"]),
+            (stores::STATE_GROUP_EDGES, vec![]),
+        ],
     };
-    let mut events_indexes = vec!["missing_prev_event_id", "state", "timeline"];
-    if version >= Version::V8 {
-        events_indexes.insert(2, "stream_ordering");
-    }
+    let events_indexes = match version {
+        Version::V7 => vec!["missing_prev_event_id", "state", "timeline"],
+        Version::V8 | Version::V9 => {
+            vec!["missing_prev_event_id", "state", "stream_ordering", "timeline"]
+        }
+        _ => vec!["missing_prev_event_id", "room_stream", "state"],
+    };
     indexed.push((stores::EVENTS, events_indexes));
+    let by_prefix = [
+        (stores::EVENT_FORWARD_EXTREMITIES, "room_id"),
+        (stores::EVENT_BACKWARD_EXTREMITIES, "room_id"),
+        (stores::TIMELINE_GAPS, "room_id"),
+        (stores::LOCAL_CURRENT_MEMBERSHIP, "user_id"),
+    ];
+    indexed.extend(by_prefix.map(|(store, index)| (store, vec![index])));
     let index_names = |db: &Database, store: &str| {
         let tx = db.transaction(store).build().unwrap();
         let names: Vec<String> = tx.object_store(store).unwrap().index_names().collect();
@@ -987,13 +1018,20 @@ async fn migrated_row_for_row(version: Version) {
     let db = open_by_hand(&old).await;
     assert_eq!(index_names(&db, stores::CURRENT_STATE_EVENTS), Vec::<String>::new());
     assert_eq!(index_names(&db, stores::ROOM_MEMBERSHIPS), vec!["room_id".to_owned()]);
-    assert_eq!(index_names(&db, stores::STATE_GROUP_EDGES), Vec::<String>::new());
     let events_indexes = ["missing_prev_event_id", "room_stream", "state"];
     assert_eq!(index_names(&db, stores::EVENTS), events_indexes.map(str::to_owned));
+    for (store, _) in by_prefix {
+        assert_eq!(index_names(&db, store), Vec::<String>::new(), "{store}: read by key prefix");
+    }
+    let names: Vec<String> = db.object_store_names().collect();
+    assert!(!names.iter().any(|name| name == stores::STATE_GROUP_EDGES), "{names:?}");
     db.close();
     assert_eq!(dump(&old).await, (f64::from(Version::CURRENT.number()), written));
     let store = EventStore::open(IndexedDbStore::open(&old).await.unwrap(), "tab-1").await.unwrap();
     assert_eq!(store.backend().current_states(&rooms).await.unwrap(), states);
+    assert_eq!(store.backend().state_group_chain(group).await.unwrap(), chain);
+    let read = store.backend().state_at_event(&last, &StateFilter::all()).await.unwrap();
+    assert_eq!(read, state_at_last);
     for (room_id, state) in rooms.iter().zip(&states) {
         let read = store.backend().current_state(room_id, &StateFilter::all()).await.unwrap();
         assert_eq!(&read, state, "{room_id}");

@@ -196,8 +196,9 @@ pub struct RoomWritePlan {
     /// left out of the response.
     pub timeline_gap: Option<TimelineGap>,
     /// Whether a room list may show the room before the chunk (it is stored, or the own user has
-    /// a membership in it): only then may a preview of it be kept. Planning sets it `true`; a
-    /// caller that knows the room is new to the store clears it.
+    /// a membership in it): only then may a preview of it be kept, or any row of it be there to
+    /// replace. Planning sets it `true`; a caller that knows the room is new to the store clears
+    /// it.
     pub room_listed: bool,
     /// What the chunk was planned on (see [`super::positions`]); the event store sets it.
     pub planned_on: super::PlannedOn,

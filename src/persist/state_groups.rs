@@ -73,8 +73,8 @@ pub const MAX_STATE_DELTA_HOPS: u32 = 100;
 /// The largest state group id: ids cross into JavaScript as numbers, exact up to `2^53 - 1`.
 pub const MAX_STATE_GROUP_ID: StateGroupId = (1 << 53) - 1;
 
-/// A state group as stored: its `state_groups` row, its `state_group_edges` row (the prev group)
-/// and its `state_groups_state` rows (the delta).
+/// A state group as stored: its `state_groups` row (with the prev group, Synapse's
+/// `state_group_edges`) and its `state_groups_state` rows (the delta).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateGroupRow {
     /// The group's id.

@@ -44,9 +44,8 @@ use web_sys::IdbDatabase;
 pub use self::error::IdbError;
 use self::rows::{
     BackwardExtremityRow, CurrentStateRow, EventRow, ForwardExtremityRow, LocalMembershipRow,
-    MetaRow, RoomChunksRow, RoomMembershipRow, RoomPreviewRow, RoomRow, SequenceRow,
-    StateGroupEdgeRow, StateGroupRow, StateGroupStateRow, StreamPositionRow, SyncTokenRow,
-    TimelineGapRow,
+    MetaRow, RoomChunksRow, RoomMembershipRow, RoomPreviewRow, RoomRow, SequenceRow, StateGroupRow,
+    StateGroupStateRow, StreamPositionRow, SyncTokenRow, TimelineGapRow,
 };
 use self::schema::{indices, stores, Version};
 use super::state_ranges::group_ranges;
@@ -387,11 +386,10 @@ impl IndexedDbStore {
         Ok(row.and_then(|row| row.state_group))
     }
 
-    /// A state group and every group down its `state_group_edges` chain to its snapshot, the
+    /// A state group and every group down its chain of prev groups to its snapshot, the
     /// snapshot first (so that they load in order with
     /// [`StateGroups::insert`](crate::persist::state_groups::StateGroups::insert)), each with
-    /// its whole delta and the event it was made for. Each group's three reads (its
-    /// `state_groups` row, its edge, its `state_groups_state` rows) are requested together.
+    /// its whole delta and the event it was made for (see [`Self::group_chain`]).
     ///
     /// A group that is missing, or a chain that comes back to a group, is
     /// [`StoreError::Corrupt`].
@@ -407,8 +405,8 @@ impl IndexedDbStore {
         group: StateGroupId,
     ) -> Result<Vec<state_groups::StateGroupRow>, IdbError> {
         let mut chain = Vec::new();
-        for link in self.group_chain(group, true, &StateFilter::all()).await? {
-            let Some(row) = link.group else {
+        for link in self.group_chain(group, &StateFilter::all()).await? {
+            let Some(event_id) = link.event_id else {
                 return Err(IdbError::Unreadable(format!("state group {} is missing", link.id)));
             };
             let mut delta = StateIds::new();
@@ -417,7 +415,7 @@ impl IndexedDbStore {
             }
             chain.push(state_groups::StateGroupRow {
                 id: link.id,
-                event_id: event_id_of(&row.event_id)?,
+                event_id: event_id_of(&event_id)?,
                 prev_group: link.prev,
                 delta,
             });
@@ -577,6 +575,16 @@ impl IndexedDbStore {
         Ok(rows.pop().unwrap_or_default())
     }
 
+    /// Every row of `store` whose key (an array) starts with `prefix`.
+    async fn rows_prefixed<T: DeserializeOwned>(
+        &self,
+        store: &str,
+        prefix: &str,
+    ) -> Result<Vec<T>, IdbError> {
+        let mut rows: Vec<Vec<T>> = self.get_many_prefixed(store, &[prefix]).await?;
+        Ok(rows.pop().unwrap_or_default())
+    }
+
     /// Every row of `store`.
     async fn all_rows<T: DeserializeOwned>(&self, store: &str) -> Result<Vec<T>, IdbError> {
         let [rows] = read_all(self.db()?, [store]).await?;
@@ -595,7 +603,7 @@ impl IndexedDbStore {
         let Some(start) = row.and_then(|row| row.state_group) else {
             return Ok(None);
         };
-        let chain = self.group_chain(start, false, filter).await?;
+        let chain = self.group_chain(start, filter).await?;
         let filter = (!filter.is_full()).then_some(filter);
         let mut state = StateIds::new();
         for link in chain {
@@ -613,21 +621,19 @@ impl IndexedDbStore {
     }
 
     /// The chain of state groups from `start` down to its snapshot, newest first, each with its
-    /// `state_groups` row when `with_groups` and those of its rows `filter` can match (and maybe
-    /// others: see [`group_ranges`]). A chain that comes back to a group, or names as a prev
-    /// group something that is no group id, is [`IdbError::Unreadable`].
+    /// event (absent when the group is missing) and those of its rows `filter` can
+    /// match (and maybe others: see [`group_ranges`]). A chain that comes back to a group, or
+    /// names as a prev group something that is no group id, is [`IdbError::Unreadable`].
     async fn group_chain(
         &self,
         start: StateGroupId,
-        with_groups: bool,
         filter: &StateFilter,
     ) -> Result<Vec<ChainLink>, IdbError> {
         let db: &JsValue = self.db()?.as_ref();
-        let groups = with_groups.then_some(stores::STATE_GROUPS);
-        let (edges, state) = (stores::STATE_GROUP_EDGES, stores::STATE_GROUPS_STATE);
+        let (groups, state) = (stores::STATE_GROUPS, stores::STATE_GROUPS_STATE);
         let ranges = group_ranges(filter).to_string();
         // Group ids are at most 2^53 - 1, exact as doubles.
-        let promise = walk_groups(db, start as f64, groups, edges, state, &ranges);
+        let promise = walk_groups(db, start as f64, groups, state, &ranges);
         let walked: WalkedChain = rows_read(promise, stores::STATE_GROUPS).await?;
         match (walked.cycle, walked.broken) {
             (Some(group), _) => {
@@ -655,7 +661,8 @@ struct WalkedChain {
 #[derive(serde::Deserialize)]
 struct ChainLink {
     id: StateGroupId,
-    group: Option<StateGroupRow>,
+    /// The event the group was made for; none when the group has no row.
+    event_id: Option<String>,
     prev: Option<StateGroupId>,
     rows: Vec<StateGroupStateRow>,
 }
@@ -750,8 +757,7 @@ extern "C" {
     fn walk_groups(
         db: &JsValue,
         start: f64,
-        groups: Option<&str>,
-        edges: &str,
+        groups: &str,
         state: &str,
         ranges: &str,
     ) -> js_sys::Promise;
@@ -894,6 +900,9 @@ fn next_group_after(row: &SequenceRow) -> Result<StateGroupId, IdbError> {
     Ok(last + 1)
 }
 
+/// Rooms asked for above which a user's own memberships are read whole, in one request.
+const READ_ALL_ABOVE: usize = 64;
+
 /// What `readRoomList` reads as JSON text: the preview epoch, the keys of `rooms`, the keys
 /// (`[user_id, room_id]`) of the user's `local_current_membership` rows, and the rooms of the
 /// user's kept previews (whose texts come beside it).
@@ -907,7 +916,6 @@ fn chunk_ops(plan: &RoomWritePlan, writer: &str) -> Result<ChunkOps, IdbError> {
     let room = JsonValue::from(rows.room_id.as_str());
     let mut chunk = ChunkOps::default();
     chunk.rows("add", stores::STATE_GROUPS, &rows.state_groups)?;
-    chunk.rows("add", stores::STATE_GROUP_EDGES, &rows.state_group_edges)?;
     chunk.rows("put", stores::STATE_GROUPS_STATE, &rows.state_groups_state)?;
     // An outlier's row is replaced when it arrives in the DAG; any other row that exists
     // already fails the add and aborts the chunk.
@@ -923,8 +931,13 @@ fn chunk_ops(plan: &RoomWritePlan, writer: &str) -> Result<ChunkOps, IdbError> {
     chunk.events(replaced, true)?;
     chunk.rows("put", stores::ROOMS, &rows.rooms)?;
     if let Some(extremities) = &rows.forward_extremities {
-        // `[room]` sorts before every `[room, event]`, and an array after every string.
-        chunk.delete_range(stores::EVENT_FORWARD_EXTREMITIES, json!([room]), json!([room, []]))?;
+        // A room the store did not list has no extremity to drop (the room count's check
+        // aborts the chunk if another tab stored the room meanwhile): one request a new room.
+        if plan.room_listed {
+            // `[room]` sorts before every `[room, event]`, and an array after every string.
+            let (lower, upper) = (json!([room]), json!([room, []]));
+            chunk.delete_range(stores::EVENT_FORWARD_EXTREMITIES, lower, upper)?;
+        }
         chunk.rows("put", stores::EVENT_FORWARD_EXTREMITIES, extremities)?;
     }
     let state_keys: Vec<JsonValue> = (plan.current_state_delta.to_delete.iter())
@@ -1167,7 +1180,6 @@ struct PlanRows {
     current_state: Vec<CurrentStateRow>,
     memberships: Vec<RoomMembershipRow>,
     state_groups: Vec<StateGroupRow>,
-    state_group_edges: Vec<StateGroupEdgeRow>,
     state_groups_state: Vec<StateGroupStateRow>,
     stream_position: Vec<StreamPositionRow>,
     /// The chunk's own value for each `sequences` row it moves.
@@ -1236,7 +1248,6 @@ impl PlanRows {
                 })
                 .collect(),
             state_groups: Vec::new(),
-            state_group_edges: Vec::new(),
             state_groups_state: Vec::new(),
             stream_position: Vec::new(),
             sequences: Vec::new(),
@@ -1271,11 +1282,8 @@ impl PlanRows {
                 id: group.id,
                 room_id: room_id.clone(),
                 event_id: group.event_id.to_string(),
+                prev_state_group: group.prev_group,
             });
-            if let Some(prev) = group.prev_group {
-                rows.state_group_edges
-                    .push(StateGroupEdgeRow { state_group: group.id, prev_state_group: prev });
-            }
             for ((event_type, state_key), event_id) in &group.delta {
                 rows.state_groups_state.push(StateGroupStateRow {
                     state_group: group.id,
@@ -1404,9 +1412,8 @@ impl Store for IndexedDbStore {
     }
 
     async fn forward_extremities(&self, room_id: &str) -> Result<BTreeSet<String>, StoreError> {
-        let rows: Vec<ForwardExtremityRow> = self
-            .rows_by_index(stores::EVENT_FORWARD_EXTREMITIES, indices::EXTREMITIES_BY_ROOM, room_id)
-            .await?;
+        let rows: Vec<ForwardExtremityRow> =
+            self.rows_prefixed(stores::EVENT_FORWARD_EXTREMITIES, room_id).await?;
         Ok(rows.into_iter().map(|row| row.event_id).collect())
     }
 
@@ -1515,9 +1522,14 @@ impl Store for IndexedDbStore {
         room_ids: Option<&[String]>,
     ) -> Result<BTreeMap<String, LocalMembership>, StoreError> {
         let rows: Vec<LocalMembershipRow> = match room_ids {
-            None => {
-                let by_user = indices::LOCAL_MEMBERSHIP_BY_USER;
-                self.rows_by_index(stores::LOCAL_CURRENT_MEMBERSHIP, by_user, user_id).await?
+            None => self.rows_prefixed(stores::LOCAL_CURRENT_MEMBERSHIP, user_id).await?,
+            // A request per room costs more than reading rows of rooms not asked for: a first
+            // sync asks for every room of the response, of a store that holds none of them.
+            Some(room_ids) if room_ids.len() > READ_ALL_ABOVE => {
+                let rows: Vec<LocalMembershipRow> =
+                    self.rows_prefixed(stores::LOCAL_CURRENT_MEMBERSHIP, user_id).await?;
+                let asked: BTreeSet<&str> = room_ids.iter().map(String::as_str).collect();
+                rows.into_iter().filter(|row| asked.contains(row.room_id.as_str())).collect()
             }
             Some(room_ids) => {
                 let keys: Vec<JsonValue> =
@@ -1552,9 +1564,7 @@ impl Store for IndexedDbStore {
     }
 
     async fn timeline_gaps(&self, room_id: &str) -> Result<Vec<TimelineGap>, StoreError> {
-        let rows: Vec<TimelineGapRow> = self
-            .rows_by_index(stores::TIMELINE_GAPS, indices::TIMELINE_GAPS_BY_ROOM, room_id)
-            .await?;
+        let rows: Vec<TimelineGapRow> = self.rows_prefixed(stores::TIMELINE_GAPS, room_id).await?;
         let gaps = rows.into_iter().map(|row| {
             Ok(TimelineGap { event_id: event_id_of(&row.event_id)?, prev_batch: row.prev_batch })
         });
@@ -1659,13 +1669,8 @@ impl Store for IndexedDbStore {
         &self,
         room_id: &str,
     ) -> Result<BTreeSet<OwnedEventId>, StoreError> {
-        let rows: Vec<BackwardExtremityRow> = self
-            .rows_by_index(
-                stores::EVENT_BACKWARD_EXTREMITIES,
-                indices::BACKWARD_EXTREMITIES_BY_ROOM,
-                room_id,
-            )
-            .await?;
+        let rows: Vec<BackwardExtremityRow> =
+            self.rows_prefixed(stores::EVENT_BACKWARD_EXTREMITIES, room_id).await?;
         Ok(rows.iter().map(|row| event_id_of(&row.event_id)).collect::<Result<_, _>>()?)
     }
 

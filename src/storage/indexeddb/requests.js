@@ -310,33 +310,34 @@ export function getRange(db, store, index, lower, upper) {
 }
 
 // The state group chain from group `start` down to its snapshot, newest first, as JSON text
-// `{chain: [{id, group, prev, rows}], cycle?, broken?}`: each group's `state_groups` row (when
-// `groups` names that store), its prev group (from `edges`) and its rows in `state` (keyed
+// `{chain: [{id, event_id, prev, rows}], cycle?, broken?}`: each group's event (the one it was
+// made for; null when the group has no row in `groups`), its prev group (the row's
+// `prev_state_group`) and its rows in `state` (keyed
 // `[group, type, state_key]`) within `ranges`, JSON text `[[lower, upper], …]` of key suffixes
 // after the group id (see `state_ranges.rs`). One transaction, no crossing of the wasm boundary
 // per group. A chain that comes back to a group ends there, with `cycle` set to it, and one
 // whose prev group is no group id, with `broken` set to the group naming it.
 //
 // A prev group must be read before its own rows can be asked for, and a chain is up to a hundred
-// groups: read one by one, the round trips were most of a state read. So the edges are read a
-// window of group ids at a time (`getAll` over a key range; a chain's groups are close together,
-// as ids are handed out in order, and edges are small), the chain followed through them in
+// groups: read one by one, the round trips were most of a state read. So the groups are read a
+// window of ids at a time (`getAll` over a key range; a chain's groups are close together, as
+// ids are handed out in order, and group rows are small), the chain followed through them in
 // memory, and every group's rows asked for as soon as it is known to be in the chain. A group
-// inside a window read without an edge is the snapshot; a chain leaving the window reads the next
-// one, four times as wide.
-export function walkGroups(db, start, groups, edges, state, ranges) {
+// without a prev group (or without a row) is the snapshot; a chain leaving the window reads the
+// next one, four times as wide.
+export function walkGroups(db, start, groups, state, ranges) {
   const bounds = JSON.parse(ranges);
   return new Promise((resolve, reject) => {
-    const tx = db.transaction(groups ? [groups, edges, state] : [edges, state], "readonly");
+    const tx = db.transaction([groups, state], "readonly");
     const chain = [];
     const seen = new Set();
-    // Set once the chain's end is known; until then a read of edges is always pending.
+    // Set once the chain's end is known; until then a read of groups is always pending.
     let closed = null;
     const ask = placer(tx, reject, () => resolve(JSON.stringify(closed)));
     const follow = (id, window) => {
       const low = Math.max(0, id - window + 1);
-      ask(tx.objectStore(edges).getAll(IDBKeyRange.bound(low, id)), (rows) => {
-        const prevOf = new Map(rows.map((row) => [row.state_group, row.prev_state_group]));
+      ask(tx.objectStore(groups).getAll(IDBKeyRange.bound(low, id)), (rows) => {
+        const byId = new Map(rows.map((row) => [row.id, row]));
         let next = id;
         // A prev group is older, so its id is lower; one that is not is read on its own.
         while (next >= low && next <= id) {
@@ -345,7 +346,8 @@ export function walkGroups(db, start, groups, edges, state, ranges) {
             return;
           }
           seen.add(next);
-          const link = { id: next, group: null, prev: prevOf.get(next) ?? null, rows: [] };
+          const group = byId.get(next);
+          const link = { id: next, event_id: group?.event_id ?? null, prev: group?.prev_state_group ?? null, rows: [] };
           chain.push(link);
           if (link.prev !== null && !Number.isSafeInteger(link.prev)) {
             link.prev = null;
@@ -356,9 +358,6 @@ export function walkGroups(db, start, groups, edges, state, ranges) {
             const range = IDBKeyRange.bound([next, ...lower], [next, ...upper]);
             const rows = tx.objectStore(state).getAll(range);
             ask(rows, (found) => (link.rows = link.rows.concat(found)));
-          }
-          if (groups) {
-            ask(tx.objectStore(groups).get(next), (found) => (link.group = found ?? null));
           }
           if (link.prev === null) {
             closed = { chain };

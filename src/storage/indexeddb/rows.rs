@@ -139,7 +139,9 @@ pub struct RoomMembershipRow {
     pub avatar_url: Option<String>,
 }
 
-/// `state_groups`: a group, keyed by `id` (Synapse `state_groups`).
+/// `state_groups`: a group, keyed by `id` (Synapse `state_groups`), with its prev group (Synapse
+/// keeps that in `state_group_edges`: a request more of every group written, and one more read
+/// of every chain walked).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StateGroupRow {
     /// The group id (key).
@@ -148,6 +150,9 @@ pub struct StateGroupRow {
     pub room_id: String,
     /// The event the group was made for.
     pub event_id: String,
+    /// The group its delta applies to; none for a snapshot (version 11).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev_state_group: Option<u64>,
 }
 
 /// `state_groups_state`: one row of a group's delta, keyed by `[state_group, type, state_key]`
@@ -166,7 +171,8 @@ pub struct StateGroupStateRow {
 }
 
 /// `state_group_edges`: a group's prev group, keyed by `state_group` (Synapse
-/// `state_group_edges`; its `prev_state_group` index was dropped in version 9).
+/// `state_group_edges`; its `prev_state_group` index was dropped in version 9; a column of
+/// [`StateGroupRow`] since version 11).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StateGroupEdgeRow {
     /// The group (key).

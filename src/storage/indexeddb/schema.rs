@@ -98,11 +98,14 @@ pub enum Version {
     V9 = 9,
     /// One events index by room and stream ordering, for timelines and the events stream.
     V10 = 10,
+    /// A state group's prev group is a column of its row; no index that a prefix of a store's
+    /// own keys gives (extremities and timeline gaps by room, own memberships by user).
+    V11 = 11,
 }
 
 impl Version {
     /// The version this code creates and writes.
-    pub const CURRENT: Self = Self::V10;
+    pub const CURRENT: Self = Self::V11;
 
     /// The IndexedDB version number.
     pub const fn number(self) -> u32 {
@@ -126,6 +129,8 @@ impl Version {
             Self::V9 => Self::V9,
             // Code of version 9 reads through the indexes version 10 deletes.
             Self::V10 => Self::V10,
+            // Code of version 10 writes prev groups into the store version 11 deletes.
+            Self::V11 => Self::V11,
         }
     }
 }
@@ -144,7 +149,8 @@ pub mod stores {
     pub const STATE_GROUPS: &str = "state_groups";
     /// [`StateGroupStateRow`](super::super::rows::StateGroupStateRow)s.
     pub const STATE_GROUPS_STATE: &str = "state_groups_state";
-    /// [`StateGroupEdgeRow`](super::super::rows::StateGroupEdgeRow)s.
+    /// [`StateGroupEdgeRow`](super::super::rows::StateGroupEdgeRow)s (versions 1 to 10: since
+    /// version 11 a group's prev group is a column of its `state_groups` row).
     pub const STATE_GROUP_EDGES: &str = "state_group_edges";
     /// [`RoomRow`](super::super::rows::RoomRow)s.
     pub const ROOMS: &str = "rooms";
@@ -170,7 +176,7 @@ pub mod stores {
     pub const ROOM_CHUNKS: &str = "room_chunks";
 
     /// Every object store of the current version.
-    pub const ALL: [&str; 18] = [
+    pub const ALL: [&str; 17] = [
         ROOM_PREVIEWS,
         ROOM_CHUNKS,
         LOCAL_CURRENT_MEMBERSHIP,
@@ -182,7 +188,6 @@ pub mod stores {
         ROOM_MEMBERSHIPS,
         STATE_GROUPS,
         STATE_GROUPS_STATE,
-        STATE_GROUP_EDGES,
         ROOMS,
         STREAM_POSITIONS,
         SEQUENCES,
@@ -213,7 +218,7 @@ pub mod indices {
     /// `events` by `timeline` (`[room_id, stream_ordering]`): the room's timeline events only
     /// (versions 6 to 9).
     pub const EVENTS_BY_TIMELINE: &str = "timeline";
-    /// `event_forward_extremities` by `room_id`.
+    /// `event_forward_extremities` by `room_id` (versions 1 to 10).
     pub const EXTREMITIES_BY_ROOM: &str = "room_id";
     /// `current_state_events` by `room_id` (versions 1 to 8).
     pub const CURRENT_STATE_BY_ROOM: &str = "room_id";
@@ -225,15 +230,15 @@ pub mod indices {
     pub const MEMBERSHIPS_BY_USER_ROOM: &str = "user_id_room_id";
     /// `state_groups_state` by `state_group` (versions 1 to 4).
     pub const GROUP_STATE_BY_GROUP: &str = "state_group";
-    /// `event_backward_extremities` by `room_id`.
+    /// `event_backward_extremities` by `room_id` (versions 2 to 10).
     pub const BACKWARD_EXTREMITIES_BY_ROOM: &str = "room_id";
     /// `redactions` by `redacts`.
     pub const REDACTIONS_BY_REDACTS: &str = "redacts";
     /// `state_group_edges` by `prev_state_group` (versions 1 to 8).
     pub const GROUP_EDGES_BY_PREV: &str = "prev_state_group";
-    /// `local_current_membership` by `user_id` (version 6).
+    /// `local_current_membership` by `user_id` (versions 6 to 10).
     pub const LOCAL_MEMBERSHIP_BY_USER: &str = "user_id";
-    /// `timeline_gaps` by `room_id` (version 6).
+    /// `timeline_gaps` by `room_id` (versions 6 to 10).
     pub const TIMELINE_GAPS_BY_ROOM: &str = "room_id";
     /// `events` by `stream_ordering` (versions 8 and 9).
     pub const EVENTS_BY_STREAM_ORDERING: &str = "stream_ordering";
@@ -313,6 +318,9 @@ pub(super) async fn upgrade_to(
     }
     if needs(Version::V10) {
         v10::upgrade(tx).await?;
+    }
+    if needs(Version::V11) {
+        v11::upgrade(db, tx).await?;
     }
     let meta = tx.object_store(stores::META)?;
     let rows = [(META_SCHEMA_VERSION, version), (META_COMPAT_VERSION, version.compat())];
@@ -435,6 +443,77 @@ mod v10 {
             if after.is_none() {
                 break;
             }
+        }
+        Ok(())
+    }
+}
+
+/// Version 11: a state group's prev group moves into its `state_groups` row, and the indexes
+/// that a prefix of their store's own keys gives are dropped. Each is one more request, or index
+/// entry, of every write: some 2,950 and 3,500 of a first sync of 1,500 rooms.
+mod v11 {
+    use indexed_db_futures::KeyRange;
+    use wasm_bindgen::JsCast;
+
+    use super::*;
+
+    /// The column a group's prev group is kept in, as its edge had it.
+    const PREV: &str = "prev_state_group";
+
+    pub(super) async fn upgrade(
+        db: &Database,
+        tx: &TransactionRef<'_>,
+    ) -> indexed_db_futures::Result<()> {
+        let groups = tx.object_store(stores::STATE_GROUPS)?;
+        let edges = tx.object_store(stores::STATE_GROUP_EDGES)?;
+        let (state_group, id) = (JsValue::from_str("state_group"), JsValue::from_str("id"));
+        let mut after: Option<f64> = None;
+        loop {
+            let read = groups.get_all::<JsValue>().with_limit(PAGE);
+            let page: Vec<JsValue> = match after {
+                Some(after) => {
+                    read.with_query::<f64, _>(KeyRange::LowerBound(after, true)).primitive()?
+                }
+                None => read.primitive()?,
+            }
+            .await?
+            .collect::<indexed_db_futures::Result<_>>()?;
+            let ids = page.iter().map(|row| js_sys::Reflect::get(row, &id));
+            let ids: Vec<f64> = ids
+                .map(|id| Ok(id?.as_f64()))
+                .collect::<Result<Option<_>, JsValue>>()?
+                .ok_or_else(|| js_sys::Error::new("a state group row without a numeric id"))?;
+            let (Some(&first), Some(&last)) = (ids.first(), ids.last()) else { break };
+            // Group ids are handed out in order, so a page's edges are one key range.
+            let range = KeyRange::Bound(first, false, last, false);
+            let read = edges.get_all::<JsValue>().with_query::<f64, _>(range).primitive()?.await?;
+            let mut prev_of = std::collections::BTreeMap::new();
+            for edge in read {
+                let edge = edge?;
+                let group = js_sys::Reflect::get(&edge, &state_group)?.as_f64();
+                let prev = js_sys::Reflect::get(&edge, &JsValue::from_str(PREV))?;
+                if let Some(group) = group {
+                    prev_of.insert(group.to_bits(), prev);
+                }
+            }
+            for (row, group) in page.into_iter().zip(&ids) {
+                if let Some(prev) = prev_of.remove(&group.to_bits()) {
+                    let object = row.unchecked_ref::<js_sys::Object>();
+                    js_sys::Reflect::set(object, &JsValue::from_str(PREV), &prev)?;
+                    groups.put(row).primitive()?;
+                }
+            }
+            after = Some(last);
+        }
+        db.delete_object_store(stores::STATE_GROUP_EDGES)?;
+        let dropped = [
+            (stores::EVENT_FORWARD_EXTREMITIES, indices::EXTREMITIES_BY_ROOM),
+            (stores::EVENT_BACKWARD_EXTREMITIES, indices::BACKWARD_EXTREMITIES_BY_ROOM),
+            (stores::TIMELINE_GAPS, indices::TIMELINE_GAPS_BY_ROOM),
+            (stores::LOCAL_CURRENT_MEMBERSHIP, indices::LOCAL_MEMBERSHIP_BY_USER),
+        ];
+        for (store, index) in dropped {
+            tx.object_store(store)?.delete_index(index)?;
         }
         Ok(())
     }
