@@ -197,6 +197,36 @@ async fn chain_groups(store: &IndexedDbStore, events: &[OwnedEventId]) -> BTreeS
     ids
 }
 
+/// Alice's initial sync: its sixteen rooms, new to the store, are planned ahead and written in
+/// groups, each transaction writing the sequences and the writer's `stream_positions` row once,
+/// after its chunks. The stored positions are then those of the last room: the last stream
+/// ordering taken, the highest state group id + 1, and one writer at that last ordering.
+#[wasm_bindgen_test]
+async fn a_grouped_first_sync_leaves_the_positions_of_its_last_room() {
+    let name = fresh_name();
+    let store =
+        EventStore::open(IndexedDbStore::open(&name).await.unwrap(), "tab-1").await.unwrap();
+    let syncs = common::initial_syncs();
+    let (alice, response) =
+        syncs.as_object().unwrap().iter().find(|(user, _)| user.starts_with("@alice")).unwrap();
+    let ingested = store.ingest_sync(response, alice, |_, _| {}).await.unwrap();
+    assert!(ingested.sync_token_stored);
+    assert!(ingested.rooms.len() >= 16, "{} rooms", ingested.rooms.len());
+    let (first, last) = ingested.stream_orderings.unwrap();
+    assert_eq!(first, 1);
+    drop(store);
+    let (_, rows) = dump(&name).await;
+    let highest_group = rows[stores::STATE_GROUPS].iter().filter_map(|row| row["id"].as_u64());
+    let highest_group = highest_group.max().unwrap();
+    let orderings = rows[stores::EVENTS].iter().filter_map(|row| row["stream_ordering"].as_i64());
+    assert_eq!(orderings.max(), Some(last));
+    let reopened = IndexedDbStore::open(&name).await.unwrap();
+    let positions = reopened.positions().await.unwrap();
+    assert_eq!(positions.last_stream_ordering, last);
+    assert_eq!(positions.next_state_group, highest_group + 1);
+    assert_eq!(positions.writers, BTreeMap::from([("tab-1".to_owned(), last)]));
+}
+
 /// An empty store's positions; after some `pdus.json` rooms (one backfilled in part), the
 /// highest live and the lowest backfill orderings the persist results report, the highest state
 /// group id + 1 and the writer's position; the same after reopening. A second writer's chunks,

@@ -347,7 +347,8 @@ export function walkGroups(db, start, groups, state, ranges) {
           }
           seen.add(next);
           const group = byId.get(next);
-          const link = { id: next, event_id: group?.event_id ?? null, prev: group?.prev_state_group ?? null, rows: [] };
+          const prev = group?.prev_state_group ?? null;
+          const link = { id: next, event_id: group?.event_id ?? null, prev, rows: [] };
           chain.push(link);
           if (link.prev !== null && !Number.isSafeInteger(link.prev)) {
             link.prev = null;
