@@ -467,6 +467,7 @@ mod v11 {
         let groups = tx.object_store(stores::STATE_GROUPS)?;
         let edges = tx.object_store(stores::STATE_GROUP_EDGES)?;
         let (state_group, id) = (JsValue::from_str("state_group"), JsValue::from_str("id"));
+        let prev_key = JsValue::from_str(PREV);
         let mut after: Option<f64> = None;
         loop {
             let read = groups.get_all::<JsValue>().with_limit(PAGE);
@@ -491,7 +492,7 @@ mod v11 {
             for edge in read {
                 let edge = edge?;
                 let group = js_sys::Reflect::get(&edge, &state_group)?.as_f64();
-                let prev = js_sys::Reflect::get(&edge, &JsValue::from_str(PREV))?;
+                let prev = js_sys::Reflect::get(&edge, &prev_key)?;
                 if let Some(group) = group {
                     prev_of.insert(group.to_bits(), prev);
                 }
@@ -499,7 +500,7 @@ mod v11 {
             for (row, group) in page.into_iter().zip(&ids) {
                 if let Some(prev) = prev_of.remove(&group.to_bits()) {
                     let object = row.unchecked_ref::<js_sys::Object>();
-                    js_sys::Reflect::set(object, &JsValue::from_str(PREV), &prev)?;
+                    js_sys::Reflect::set(object, &prev_key, &prev)?;
                     groups.put(row).primitive()?;
                 }
             }
