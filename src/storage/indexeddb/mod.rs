@@ -1422,9 +1422,8 @@ impl Store for IndexedDbStore {
         room_id: &str,
         filter: &StateFilter,
     ) -> Result<StateIds, StoreError> {
-        let mut rows: Vec<Vec<CurrentStateRow>> =
-            self.get_many_prefixed(stores::CURRENT_STATE_EVENTS, &[room_id]).await?;
-        let rows = rows.pop().unwrap_or_default();
+        let rows: Vec<CurrentStateRow> =
+            self.rows_prefixed(stores::CURRENT_STATE_EVENTS, room_id).await?;
         let mut state = StateIds::new();
         for row in rows {
             if filter.matches(&row.event_type, &row.state_key) {
@@ -1521,16 +1520,10 @@ impl Store for IndexedDbStore {
         user_id: &str,
         room_ids: Option<&[String]>,
     ) -> Result<BTreeMap<String, LocalMembership>, StoreError> {
-        let rows: Vec<LocalMembershipRow> = match room_ids {
-            None => self.rows_prefixed(stores::LOCAL_CURRENT_MEMBERSHIP, user_id).await?,
-            // A request per room costs more than reading rows of rooms not asked for: a first
-            // sync asks for every room of the response, of a store that holds none of them.
-            Some(room_ids) if room_ids.len() > READ_ALL_ABOVE => {
-                let rows: Vec<LocalMembershipRow> =
-                    self.rows_prefixed(stores::LOCAL_CURRENT_MEMBERSHIP, user_id).await?;
-                let asked: BTreeSet<&str> = room_ids.iter().map(String::as_str).collect();
-                rows.into_iter().filter(|row| asked.contains(row.room_id.as_str())).collect()
-            }
+        // A request per room costs more than reading rows of rooms not asked for: a first sync
+        // asks for every room of the response, of a store that holds none of them.
+        let rows: Vec<LocalMembershipRow> = match room_ids.filter(|ids| ids.len() <= READ_ALL_ABOVE)
+        {
             Some(room_ids) => {
                 let keys: Vec<JsonValue> =
                     room_ids.iter().map(|room_id| json!([user_id, room_id])).collect();
@@ -1540,6 +1533,15 @@ impl Store for IndexedDbStore {
                 let found: Vec<Option<LocalMembershipRow>> =
                     rows_read(read, stores::LOCAL_CURRENT_MEMBERSHIP).await?;
                 found.into_iter().flatten().collect()
+            }
+            None => {
+                let mut rows: Vec<LocalMembershipRow> =
+                    self.rows_prefixed(stores::LOCAL_CURRENT_MEMBERSHIP, user_id).await?;
+                if let Some(room_ids) = room_ids {
+                    let asked: BTreeSet<&str> = room_ids.iter().map(String::as_str).collect();
+                    rows.retain(|row| asked.contains(row.room_id.as_str()));
+                }
+                rows
             }
         };
         let mut memberships = BTreeMap::new();

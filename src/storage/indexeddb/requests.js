@@ -312,9 +312,9 @@ export function getRange(db, store, index, lower, upper) {
 // The state group chain from group `start` down to its snapshot, newest first, as JSON text
 // `{chain: [{id, event_id, prev, rows}], cycle?, broken?}`: each group's event (the one it was
 // made for; null when the group has no row in `groups`), its prev group (the row's
-// `prev_state_group`) and its rows in `state` (keyed
-// `[group, type, state_key]`) within `ranges`, JSON text `[[lower, upper], …]` of key suffixes
-// after the group id (see `state_ranges.rs`). One transaction, no crossing of the wasm boundary
+// `prev_state_group`) and its rows in `state` (keyed `[group, type, state_key]`) within
+// `ranges`, JSON text `[[lower, upper], …]` of key suffixes after the group id (see
+// `state_ranges.rs`). One transaction, no crossing of the wasm boundary
 // per group. A chain that comes back to a group ends there, with `cycle` set to it, and one
 // whose prev group is no group id, with `broken` set to the group naming it.
 //

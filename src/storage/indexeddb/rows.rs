@@ -170,17 +170,6 @@ pub struct StateGroupStateRow {
     pub event_id: String,
 }
 
-/// `state_group_edges`: a group's prev group, keyed by `state_group` (Synapse
-/// `state_group_edges`; its `prev_state_group` index was dropped in version 9; a column of
-/// [`StateGroupRow`] since version 11).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StateGroupEdgeRow {
-    /// The group (key).
-    pub state_group: u64,
-    /// The group its delta applies to.
-    pub prev_state_group: u64,
-}
-
 /// `rooms`: a room, keyed by `room_id` (Synapse `rooms`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoomRow {

@@ -149,7 +149,7 @@ pub mod stores {
     pub const STATE_GROUPS: &str = "state_groups";
     /// [`StateGroupStateRow`](super::super::rows::StateGroupStateRow)s.
     pub const STATE_GROUPS_STATE: &str = "state_groups_state";
-    /// [`StateGroupEdgeRow`](super::super::rows::StateGroupEdgeRow)s (versions 1 to 10: since
+    /// `{state_group, prev_state_group}` rows, keyed by `state_group` (versions 1 to 10: since
     /// version 11 a group's prev group is a column of its `state_groups` row).
     pub const STATE_GROUP_EDGES: &str = "state_group_edges";
     /// [`RoomRow`](super::super::rows::RoomRow)s.
