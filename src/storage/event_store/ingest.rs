@@ -133,6 +133,30 @@ impl SyncedRoomCache {
     }
 }
 
+/// The stored events among those the cached synced rooms of a response name (see
+/// [`chunk_ids`]), read for all those rooms at once: planned on their cache and on these, the
+/// rooms read nothing, and are planned while the rooms before them are written.
+#[derive(Debug, Default)]
+pub(super) struct Prefetched {
+    rooms: BTreeSet<String>,
+    known: BTreeMap<OwnedEventId, KnownEvent>,
+}
+
+impl Prefetched {
+    /// The stored events among `ids`, of a room whose events were read with the others'.
+    fn known(
+        &self,
+        room_id: &str,
+        ids: &[OwnedEventId],
+    ) -> Option<BTreeMap<OwnedEventId, KnownEvent>> {
+        if !self.rooms.contains(room_id) {
+            return None;
+        }
+        let found = ids.iter().filter_map(|id| Some((id.clone(), self.known.get(id)?.clone())));
+        Some(found.collect())
+    }
+}
+
 /// A room of a response, checked and ready to plan.
 #[derive(Clone)]
 enum Prepared {
@@ -231,18 +255,22 @@ impl<S: Store> EventStore<S> {
             prepared.push(self.prepare(room, stored, version).await?);
         }
         let memberships = self.backend.local_memberships(own.as_str(), Some(&room_ids)).await?;
+        self.prefetch_known(&prepared).await?;
         let total = prepared.len();
         let mut rooms = Vec::with_capacity(total);
         // Rooms in flight: planned, and written or waiting to be, in the order of the response.
-        // A room new to the store is planned without a read, on the ids the rooms in flight
-        // take, while they are written; its write is placed behind theirs (see `Flight`).
+        // A room new to the store, or one kept from the last response whose stored events were
+        // read with the others' (`prefetch_known`), is planned without a read, on the ids the
+        // rooms in flight take, while they are written; its write is placed behind theirs (see
+        // `Flight`).
         let mut flights: VecDeque<Flight<'_>> = VecDeque::new();
         let mut after = None;
         for room in prepared {
             if flights.is_empty() {
                 after = None;
             }
-            let ahead = match room.plans_without_reads() && flights.iter().all(|f| f.ahead) {
+            let reads_nothing = room.plans_without_reads() || self.is_prefetched(&room);
+            let ahead = match reads_nothing && flights.iter().all(|f| f.ahead) {
                 true => self.plan_ahead(&room, own.as_str(), &memberships, &mut after),
                 false => None,
             };
@@ -264,6 +292,7 @@ impl<S: Store> EventStore<S> {
             rooms.push(result);
             on_progress(rooms.len(), total);
         }
+        self.planning.borrow_mut().prefetched = Prefetched::default();
         let stored_whole = rooms.iter().all(|room| {
             !matches!(&room.result.error, Some(error) if !matches!(error, StoreError::Input(_)))
         });
@@ -281,6 +310,45 @@ impl<S: Store> EventStore<S> {
             stream_orderings: first.zip(last),
             sync_token_stored: stored_whole,
         })
+    }
+
+    /// Reads, in one request, the stored events among those each synced room of `prepared` with
+    /// a cache names: the one read its planning would make on its own. A room that names an
+    /// event another room of the response names too is left to read when planned, after the
+    /// rooms before it are written.
+    async fn prefetch_known(&self, prepared: &[Prepared]) -> Result<(), StoreError> {
+        let mut by_room: BTreeMap<String, Vec<OwnedEventId>> = BTreeMap::new();
+        {
+            let planning = self.planning.borrow();
+            for room in prepared {
+                let Prepared::Events { events, stored: true, .. } = room else { continue };
+                let Some(cache) = planning.synced.get(events.room_id.as_str()) else { continue };
+                let ids = chunk_ids(events, &cache.room.current_state);
+                by_room.insert(events.room_id.to_string(), ids);
+            }
+        }
+        let mut rooms_naming: BTreeMap<&OwnedEventId, usize> = BTreeMap::new();
+        for id in by_room.values().flatten() {
+            *rooms_naming.entry(id).or_default() += 1;
+        }
+        let alone = |ids: &Vec<OwnedEventId>| ids.iter().all(|id| rooms_naming[id] == 1);
+        let rooms: BTreeSet<String> =
+            by_room.iter().filter(|(_, ids)| alone(ids)).map(|(room, _)| room.clone()).collect();
+        // One room reads as much on its own.
+        if rooms.len() < 2 {
+            self.planning.borrow_mut().prefetched = Prefetched::default();
+            return Ok(());
+        }
+        let ids: Vec<OwnedEventId> =
+            rooms.iter().flat_map(|room| by_room[room].iter().cloned()).collect();
+        let known = self.known_events(&ids).await?;
+        self.planning.borrow_mut().prefetched = Prefetched { rooms, known };
+        Ok(())
+    }
+
+    /// Whether `room`'s stored events were read with the others' ([`Self::prefetch_known`]).
+    fn is_prefetched(&self, room: &Prepared) -> bool {
+        self.planning.borrow().prefetched.rooms.contains(room.room_id().as_str())
     }
 
     /// Brings back the caches of `room_ids` left unverified by another writer's turn (see
@@ -417,10 +485,10 @@ impl<S: Store> EventStore<S> {
         RoomIngestResult { section, result }
     }
 
-    /// Plans a room new to the store now, on the ids the rooms in flight take once written as
-    /// planned (`after`, which moves past this room's), while they are being written: planning
-    /// it reads nothing, so it ends in this call (`None` if it did not, and the room is planned
-    /// when its turn comes). The planning state is left as it was: it moves when a room is
+    /// Plans a room that reads nothing to plan (new to the store, or prefetched) now, on the ids
+    /// the rooms in flight take once written as planned (`after`, which moves past this room's),
+    /// while they are being written: it ends in this call (`None` if it did not, and the room is
+    /// planned when its turn comes). The planning state is left as it was: it moves when a room is
     /// written ([`Self::write_synced`]).
     fn plan_ahead(
         &self,
@@ -605,7 +673,12 @@ impl<S: Store> EventStore<S> {
         let cached = self.planning.borrow().synced.get(room_id).cloned();
         if let Some(SyncedRoomCache { mut room, mut groups, chunks, .. }) = cached {
             groups.continue_ids_from(self.planning.borrow().next_state_group);
-            room.known = self.known_events(&chunk_ids(events, &room.current_state)).await?;
+            let ids = chunk_ids(events, &room.current_state);
+            let prefetched = self.planning.borrow().prefetched.known(room_id, &ids);
+            room.known = match prefetched {
+                Some(known) => known,
+                None => self.known_events(&ids).await?,
+            };
             return Ok((room, groups, chunks));
         }
         self.catch_up_positions().await?;
