@@ -227,6 +227,50 @@ async fn a_grouped_first_sync_leaves_the_positions_of_its_last_room() {
     assert_eq!(positions.writers, BTreeMap::from([("tab-1".to_owned(), last)]));
 }
 
+/// Counts, until the returned function is called (which returns `[reads, writes]`), the
+/// read-only transactions over `events` alone (a planning read of events) and the readwrite
+/// transactions this page opens: `IDBDatabase.prototype.transaction` is wrapped, not replaced.
+fn count_transactions() -> js_sys::Function {
+    let counting = js_sys::eval(
+        r#"(() => {
+            const proto = IDBDatabase.prototype;
+            const original = proto.transaction;
+            const counts = [0, 0];
+            proto.transaction = function (scope, mode, options) {
+                const stores = [].concat(scope);
+                if (mode === "readwrite") counts[1] += 1;
+                else if (stores.length === 1 && stores[0] === "events") counts[0] += 1;
+                return original.call(this, scope, mode, options);
+            };
+            return () => {
+                proto.transaction = original;
+                return counts;
+            };
+        })()"#,
+    );
+    counting.unwrap().into()
+}
+
+/// An incremental sync of three rooms the store kept from the last response reads which of
+/// their events are stored once, not once per room, and writes the three rooms in one
+/// transaction (and the sync token in another): the rooms are planned while the first is
+/// written, and the writes asked in one task go together.
+#[wasm_bindgen_test]
+async fn kept_rooms_of_a_response_take_one_read_and_one_write() {
+    let name = fresh_name();
+    let store =
+        EventStore::open(IndexedDbStore::open(&name).await.unwrap(), "tab-1").await.unwrap();
+    let first = common::sync_series::joined_rooms("s1", 3, true, (0, 2));
+    store.ingest_sync(&first, "@u:x", |_, _| {}).await.unwrap();
+    let stop = count_transactions();
+    let next = common::sync_series::joined_rooms("s2", 3, false, (2, 3));
+    let result = store.ingest_sync(&next, "@u:x", |_, _| {}).await.unwrap();
+    let counts = js_sys::Array::from(&stop.call0(&wasm_bindgen::JsValue::NULL).unwrap());
+    let counts: Vec<f64> = counts.iter().map(|count| count.as_f64().unwrap()).collect();
+    assert_eq!(result.stream_orderings, Some((13, 21)));
+    assert_eq!(counts, [1.0, 2.0], "[reads of events, readwrite transactions]");
+}
+
 /// An empty store's positions; after some `pdus.json` rooms (one backfilled in part), the
 /// highest live and the lowest backfill orderings the persist results report, the highest state
 /// group id + 1 and the writer's position; the same after reopening. A second writer's chunks,

@@ -76,6 +76,7 @@ macro_rules! store_conformance_tests {
             a_malformed_response_changes_nothing,
             kept_previews_follow_every_change,
             kept_previews_of_an_invitee,
+            kept_rooms_are_stored_in_the_order_of_the_response,
         );
     };
     (@sync $make_store:path; $($name:ident),+ $(,)?) => {$(

@@ -553,3 +553,83 @@ async fn check_previews(store: &EventStore<impl Store>, user: &str, name: &str) 
     }
     previews
 }
+
+/// A `/sync` response of `rooms` joined rooms of one user (`@u:x`), each with its state block
+/// (create and join, when `state`) and the timeline messages `from..from + messages`.
+pub fn joined_rooms(
+    next_batch: &str,
+    rooms: usize,
+    state: bool,
+    messages: (usize, usize),
+) -> JsonValue {
+    let user = "@u:x";
+    let event = |room: usize, id: String, fields: JsonValue| {
+        let mut event = json!({"event_id": id, "room_id": format!("!r{room}:x"), "sender": user,
+            "origin_server_ts": 1_700_000_000_000_u64});
+        event.as_object_mut().unwrap().extend(fields.as_object().unwrap().clone());
+        event
+    };
+    let (from, count) = messages;
+    let join: serde_json::Map<String, JsonValue> = (0..rooms)
+        .map(|room| {
+            let state_events = match state {
+                true => vec![
+                    event(
+                        room,
+                        format!("$create{room}"),
+                        json!({"type": "m.room.create",
+                        "state_key": "", "content": {"room_version": "10"}}),
+                    ),
+                    event(
+                        room,
+                        format!("$join{room}"),
+                        json!({"type": "m.room.member",
+                        "state_key": user, "content": {"membership": "join"}}),
+                    ),
+                ],
+                false => Vec::new(),
+            };
+            let timeline: Vec<JsonValue> = (from..from + count)
+                .map(|n| {
+                    let content = json!({"msgtype": "m.text", "body": n.to_string()});
+                    let message = json!({"type": "m.room.message", "content": content});
+                    event(room, format!("$m{room}-{n}"), message)
+                })
+                .collect();
+            let block = json!({"state": {"events": state_events},
+                "timeline": {"events": timeline, "limited": false}});
+            (format!("!r{room}:x"), block)
+        })
+        .collect();
+    json!({"next_batch": next_batch, "rooms": {"join": join}})
+}
+
+/// An incremental response of rooms the store kept from the last one (whose stored events are
+/// read for all of them at once, and which are written while the next are planned) stores them
+/// as one room after the other would: the ids in the response's order, and nothing twice when it
+/// comes again.
+pub async fn kept_rooms_are_stored_in_the_order_of_the_response(backend: impl Store) {
+    let store = open(backend).await;
+    let first = ingest(&store, &joined_rooms("s1", 3, true, (0, 2)), "@u:x").await;
+    assert_eq!(first.stream_orderings, Some((1, 12)));
+    let next = joined_rooms("s2", 3, false, (2, 3));
+    let result = ingest(&store, &next, "@u:x").await;
+    let orderings: Vec<_> = result.rooms.iter().map(|room| room.result.stream_orderings).collect();
+    assert_eq!(orderings, [Some((13, 15)), Some((16, 18)), Some((19, 21))]);
+    let persisted: Vec<Vec<String>> =
+        result.rooms.iter().map(|room| room.result.persisted.clone()).collect();
+    let expected = |room| (2..5).map(|n| format!("$m{room}-{n}")).collect::<Vec<_>>();
+    assert_eq!(persisted, [expected(0), expected(1), expected(2)]);
+    let again = ingest(&store, &next, "@u:x").await;
+    assert_eq!(again.stream_orderings, None, "nothing new");
+    let already: Vec<usize> =
+        again.rooms.iter().map(|room| room.result.already_persisted.len()).collect();
+    assert_eq!(already, [3, 3, 3]);
+    assert_eq!(store.current_token(), 21);
+    for room in 0..3 {
+        let page = store.room_timeline(&format!("!r{room}:x"), None, 10).await.unwrap();
+        let ids: Vec<String> = page.events.iter().map(|pdu| pdu.event_id().to_string()).collect();
+        // The state block is no part of the timeline.
+        assert_eq!(ids, (0..5).map(|n| format!("$m{room}-{n}")).collect::<Vec<_>>(), "{room}");
+    }
+}

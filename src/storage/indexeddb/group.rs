@@ -1,5 +1,6 @@
 //! Group commit: room chunks asked to be written while another write of this connection is in
-//! flight wait for it, and are then written together, in one transaction.
+//! flight (or in the same task as the first) wait for it, and are then written together, in one
+//! transaction.
 //!
 //! A first sync writes a thousand rooms of a few dozen events each, a chunk each, and an
 //! IndexedDB commit costs about as much as the writes of such a chunk. The rooms of a `/sync`
@@ -93,16 +94,27 @@ impl IndexedDbStore {
         if plan.is_empty() {
             return Ok(());
         }
-        if self.queue.in_flight.borrow().is_none() && self.queue.waiting.borrow().is_empty() {
-            // Nothing to group with (a `persistEvents` batch, most often): written at once, with
-            // no copy of the plan, and the chunks asked meanwhile wait for it.
-            let _in_flight = InFlight::start(&self.queue);
-            return self.write_alone(plan, writer).await;
-        }
         let outcome = Rc::new(RefCell::new(None));
-        let queued =
-            Queued { plan: plan.clone(), writer: writer.to_owned(), outcome: outcome.clone() };
-        self.queue.waiting.borrow_mut().push(queued);
+        let queued = |plan: &RoomWritePlan| Queued {
+            plan: plan.clone(),
+            writer: writer.to_owned(),
+            outcome: outcome.clone(),
+        };
+        if self.queue.in_flight.borrow().is_none() && self.queue.waiting.borrow().is_empty() {
+            // The chunks asked in the same task (the rooms of a response, planned ahead) wait
+            // meanwhile: they are written with this one, behind it.
+            let in_flight = InFlight::start(&self.queue);
+            next_microtask().await;
+            if self.queue.waiting.borrow().is_empty() {
+                // Nothing to group with (a `persistEvents` batch, most often): written at once,
+                // with no copy of the plan, and the chunks asked meanwhile wait for it.
+                return self.write_alone(plan, writer).await;
+            }
+            drop(in_flight);
+            self.queue.waiting.borrow_mut().insert(0, queued(plan));
+        } else {
+            self.queue.waiting.borrow_mut().push(queued(plan));
+        }
         loop {
             if let Some(written) = outcome.borrow_mut().take() {
                 *plan = written?;
@@ -188,4 +200,12 @@ impl IndexedDbStore {
         let written = wasm_bindgen_futures::JsFuture::from(promise).await;
         written.is_ok_and(|value| value.as_bool() == Some(true))
     }
+}
+
+/// Resumes once the microtasks queued before it ran: the futures polled in the same task have
+/// asked for their writes by then.
+async fn next_microtask() {
+    let resolved = js_sys::Promise::resolve(&JsValue::UNDEFINED);
+    // A resolved promise never rejects.
+    let _ = wasm_bindgen_futures::JsFuture::from(resolved).await;
 }
