@@ -331,7 +331,7 @@ impl<S: Store> EventStore<S> {
         for id in by_room.values().flatten() {
             *rooms_naming.entry(id).or_default() += 1;
         }
-        let alone = |ids: &Vec<OwnedEventId>| ids.iter().all(|id| rooms_naming[id] == 1);
+        let alone = |ids: &Vec<OwnedEventId>| ids.iter().all(|id| rooms_naming.get(id) == Some(&1));
         let rooms: BTreeSet<String> =
             by_room.iter().filter(|(_, ids)| alone(ids)).map(|(room, _)| room.clone()).collect();
         // One room reads as much on its own.
@@ -340,7 +340,7 @@ impl<S: Store> EventStore<S> {
             return Ok(());
         }
         let ids: Vec<OwnedEventId> =
-            rooms.iter().flat_map(|room| by_room[room].iter().cloned()).collect();
+            rooms.iter().filter_map(|room| by_room.get(room)).flatten().cloned().collect();
         let known = self.known_events(&ids).await?;
         self.planning.borrow_mut().prefetched = Prefetched { rooms, known };
         Ok(())
