@@ -14,13 +14,16 @@
 //    least as fast as one). Twice: `persistEvents` of a PDU room of each writer's own
 //    (`cargo run --example bench_rooms`, cached in target/bench/) in batches of 1–30 events, and
 //    `ingestSync` of /sync responses of 10 rooms of each writer's own and a room all share
-//    (responses of one account are stored one at a time across tabs: see the README).
+//    (responses of one account are stored one at a time across tabs: see the README). On
+//    Linux, also the machine's busy processor time in each (medians) and what share of the
+//    cores that is: three tabs that keep the cores busy are bound by them, not by IndexedDB.
 // 3. what `stream_positions` costs: its upkeep is one put of a small row in each chunk's
 //    transaction. Raw IndexedDB, one page: --chunks transactions of 6 event-sized records and
 //    the `sequences` row, with and without that put, alternated. Ratio: with / without.
 
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
@@ -164,13 +167,27 @@ async function writers(concurrent, inputs, store) {
   const pages = [];
   for (const name of concurrent ? names : ["one"]) pages.push(await openTab(database, name));
   for (const [i, input] of inputs.entries()) await handOver(pages[concurrent ? i : 0], i, input);
+  const cpu = cpuTimes();
   const started = Date.now();
   const results = concurrent
     ? await Promise.all(names.map((_, i) => store(pages[i], i)))
     : [await store(pages[0], 0), await store(pages[0], 1), await store(pages[0], 2)];
   const ms = Date.now() - started;
+  const used = cpu && cpuTimes();
   await Promise.all(pages.map((page) => page.close()));
-  return { ms, events: results.reduce((sum, r) => sum + r.events, 0) };
+  const busy = used ? used.busy - cpu.busy : null;
+  return { ms, events: results.reduce((sum, r) => sum + r.events, 0), busy };
+}
+
+/** The machine's busy processor time so far, in ms (every core added up), from Linux's
+ *  `/proc/stat`; null elsewhere. Several tabs can be bound by the cores rather than by
+ *  IndexedDB: the busy time shows which. */
+function cpuTimes() {
+  if (!existsSync("/proc/stat")) return null;
+  const [, ...fields] = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/);
+  const [user, nice, system, , , irq, softirq] = fields.map(Number);
+  // USER_HZ is 100 on Linux: a tick is 10 ms.
+  return { busy: (user + nice + system + irq + softirq) * 10 };
 }
 
 /** The 1-tab and 3-tab runs of `store` over the writers' `inputs`, alternated, as {one, three}
@@ -193,6 +210,13 @@ function printWriters(what, { one, three }) {
     `${one.map((r) => r.ms).join(", ")}), 3 tabs at once ${threeMs} ms (${rate(three[0].events, threeMs)} events/s; runs ` +
     `${three.map((r) => r.ms).join(", ")})`);
   console.log(`    3 tabs / 1 tab: ${(threeMs / oneMs).toFixed(2)}x the time (target <= 1: ${threeMs <= oneMs ? "PASS" : "MISS"})`);
+  if (one[0].busy !== null) {
+    const cores = os.availableParallelism();
+    const busy = (runs) => median(runs.map((r) => r.busy));
+    const use = (runs) => Math.round(100 * busy(runs) / (cores * median(runs.map((r) => r.ms))));
+    console.log(`    processor time, ${cores} cores: 1 tab ${busy(one)} ms (${use(one)}% of the cores), ` +
+      `3 tabs ${busy(three)} ms (${use(three)}%)`);
+  }
 }
 
 /** Raw IndexedDB: the time of --chunks chunk transactions with and without a `stream_positions`
