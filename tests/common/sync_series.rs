@@ -555,7 +555,8 @@ async fn check_previews(store: &EventStore<impl Store>, user: &str, name: &str) 
 }
 
 /// A `/sync` response of `rooms` joined rooms of one user (`@u:x`), each with its state block
-/// (create and join, when `state`) and the timeline messages `from..from + messages`.
+/// (create and join, when `state`) and the timeline messages numbered `from..from + count`
+/// (`messages` is `(from, count)`).
 pub fn joined_rooms(
     next_batch: &str,
     rooms: usize,
@@ -573,20 +574,17 @@ pub fn joined_rooms(
     let join: serde_json::Map<String, JsonValue> = (0..rooms)
         .map(|room| {
             let state_events = match state {
-                true => vec![
-                    event(
-                        room,
-                        format!("$create{room}"),
-                        json!({"type": "m.room.create",
-                        "state_key": "", "content": {"room_version": "10"}}),
-                    ),
-                    event(
-                        room,
-                        format!("$join{room}"),
-                        json!({"type": "m.room.member",
-                        "state_key": user, "content": {"membership": "join"}}),
-                    ),
-                ],
+                true => {
+                    let create = json!({"room_version": "10"});
+                    let create =
+                        json!({"type": "m.room.create", "state_key": "", "content": create});
+                    let join = json!({"membership": "join"});
+                    let join = json!({"type": "m.room.member", "state_key": user, "content": join});
+                    vec![
+                        event(room, format!("$create{room}"), create),
+                        event(room, format!("$join{room}"), join),
+                    ]
+                }
                 false => Vec::new(),
             };
             let timeline: Vec<JsonValue> = (from..from + count)
