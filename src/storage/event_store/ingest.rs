@@ -133,29 +133,12 @@ impl SyncedRoomCache {
     }
 }
 
-/// The stored events among those the cached synced rooms of a response name (see
-/// [`chunk_ids`]), read for all those rooms at once: planned on their cache and on these, the
-/// rooms read nothing, and are planned while the rooms before them are written.
+/// For each room of a response kept from the last one (see [`EventStore::prefetch_known`]), the
+/// stored events among those it names ([`chunk_ids`]), read for all those rooms in one request:
+/// planned on its cache and on these, such a room reads nothing, and is planned while the rooms
+/// before it are written. A room's entry is taken when it is planned.
 #[derive(Debug, Default)]
-pub(super) struct Prefetched {
-    rooms: BTreeSet<String>,
-    known: BTreeMap<OwnedEventId, KnownEvent>,
-}
-
-impl Prefetched {
-    /// The stored events among `ids`, of a room whose events were read with the others'.
-    fn known(
-        &self,
-        room_id: &str,
-        ids: &[OwnedEventId],
-    ) -> Option<BTreeMap<OwnedEventId, KnownEvent>> {
-        if !self.rooms.contains(room_id) {
-            return None;
-        }
-        let found = ids.iter().filter_map(|id| Some((id.clone(), self.known.get(id)?.clone())));
-        Some(found.collect())
-    }
-}
+pub(super) struct Prefetched(BTreeMap<String, BTreeMap<OwnedEventId, KnownEvent>>);
 
 /// A room of a response, checked and ready to plan.
 #[derive(Clone)]
@@ -327,28 +310,30 @@ impl<S: Store> EventStore<S> {
                 by_room.insert(events.room_id.to_string(), ids);
             }
         }
-        let mut rooms_naming: BTreeMap<&OwnedEventId, usize> = BTreeMap::new();
+        let mut rooms_naming: BTreeMap<OwnedEventId, usize> = BTreeMap::new();
         for id in by_room.values().flatten() {
-            *rooms_naming.entry(id).or_default() += 1;
+            *rooms_naming.entry(id.clone()).or_default() += 1;
         }
-        let alone = |ids: &Vec<OwnedEventId>| ids.iter().all(|id| rooms_naming.get(id) == Some(&1));
-        let rooms: BTreeSet<String> =
-            by_room.iter().filter(|(_, ids)| alone(ids)).map(|(room, _)| room.clone()).collect();
+        by_room.retain(|_, ids| ids.iter().all(|id| rooms_naming.get(id) == Some(&1)));
         // One room reads as much on its own.
-        if rooms.len() < 2 {
+        if by_room.len() < 2 {
             self.planning.borrow_mut().prefetched = Prefetched::default();
             return Ok(());
         }
-        let ids: Vec<OwnedEventId> =
-            rooms.iter().filter_map(|room| by_room.get(room)).flatten().cloned().collect();
-        let known = self.known_events(&ids).await?;
-        self.planning.borrow_mut().prefetched = Prefetched { rooms, known };
+        let ids: Vec<OwnedEventId> = by_room.values().flatten().cloned().collect();
+        // No event is named by two rooms: each stored one goes to the one room naming it.
+        let mut known = self.known_events(&ids).await?;
+        let by_room = by_room.into_iter().map(|(room, ids)| {
+            let found = ids.iter().filter_map(|id| Some((id.clone(), known.remove(id)?)));
+            (room, found.collect())
+        });
+        self.planning.borrow_mut().prefetched = Prefetched(by_room.collect());
         Ok(())
     }
 
     /// Whether `room`'s stored events were read with the others' ([`Self::prefetch_known`]).
     fn is_prefetched(&self, room: &Prepared) -> bool {
-        self.planning.borrow().prefetched.rooms.contains(room.room_id().as_str())
+        self.planning.borrow().prefetched.0.contains_key(room.room_id().as_str())
     }
 
     /// Brings back the caches of `room_ids` left unverified by another writer's turn (see
@@ -673,11 +658,10 @@ impl<S: Store> EventStore<S> {
         let cached = self.planning.borrow().synced.get(room_id).cloned();
         if let Some(SyncedRoomCache { mut room, mut groups, chunks, .. }) = cached {
             groups.continue_ids_from(self.planning.borrow().next_state_group);
-            let ids = chunk_ids(events, &room.current_state);
-            let prefetched = self.planning.borrow().prefetched.known(room_id, &ids);
+            let prefetched = self.planning.borrow_mut().prefetched.0.remove(room_id);
             room.known = match prefetched {
                 Some(known) => known,
-                None => self.known_events(&ids).await?,
+                None => self.known_events(&chunk_ids(events, &room.current_state)).await?,
             };
             return Ok((room, groups, chunks));
         }
