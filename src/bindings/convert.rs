@@ -75,6 +75,20 @@ pub(super) fn to_json_text<T: Serialize>(value: &T) -> Result<String, JsValue> {
         .map_err(|error| to_js_error(InputError::InvalidJson(error.to_string())))
 }
 
+/// [`to_json_text`], appended to `text`.
+pub(super) fn write_json_text<T: Serialize>(text: &mut Vec<u8>, value: &T) -> Result<(), JsValue> {
+    serde_json::to_writer(text, value)
+        .map_err(|error| to_js_error(InputError::InvalidJson(error.to_string())))
+}
+
+/// JSON text [`write_json_text`] wrote, as a plain JS value.
+pub(super) fn json_bytes_to_js(text: &[u8]) -> Result<JsValue, JsValue> {
+    // serde_json writes UTF-8.
+    let text = std::str::from_utf8(text)
+        .map_err(|error| to_js_error(InputError::InvalidJson(error.to_string())))?;
+    json_text_to_js(text)
+}
+
 /// [`to_json_text`], written into a buffer of `capacity` bytes from the start: for a large value
 /// of about known length, no copy of a growing buffer, nor a buffer twice the text.
 #[cfg(feature = "store")]

@@ -21,8 +21,8 @@ use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
 use self::convert::{
-    json_from_js, json_text_from_js, json_text_to_js, options_from_js, to_js, to_js_error,
-    to_json_text,
+    json_bytes_to_js, json_from_js, json_text_from_js, options_from_js, to_js, to_js_error,
+    write_json_text,
 };
 #[cfg(feature = "store")]
 pub use self::event_store::{
@@ -217,20 +217,28 @@ pub fn preview_sync_rooms(
     // Written out one by one into JSON text that JS parses a chunk of previews at a time: no
     // list of every preview is held, the text reuses the one preview serialiser `roomPreview`
     // has, and the text of all the previews is never in the module's memory at once (that
-    // memory never shrinks).
-    let mut previews = PreviewChunks::default();
-    prejoin::preview::preview_sync_rooms_each(&rooms, &opts.own_user_id, &mut |preview| {
-        previews.push(&preview)
+    // memory never shrinks). The sections come in the text's order, each into its own chunks.
+    let mut sections: [PreviewChunks; 3] = Default::default();
+    prejoin::preview::preview_sync_rooms_each(&rooms, &opts.own_user_id, &mut |kind, preview| {
+        if let Some(chunks) = sections.get_mut(kind as usize) {
+            chunks.push(&preview);
+        }
     })
     .map_err(to_js_error)?;
-    Ok(previews.finish()?.unchecked_into())
+    let chunks = js_sys::Array::new();
+    for section in sections {
+        for chunk in section.finish()? {
+            chunks.push(&chunk);
+        }
+    }
+    Ok(chunks.flat(1).unchecked_into())
 }
 
 /// Previews written as JSON text and handed to JS a chunk at a time.
 #[derive(Default)]
 struct PreviewChunks {
-    done: Option<js_sys::Array>,
-    text: String,
+    done: Vec<JsValue>,
+    text: Vec<u8>,
     count: usize,
     error: Option<JsValue>,
 }
@@ -241,16 +249,13 @@ impl PreviewChunks {
     const CHUNK: usize = 256;
 
     fn push(&mut self, preview: &RoomPreview) {
-        match to_json_text(preview) {
-            Ok(json) => {
-                self.text.push(if self.count % Self::CHUNK == 0 { '[' } else { ',' });
-                self.text.push_str(&json);
-                self.count += 1;
-                if self.count % Self::CHUNK == 0 {
-                    self.flush();
-                }
-            }
-            Err(error) => self.error = Some(error),
+        self.text.push(if self.count % Self::CHUNK == 0 { b'[' } else { b',' });
+        if let Err(error) = write_json_text(&mut self.text, preview) {
+            self.error = Some(error);
+        }
+        self.count += 1;
+        if self.count % Self::CHUNK == 0 {
+            self.flush();
         }
     }
 
@@ -258,25 +263,20 @@ impl PreviewChunks {
         if self.text.is_empty() {
             return;
         }
-        self.text.push(']');
-        match json_text_to_js(&self.text) {
-            Ok(chunk) => {
-                let chunk: js_sys::Array = chunk.unchecked_into();
-                self.done = Some(match self.done.take() {
-                    Some(done) => done.concat(&chunk),
-                    None => chunk,
-                });
-            }
+        self.text.push(b']');
+        match json_bytes_to_js(&self.text) {
+            Ok(chunk) => self.done.push(chunk),
             Err(error) => self.error = Some(error),
         }
         self.text.clear();
     }
 
-    fn finish(mut self) -> Result<js_sys::Array, JsValue> {
+    /// The chunks, each an array of previews, in order.
+    fn finish(mut self) -> Result<Vec<JsValue>, JsValue> {
         self.flush();
         match self.error {
             Some(error) => Err(error),
-            None => Ok(self.done.unwrap_or_default()),
+            None => Ok(self.done),
         }
     }
 }

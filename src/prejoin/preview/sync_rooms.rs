@@ -1,17 +1,13 @@
 //! Previews for a whole room list at once, from a `/sync` response's `rooms` as a client has it.
 //!
-//! The text is read in place, each section in one pass (rooms, blocks and events alike): each
-//! room's events are handed to the preview as the borrowed events
+//! The text is read once, in place (sections, rooms, blocks and events alike): each room's events are handed to the preview as the borrowed events
 //! [`compute_room_preview`](super::compute_room_preview) reads from a room's own text, so a room
 //! previews here exactly as it does alone, without one boundary crossing (and one copy of its
 //! events) per room.
 
 use std::fmt;
 
-use serde::de::{
-    self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
-};
-use serde_json::value::RawValue;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::trust::{PreviewWarning, WarningCode};
 use super::{preview_of_events, PreviewKind, PreviewRequest, RoomPreview};
@@ -35,101 +31,121 @@ const SECTIONS: [(&str, PreviewKind); 3] =
 /// Fails when the text is not JSON (`INVALID_JSON`), or when `rooms` or one of its previewed
 /// sections is not an object, or `rooms` is a whole response (`INVALID_SYNC`).
 pub fn preview_sync_rooms(rooms: &str, own_user_id: &str) -> Result<Vec<RoomPreview>, InputError> {
-    let mut previews = Vec::new();
-    preview_sync_rooms_each(rooms, own_user_id, &mut |preview| previews.push(preview))?;
-    Ok(previews)
+    let mut sections: [Vec<RoomPreview>; 3] = Default::default();
+    preview_sync_rooms_each(rooms, own_user_id, &mut |kind, preview| {
+        if let Some(section) = sections.get_mut(kind as usize) {
+            section.push(preview);
+        }
+    })?;
+    Ok(sections.concat())
 }
 
-/// [`preview_sync_rooms`], each preview handed to `each` as soon as it is computed, so that a
-/// caller writing them out never holds them all.
+/// [`preview_sync_rooms`], each preview handed to `each` with its section's kind as soon as it is
+/// computed, so that a caller writing them out never holds them all. The text is read once, so
+/// the sections come in the text's order: a caller returning them in [`preview_sync_rooms`]'
+/// order keeps each section apart (a kind `as usize` is its section's place in that order).
 pub fn preview_sync_rooms_each(
     rooms: &str,
     own_user_id: &str,
-    each: &mut dyn FnMut(RoomPreview),
+    each: &mut dyn FnMut(PreviewKind, RoomPreview),
 ) -> Result<(), InputError> {
-    let invalid =
-        |path: String, reason: &str| InputError::InvalidSync { path, reason: reason.to_owned() };
-    let sections: Fields<'_> = match serde_json::from_str(rooms) {
-        Ok(sections) => sections,
+    let mut read = RoomsRead { own_user_id, each, sections: [None; 3], whole: false };
+    let mut deserializer = serde_json::Deserializer::from_str(rooms);
+    match deserializer.deserialize_map(&mut read).and_then(|()| deserializer.end()) {
+        Ok(()) => {}
         Err(error) if error.is_data() => {
-            return Err(invalid("rooms".to_owned(), "not an object of sections"))
+            return Err(invalid_sync("rooms".to_owned(), "not an object of sections"))
         }
         Err(error) => return Err(InputError::InvalidJson(error.to_string())),
-    };
+    }
     // The whole response has no section of its own names: without this check it would
     // preview as no rooms at all.
-    if sections.get("next_batch").is_some() {
-        return Err(invalid("rooms".to_owned(), "a whole /sync response: pass its `rooms`"));
+    if read.whole {
+        return Err(invalid_sync("rooms".to_owned(), "a whole /sync response: pass its `rooms`"));
     }
-    for (section, kind) in SECTIONS {
-        let Some(raw) = sections.get(section).filter(|raw| raw.get() != "null") else {
-            continue;
-        };
-        let not_rooms =
-            || invalid(["rooms.", section].concat(), "not an object of rooms by room id");
-        if !raw.get().starts_with('{') {
-            return Err(not_rooms());
+    match SECTIONS.iter().zip(read.sections).find(|(_, read)| *read == Some(false)) {
+        Some(((section, _), _)) => {
+            Err(invalid_sync(["rooms.", section].concat(), "not an object of rooms by room id"))
         }
-        let rooms = SectionRooms { kind, own_user_id, each: &mut *each };
-        let mut deserializer = serde_json::Deserializer::from_str(raw.get());
-        // The section is an object of valid JSON already: this fails on nothing it is given.
-        deserializer.deserialize_map(rooms).map_err(|_| not_rooms())?;
-    }
-    Ok(())
-}
-
-/// A JSON object's fields in the order of the text, their values left unread: `rooms`, whose
-/// sections are previewed in a fixed order, not in the text's. A list rather than a map: a map's
-/// deserialiser costs the preview module bytes it does not have.
-struct Fields<'a>(Vec<(String, &'a RawValue)>);
-
-impl<'a> Fields<'a> {
-    /// The value of the first field called `name`.
-    fn get(&self, name: &str) -> Option<&'a RawValue> {
-        self.0.iter().find(|(field, _)| field == name).map(|(_, value)| *value)
+        None => Ok(()),
     }
 }
 
-impl<'de> Deserialize<'de> for Fields<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(FieldsVisitor)
-    }
+fn invalid_sync(path: String, reason: &str) -> InputError {
+    InputError::InvalidSync { path, reason: reason.to_owned() }
 }
 
-struct FieldsVisitor;
+/// The fields of `rooms` that are read: the sections previewed, in [`SECTIONS`]' order, then the
+/// field only a whole response has.
+const ROOMS_FIELDS: [&str; 4] = ["invite", "knock", "join", "next_batch"];
 
-impl<'de> Visitor<'de> for FieldsVisitor {
-    type Value = Fields<'de>;
+/// `rooms`, read in one pass: each previewed section's rooms previewed as they are read, every
+/// other field skipped. The first field of each name is the one read, as everywhere a field is
+/// read twice; a section of the wrong shape is noted, and reported once the text is read.
+struct RoomsRead<'e, 'u> {
+    own_user_id: &'u str,
+    each: &'e mut dyn FnMut(PreviewKind, RoomPreview),
+    /// Per section: not read yet, read (`true`), or of the wrong shape (`false`).
+    sections: [Option<bool>; 3],
+    /// A `next_batch` field: the whole response was passed.
+    whole: bool,
+}
+
+impl<'de> Visitor<'de> for &mut RoomsRead<'_, '_> {
+    type Value = ();
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("an object")
+        formatter.write_str("an object of sections")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields = Vec::new();
-        while let Some(field) = map.next_entry()? {
-            fields.push(field);
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(field) = map.next_key_seed(FieldOf(&ROOMS_FIELDS))? {
+            let section = field.and_then(|place| Some((SECTIONS.get(place)?.1, place)));
+            match section.filter(|&(_, place)| self.sections.get(place) == Some(&None)) {
+                Some((kind, place)) => {
+                    let rooms =
+                        SectionRooms { kind, own_user_id: self.own_user_id, each: &mut *self.each };
+                    let read = map.next_value_seed(rooms)?;
+                    if let Some(slot) = self.sections.get_mut(place) {
+                        *slot = Some(read);
+                    }
+                }
+                None => {
+                    self.whole |=
+                        field.and_then(|place| ROOMS_FIELDS.get(place)) == Some(&"next_batch");
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
         }
-        Ok(Fields(fields))
+        Ok(())
     }
 }
 
 /// A section's rooms, each previewed as soon as it is read: the section's text is walked once,
-/// each room's events borrowed from it, none of its parts read again as text of its own.
+/// each room's events borrowed from it, none of its parts read again as text of its own. Reads
+/// as `false` when the section is not an object (nor `null`, no rooms).
 struct SectionRooms<'e, 'u> {
     kind: PreviewKind,
     own_user_id: &'u str,
-    each: &'e mut dyn FnMut(RoomPreview),
+    each: &'e mut dyn FnMut(PreviewKind, RoomPreview),
+}
+
+impl<'de> DeserializeSeed<'de> for SectionRooms<'_, '_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_any(self)
+    }
 }
 
 impl<'de> Visitor<'de> for SectionRooms<'_, '_> {
-    type Value = ();
+    type Value = bool;
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("an object of rooms")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
         while let Some(room_id) = map.next_key::<String>()? {
             let mut malformed = false;
             let room = Part { shape: Shape::Room(self.kind), malformed: &mut malformed };
@@ -143,9 +159,38 @@ impl<'de> Visitor<'de> for SectionRooms<'_, '_> {
                 false => Vec::new(),
             };
             let request = PreviewRequest::new(room_id, self.own_user_id).with_kind(self.kind);
-            (self.each)(preview_of_events(state, &request, warnings));
+            (self.each)(self.kind, preview_of_events(state, &request, warnings));
         }
-        Ok(())
+        Ok(true)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(false)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+        Ok(true)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<bool, E> {
+        Ok(false)
     }
 }
 
