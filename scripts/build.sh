@@ -68,12 +68,12 @@ build_preview() {
   # preview reaches almost none), none to pay for one it reaches later.
   #
   # LLVM's inline threshold at 50, not opt-level "z"'s 25: serde_json reads and writes JSON a
-  # token at a time through small functions that "z" leaves as calls. `node bench/run.mjs`:
-  # `previewSyncRooms` on 10,000 invites took 200–240 ms instead of 290–330 ms, for 1.2 KB
-  # gzipped (at 75: 200 ms and 100.8 KB, over the budget; "s": 185 ms and 102.6 KB). Given as
-  # RUSTFLAGS, so that the dependencies are compiled with it too: passed to this crate alone
-  # (`cargo rustc`) it made the module larger and slower. The whole package stays at "z": the
-  # same threshold costs it 35 KB gzipped.
+  # token at a time through small functions that "z" leaves as calls. `previewSyncRooms` of the
+  # bench's 10,000 invites, timed alone in Node: 200–235 ms instead of 290–330 ms, for 1.2 KB
+  # gzipped. At 65: 200–220 ms and 100.8 KB, over the budget; "s": 185–200 ms and 102.6 KB;
+  # opt-level 3: 132–145 ms and 135 KB. Given as RUSTFLAGS, so that the dependencies are compiled
+  # with it too: passed to this crate alone (`cargo rustc`) it made the module larger and slower.
+  # The whole package stays at "z": the same threshold costs it 35 KB gzipped.
   RUSTFLAGS="${RUSTFLAGS:-} -C llvm-args=-inline-threshold=50" \
     cargo build --lib --target wasm32-unknown-unknown --profile preview \
     --no-default-features --features no-logs
