@@ -167,6 +167,21 @@ fn malformed_input_fails_with_its_code() {
     }
     let error = preview_sync_rooms(r#"{"invite": []}"#, "@me:x").unwrap_err();
     assert!(error.to_string().contains("rooms.invite"), "{error}");
+    // Of several wrong sections, the first in the order previews come in is named, wherever
+    // it is in the text; a whole response is named before any section.
+    let error = preview_sync_rooms(r#"{"join": 1, "knock": "x", "invite": []}"#, "@me:x");
+    assert!(error.unwrap_err().to_string().contains("rooms.invite"));
+    let error = preview_sync_rooms(r#"{"join": 1, "knock": "x"}"#, "@me:x").unwrap_err();
+    assert!(error.to_string().contains("rooms.knock"), "{error}");
+    let error = preview_sync_rooms(r#"{"join": 1, "next_batch": "s1"}"#, "@me:x").unwrap_err();
+    assert!(error.to_string().contains("whole /sync response"), "{error}");
+    // The first section of a name is the one read, in the text's order.
+    let create = r#"{"type": "m.room.create", "state_key": "", "sender": "@a:x", "content": {}}"#;
+    let twice = format!(
+        r#"{{"invite": {{"!a:x": {{"invite_state": {{"events": [{create}]}}}}}}, "invite": 7}}"#
+    );
+    let previews = preview_sync_rooms(&twice, "@me:x").unwrap();
+    assert_eq!(previews.iter().map(|p| p.room_id.as_str()).collect::<Vec<_>>(), ["!a:x"]);
     // Absent, null and unknown sections are no rooms, not errors.
     let none = preview_sync_rooms(r#"{"invite": null, "leave": {}, "x": 1}"#, "@me:x").unwrap();
     assert!(none.is_empty());
