@@ -20,6 +20,7 @@ use super::{
     room_version::{EventFormatVersion, RoomVersion},
     InputError,
 };
+use crate::ordered::map_of;
 
 /// How deep JSON may nest: serde_json's own parser limit, kept for values built in memory so that
 /// converting them cannot exhaust the stack.
@@ -335,13 +336,13 @@ impl Pdu {
         let rules = &self.0.room_version.rules().redaction;
         let mut object = redact(self.0.object.clone(), rules, None)
             .map_err(|error| invalid(format!("cannot be redacted: {error}")))?;
-        let mut unsigned: CanonicalJsonObject = self
-            .unsigned()
-            .into_iter()
-            .flatten()
-            .filter(|(key, _)| matches!(key.as_str(), "age_ts" | "replaces_state"))
-            .map(|(key, value)| (key.clone(), value.clone()))
-            .collect();
+        let mut unsigned: CanonicalJsonObject = map_of(
+            self.unsigned()
+                .into_iter()
+                .flatten()
+                .filter(|(key, _)| matches!(key.as_str(), "age_ts" | "replaces_state"))
+                .map(|(key, value)| (key.clone(), value.clone())),
+        );
         unsigned.insert("redacted_by".to_owned(), redaction.event_id().as_str().into());
         unsigned.insert("redacted_because".to_owned(), redaction.to_client_event().into());
         object.insert("unsigned".to_owned(), unsigned.into());

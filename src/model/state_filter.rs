@@ -35,7 +35,7 @@ impl StateKeyFilter {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Self::Keys(state_keys.into_iter().map(Into::into).collect())
+        Self::Keys(set_of(state_keys.into_iter().map(Into::into)))
     }
 
     /// No state_key: the type is left out.

@@ -61,12 +61,13 @@ fn dag_order<T: DagEvent>(events: &[T]) -> Vec<usize> {
     let mut waiting_on: Vec<usize> = vec![0; events.len()];
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); events.len()];
     for (index, event) in events.iter().enumerate() {
-        let prevs: BTreeSet<usize> = event
-            .prev_event_ids()
-            .into_iter()
-            .filter_map(|prev| index_of.get(prev).copied())
-            .filter(|prev| *prev != index)
-            .collect();
+        let prevs: BTreeSet<usize> = set_of(
+            event
+                .prev_event_ids()
+                .into_iter()
+                .filter_map(|prev| index_of.get(prev).copied())
+                .filter(|prev| *prev != index),
+        );
         waiting_on[index] = prevs.len();
         for prev in prevs {
             children[prev].push(index);

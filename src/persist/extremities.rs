@@ -25,6 +25,8 @@ use std::sync::Arc;
 // Persistent maps: planning works on a copy, which costs nothing to make.
 use imbl::{OrdMap, OrdSet};
 
+use crate::ordered::set_of;
+
 /// How an event was judged on arrival.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventOutcome {
@@ -63,7 +65,7 @@ pub struct ForwardExtremities {
 impl ForwardExtremities {
     /// The extremities before a batch, with what the store knows of the room's DAG.
     pub fn new(extremities: impl IntoIterator<Item = String>, dag: StoredDag) -> Self {
-        Self { extremities: extremities.into_iter().collect(), dag }
+        Self { extremities: set_of(extremities), dag }
     }
 
     /// The current extremities, sorted.

@@ -6,6 +6,7 @@ use std::ops::RangeInclusive;
 
 use super::known::KnownRuns;
 use super::token::StreamToken;
+use crate::ordered::map_of;
 
 /// A writer (a tab, by `instance_name`) of the events stream, as this tab knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,10 +175,9 @@ impl MultiWriterIdTracker {
     /// Every writer's position (see [`position`](Self::position)), this tab's included.
     pub fn positions(&self) -> BTreeMap<String, i64> {
         let current = self.current;
-        self.writers
-            .iter()
-            .map(|(name, writer)| (name.clone(), writer.position.max(current)))
-            .collect()
+        map_of(
+            self.writers.iter().map(|(name, writer)| (name.clone(), writer.position.max(current))),
+        )
     }
 
     /// The current token in the multi-writer form, as Synapse builds one from its generator: the

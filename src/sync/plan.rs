@@ -27,6 +27,7 @@ use ruma_common::{OwnedEventId, OwnedRoomId};
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateIds;
+use crate::ordered::map_of;
 use crate::persist::plan::{current_state_delta, membership_row};
 use crate::persist::state_groups::{StateGroupId, StateGroups};
 use crate::persist::{
@@ -205,12 +206,8 @@ pub fn plan_timeline(
             event_id: first.owned_event_id().clone(),
             prev_batch,
         });
-    let by_id: BTreeMap<&OwnedEventId, &Pdu> = events
-        .state
-        .iter()
-        .chain(&events.timeline)
-        .map(|pdu| (pdu.owned_event_id(), pdu))
-        .collect();
+    let by_id: BTreeMap<&OwnedEventId, &Pdu> =
+        map_of(events.state.iter().chain(&events.timeline).map(|pdu| (pdu.owned_event_id(), pdu)));
     let event = |id: &OwnedEventId| {
         by_id
             .get(id)

@@ -17,7 +17,7 @@ use super::{EventStore, RoomPersistResult};
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::{InputError, StateFilter};
-use crate::ordered::set_of;
+use crate::ordered::{map_of, set_of};
 use crate::persist::state_groups::{StateGroupId, StateGroups};
 use crate::persist::{LocalMembership, PlannedOn, RoomWritePlan, StreamOrderings};
 use crate::storage::{Store, StoreError, SyncToken};
@@ -127,7 +127,7 @@ impl SyncedRoomCache {
         version: RoomVersion,
         chunks: u64,
     ) -> Self {
-        let tip = room.tip.iter().map(|(tip, _)| tip.clone()).collect();
+        let tip = set_of(room.tip.iter().map(|(tip, _)| tip.clone()));
         groups.retain_events(&tip);
         Self { room, groups, version, chunks }
     }
@@ -226,7 +226,7 @@ impl<S: Store> EventStore<S> {
                 let cache = planning.synced.get(room.room_id.as_str())?;
                 Some((room.room_id.to_string(), cache.version.clone()))
             };
-            response.rooms.iter().filter_map(synced).collect()
+            map_of(response.rooms.iter().filter_map(synced))
         };
         let uncached =
             response.rooms.iter().any(|room| !cached.contains_key(room.room_id.as_str()));
@@ -325,9 +325,9 @@ impl<S: Store> EventStore<S> {
         let mut known = self.known_events(&ids).await?;
         let by_room = by_room.into_iter().map(|(room, ids)| {
             let found = ids.iter().filter_map(|id| Some((id.clone(), known.remove(id)?)));
-            (room, found.collect())
+            (room, map_of(found))
         });
-        self.planning.borrow_mut().prefetched = Prefetched(by_room.collect());
+        self.planning.borrow_mut().prefetched = Prefetched(map_of(by_room));
         Ok(())
     }
 
@@ -586,7 +586,7 @@ impl<S: Store> EventStore<S> {
         }
         plan.room_listed = stored || stored_membership.is_some();
         plan.planned_on = PlannedOn { positions: self.positions(), room_chunks: chunks };
-        let extremities = room.tip.iter().map(|(tip, _)| tip.to_string()).collect();
+        let extremities = set_of(room.tip.iter().map(|(tip, _)| tip.to_string()));
         let next_state_group = groups.next_id();
         // A chunk with nothing new is not written, nor counted.
         let written = if plan.is_empty() { chunks } else { chunks + 1 };
@@ -704,22 +704,18 @@ impl<S: Store> EventStore<S> {
         ids: &[OwnedEventId],
     ) -> Result<BTreeMap<OwnedEventId, KnownEvent>, StoreError> {
         let found = self.backend.planning_events(ids).await?;
-        Ok(ids
-            .iter()
-            .zip(found)
-            .filter_map(|(id, found)| {
-                let found = found?;
-                let metadata = &found.event.internal_metadata;
-                let event = KnownEvent {
-                    outlier: metadata.outlier,
-                    stream_ordering: metadata.stream_ordering.unwrap_or_default(),
-                    instance_name: metadata.instance_name.clone(),
-                    state_group: found.state_group,
-                    pdu: found.event.pdu,
-                };
-                Some((id.clone(), event))
-            })
-            .collect())
+        Ok(map_of(ids.iter().zip(found).filter_map(|(id, found)| {
+            let found = found?;
+            let metadata = &found.event.internal_metadata;
+            let event = KnownEvent {
+                outlier: metadata.outlier,
+                stream_ordering: metadata.stream_ordering.unwrap_or_default(),
+                instance_name: metadata.instance_name.clone(),
+                state_group: found.state_group,
+                pdu: found.event.pdu,
+            };
+            Some((id.clone(), event))
+        })))
     }
 
     /// Writes a synced room's plan; once written, the sequences move on, and the room's

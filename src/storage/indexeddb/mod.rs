@@ -1404,7 +1404,7 @@ impl Store for IndexedDbStore {
 
     async fn rooms(&self) -> Result<BTreeSet<String>, StoreError> {
         let rows: Vec<RoomRow> = self.all_rows(stores::ROOMS).await?;
-        Ok(rows.into_iter().map(|row| row.room_id).collect())
+        Ok(set_of(rows.into_iter().map(|row| row.room_id)))
     }
 
     async fn event(&self, event_id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
@@ -1414,7 +1414,7 @@ impl Store for IndexedDbStore {
     async fn forward_extremities(&self, room_id: &str) -> Result<BTreeSet<String>, StoreError> {
         let rows: Vec<ForwardExtremityRow> =
             self.rows_prefixed(stores::EVENT_FORWARD_EXTREMITIES, room_id).await?;
-        Ok(rows.into_iter().map(|row| row.event_id).collect())
+        Ok(set_of(rows.into_iter().map(|row| row.event_id)))
     }
 
     async fn current_state(
@@ -1538,7 +1538,7 @@ impl Store for IndexedDbStore {
                 let mut rows: Vec<LocalMembershipRow> =
                     self.rows_prefixed(stores::LOCAL_CURRENT_MEMBERSHIP, user_id).await?;
                 if let Some(room_ids) = room_ids {
-                    let asked: BTreeSet<&str> = room_ids.iter().map(String::as_str).collect();
+                    let asked: BTreeSet<&str> = set_of(room_ids.iter().map(String::as_str));
                     rows.retain(|row| asked.contains(row.room_id.as_str()));
                 }
                 rows
@@ -1673,7 +1673,8 @@ impl Store for IndexedDbStore {
     ) -> Result<BTreeSet<OwnedEventId>, StoreError> {
         let rows: Vec<BackwardExtremityRow> =
             self.rows_prefixed(stores::EVENT_BACKWARD_EXTREMITIES, room_id).await?;
-        Ok(rows.iter().map(|row| event_id_of(&row.event_id)).collect::<Result<_, _>>()?)
+        let ids = rows.iter().map(|row| event_id_of(&row.event_id));
+        Ok(set_of(ids.collect::<Result<Vec<_>, _>>()?))
     }
 
     async fn redactions_of(
