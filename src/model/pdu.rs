@@ -672,13 +672,14 @@ fn to_canonical_object(
     if nesting >= MAX_NESTING {
         return Err(ConvertError::TooDeep);
     }
-    object
-        .into_iter()
-        .map(|(key, value)| match to_canonical(value, nesting + 1) {
-            Ok(value) => Ok((key, value)),
-            Err(error) => Err(error.within(key)),
-        })
-        .collect()
+    let mut canonical = CanonicalJsonObject::new();
+    for (key, value) in object {
+        match to_canonical(value, nesting + 1) {
+            Ok(value) => canonical.insert(key, value),
+            Err(error) => return Err(error.within(key)),
+        };
+    }
+    Ok(canonical)
 }
 
 fn to_canonical(value: JsonValue, nesting: usize) -> Result<CanonicalJsonValue, ConvertError> {

@@ -54,7 +54,7 @@ impl StateKeyFilter {
     /// The union of both: every state_key either takes.
     fn union(&self, other: &Self) -> Self {
         match (self, other) {
-            (Self::Keys(a), Self::Keys(b)) => Self::Keys(a.union(b).cloned().collect()),
+            (Self::Keys(a), Self::Keys(b)) => Self::Keys(set_of(a.union(b).cloned())),
             _ => Self::All,
         }
     }
@@ -366,7 +366,7 @@ impl StateFilter {
                     (_, StateKeyFilter::All) => StateKeyFilter::empty(),
                     (StateKeyFilter::All, StateKeyFilter::Keys(_)) => StateKeyFilter::All,
                     (StateKeyFilter::Keys(mine), StateKeyFilter::Keys(theirs)) => {
-                        StateKeyFilter::Keys(mine.difference(&theirs).cloned().collect())
+                        StateKeyFilter::Keys(set_of(mine.difference(&theirs).cloned()))
                     }
                 };
                 (event_type.clone(), keys)

@@ -13,7 +13,7 @@ use super::{
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::{StateFilter, StateKey};
-use crate::ordered::set_of;
+use crate::ordered::{map_of, set_of};
 use crate::persist::state_groups::{StateGroupId, StateGroupRow, StateGroups};
 use crate::persist::{
     EventOutcome, LocalMembership, MembershipRow, RedactionRow, RoomWritePlan, StateIds,
@@ -369,13 +369,12 @@ impl Store for MemoryStore {
     ) -> Result<BTreeMap<String, LocalMembership>, StoreError> {
         let tables = self.tables.borrow();
         let first = (user_id.to_owned(), String::new());
-        Ok(tables
+        let memberships = tables
             .local_memberships
             .range(first..)
             .take_while(|((user, _), _)| user == user_id)
-            .filter(|((_, room), _)| room_ids.is_none_or(|rooms| rooms.contains(room)))
-            .map(|((_, room), row)| (room.clone(), row.clone()))
-            .collect())
+            .filter(|((_, room), _)| room_ids.is_none_or(|rooms| rooms.contains(room)));
+        Ok(map_of(memberships.map(|((_, room), row)| (room.clone(), row.clone()))))
     }
 
     async fn timeline_gaps(&self, room_id: &str) -> Result<Vec<TimelineGap>, StoreError> {
@@ -427,7 +426,7 @@ impl Store for MemoryStore {
     ) -> Result<BTreeSet<OwnedEventId>, StoreError> {
         let tables = self.tables.borrow();
         let referenced = |id: &&OwnedEventId| tables.by_missing_prev.contains_key(*id);
-        Ok(event_ids.iter().filter(referenced).cloned().collect())
+        Ok(set_of(event_ids.iter().filter(referenced).cloned()))
     }
 
     async fn stream_positions(&self) -> Result<BTreeMap<String, i64>, StoreError> {

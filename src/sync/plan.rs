@@ -27,7 +27,7 @@ use ruma_common::{OwnedEventId, OwnedRoomId};
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateIds;
-use crate::ordered::map_of;
+use crate::ordered::{map_of, set_of};
 use crate::persist::plan::{current_state_delta, membership_row};
 use crate::persist::state_groups::{StateGroupId, StateGroups};
 use crate::persist::{
@@ -197,7 +197,7 @@ pub fn plan_timeline(
     let tip = last_new.map(|event| event.pdu.event_id().to_string());
     let forward_extremities = tip
         .filter(|tip| room.tip.as_ref().is_none_or(|(old, _)| old.as_str() != tip))
-        .map(|tip| BTreeSet::from([tip]));
+        .map(|tip| set_of([tip]));
     // A timeline from the room's create event on is whole, limited or not.
     let timeline_gap = (events.timeline.first())
         .filter(|first| first_is_new && events.limited && !is_create(first))

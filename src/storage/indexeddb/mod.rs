@@ -55,7 +55,7 @@ use super::{
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateFilter;
-use crate::ordered::set_of;
+use crate::ordered::{map_of, set_of};
 use crate::persist::state_groups::{self, StateGroupId};
 use crate::persist::{LocalMembership, MembershipRow, RoomWritePlan, StateIds, TimelineGap};
 
@@ -440,13 +440,12 @@ impl IndexedDbStore {
         &self,
         event_ids: &[OwnedEventId],
     ) -> Result<BTreeSet<OwnedEventId>, IdbError> {
-        let asked: Vec<OwnedEventId> =
-            event_ids.iter().collect::<BTreeSet<_>>().into_iter().cloned().collect();
+        let asked: Vec<OwnedEventId> = set_of(event_ids).into_iter().cloned().collect();
         // Only whether a row names the id matters, not what the row holds.
         let children: Vec<Vec<serde::de::IgnoredAny>> =
             self.get_many(stores::EVENTS, Some(indices::EVENTS_BY_MISSING_PREV), &asked).await?;
         let named = asked.into_iter().zip(children).filter(|(_, children)| !children.is_empty());
-        Ok(named.map(|(id, _)| id).collect())
+        Ok(set_of(named.map(|(id, _)| id)))
     }
 
     /// The `redactions` rows naming each of `event_ids`, in their order, read together. For many
@@ -1585,7 +1584,7 @@ impl Store for IndexedDbStore {
         // A text that is not a string reads as empty, which keeps no preview: it is computed again.
         let texts = js_sys::Array::from(&read.get(1));
         let texts = texts.iter().map(|text| text.as_string().unwrap_or_default());
-        let previews = kept.into_iter().zip(texts).collect();
+        let previews = map_of(kept.into_iter().zip(texts));
         Ok(RoomList { rooms, previews, epoch })
     }
 
