@@ -1,6 +1,7 @@
 //! Previews for a whole room list at once, from a `/sync` response's `rooms` as a client has it.
 //!
-//! The text is read once, in place (sections, rooms, blocks and events alike): each room's events are handed to the preview as the borrowed events
+//! The text is read once, in place (sections, rooms, blocks and events alike): each room's
+//! events are handed to the preview as the borrowed events
 //! [`compute_room_preview`](super::compute_room_preview) reads from a room's own text, so a room
 //! previews here exactly as it does alone, without one boundary crossing (and one copy of its
 //! events) per room.
@@ -21,12 +22,14 @@ const SECTIONS: [(&str, PreviewKind); 3] =
 
 /// The previews of every invited, knocked and joined room of a `/sync` response's `rooms` (JSON
 /// text), for `own_user_id`: the invites, then the knocks, then the joined rooms, each section
-/// in the order of its rooms in the text (a JS object's key order). Left rooms and unknown sections are not previewed.
+/// in the order of its rooms in the text (a JS object's key order). Left rooms and unknown
+/// sections are not previewed.
 ///
 /// Each preview is [`compute_room_preview`](super::compute_room_preview) of the room's state with
 /// the section's kind: for an invite or a knock its `invite_state` / `knock_state` events; for a
-/// joined room the state after its timeline ([`state_after_timeline`]). A room, block or events list of the wrong shape fails only its own
-/// preview, which then shows what could be read and carries a `MALFORMED_ROOM` warning.
+/// joined room the state after its timeline ([`state_after_timeline`]). A room, block or events
+/// list of the wrong shape fails only its own preview, which then shows what could be read and
+/// carries a `MALFORMED_ROOM` warning.
 ///
 /// Fails when the text is not JSON (`INVALID_JSON`), or when `rooms` or one of its previewed
 /// sections is not an object, or `rooms` is a whole response (`INVALID_SYNC`).
