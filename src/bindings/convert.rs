@@ -39,13 +39,11 @@ extern "C" {
 /// A JS value as JSON text; `undefined` is `null`, and a value JSON cannot hold (a BigInt, a
 /// cycle) is `INVALID_JSON`.
 pub(super) fn json_text_from_js(value: &JsValue) -> Result<String, JsValue> {
-    let invalid = |message: String| to_js_error(InputError::InvalidJson(message));
-    let bytes = stringify_utf8(value)
-        .map_err(|error| invalid(js_sys::Error::from(error).message().into()))?;
+    let bytes = stringify_utf8(value).map_err(|error| invalid_json(js_error_message(error)))?;
     match bytes {
         // `TextEncoder` writes UTF-8 only (a lone surrogate as U+FFFD), so this is never an
         // error; it is checked rather than assumed.
-        Some(bytes) => String::from_utf8(bytes).map_err(|error| invalid(error.to_string())),
+        Some(bytes) => String::from_utf8(bytes).map_err(invalid_json),
         None => Ok("null".to_owned()),
     }
 }
@@ -53,8 +51,7 @@ pub(super) fn json_text_from_js(value: &JsValue) -> Result<String, JsValue> {
 /// A JS value as a JSON value.
 pub(super) fn json_from_js(value: &JsValue) -> Result<JsonValue, JsValue> {
     let text = json_text_from_js(value)?;
-    serde_json::from_str(&text)
-        .map_err(|error| to_js_error(InputError::InvalidJson(error.to_string())))
+    serde_json::from_str(&text).map_err(invalid_json)
 }
 
 /// An options object as its Rust type; a wrong shape or an unknown key is `INVALID_OPTIONS`.
@@ -71,22 +68,18 @@ pub(super) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
 
 /// A Rust value as JSON text.
 pub(super) fn to_json_text<T: Serialize>(value: &T) -> Result<String, JsValue> {
-    serde_json::to_string(value)
-        .map_err(|error| to_js_error(InputError::InvalidJson(error.to_string())))
+    serde_json::to_string(value).map_err(invalid_json)
 }
 
 /// [`to_json_text`], appended to `text`.
 pub(super) fn write_json_text<T: Serialize>(text: &mut Vec<u8>, value: &T) -> Result<(), JsValue> {
-    serde_json::to_writer(text, value)
-        .map_err(|error| to_js_error(InputError::InvalidJson(error.to_string())))
+    serde_json::to_writer(text, value).map_err(invalid_json)
 }
 
 /// JSON text [`write_json_text`] wrote, as a plain JS value.
 pub(super) fn json_bytes_to_js(text: &[u8]) -> Result<JsValue, JsValue> {
     // serde_json writes UTF-8.
-    let text = std::str::from_utf8(text)
-        .map_err(|error| to_js_error(InputError::InvalidJson(error.to_string())))?;
-    json_text_to_js(text)
+    json_text_to_js(std::str::from_utf8(text).map_err(invalid_json)?)
 }
 
 /// [`to_json_text`], written into a buffer of `capacity` bytes from the start: for a large value
@@ -96,18 +89,25 @@ pub(super) fn to_json_text_sized<T: Serialize>(
     value: &T,
     capacity: usize,
 ) -> Result<String, JsValue> {
-    let invalid = |error: String| to_js_error(InputError::InvalidJson(error));
     let mut text = Vec::with_capacity(capacity);
-    serde_json::to_writer(&mut text, value).map_err(|error| invalid(error.to_string()))?;
+    write_json_text(&mut text, value)?;
     // serde_json writes UTF-8.
-    String::from_utf8(text).map_err(|error| invalid(error.to_string()))
+    String::from_utf8(text).map_err(invalid_json)
 }
 
 /// JSON text as a plain JS value.
 pub(super) fn json_text_to_js(text: &str) -> Result<JsValue, JsValue> {
-    js_sys::JSON::parse(text).map_err(|error| {
-        to_js_error(InputError::InvalidJson(js_sys::Error::from(error).message().into()))
-    })
+    js_sys::JSON::parse(text).map_err(|error| invalid_json(js_error_message(error)))
+}
+
+/// An `INVALID_JSON` error saying `error`.
+fn invalid_json(error: impl std::fmt::Display) -> JsValue {
+    to_js_error(InputError::InvalidJson(error.to_string()))
+}
+
+/// The message of an error JS threw.
+fn js_error_message(error: JsValue) -> String {
+    js_sys::Error::from(error).message().into()
 }
 
 /// An error as a JS `Error` whose `code` is the error's stable code: input errors and store

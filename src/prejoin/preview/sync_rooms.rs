@@ -78,10 +78,6 @@ fn invalid_sync(path: String, reason: &str) -> InputError {
     InputError::InvalidSync { path, reason: reason.to_owned() }
 }
 
-/// The fields of `rooms` that are read: the sections previewed, in [`SECTIONS`]' order, then the
-/// field only a whole response has.
-const ROOMS_FIELDS: [&str; 4] = ["invite", "knock", "join", "next_batch"];
-
 /// `rooms`, read in one pass: each previewed section's rooms previewed as they are read, every
 /// other field skipped. The first field of each name is the one read, as everywhere a field is
 /// read twice; a section of the wrong shape is noted, and reported once the text is read.
@@ -102,20 +98,20 @@ impl<'de> Visitor<'de> for &mut RoomsRead<'_, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(field) = map.next_key_seed(FieldOf(&ROOMS_FIELDS))? {
-            let section = field.and_then(|place| Some((SECTIONS.get(place)?.1, place)));
-            match section.filter(|&(_, place)| self.sections.get(place) == Some(&None)) {
-                Some((kind, place)) => {
-                    let rooms =
-                        SectionRooms { kind, own_user_id: self.own_user_id, each: &mut *self.each };
-                    let read = map.next_value_seed(rooms)?;
-                    if let Some(slot) = self.sections.get_mut(place) {
-                        *slot = Some(read);
-                    }
+        while let Some(field) = map.next_key::<String>()? {
+            let section =
+                SECTIONS.iter().zip(&mut self.sections).find(|((name, _), _)| *name == field);
+            match section {
+                Some(((_, kind), slot)) if slot.is_none() => {
+                    let rooms = SectionRooms {
+                        kind: *kind,
+                        own_user_id: self.own_user_id,
+                        each: &mut *self.each,
+                    };
+                    *slot = Some(map.next_value_seed(rooms)?);
                 }
-                None => {
-                    self.whole |=
-                        field.and_then(|place| ROOMS_FIELDS.get(place)) == Some(&"next_batch");
+                _ => {
+                    self.whole |= field == "next_batch";
                     map.next_value::<IgnoredAny>()?;
                 }
             }
