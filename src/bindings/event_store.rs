@@ -16,7 +16,7 @@ use super::convert::{
     json_from_js, json_text_from_js, json_text_to_js, options_from_js, to_js, to_js_error,
     to_json_text_sized,
 };
-use super::tabs::{call_subscriber, Tabs};
+use super::tabs::{attach_events, call_subscriber, Tabs};
 use super::{EventArray, RoomPreviewArray, StrippedEventArray, SyncResponseValue};
 use crate::model::internal_metadata::InternalMetadata as StoredMetadata;
 use crate::model::pdu::Pdu;
@@ -634,8 +634,9 @@ impl JsEventStore {
     /// `currentToken()`, and only after every cache the event made stale was dropped. `rooms`
     /// lists the rooms whose stored data changed since the last call, those of chunks that
     /// stored no event included (an invite or a knock received as stripped state): `rows` is then
-    /// empty. An exception `callback` throws is reported, and the rows still reach the other
-    /// subscribers. Returns the function that unsubscribes.
+    /// empty. An event another tab stored is one object, handed to every subscriber: treat rows
+    /// as read-only. An exception `callback` throws is reported, and the rows still reach the
+    /// other subscribers. Returns the function that unsubscribes.
     ///
     /// @throws {PrejoinError} `STORE_CLOSED`.
     #[wasm_bindgen(unchecked_return_type = "() => void")]
@@ -645,8 +646,12 @@ impl JsEventStore {
         callback: js_sys::Function,
     ) -> Result<JsValue, JsValue> {
         let backend = self.backend()?;
+        let held = self.tabs.borrow().as_ref().map(|tabs| tabs.held_events());
         let subscriber: Subscriber = Rc::new(move |rows: &[ReplicationRow], rooms: &[String]| {
             if let (Ok(rows), Ok(rooms)) = (to_js(&rows), to_js(&rooms)) {
+                if let Some(held) = &held {
+                    attach_events(&rows, held);
+                }
                 call_subscriber(&callback, &rows, &rooms);
             }
         });

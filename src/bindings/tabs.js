@@ -3,17 +3,50 @@
 
 const lockName = (database, instance) => `prejoin-writer:${database}:${instance}`;
 
-// Opens the database's channel; `onMessage(text)` receives each message another tab posted.
-// Returns null where there is no BroadcastChannel.
+// Opens the database's channel; `onMessage(head, events)` receives each message another tab
+// posted: its head (JSON text) and its events parsed, an array (null when they are not JSON, or
+// the message is not `[head, events]`: another version's). Returns null where there is no
+// BroadcastChannel.
 export function openChannel(database, onMessage) {
   if (typeof globalThis.BroadcastChannel !== "function") return null;
   const channel = new BroadcastChannel(`prejoin:${database}`);
-  channel.onmessage = (event) => onMessage(typeof event.data === "string" ? event.data : "");
+  channel.onmessage = ({ data }) => {
+    const [head, events] = Array.isArray(data) ? data : [];
+    if (typeof head !== "string" || typeof events !== "string") return onMessage("", null);
+    let parsed = null;
+    try {
+      parsed = JSON.parse(`[${events}]`);
+    } catch {
+      // Unreadable: the receiver catches up.
+    }
+    onMessage(head, parsed);
+  };
   return channel;
 }
 
-export function post(channel, text) {
-  channel.postMessage(text);
+// Posts a message: its head, and its events' texts joined by commas.
+export function post(channel, head, events) {
+  channel.postMessage([head, events]);
+}
+
+// Keeps a received chunk's events (`events[i]` is the event at `orderings[i]`) in `held` until
+// its rows are handed over.
+export function holdEvents(held, orderings, events) {
+  orderings.forEach((ordering, i) => held.set(ordering, events[i]));
+}
+
+// Gives rows read from a message's head (JS objects, without `event`) their events.
+export function attachEvents(rows, held) {
+  for (const row of rows) {
+    if (row.event === undefined) row.event = held.get(row.streamOrdering);
+  }
+}
+
+// Lets go of the events of rows handed over: those up to the current token.
+export function releaseEvents(held, token) {
+  for (const ordering of held.keys()) {
+    if (ordering <= token) held.delete(ordering);
+  }
 }
 
 export function closeChannel(channel) {

@@ -11,7 +11,7 @@ use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 
 use super::event_store::OpenStore;
-use crate::replication::StreamMessage;
+use crate::replication::{StreamMessage, WireMessage};
 use crate::storage::{Heard, ReplicationLink};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -65,7 +65,17 @@ extern "C" {
     #[wasm_bindgen(js_name = openChannel)]
     fn open_channel(database: &str, on_message: &JsValue) -> JsValue;
 
-    fn post(channel: &JsValue, text: &str);
+    fn post(channel: &JsValue, head: &str, events: &str);
+
+    #[wasm_bindgen(js_name = holdEvents)]
+    fn hold_events(held: &js_sys::Map, orderings: Vec<f64>, events: &js_sys::Array);
+
+    /// Gives rows read from a message's head their events, from the events held.
+    #[wasm_bindgen(js_name = attachEvents)]
+    pub(super) fn attach_events(rows: &JsValue, held: &js_sys::Map);
+
+    #[wasm_bindgen(js_name = releaseEvents)]
+    fn release_events(held: &js_sys::Map, token: f64);
 
     #[wasm_bindgen(js_name = closeChannel)]
     fn close_channel(channel: &JsValue);
@@ -100,8 +110,11 @@ pub(super) struct Tabs {
     answered: RefCell<BTreeSet<String>>,
     /// This writer's liveness lock.
     liveness: RefCell<Liveness>,
+    /// The events of rows received and not handed over yet, by stream ordering: they stay in
+    /// JS, where the channel parsed them, and the module reads only the messages' heads.
+    held: js_sys::Map,
     /// Receives the channel's messages while the link lives.
-    _on_message: Closure<dyn FnMut(String)>,
+    _on_message: Closure<dyn FnMut(String, JsValue)>,
 }
 
 /// Where this writer's liveness lock stands. It is asked for before the first commit, not on
@@ -135,9 +148,9 @@ impl Tabs {
     ) -> Option<Rc<Self>> {
         let tabs = Rc::new_cyclic(|me: &Weak<Tabs>| {
             let link = me.clone();
-            let on_message = Closure::new(move |text: String| {
+            let on_message = Closure::new(move |head: String, events: JsValue| {
                 if let Some(tabs) = link.upgrade() {
-                    tabs.receive(&text);
+                    tabs.receive(&head, events);
                 }
             });
             Self {
@@ -150,6 +163,7 @@ impl Tabs {
                 watched: RefCell::new(BTreeMap::new()),
                 answered: RefCell::new(BTreeSet::new()),
                 liveness: RefCell::new(Liveness::NotAsked),
+                held: js_sys::Map::new(),
                 _on_message: on_message,
             }
         });
@@ -176,11 +190,21 @@ impl Tabs {
         }
     }
 
-    /// Applies a message. A writer heard of for the first time is answered, so that it knows
-    /// this one too (it opened after this one announced itself); one that is live is watched.
-    fn receive(&self, text: &str) {
+    /// The events of received rows not handed over yet (see [`attach_events`]).
+    pub(super) fn held_events(&self) -> js_sys::Map {
+        self.held.clone()
+    }
+
+    /// Applies a message: its head, and `events` as the channel parsed them (an array, one per
+    /// row, or `null` when they could not be read). A writer heard of for the first time is
+    /// answered, so that it knows this one too (it opened after this one announced itself); one
+    /// that is live is watched.
+    fn receive(&self, head: &str, events: JsValue) {
         let Some(store) = self.store.upgrade() else { return };
-        let writer = match store.receive(text) {
+        let message = StreamMessage::from_head(head).filter(|message| self.hold(message, events));
+        let heard = store.receive(message);
+        release_events(&self.held, store.current_token() as f64);
+        let writer = match heard {
             Some(Heard::Joined(writer)) => writer,
             Some(Heard::Live(writer)) => {
                 self.watch(&writer);
@@ -191,6 +215,19 @@ impl Tabs {
         if self.answered.borrow_mut().insert(writer) {
             store.announce_joined(matches!(*self.liveness.borrow(), Liveness::Held(_)));
         }
+    }
+
+    /// Holds the events of `message`'s rows until they are handed over; false when they are not
+    /// one per row.
+    fn hold(&self, message: &StreamMessage, events: JsValue) -> bool {
+        let rows = message.rows();
+        let Ok(events) = events.dyn_into::<js_sys::Array>() else { return false };
+        if events.length() as usize != rows.len() {
+            return false;
+        }
+        let orderings = rows.iter().map(|row| row.stream_ordering as f64).collect();
+        hold_events(&self.held, orderings, &events);
+        true
     }
 
     /// Watches a live writer: once its liveness lock is free, it commits nothing more, and a
@@ -205,7 +242,7 @@ impl Tabs {
             tabs.watched.borrow_mut().remove(&name);
             let Some(store) = tabs.store.upgrade() else { return };
             if store.writer_left(&name) {
-                catch_up(&store);
+                catch_up(&store, tabs.held_events());
             }
         });
         let stop = watch_writer(&self.database, writer, &on_left);
@@ -237,8 +274,9 @@ impl Tabs {
 }
 
 impl ReplicationLink for Tabs {
-    fn post(&self, message: &StreamMessage) {
-        post(&self.channel, &message.to_json());
+    fn post(&self, message: StreamMessage) {
+        let WireMessage { head, events } = message.into_wire();
+        post(&self.channel, &head, &events);
     }
 
     /// Waits [`GAP_WAIT_MS`] for the lowest id missing, then reads the store if it is still
@@ -261,7 +299,7 @@ impl ReplicationLink for Tabs {
                 return;
             }
             match store.current_token() == token || !store.has_gap() {
-                true => catch_up(&store),
+                true => catch_up(&store, tabs.held_events()),
                 false => tabs.gap_opened(),
             }
         });
@@ -287,11 +325,13 @@ impl ReplicationLink for Tabs {
     }
 }
 
-/// Reads back what no message brought. A failed read (the store closed meanwhile) is left for
-/// the next gap.
-fn catch_up(store: &Rc<OpenStore>) {
+/// Reads back what no message brought, then lets go of the held events of rows it handed over
+/// (a message that came after all). A failed read (the store closed meanwhile) is left for the
+/// next gap.
+fn catch_up(store: &Rc<OpenStore>, held: js_sys::Map) {
     let store = store.clone();
     wasm_bindgen_futures::spawn_local(async move {
         let _ = store.catch_up().await;
+        release_events(&held, store.current_token() as f64);
     });
 }

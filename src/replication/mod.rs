@@ -16,7 +16,7 @@ mod replica;
 mod row;
 
 pub use self::message::{
-    CommittedChunk, Invalidations, MessageBody, StreamMessage, MESSAGE_VERSION,
+    CommittedChunk, Invalidations, MessageBody, StreamMessage, WireMessage, MESSAGE_VERSION,
 };
 pub use self::replica::{Due, Replica, ReplicationStats, Subscriber};
 pub use self::row::ReplicationRow;

@@ -30,9 +30,12 @@ pub struct ReplicationRow {
     /// `content.membership` of a member event with a string one; `None` otherwise.
     pub membership: Option<String>,
     /// The event as `getEvent` gives it: the PDU (or the client-format event from `/sync`)
-    /// with its `event_id`. Kept as JSON text: a row is written once, read into another tab once
-    /// and handed on as JSON, so it is never worth a tree of values.
-    pub event: Box<RawValue>,
+    /// with its `event_id`. Kept as JSON text: a row is written once and handed on as JSON, so it
+    /// is never worth a tree of values. `None` in a row read from a message's head, whose events
+    /// travel beside it (see [`super::WireMessage`]) and stay with the transport that brought
+    /// them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<Box<RawValue>>,
 }
 
 impl ReplicationRow {
@@ -50,7 +53,7 @@ impl ReplicationRow {
             event_type: pdu.event_type().to_owned(),
             state_key: pdu.state_key().map(str::to_owned),
             membership,
-            event: event_text(pdu),
+            event: Some(event_text(pdu)),
         }
     }
 }

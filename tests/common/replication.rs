@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 
-use prejoin::replication::{ReplicationRow, StreamMessage};
+use prejoin::replication::{ReplicationRow, StreamMessage, WireMessage};
 use prejoin::storage::{EventStore, Heard, ReplicationLink, Store};
 use ruma_common::CanonicalJsonValue;
 use serde_json::Value as JsonValue;
@@ -49,7 +49,7 @@ macro_rules! replication_tests {
 /// often each tab asked for a catch-up.
 #[derive(Debug, Default)]
 struct Channel {
-    posted: RefCell<VecDeque<(String, String)>>,
+    posted: RefCell<VecDeque<(String, WireMessage)>>,
     gaps: RefCell<BTreeMap<String, u32>>,
 }
 
@@ -61,8 +61,8 @@ struct Link {
 }
 
 impl ReplicationLink for Link {
-    fn post(&self, message: &StreamMessage) {
-        self.channel.posted.borrow_mut().push_back((self.name.clone(), message.to_json()));
+    fn post(&self, message: StreamMessage) {
+        self.channel.posted.borrow_mut().push_back((self.name.clone(), message.into_wire()));
     }
 
     fn gap_opened(&self) {
@@ -111,14 +111,14 @@ impl Channel {
     fn deliver<S: Store>(&self, tabs: &[Tab<S>], mut lose: impl FnMut(&str, &str) -> bool) {
         loop {
             let next = self.posted.borrow_mut().pop_front();
-            let Some((from, text)) = next else { return };
-            if lose(&from, &text) {
+            let Some((from, wire)) = next else { return };
+            if lose(&from, &wire.head) {
                 continue;
             }
             for tab in tabs.iter().filter(|tab| tab.name != from) {
-                let heard = tab.store.receive(&text);
+                let heard = tab.store.receive(StreamMessage::from_wire(&wire));
                 let joined = matches!(&heard, Some(Heard::Joined(writer)) if *writer == from);
-                assert_eq!(joined, text.contains(r#""kind":"joined""#));
+                assert_eq!(joined, wire.head.contains(r#""kind":"joined""#));
             }
         }
     }
@@ -225,8 +225,9 @@ pub async fn an_unreadable_message_is_a_gap(backend: impl Store) {
     let channel = Rc::new(Channel::default());
     let tabs = open_tabs(backend, &["tab-a"], &channel).await;
     let tab = &tabs[0];
-    for text in ["", "{}", "[1]", r#"{"version":1,"instanceName":"x","kind":"joined"}"#] {
-        tab.store.receive(text);
+    for head in ["", "{}", "[1]", r#"{"version":1,"instanceName":"x","kind":"joined"}"#] {
+        let wire = WireMessage { head: head.to_owned(), events: String::new() };
+        tab.store.receive(StreamMessage::from_wire(&wire));
     }
     assert_eq!(channel.gaps_of("tab-a"), 4);
     let stats = tab.store.replication_stats();
@@ -253,7 +254,8 @@ pub async fn a_writer_is_listed_from_its_opening_until_it_leaves(backend: impl S
     // Live before its first commit, as a browser tab's link makes it.
     tabs[1].store.announce_joined(true);
     let (_, live) = channel.posted.borrow_mut().pop_front().unwrap();
-    assert_eq!(tabs[0].store.receive(&live), Some(Heard::Live("tab-b".to_owned())));
+    let heard = tabs[0].store.receive(StreamMessage::from_wire(&live));
+    assert_eq!(heard, Some(Heard::Live("tab-b".to_owned())));
     let events: Vec<JsonValue> = all_pdus_interleaved().into_iter().take(12).collect();
     let result = tabs[1].store.persist_events(events, false).await.unwrap();
     assert!(result.rooms.iter().all(|room| room.error.is_none()));
@@ -332,8 +334,8 @@ pub async fn a_first_sync_is_announced_in_commit_order(backend: impl Store) {
     assert!(ingested.sync_token_stored);
     assert!(ingested.rooms.iter().all(|room| room.result.error.is_none()));
     let mut announced: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    for (from, text) in channel.posted.borrow().iter() {
-        let ids: Vec<i64> = match chunk_ids(text).as_deref() {
+    for (from, wire) in channel.posted.borrow().iter() {
+        let ids: Vec<i64> = match chunk_ids(&wire.head).as_deref() {
             Some(&[first, last]) => (first..=last).collect(),
             _ => Vec::new(),
         };
@@ -385,9 +387,9 @@ async fn both<A: std::future::Future, B: std::future::Future>(
     (from_a.unwrap(), from_b.unwrap())
 }
 
-/// The first and last id of a chunk message that took ids.
-fn chunk_ids(text: &str) -> Option<Vec<i64>> {
-    let message: JsonValue = serde_json::from_str(text).unwrap();
+/// The first and last id of a chunk message that took ids, from its head.
+fn chunk_ids(head: &str) -> Option<Vec<i64>> {
+    let message: JsonValue = serde_json::from_str(head).unwrap();
     let ids = message.pointer("/body/data/streamIds")?.as_array()?;
     Some(ids.iter().map(|id| id.as_i64().unwrap()).collect())
 }
@@ -406,7 +408,7 @@ async fn check_rows<S: Store>(tab: &Tab<S>, total: usize, backend: &impl Store) 
         assert_eq!(metadata.stream_ordering, Some(row.stream_ordering), "{}", row.event_id);
         assert_eq!(metadata.instance_name.as_deref(), Some(row.instance_name.as_str()));
         let json: JsonValue = CanonicalJsonValue::Object(stored.pdu.to_json_with_ids()).into();
-        let event: JsonValue = serde_json::from_str(row.event.get()).unwrap();
+        let event: JsonValue = serde_json::from_str(row.event.as_ref().unwrap().get()).unwrap();
         assert_eq!(event, json, "{}", row.event_id);
         assert_eq!(row.room_id, json["room_id"].as_str().unwrap());
         assert_eq!(row.event_type, json["type"].as_str().unwrap());

@@ -20,8 +20,9 @@ const CATCH_UP_PAGE: usize = 500;
 
 /// How a tab reaches the others (a `BroadcastChannel` in a browser), and the clock it waits on.
 pub trait ReplicationLink: std::fmt::Debug {
-    /// Posts `message` to every other tab of the store.
-    fn post(&self, message: &StreamMessage);
+    /// Posts `message` to every other tab of the store (as a [`crate::replication::WireMessage`],
+    /// which the receiving end reads back for [`EventStore::receive`]).
+    fn post(&self, message: StreamMessage);
 
     /// Ids this tab has not heard of lie below known ones (or a message could not be read):
     /// [`EventStore::catch_up`] is due after a bounded wait, unless the announcements arrive
@@ -63,7 +64,7 @@ impl<S: Store> EventStore<S> {
 
     fn announce(&self, body: MessageBody) {
         let Some(link) = self.link.borrow().clone() else { return };
-        link.post(&StreamMessage::new(&self.writer, body));
+        link.post(StreamMessage::new(&self.writer, body));
         self.replica.borrow_mut().count_sent();
     }
 
@@ -117,7 +118,7 @@ impl<S: Store> EventStore<S> {
         let chunk = CommittedChunk::of(plan, &self.writer);
         let link = self.link.borrow().clone();
         if let Some(link) = &link {
-            link.post(&StreamMessage::new(&self.writer, MessageBody::Chunk(chunk.clone())));
+            link.post(StreamMessage::new(&self.writer, MessageBody::Chunk(chunk.clone())));
         }
         let due = self.replica.borrow_mut().committed(chunk);
         self.after_learning(link.as_deref());
@@ -141,13 +142,13 @@ impl<S: Store> EventStore<S> {
         }
     }
 
-    /// Applies a message another tab posted (its JSON text): a chunk's caches are dropped before
-    /// its rows reach any subscriber. A message this code cannot read is counted and taken as
-    /// something missed: the next catch-up reads the store even without a known gap.
+    /// Applies a message another tab posted, as its link read it: a chunk's caches are dropped
+    /// before its rows reach any subscriber. `None`, a message the link could not read (another
+    /// version's, or garbage), is counted and taken as something missed: the next catch-up reads
+    /// the store even without a known gap.
     ///
     /// Returns what the message asks of this tab's link, if anything.
-    pub fn receive(&self, text: &str) -> Option<Heard> {
-        let message = StreamMessage::from_json(text);
+    pub fn receive(&self, message: Option<StreamMessage>) -> Option<Heard> {
         self.replica.borrow_mut().count_received(message.is_some());
         let link = self.link.borrow().clone();
         let Some(message) = message else {

@@ -530,7 +530,7 @@ impl IndexedDbStore {
     /// inside the transaction, what it was planned on, and calls back into the rebase below when
     /// other connections took ids meanwhile.
     async fn write_alone(&self, plan: &mut RoomWritePlan, writer: &str) -> Result<(), IdbError> {
-        let (json, texts) = chunk_ops(plan, writer)?.into_json()?;
+        let (json, texts) = chunk_ops(plan, writer, PduTexts::Written)?.into_json()?;
         let check = check_of(plan)?;
         let rebased = std::rc::Rc::new(RefCell::new(None));
         let rebase = rebase_callback(plan.clone(), writer.to_owned(), rebased.clone());
@@ -789,7 +789,7 @@ extern "C" {
         ends: &js_sys::Uint32Array,
         check: &JsValue,
         rebase: &wasm_bindgen::closure::Closure<
-            dyn FnMut(f64, f64, f64) -> Result<js_sys::Array, JsValue>,
+            dyn FnMut(f64, f64, f64) -> Result<String, JsValue>,
         >,
         check_first: bool,
     ) -> js_sys::Promise;
@@ -907,11 +907,21 @@ const READ_ALL_ABOVE: usize = 64;
 /// user's kept previews (whose texts come beside it).
 type RoomListRows = (u64, Vec<String>, Vec<(String, String)>, Vec<String>);
 
+/// Whether a chunk's write carries its events' PDU texts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PduTexts {
+    /// Written out, beside the ops.
+    Written,
+    /// Left out (each one empty): those of the chunk as first planned stand, since a PDU's text
+    /// does not depend on the ids a rebase moves.
+    Kept,
+}
+
 /// Every request one room chunk's write places, computed before the transaction opens; the
 /// transaction always covers `sequences` and `room_chunks`, which it reads first.
-fn chunk_ops(plan: &RoomWritePlan, writer: &str) -> Result<ChunkOps, IdbError> {
+fn chunk_ops(plan: &RoomWritePlan, writer: &str, texts: PduTexts) -> Result<ChunkOps, IdbError> {
     // Every row first: nothing but IndexedDB requests is placed once the transaction is open.
-    let rows = PlanRows::of(plan, writer)?;
+    let rows = PlanRows::of(plan, writer, texts)?;
     let room = JsonValue::from(rows.room_id.as_str());
     let mut chunk = ChunkOps::default();
     chunk.rows("add", stores::STATE_GROUPS, &rows.state_groups)?;
@@ -979,24 +989,29 @@ fn check_of(plan: &RoomWritePlan) -> Result<JsValue, IdbError> {
 }
 
 /// What `writeChunk` calls, inside the transaction, when other connections took ids since the
-/// chunk was planned: the chunk with its ids taken after the stored sequences' values, as
-/// `[json, texts, ends]`; the plan as rebased goes to `rebased`.
+/// chunk was planned: the chunk's ops (JSON text) with its ids taken after the stored sequences'
+/// values; its PDU texts are those it was first given. The plan as rebased goes to `rebased`.
+///
+/// Called while the transaction holds IndexedDB's one queue of writes, which every other tab's
+/// chunk waits behind: so the PDU texts, the bulk of a chunk, are not written out again.
 fn rebase_callback(
     plan: RoomWritePlan,
     writer: String,
     rebased: std::rc::Rc<RefCell<Option<RoomWritePlan>>>,
-) -> wasm_bindgen::closure::Closure<dyn FnMut(f64, f64, f64) -> Result<js_sys::Array, JsValue>> {
+) -> wasm_bindgen::closure::Closure<dyn FnMut(f64, f64, f64) -> Result<String, JsValue>> {
+    let mut plan = Some(plan);
     wasm_bindgen::closure::Closure::new(move |events: f64, backfill: f64, groups: f64| {
+        let js_error = |error: &str| JsValue::from(js_sys::Error::new(error));
+        // `writeChunk` rebases a chunk once at most: in the transaction that writes it.
+        let mut plan = plan.take().ok_or_else(|| js_error("a chunk rebased twice"))?;
         // Sequence values are integers far below 2^53, exact as JS numbers.
         let stored = super::Positions::new(events as i64, backfill as i64, groups as u64 + 1);
-        let mut plan = plan.clone();
         plan.rebase(stored);
-        let (json, texts) = chunk_ops(&plan, &writer)
+        let (json, _) = chunk_ops(&plan, &writer, PduTexts::Kept)
             .and_then(ChunkOps::into_json)
-            .map_err(|error| JsValue::from(js_sys::Error::new(&error.to_string())))?;
+            .map_err(|error| js_error(&error.to_string()))?;
         *rebased.borrow_mut() = Some(plan);
-        let ends = js_sys::Uint32Array::from(texts.ends.as_slice());
-        Ok(js_sys::Array::of3(&JsValue::from(json), &JsValue::from(texts.texts), &ends))
+        Ok(json)
     })
 }
 
@@ -1188,7 +1203,7 @@ struct PlanRows {
 }
 
 impl PlanRows {
-    fn of(plan: &RoomWritePlan, writer: &str) -> Result<Self, IdbError> {
+    fn of(plan: &RoomWritePlan, writer: &str, texts: PduTexts) -> Result<Self, IdbError> {
         let room_id = plan.room_id.to_string();
         let mut rows = Self {
             room_id: room_id.clone(),
@@ -1317,8 +1332,11 @@ impl PlanRows {
             };
             let metadata = event.internal_metadata(writer);
             let (columns, dict) = metadata.split();
-            let json = serde_json::to_string(pdu.as_object())
-                .map_err(|error| IdbError::Unreadable(format!("{event_id}: {error}")))?;
+            let json = match texts {
+                PduTexts::Written => serde_json::to_string(pdu.as_object())
+                    .map_err(|error| IdbError::Unreadable(format!("{event_id}: {error}")))?,
+                PduTexts::Kept => String::new(),
+            };
             let internal_metadata = serde_json::to_string(&dict)
                 .map_err(|error| IdbError::Unreadable(format!("{event_id}: {error}")))?;
             rows.events.push(EventRow {

@@ -393,8 +393,8 @@ export function walkGroups(db, start, groups, state, ranges) {
 // `sequences` rows. When another tab wrote a chunk of the room, the plan no longer fits it: the
 // transaction is aborted and the promise rejects with a `RoomConflictError`. When other tabs only
 // took ids, `rebase(events, backfill, stateGroups)` (a function of the stored sequences' values)
-// gives the chunk again with its ids taken after theirs, as `[json, texts, ends]`, and that is
-// written. Resolves to whether it was rebased.
+// gives the chunk's `json` again with its ids taken after theirs, and that is written with the
+// same `texts` (a PDU's text holds no id). Resolves to whether it was rebased.
 //
 // Placed as the check's answer comes back, the writes would wait for a round trip to this
 // thread, where the next chunk is being planned: so the writes are placed at once, behind the
@@ -499,9 +499,7 @@ function writeChecked(db, chunk, texts, ends, check, rebase) {
         if (conflict !== null && conflict !== "sequences") throw conflict;
         if (conflict === "sequences") {
           const [events, backfill, groups] = stored.sequences;
-          let json;
-          [json, texts, ends] = rebase(events, backfill, groups);
-          chunk = JSON.parse(json);
+          chunk = JSON.parse(rebase(events, backfill, groups));
           rebased = true;
         }
         write(tx, [chunk], [texts], [ends], stored.byName, [check]);
