@@ -161,6 +161,62 @@ test("three tabs store every event once; every tab's subscriber gets rows 1..N o
   for (const page of [...writers, reader]) await page.close();
 });
 
+test("another tab's events reach every subscriber as one object each; messages this version cannot read are caught up from", async () => {
+  const database = "tabs-wire";
+  const [writer, reader] = [
+    await tabsOpenTab(context, base, database, "wire-a"),
+    await tabsOpenTab(context, base, database, "wire-b"),
+  ];
+  // A second subscriber in the reader, and the channel's messages as posted, to post again.
+  await reader.evaluate((database) => {
+    globalThis.second = [];
+    store.subscribe((rows) => globalThis.second.push(...rows));
+    globalThis.posted = [];
+    globalThis.raw = new BroadcastChannel(`prejoin:${database}`);
+    raw.onmessage = ({ data }) => posted.push(data);
+  }, database);
+  const responses = syncResponses("wire", prng(7), { rooms: 2, messages: 20 });
+  const token = await writer.evaluate(async ({ responses, ownUserId }) => {
+    for (const response of responses) await store.ingestSync(response, { ownUserId });
+    return store.currentToken();
+  }, { responses, ownUserId: ACCOUNT });
+  await untilToken(reader, token);
+  const handed = await reader.evaluate(async () => {
+    const sameObjects = rows.every((row, i) => row.event === second[i].event);
+    const events = await Promise.all(rows.map(async (row) => (await store.getEvent(row.eventId)).event));
+    return { rows, sameObjects, events, stats: store.stats(), posted };
+  });
+  assert.equal(handed.rows.length, token, "every row, once");
+  assert.ok(handed.sameObjects, "both subscribers were handed the same event objects");
+  assert.deepEqual(handed.rows.map((row) => row.event), handed.events, "each row's event is getEvent's");
+  assert.equal(handed.stats.storeReads, 0);
+  const chunks = handed.posted.filter(([head]) => JSON.parse(head).body.kind === "chunk");
+  assert.ok(chunks.length > 1, `chunk messages: ${chunks.length}`);
+  assert.ok(chunks.every(([head, events]) => !head.includes('"event"') && events.startsWith("{")));
+
+  // Posted again as they came, then as this version cannot read them: a message in one text (as
+  // version 2 posted), events that are not JSON, one event fewer than rows, and a head that is
+  // not JSON. Each is counted, none hands a row again, and the reader catches up from the store.
+  const [head, events] = chunks[chunks.length - 1];
+  const fewer = JSON.stringify(JSON.parse(`[${events}]`).slice(1)).slice(1, -1);
+  const after = await reader.evaluate(async ({ head, events, fewer }) => {
+    const before = store.stats();
+    const unreadable = [JSON.stringify({ version: 2, head }), [head, "{"], [head, fewer], ["{", events]];
+    for (const message of [[head, events], ...unreadable]) raw.postMessage(message);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const now = store.stats();
+    return {
+      received: now.messagesReceived - before.messagesReceived,
+      unreadable: now.messagesUnreadable - before.messagesUnreadable,
+      catchUps: now.catchUps - before.catchUps,
+      rows: rows.length,
+      token: store.currentToken(),
+    };
+  }, { head, events, fewer });
+  assert.deepEqual(after, { received: 5, unreadable: 4, catchUps: 1, rows: token, token });
+  await Promise.all([writer.close(), reader.close()]);
+});
+
 test("a tab opened after every other closed starts from stream_positions alone, reading no event", async () => {
   const page = await context.newPage();
   // Counts every request on `events` made from now on.
