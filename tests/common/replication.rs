@@ -118,7 +118,7 @@ impl Channel {
             for tab in tabs.iter().filter(|tab| tab.name != from) {
                 let heard = tab.store.receive(StreamMessage::from_wire(&wire));
                 let joined = matches!(&heard, Some(Heard::Joined(writer)) if *writer == from);
-                assert_eq!(joined, wire.head.contains(r#""kind":"joined""#));
+                assert_eq!(joined, wire.head.contains(r#""body":"joined""#));
             }
         }
     }
@@ -390,7 +390,7 @@ async fn both<A: std::future::Future, B: std::future::Future>(
 /// The first and last id of a chunk message that took ids, from its head.
 fn chunk_ids(head: &str) -> Option<Vec<i64>> {
     let message: JsonValue = serde_json::from_str(head).unwrap();
-    let ids = message.pointer("/body/data/streamIds")?.as_array()?;
+    let ids = message.pointer("/body/chunk/streamIds")?.as_array()?;
     Some(ids.iter().map(|id| id.as_i64().unwrap()).collect())
 }
 
