@@ -9,9 +9,11 @@
 //    each; for each chunk, the time from A's own subscriber being handed it (right after the
 //    commit) to tab B's subscriber being handed it. Median and p99; target p99 < 50 ms.
 // 2. what several writers cost: --events events per writer for 3 writers, stored by one tab one
-//    writer's data after the other's, against 3 tabs storing their own at once, each into a
+//    writer's data after the other's, against 3 tabs storing their own at once, each run into a
 //    fresh database. Ratio: 3 tabs' time / 1 tab's time (target <= 1: three writers together at
-//    least as fast as one). Twice: `persistEvents` of a PDU room of each writer's own
+//    least as fast as one). Beside it, 3 tabs storing their own at once each into a database of
+//    its own, which shares nothing: how much of the ratio the cores account for, and how much
+//    sharing one store. Twice: `persistEvents` of a PDU room of each writer's own
 //    (`cargo run --example bench_rooms`, cached in target/bench/) in batches of 1–30 events, and
 //    `ingestSync` of /sync responses of 10 rooms of each writer's own and a room all share
 //    (responses of one account are stored one at a time across tabs: see the README). On
@@ -157,15 +159,19 @@ function persist(page, i, seed) {
   }, { i, seed });
 }
 
-/** Each writer's data (`inputs[i]`) stored by one tab in turn, or by three tabs at once; the
- *  time and the events stored. The time starts once every tab holds its inputs: moving them
- *  from Node into a page is not the store's work, and one tab taking three writers' inputs in
- *  turn would pay it three times. */
-async function writers(concurrent, inputs, store) {
+/** Each writer's data (`inputs[i]`) stored by one tab in turn (`way` "one"), or by three tabs at
+ *  once, into one database ("shared") or each into a database of its own ("apart": what the
+ *  cores allow three tabs that share nothing); the time and the events stored. The time starts
+ *  once every tab holds its inputs: moving them from Node into a page is not the store's work,
+ *  and one tab taking three writers' inputs in turn would pay it three times. */
+async function writers(way, inputs, store) {
   const database = `bench-tabs-${++databases}`;
+  const concurrent = way !== "one";
   const names = ["w1", "w2", "w3"];
   const pages = [];
-  for (const name of concurrent ? names : ["one"]) pages.push(await openTab(database, name));
+  for (const [i, name] of (concurrent ? names : ["one"]).entries()) {
+    pages.push(await openTab(way === "apart" ? `${database}-${i}` : database, name));
+  }
   for (const [i, input] of inputs.entries()) await handOver(pages[concurrent ? i : 0], i, input);
   const cpu = cpuTimes();
   const started = Date.now();
@@ -190,32 +196,37 @@ function cpuTimes() {
   return { busy: (user + nice + system + irq + softirq) * 10 };
 }
 
-/** The 1-tab and 3-tab runs of `store` over the writers' `inputs`, alternated, as {one, three}
- *  lists. */
+/** The runs of `store` over the writers' `inputs` by one tab, three tabs sharing a database and
+ *  three tabs apart, alternated, as {one, three, apart} lists. */
 async function compareWriters(inputs, store) {
   const one = [];
   const three = [];
+  const apart = [];
   for (let run = 0; run < opts.runs; run++) {
-    one.push(await writers(false, inputs, store));
-    three.push(await writers(true, inputs, store));
+    one.push(await writers("one", inputs, store));
+    three.push(await writers("shared", inputs, store));
+    apart.push(await writers("apart", inputs, store));
   }
-  return { one, three };
+  return { one, three, apart };
 }
 
-function printWriters(what, { one, three }) {
-  const oneMs = median(one.map((r) => r.ms));
-  const threeMs = median(three.map((r) => r.ms));
+function printWriters(what, { one, three, apart }) {
+  const msOf = (runs) => median(runs.map((r) => r.ms));
+  const [oneMs, threeMs, apartMs] = [msOf(one), msOf(three), msOf(apart)];
   const rate = (events, ms) => Math.round(events / ms * 1000);
-  console.log(`  ${what}: ${one[0].events} events, 1 tab ${oneMs} ms (${rate(one[0].events, oneMs)} events/s; runs ` +
-    `${one.map((r) => r.ms).join(", ")}), 3 tabs at once ${threeMs} ms (${rate(three[0].events, threeMs)} events/s; runs ` +
-    `${three.map((r) => r.ms).join(", ")})`);
-  console.log(`    3 tabs / 1 tab: ${(threeMs / oneMs).toFixed(2)}x the time (target <= 1: ${threeMs <= oneMs ? "PASS" : "MISS"})`);
+  const way = (label, runs, ms) =>
+    `${label} ${ms} ms (${rate(runs[0].events, ms)} events/s; runs ${runs.map((r) => r.ms).join(", ")})`;
+  console.log(`  ${what}: ${one[0].events} events, ${way("1 tab", one, oneMs)}, ` +
+    `${way("3 tabs at once", three, threeMs)}, ${way("3 tabs each into a database of its own", apart, apartMs)}`);
+  console.log(`    3 tabs / 1 tab: ${(threeMs / oneMs).toFixed(2)}x the time (target <= 1: ${threeMs <= oneMs ? "PASS" : "MISS"}); ` +
+    `3 tabs apart / 1 tab: ${(apartMs / oneMs).toFixed(2)}x (what the cores allow tabs that share nothing); ` +
+    `3 tabs / 3 tabs apart: ${(threeMs / apartMs).toFixed(2)}x (what sharing one store costs)`);
   if (one[0].busy !== null) {
     const cores = os.availableParallelism();
     const busy = (runs) => median(runs.map((r) => r.busy));
-    const use = (runs) => Math.round(100 * busy(runs) / (cores * median(runs.map((r) => r.ms))));
+    const use = (runs) => Math.round(100 * busy(runs) / (cores * msOf(runs)));
     console.log(`    processor time, ${cores} cores: 1 tab ${busy(one)} ms (${use(one)}% of the cores), ` +
-      `3 tabs ${busy(three)} ms (${use(three)}%)`);
+      `3 tabs ${busy(three)} ms (${use(three)}%), 3 tabs apart ${busy(apart)} ms (${use(apart)}%)`);
   }
 }
 
