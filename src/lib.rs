@@ -29,8 +29,9 @@
 //!   their events, and the caches to drop), and how a tab hands those, or what it reads back when
 //!   a message is missing, to its subscribers in order; pure.
 //! - `bindings` (wasm only) — the JS surface (`computeStrippedState`, `roomPreview`,
-//!   `previewSyncRooms`, the `EventStore` class): conversions and error mapping, no logic; and
-//!   the transport to the other tabs (a `BroadcastChannel`, Web Locks, timers).
+//!   `previewSyncRooms`, the `EventStore` class and its subscribers): conversions and error
+//!   mapping, no logic; and the transport to the other tabs (a `BroadcastChannel`, Web Locks,
+//!   timers).
 //! - `ordered` — ordered sets and maps built from iterators without `collect`'s per-type sort
 //!   (wasm size).
 //!

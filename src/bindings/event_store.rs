@@ -16,7 +16,8 @@ use super::convert::{
     json_from_js, json_text_from_js, json_text_to_js, options_from_js, to_js, to_js_error,
     to_json_text_sized,
 };
-use super::tabs::{attach_events, call_subscriber, Tabs};
+use super::subscribers::Subscribers;
+use super::tabs::Tabs;
 use super::{EventArray, RoomPreviewArray, StrippedEventArray, SyncResponseValue};
 use crate::model::internal_metadata::InternalMetadata as StoredMetadata;
 use crate::model::pdu::Pdu;
@@ -24,7 +25,6 @@ use crate::model::room_version::RoomVersion;
 use crate::model::state_filter::StateFilterInput;
 use crate::model::{InputError, StateFilter};
 use crate::prejoin::{MembershipKind, PrejoinConfig};
-use crate::replication::{ReplicationRow, Subscriber};
 use crate::storage::indexeddb::IndexedDbStore;
 use crate::storage::{self, EventStore, ListedPreview, MemoryStore, Positions, StoreError};
 
@@ -314,6 +314,7 @@ pub struct JsEventStore {
     backend: RefCell<Option<Rc<OpenStore>>>,
     /// The other tabs of an IndexedDB store, while open.
     tabs: RefCell<Option<Rc<Tabs>>>,
+    subscribers: Rc<Subscribers>,
     config: PrejoinConfig,
     instance_name: String,
 }
@@ -634,9 +635,9 @@ impl JsEventStore {
     /// `currentToken()`, and only after every cache the event made stale was dropped. `rooms`
     /// lists the rooms whose stored data changed since the last call, those of chunks that
     /// stored no event included (an invite or a knock received as stripped state): `rows` is then
-    /// empty. An event another tab stored is one object, handed to every subscriber: treat rows
-    /// as read-only. An exception `callback` throws is reported, and the rows still reach the
-    /// other subscribers. Returns the function that unsubscribes.
+    /// empty. Every subscriber is handed the same arrays: treat them as read-only. An exception
+    /// `callback` throws is reported, and the rows still reach the other subscribers. Returns the
+    /// function that unsubscribes.
     ///
     /// @throws {PrejoinError} `STORE_CLOSED`.
     #[wasm_bindgen(unchecked_return_type = "() => void")]
@@ -646,22 +647,7 @@ impl JsEventStore {
         callback: js_sys::Function,
     ) -> Result<JsValue, JsValue> {
         let backend = self.backend()?;
-        let held = self.tabs.borrow().as_ref().map(|tabs| tabs.held_events());
-        let subscriber: Subscriber = Rc::new(move |rows: &[ReplicationRow], rooms: &[String]| {
-            if let (Ok(rows), Ok(rooms)) = (to_js(&rows), to_js(&rooms)) {
-                if let Some(held) = &held {
-                    attach_events(&rows, held);
-                }
-                call_subscriber(&callback, &rows, &rooms);
-            }
-        });
-        let key = backend.subscribe(subscriber);
-        let backend = Rc::downgrade(&backend);
-        Ok(Closure::once_into_js(move || {
-            if let Some(backend) = backend.upgrade() {
-                backend.unsubscribe(key);
-            }
-        }))
+        Ok(self.subscribers.add(&backend, &callback))
     }
 
     /// What replication did in this tab: messages sent and received, caches dropped, rows
@@ -875,9 +861,11 @@ impl Opening {
             Backend::IndexedDb(_) => Tabs::connect(&backend, &self.name, &self.instance_name),
             Backend::Memory(_) => None,
         };
+        let subscribers = Subscribers::new(tabs.as_ref().map(|tabs| tabs.held_events()));
         JsEventStore {
             backend: RefCell::new(Some(backend)),
             tabs: RefCell::new(tabs),
+            subscribers,
             config: self.config,
             instance_name: self.instance_name,
         }

@@ -15,6 +15,8 @@ mod convert;
 mod event_store;
 mod options;
 #[cfg(feature = "store")]
+mod subscribers;
+#[cfg(feature = "store")]
 mod tabs;
 
 use tsify::Ts;

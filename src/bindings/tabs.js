@@ -92,14 +92,3 @@ export function watchWriter(database, instance, onLeft) {
 export function setTimer(callback, milliseconds) {
   setTimeout(callback, milliseconds);
 }
-
-export function callSubscriber(callback, rows, rooms) {
-  try {
-    callback(rows, rooms);
-  } catch (error) {
-    if (typeof globalThis.reportError === "function") globalThis.reportError(error);
-    else setTimeout(() => {
-      throw error;
-    });
-  }
-}

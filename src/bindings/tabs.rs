@@ -88,10 +88,6 @@ extern "C" {
 
     #[wasm_bindgen(js_name = setTimer)]
     fn set_timer(callback: &JsValue, milliseconds: i32);
-
-    /// Calls a subscriber; what it throws is reported (`reportError`), not thrown here.
-    #[wasm_bindgen(js_name = callSubscriber)]
-    pub(super) fn call_subscriber(callback: &js_sys::Function, rows: &JsValue, rooms: &JsValue);
 }
 
 /// A store's link to the other tabs of its database.

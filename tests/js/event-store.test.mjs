@@ -51,6 +51,47 @@ test("persists a room and reads it back as Synapse stored it", async () => {
   store.close();
 });
 
+test("subscribers: each subscription called once per delivery with the same arrays, removed alone; one that throws stops no other", async () => {
+  const store = await EventStore.open({ name: "node-subscribers", inMemory: true });
+  const calls = [];
+  const record = (label) => (rows, rooms) => calls.push({ label, rows, rooms });
+  const unsubscribeA = store.subscribe(record("a"));
+  const twice = record("b");
+  const unsubscribeB1 = store.subscribe(twice);
+  store.subscribe(twice);
+  // What a subscriber throws goes to `reportError` (a browser's; stood in for here), not into
+  // persistEvents.
+  const reported = [];
+  globalThis.reportError = (error) => reported.push(error.message);
+  const unsubscribeThrowing = store.subscribe(() => {
+    throw new Error("a subscriber's bug");
+  });
+  let added = false;
+  store.subscribe(() => {
+    if (!added) store.subscribe(record("late"));
+    added = true;
+  });
+
+  await store.persistEvents(pdus.slice(0, 3));
+  assert.deepEqual(reported, ["a subscriber's bug"]);
+  assert.deepEqual(calls.map((call) => call.label), ["a", "b", "b"], "a subscriber added in a delivery waits for the next");
+  const [first] = calls;
+  assert.deepEqual(first.rows.map((row) => row.eventId), room.events.slice(0, 3).map((e) => e.event_id));
+  assert.deepEqual(first.rows.map((row) => row.streamOrdering), [1, 2, 3]);
+  assert.deepEqual(first.rows[0].event, { ...pdus[0], event_id: room.events[0].event_id });
+  assert.ok(calls.every((call) => call.rows === first.rows && call.rooms === first.rooms), "the same arrays");
+
+  calls.length = 0;
+  unsubscribeA();
+  unsubscribeB1();
+  unsubscribeThrowing();
+  await store.persistEvents(pdus.slice(3, 4));
+  delete globalThis.reportError;
+  assert.deepEqual(calls.map((call) => [call.label, call.rows.map((row) => row.streamOrdering)]), [["b", [4]], ["late", [4]]]);
+  assert.deepEqual(reported, ["a subscriber's bug"]);
+  store.close();
+});
+
 test("bad input rejects with a code and stores nothing", async () => {
   const store = await EventStore.open({ name: "node", inMemory: true });
   await assertCode("INVALID_PDU", store.persistEvents("not an array"));
