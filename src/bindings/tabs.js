@@ -1,5 +1,6 @@
 // The other tabs of a store: a BroadcastChannel per database, and Web Locks that say which
-// writers are alive. Without either API (Node.js, old browsers) a store has no other tabs.
+// writers are alive. Without either API (Node.js, old browsers) a store has no other tabs. Last,
+// the delivery of rows to the store's subscribers.
 
 const lockName = (database, instance) => `prejoin-writer:${database}:${instance}`;
 
@@ -91,4 +92,32 @@ export function watchWriter(database, instance, onLeft) {
 
 export function setTimer(callback, milliseconds) {
   setTimeout(callback, milliseconds);
+}
+
+// A store's subscribers (`EventStore.subscribe`, `subscribers.rs`): the module converts each
+// delivery's rows once, and every subscriber is handed the same arrays.
+
+// Adds `callback` to `list` (a Set); returns its entry, which removes it. An entry per
+// subscription, so that a function subscribed twice is called twice and each subscription is
+// removed alone.
+export function addSubscriber(list, callback) {
+  const entry = { callback };
+  list.add(entry);
+  return entry;
+}
+
+// Hands `rows` and `rooms` to every subscriber in `list` as it is now (one added meanwhile
+// waits for the next rows). What one throws is reported, not thrown here, and the others are
+// still called.
+export function deliverRows(list, rows, rooms) {
+  for (const { callback } of [...list]) {
+    try {
+      callback(rows, rooms);
+    } catch (error) {
+      if (typeof globalThis.reportError === "function") globalThis.reportError(error);
+      else setTimeout(() => {
+        throw error;
+      });
+    }
+  }
 }
