@@ -10,7 +10,6 @@ use wasm_bindgen::prelude::*;
 
 use super::convert::to_js;
 use super::event_store::OpenStore;
-use super::tabs::attach_events;
 use crate::replication::{ReplicationRow, Subscriber};
 
 // In `tabs.js`, not a module of their own: with one more JS module to load, test pages of
@@ -18,6 +17,10 @@ use crate::replication::{ReplicationRow, Subscriber};
 // timed out), in three fresh runs of the suite out of three.
 #[wasm_bindgen(module = "/src/bindings/tabs.js")]
 extern "C" {
+    /// Gives rows read from a message's head their events, from the events held.
+    #[wasm_bindgen(js_name = attachEvents)]
+    fn attach_events(rows: &JsValue, held: &js_sys::Map);
+
     #[wasm_bindgen(js_name = addSubscriber)]
     fn add_subscriber(list: &js_sys::Set, callback: &js_sys::Function) -> JsValue;
 

@@ -70,10 +70,6 @@ extern "C" {
     #[wasm_bindgen(js_name = holdEvents)]
     fn hold_events(held: &js_sys::Map, orderings: Vec<f64>, events: &js_sys::Array);
 
-    /// Gives rows read from a message's head their events, from the events held.
-    #[wasm_bindgen(js_name = attachEvents)]
-    pub(super) fn attach_events(rows: &JsValue, held: &js_sys::Map);
-
     #[wasm_bindgen(js_name = releaseEvents)]
     fn release_events(held: &js_sys::Map, token: f64);
 
@@ -186,7 +182,7 @@ impl Tabs {
         }
     }
 
-    /// The events of received rows not handed over yet (see [`attach_events`]).
+    /// The events of received rows not handed over yet (see `attachEvents` in `tabs.js`).
     pub(super) fn held_events(&self) -> js_sys::Map {
         self.held.clone()
     }

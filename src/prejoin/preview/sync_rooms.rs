@@ -1,7 +1,7 @@
 //! Previews for a whole room list at once, from a `/sync` response's `rooms` as a client has it.
 //!
 //! The text is read once, in place (sections, rooms, blocks and events alike): each room's
-//! events are handed to the preview as the borrowed events
+//! events are handed to the preview as the borrowed events that
 //! [`compute_room_preview`](super::compute_room_preview) reads from a room's own text, so a room
 //! previews here exactly as it does alone, without one boundary crossing (and one copy of its
 //! events) per room.
