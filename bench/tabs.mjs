@@ -19,7 +19,11 @@
 //    (responses of one account are stored one at a time across tabs: see the README). On
 //    Linux, also the machine's busy processor time in each (medians) and what share of the
 //    cores that is: three tabs that keep the cores busy are bound by them, not by IndexedDB.
-// 3. what `stream_positions` costs: its upkeep is one put of a small row in each chunk's
+// 3. what receiving costs a tab: one tab stores the three writers' PDU rooms while another,
+//    subscribed, receives them; the receiving tab's processor time (its renderer's, from the
+//    DevTools protocol's Performance metrics), per event, and how many posts of the channel
+//    carried the messages.
+// 4. what `stream_positions` costs: its upkeep is one put of a small row in each chunk's
 //    transaction. Raw IndexedDB, one page: --chunks transactions of 6 event-sized records and
 //    the `sequences` row, with and without that put, alternated. Ratio: with / without.
 
@@ -230,6 +234,47 @@ function printWriters(what, { one, three, apart }) {
   }
 }
 
+/** What receiving costs a tab: one tab stores every writer's data (`persist`) while another,
+ *  subscribed, receives it. The reader's processor time, its renderer's and its main thread's
+ *  (the DevTools protocol's `Performance` metrics, in ms), and the messages it received in how
+ *  many posts of the channel. */
+async function receiving(inputs) {
+  const database = `bench-tabs-${++databases}`;
+  const [writer, reader] = [await openTab(database, "writer"), await openTab(database, "reader")];
+  await reader.evaluate((database) => {
+    globalThis.posts = 0;
+    new BroadcastChannel(`prejoin:${database}`).onmessage = () => {
+      globalThis.posts += 1;
+    };
+  }, database);
+  for (const [i, input] of inputs.entries()) await handOver(writer, i, input);
+  const devtools = await context.newCDPSession(reader);
+  await devtools.send("Performance.enable");
+  const processorTime = async () => {
+    const { metrics } = await devtools.send("Performance.getMetrics");
+    const value = (name) => metrics.find((metric) => metric.name === name).value * 1000;
+    return { process: value("ProcessTime"), thread: value("ThreadTime") };
+  };
+  const before = await processorTime();
+  let events = 0;
+  for (const i of inputs.keys()) events += (await persist(writer, i, 11 + i)).events;
+  const total = await writer.evaluate(() => store.currentToken());
+  await reader.waitForFunction((total) => store.currentToken() === total, total, { timeout: 60_000 });
+  const after = await processorTime();
+  const { messages, posts } = await reader.evaluate(() => ({ messages: store.stats().messagesReceived, posts }));
+  await Promise.all([writer.close(), reader.close()]);
+  return { events, process: after.process - before.process, thread: after.thread - before.thread, messages, posts };
+}
+
+function printReceiving(runs) {
+  const [process, thread] = [median(runs.map((r) => r.process)), median(runs.map((r) => r.thread))];
+  const { events, messages } = runs[0];
+  console.log(`  receiving, a tab subscribed while another stores ${events} events (persistEvents): ` +
+    `${process.toFixed(0)} ms of its renderer's processor time (${(process / events * 1000).toFixed(0)} µs an event; ` +
+    `runs ${runs.map((r) => r.process.toFixed(0)).join(", ")}), ${thread.toFixed(0)} ms of it on its main thread; ` +
+    `${messages} messages in ${median(runs.map((r) => r.posts))} posts of the channel`);
+}
+
 /** Raw IndexedDB: the time of --chunks chunk transactions with and without a `stream_positions`
  *  put, alternated run by run, as [withMs[], withoutMs[]]. */
 async function positionsUpkeep() {
@@ -284,6 +329,8 @@ try {
   const messages = Math.round(opts.events / 10) - 4;
   const data = ["w1", "w2", "w3"].map((name, i) => syncResponses(name, prng(11 + i), { rooms: 10, messages }));
   const synced = await compareWriters(data, (page, i) => ingest(page, i, ACCOUNT));
+  const received = [];
+  for (let run = 0; run < opts.runs; run++) received.push(await receiving(rooms));
   const [withPositions, withoutPositions] = await positionsUpkeep();
   console.log("\nSeveral tabs (headless Chromium, IndexedDB)\n");
   console.log(`  replication latency, ${lat.length} chunks A -> B: median ${median(lat).toFixed(1)} ms, ` +
@@ -291,6 +338,7 @@ try {
     `(target p99 < 50 ms: ${percentile(lat, 0.99) < 50 ? "PASS" : "MISS"})`);
   printWriters("persistEvents, a room of each writer's own", persisted);
   printWriters("ingestSync, rooms of each writer's own and one shared", synced);
+  printReceiving(received);
   const [withMs, withoutMs] = [median(withPositions), median(withoutPositions)];
   console.log(`  stream_positions upkeep (raw IndexedDB, ${opts.chunks} chunk transactions): ` +
     `with ${withMs.toFixed(0)} ms, without ${withoutMs.toFixed(0)} ms: ${(withMs / withoutMs).toFixed(2)}x ` +

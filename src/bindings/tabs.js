@@ -4,30 +4,58 @@
 
 const lockName = (database, instance) => `prejoin-writer:${database}:${instance}`;
 
+// At most one post per this many milliseconds: a message is posted at once when the last post
+// is older, else it waits in the outbox with those that follow, and they go as one post once the
+// interval is over. A burst of chunks (a sync response's rooms, a long `persistEvents`) then
+// costs every other tab a few posts instead of one per chunk, and a post costs a receiving page
+// about half a millisecond beside what its events cost (`ARCHITECTURE.md`). A frame at 60 Hz.
+const POST_INTERVAL_MS = 16;
+
 // Opens the database's channel; `onMessage(head, events)` receives each message another tab
-// posted: its head (JSON text) and its events parsed, an array (null when they are not JSON, or
-// the message is not `[head, events]`: another version's). Returns null where there is no
-// BroadcastChannel.
+// posted, in order: its head (JSON text) and its events parsed, an array (null when they are not
+// JSON, or the post is not a list of `[head, events]`: another version's). Returns the channel's
+// link (the channel and this tab's outbox), or null where there is no BroadcastChannel.
 export function openChannel(database, onMessage) {
   if (typeof globalThis.BroadcastChannel !== "function") return null;
   const channel = new BroadcastChannel(`prejoin:${database}`);
   channel.onmessage = ({ data }) => {
-    const [head, events] = Array.isArray(data) ? data : [];
-    if (typeof head !== "string" || typeof events !== "string") return onMessage("", null);
-    let parsed = null;
-    try {
-      parsed = JSON.parse(`[${events}]`);
-    } catch {
-      // Unreadable: the receiver catches up.
-    }
-    onMessage(head, parsed);
+    if (!Array.isArray(data) || !data.every(isMessage)) return onMessage("", null);
+    for (const [head, events] of data) onMessage(head, parseEvents(events));
   };
-  return channel;
+  return { channel, outbox: null, lastPost: -Infinity, timer: undefined };
 }
 
-// Posts a message: its head, and its events' texts joined by commas.
-export function post(channel, head, events) {
-  channel.postMessage([head, events]);
+const isMessage = (message) =>
+  Array.isArray(message) && typeof message[0] === "string" && typeof message[1] === "string";
+
+// A message's events as an array; null when they are not JSON (the receiver then catches up).
+function parseEvents(events) {
+  try {
+    return JSON.parse(`[${events}]`);
+  } catch {
+    return null;
+  }
+}
+
+// Posts a message, its head and its events' texts joined by commas, at once or with the outbox
+// (see POST_INTERVAL_MS).
+export function post(link, head, events) {
+  if (link.outbox !== null) {
+    link.outbox.push([head, events]);
+    return;
+  }
+  link.outbox = [[head, events]];
+  const wait = link.lastPost + POST_INTERVAL_MS - performance.now();
+  if (wait <= 0) flush(link);
+  else link.timer = setTimeout(() => flush(link), wait);
+}
+
+function flush(link) {
+  clearTimeout(link.timer);
+  if (link.outbox === null) return;
+  link.channel.postMessage(link.outbox);
+  link.outbox = null;
+  link.lastPost = performance.now();
 }
 
 // Keeps a received chunk's events (`events[i]` is the event at `orderings[i]`) in `held` until
@@ -50,9 +78,11 @@ export function releaseEvents(held, token) {
   }
 }
 
-export function closeChannel(channel) {
-  channel.onmessage = null;
-  channel.close();
+// Posts what waits in the outbox, and closes the channel.
+export function closeChannel(link) {
+  flush(link);
+  link.channel.onmessage = null;
+  link.channel.close();
 }
 
 // Asks for this writer's liveness lock, and calls `onHeld(release)` once it is held (another tab

@@ -65,7 +65,7 @@ extern "C" {
     #[wasm_bindgen(js_name = openChannel)]
     fn open_channel(database: &str, on_message: &JsValue) -> JsValue;
 
-    fn post(channel: &JsValue, head: &str, events: &str);
+    fn post(link: &JsValue, head: &str, events: &str);
 
     #[wasm_bindgen(js_name = holdEvents)]
     fn hold_events(held: &js_sys::Map, orderings: Vec<f64>, events: &js_sys::Array);
@@ -74,7 +74,7 @@ extern "C" {
     fn release_events(held: &js_sys::Map, token: f64);
 
     #[wasm_bindgen(js_name = closeChannel)]
-    fn close_channel(channel: &JsValue);
+    fn close_channel(link: &JsValue);
 
     #[wasm_bindgen(js_name = holdLiveness)]
     fn hold_liveness(database: &str, instance: &str, on_held: &JsValue) -> js_sys::Promise;
@@ -90,7 +90,8 @@ extern "C" {
 pub(super) struct Tabs {
     database: String,
     instance: String,
-    channel: JsValue,
+    /// The channel and this tab's outbox (`openChannel`).
+    link: JsValue,
     store: Weak<OpenStore>,
     /// This link, for the callbacks it hands out.
     me: Weak<Tabs>,
@@ -148,7 +149,7 @@ impl Tabs {
             Self {
                 database: database.to_owned(),
                 instance: instance.to_owned(),
-                channel: open_channel(database, on_message.as_ref()),
+                link: open_channel(database, on_message.as_ref()),
                 store: Rc::downgrade(store),
                 me: me.clone(),
                 waiting: Cell::new(false),
@@ -159,7 +160,7 @@ impl Tabs {
                 _on_message: on_message,
             }
         });
-        if tabs.channel.is_null() {
+        if tabs.link.is_null() {
             return None;
         }
         store.link(tabs.clone());
@@ -173,7 +174,7 @@ impl Tabs {
         if let Some(store) = self.store.upgrade() {
             store.announce_left();
         }
-        close_channel(&self.channel);
+        close_channel(&self.link);
         for (_, stop) in std::mem::take(&mut *self.watched.borrow_mut()) {
             let _ = stop.call0(&JsValue::NULL);
         }
@@ -268,7 +269,7 @@ impl Tabs {
 impl ReplicationLink for Tabs {
     fn post(&self, message: StreamMessage) {
         let WireMessage { head, events } = message.into_wire();
-        post(&self.channel, &head, &events);
+        post(&self.link, &head, &events);
     }
 
     /// Waits [`GAP_WAIT_MS`] for the lowest id missing, then reads the store if it is still

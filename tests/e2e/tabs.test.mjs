@@ -173,7 +173,7 @@ test("another tab's events reach every subscriber as one object each; messages t
     store.subscribe((rows) => globalThis.second.push(...rows));
     globalThis.posted = [];
     globalThis.raw = new BroadcastChannel(`prejoin:${database}`);
-    raw.onmessage = ({ data }) => posted.push(data);
+    raw.onmessage = ({ data }) => posted.push(...data);
   }, database);
   const responses = syncResponses("wire", prng(7), { rooms: 2, messages: 20 });
   const token = await writer.evaluate(async ({ responses, ownUserId }) => {
@@ -194,15 +194,18 @@ test("another tab's events reach every subscriber as one object each; messages t
   assert.ok(chunks.length > 1, `chunk messages: ${chunks.length}`);
   assert.ok(chunks.every(([head, events]) => !head.includes('"event"') && events.startsWith("{")));
 
-  // Posted again as they came, then as this version cannot read them: a message in one text (as
-  // version 2 posted), events that are not JSON, one event fewer than rows, and a head that is
-  // not JSON. Each is counted, none hands a row again, and the reader catches up from the store.
+  // Posted again as they came, then as this version cannot read them: a post in one text (as
+  // version 2 posted), a message alone and not in a list (as version 3 posted before the outbox),
+  // events that are not JSON, one event fewer than rows, and a head that is not JSON. Each is
+  // counted, none hands a row again, and the reader catches up from the store.
   const [head, events] = chunks[chunks.length - 1];
   const fewer = JSON.stringify(JSON.parse(`[${events}]`).slice(1)).slice(1, -1);
   const after = await reader.evaluate(async ({ head, events, fewer }) => {
     const before = store.stats();
-    const unreadable = [JSON.stringify({ version: 2, head }), [head, "{"], [head, fewer], ["{", events]];
-    for (const message of [[head, events], ...unreadable]) raw.postMessage(message);
+    const unreadable = [
+      JSON.stringify({ version: 2, head }), [head, events], [[head, "{"]], [[head, fewer]], [["{", events]],
+    ];
+    for (const post of [[[head, events]], ...unreadable]) raw.postMessage(post);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const now = store.stats();
     return {
@@ -213,7 +216,7 @@ test("another tab's events reach every subscriber as one object each; messages t
       token: store.currentToken(),
     };
   }, { head, events, fewer });
-  assert.deepEqual(after, { received: 5, unreadable: 4, catchUps: 1, rows: token, token });
+  assert.deepEqual(after, { received: 6, unreadable: 5, catchUps: 1, rows: token, token });
   await Promise.all([writer.close(), reader.close()]);
 });
 
