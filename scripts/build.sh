@@ -33,6 +33,10 @@ up_to_date() {
   [ -z "$(find "${inputs[@]}" -newer "$stamp" -print -quit)" ]
 }
 
+# The dependencies' source paths (in panic locations) under `crates/`, not this machine's cargo
+# home: the modules come out the same whatever its path.
+export RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}/registry/src=crates"
+
 # build_once NAME STAMP COMMAND OUTPUT...: runs COMMAND unless the outputs are up to date.
 started=""
 trap 'rm -f "$started"' EXIT

@@ -22,7 +22,7 @@ export function openChannel(database, onMessage) {
     if (!Array.isArray(data) || !data.every(isMessage)) return onMessage("", null);
     for (const [head, events] of data) onMessage(head, parseEvents(events));
   };
-  return { channel, outbox: null, lastPost: -Infinity, timer: undefined };
+  return { channel, outbox: null, lastPost: -Infinity, timer: undefined, closed: false };
 }
 
 const isMessage = (message) =>
@@ -38,8 +38,9 @@ function parseEvents(events) {
 }
 
 // Posts a message, its head and its events' texts joined by commas, at once or with the outbox
-// (see POST_INTERVAL_MS).
+// (see POST_INTERVAL_MS); after the channel closed, nowhere.
 export function post(link, head, events) {
+  if (link.closed) return;
   if (link.outbox !== null) {
     link.outbox.push([head, events]);
     return;
@@ -81,6 +82,7 @@ export function releaseEvents(held, token) {
 // Posts what waits in the outbox, and closes the channel.
 export function closeChannel(link) {
   flush(link);
+  link.closed = true;
   link.channel.onmessage = null;
   link.channel.close();
 }

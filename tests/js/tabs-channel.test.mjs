@@ -24,7 +24,7 @@ function tabs(database) {
   const close = () => {
     listener.close();
     closeChannel(reader);
-    if (writer.channel.onmessage !== null) closeChannel(writer);
+    if (!writer.closed) closeChannel(writer);
   };
   return { writer, received, close };
 }
@@ -51,6 +51,9 @@ test("a burst goes as two posts, the first at once; every message arrives once, 
   assert.deepEqual(received.posts.map((messages) => messages.length), [1, 4, 1, 1]);
   assert.deepEqual(received.messages.map(([head]) => head).slice(5), ["head 6", "head 7"]);
   assert.deepEqual(received.byWriter, [], "a tab does not hear its own posts");
+  post(writer, "head 8", event(8));
+  await sleep(INTERVAL_MS * 3);
+  assert.equal(received.messages.length, 7, "nothing is posted once the channel closed");
   close();
 });
 
