@@ -9,6 +9,8 @@ const lockName = (database, instance) => `prejoin-writer:${database}:${instance}
 // interval is over. A burst of chunks (a sync response's rooms, a long `persistEvents`) then
 // costs every other tab a few posts instead of one per chunk, and a post costs a receiving page
 // about half a millisecond beside what its events cost (`ARCHITECTURE.md`). A frame at 60 Hz.
+// A hidden page posts at once, and posts what waits when it is hidden: browsers run a hidden
+// page's timers a second or a minute late.
 const POST_INTERVAL_MS = 16;
 
 // Opens the database's channel; `onMessage(head, events)` receives each message another tab
@@ -22,8 +24,15 @@ export function openChannel(database, onMessage) {
     if (!Array.isArray(data) || !data.every(isMessage)) return onMessage("", null);
     for (const [head, events] of data) onMessage(head, parseEvents(events));
   };
-  return { channel, outbox: null, lastPost: -Infinity, timer: undefined, closed: false };
+  const link = { channel, outbox: null, lastPost: -Infinity, timer: undefined, closed: false };
+  link.onHidden = () => {
+    if (isHidden()) flush(link);
+  };
+  globalThis.document?.addEventListener("visibilitychange", link.onHidden);
+  return link;
 }
+
+const isHidden = () => globalThis.document?.hidden === true;
 
 const isMessage = (message) =>
   Array.isArray(message) && typeof message[0] === "string" && typeof message[1] === "string";
@@ -41,18 +50,15 @@ function parseEvents(events) {
 // (see POST_INTERVAL_MS); after the channel closed, nowhere.
 export function post(link, head, events) {
   if (link.closed) return;
-  if (link.outbox !== null) {
-    link.outbox.push([head, events]);
-    return;
-  }
-  link.outbox = [[head, events]];
+  (link.outbox ??= []).push([head, events]);
   const wait = link.lastPost + POST_INTERVAL_MS - performance.now();
-  if (wait <= 0) flush(link);
-  else link.timer = setTimeout(() => flush(link), wait);
+  if (wait <= 0 || isHidden()) flush(link);
+  else link.timer ??= setTimeout(() => flush(link), wait);
 }
 
 function flush(link) {
   clearTimeout(link.timer);
+  link.timer = undefined;
   if (link.outbox === null) return;
   link.channel.postMessage(link.outbox);
   link.outbox = null;
@@ -83,6 +89,7 @@ export function releaseEvents(held, token) {
 export function closeChannel(link) {
   flush(link);
   link.closed = true;
+  globalThis.document?.removeEventListener("visibilitychange", link.onHidden);
   link.channel.onmessage = null;
   link.channel.close();
 }
