@@ -22,8 +22,8 @@
 //    cores that is: three tabs that keep the cores busy are bound by them, not by IndexedDB.
 // 3. what receiving costs a tab: one tab stores the three writers' PDU rooms while another,
 //    subscribed, receives them; the receiving tab's processor time (its renderer's, from the
-//    DevTools protocol's Performance metrics), per event, and how many posts of the channel
-//    carried the messages.
+//    DevTools protocol's Performance metrics), per event, how many posts of the channel carried
+//    the messages, and in how many calls its subscriber was handed the rows.
 // 4. what `stream_positions` costs: its upkeep is one put of a small row in each chunk's
 //    transaction. Raw IndexedDB, one page: --chunks transactions of 6 event-sized records and
 //    the `sequences` row, with and without that put, alternated. Ratio: with / without.
@@ -63,7 +63,9 @@ async function openTab(database, instance) {
   await page.evaluate(async ({ database, instance }) => {
     globalThis.store = await prejoin.EventStore.open({ name: database, instanceName: instance });
     globalThis.handed = new Map();
+    globalThis.calls = 0;
     store.subscribe((rows) => {
+      globalThis.calls += 1;
       const now = performance.timeOrigin + performance.now();
       for (const row of rows) handed.set(row.streamOrdering, now);
     });
@@ -268,9 +270,9 @@ async function receiving(inputs) {
   const total = await writer.evaluate(() => store.currentToken());
   await reader.waitForFunction((total) => store.currentToken() === total, total, { timeout: 60_000 });
   const after = await processorTime();
-  const { messages, posts } = await reader.evaluate(() => ({ messages: store.stats().messagesReceived, posts }));
+  const { messages, posts, calls } = await reader.evaluate(() => ({ messages: store.stats().messagesReceived, posts, calls }));
   await Promise.all([writer.close(), reader.close()]);
-  return { events, process: after.process - before.process, thread: after.thread - before.thread, messages, posts };
+  return { events, process: after.process - before.process, thread: after.thread - before.thread, messages, posts, calls };
 }
 
 function printReceiving(runs) {
@@ -279,7 +281,8 @@ function printReceiving(runs) {
   console.log(`  receiving, a tab subscribed while another stores ${events} events (persistEvents): ` +
     `${process.toFixed(0)} ms of its renderer's processor time (${(process / events * 1000).toFixed(0)} µs an event; ` +
     `runs ${runs.map((r) => r.process.toFixed(0)).join(", ")}), ${thread.toFixed(0)} ms of it on its main thread; ` +
-    `${messages} messages in ${median(runs.map((r) => r.posts))} posts of the channel`);
+    `${messages} messages in ${median(runs.map((r) => r.posts))} posts of the channel, ` +
+    `handed to its subscriber in ${median(runs.map((r) => r.calls))} calls`);
 }
 
 /** Raw IndexedDB: the time of --chunks chunk transactions with and without a `stream_positions`

@@ -13,16 +13,17 @@ const lockName = (database, instance) => `prejoin-writer:${database}:${instance}
 // page's timers a second or a minute late.
 const POST_INTERVAL_MS = 16;
 
-// Opens the database's channel; `onMessage(head, events)` receives each message another tab
-// posted, in order: its head (JSON text) and its events parsed, an array (null when they are not
-// JSON, or the post is not a list of `[head, events]`: another version's). Returns the channel's
-// link (the channel and this tab's outbox), or null where there is no BroadcastChannel.
-export function openChannel(database, onMessage) {
+// Opens the database's channel; `onPost(heads, events)` receives each post of another tab, its
+// messages in order: their heads (JSON texts), and their events parsed, each an array (null when
+// they are not JSON). A post that is not a list of `[head, events]` (another version's) comes as
+// one message with an empty head. Returns the channel's link (the channel and this tab's
+// outbox), or null where there is no BroadcastChannel.
+export function openChannel(database, onPost) {
   if (typeof globalThis.BroadcastChannel !== "function") return null;
   const channel = new BroadcastChannel(`prejoin:${database}`);
   channel.onmessage = ({ data }) => {
-    if (!Array.isArray(data) || !data.every(isMessage)) return onMessage("", null);
-    for (const [head, events] of data) onMessage(head, parseEvents(events));
+    if (!Array.isArray(data) || !data.every(isMessage)) return onPost([""], [null]);
+    onPost(data.map(([head]) => head), data.map(([, events]) => parseEvents(events)));
   };
   const link = { channel, outbox: null, lastPost: -Infinity, timer: undefined, closed: false };
   link.onHidden = () => {

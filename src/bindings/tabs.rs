@@ -63,7 +63,7 @@ const GAP_WAIT_MS: i32 = 250;
 #[wasm_bindgen(module = "/src/bindings/tabs.js")]
 extern "C" {
     #[wasm_bindgen(js_name = openChannel)]
-    fn open_channel(database: &str, on_message: &JsValue) -> JsValue;
+    fn open_channel(database: &str, on_post: &JsValue) -> JsValue;
 
     fn post(link: &JsValue, head: &str, events: &str);
 
@@ -106,8 +106,8 @@ pub(super) struct Tabs {
     /// The events of rows received and not handed over yet, by stream ordering: they stay in
     /// JS, where the channel parsed them, and the module reads only the messages' heads.
     held: js_sys::Map,
-    /// Receives the channel's messages while the link lives.
-    _on_message: Closure<dyn FnMut(String, JsValue)>,
+    /// Receives the channel's posts while the link lives.
+    _on_post: Closure<dyn FnMut(js_sys::Array, js_sys::Array)>,
 }
 
 /// Where this writer's liveness lock stands. It is asked for before the first commit, not on
@@ -141,15 +141,15 @@ impl Tabs {
     ) -> Option<Rc<Self>> {
         let tabs = Rc::new_cyclic(|me: &Weak<Tabs>| {
             let link = me.clone();
-            let on_message = Closure::new(move |head: String, events: JsValue| {
+            let on_post = Closure::new(move |heads: js_sys::Array, events: js_sys::Array| {
                 if let Some(tabs) = link.upgrade() {
-                    tabs.receive(&head, events);
+                    tabs.receive(&heads, &events);
                 }
             });
             Self {
                 database: database.to_owned(),
                 instance: instance.to_owned(),
-                link: open_channel(database, on_message.as_ref()),
+                link: open_channel(database, on_post.as_ref()),
                 store: Rc::downgrade(store),
                 me: me.clone(),
                 waiting: Cell::new(false),
@@ -157,7 +157,7 @@ impl Tabs {
                 answered: RefCell::new(BTreeSet::new()),
                 liveness: RefCell::new(Liveness::NotAsked),
                 held: js_sys::Map::new(),
-                _on_message: on_message,
+                _on_post: on_post,
             }
         });
         if tabs.link.is_null() {
@@ -188,22 +188,35 @@ impl Tabs {
         self.held.clone()
     }
 
-    /// Applies a message: its head, and `events` as the channel parsed them (an array, one per
-    /// row, or `null` when they could not be read). A writer heard of for the first time is
+    /// Applies the messages of a post: their heads, and their events as the channel parsed them
+    /// (for each, an array, one per row, or `null` when they could not be read; a post that could
+    /// not be read is one message with an empty head). A writer heard of for the first time is
     /// answered, so that it knows this one too (it opened after this one announced itself); one
     /// that is live is watched.
-    fn receive(&self, head: &str, events: JsValue) {
+    fn receive(&self, heads: &js_sys::Array, events: &js_sys::Array) {
         let Some(store) = self.store.upgrade() else { return };
-        let message = StreamMessage::from_head(head).filter(|message| self.hold(message, events));
-        let heard = store.receive(message);
+        let messages = heads
+            .iter()
+            .zip(events.iter())
+            .map(|(head, events)| {
+                let head = head.as_string().unwrap_or_default();
+                StreamMessage::from_head(&head).filter(|message| self.hold(message, events))
+            })
+            .collect();
+        let heard = store.receive_all(messages);
         release_events(&self.held, store.current_token() as f64);
+        for heard in heard {
+            self.answer(&store, heard);
+        }
+    }
+
+    fn answer(&self, store: &OpenStore, heard: Heard) {
         let writer = match heard {
-            Some(Heard::Joined(writer)) => writer,
-            Some(Heard::Live(writer)) => {
+            Heard::Joined(writer) => writer,
+            Heard::Live(writer) => {
                 self.watch(&writer);
                 writer
             }
-            None => return,
         };
         if self.answered.borrow_mut().insert(writer) {
             store.announce_joined(matches!(*self.liveness.borrow(), Liveness::Held(_)));

@@ -232,4 +232,17 @@ impl Due {
     pub fn rows(&self) -> &[ReplicationRow] {
         &self.rows
     }
+
+    /// These rows and rooms, then `later`'s, for one delivery: its rows lie above these (the
+    /// current token only rises), and its rooms not named here follow these. Its subscribers are
+    /// these: no subscriber is added between two messages applied in one go.
+    pub fn then(mut self, later: Due) -> Due {
+        self.rows.extend(later.rows);
+        for room in later.rooms {
+            if !self.rooms.contains(&room) {
+                self.rooms.push(room);
+            }
+        }
+        self
+    }
 }

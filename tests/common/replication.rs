@@ -41,6 +41,7 @@ macro_rules! replication_tests {
             an_invite_reaches_the_other_tabs_as_its_room,
             a_first_sync_is_announced_in_commit_order,
             a_writer_is_listed_from_its_opening_until_it_leaves,
+            a_post_of_several_chunks_is_handed_over_once,
         );
     };
 }
@@ -216,6 +217,40 @@ pub async fn tabs_hand_every_row_once_in_order(backend: impl Store) {
         assert!(*position <= total as i64);
     }
     check_pdus_rooms(&tabs[1].store, "three tabs").await;
+}
+
+/// The messages of one post (a tab's burst of chunks, as its outbox posts them) are applied in
+/// order and handed to a subscriber in one call: every row once, in order, each room once.
+pub async fn a_post_of_several_chunks_is_handed_over_once(backend: impl Store) {
+    let backend = &backend;
+    let channel = Rc::new(Channel::default());
+    let tabs = open_tabs(backend, &["tab-a", "tab-b"], &channel).await;
+    channel.deliver(&tabs, |_, _| false);
+    let calls = Rc::new(RefCell::new(Vec::new()));
+    let counted = calls.clone();
+    tabs[1].store.subscribe(Rc::new(move |rows: &[ReplicationRow], rooms: &[String]| {
+        counted.borrow_mut().push((rows.len(), rooms.to_vec()));
+    }));
+    let events = all_pdus_interleaved();
+    for batch in events[..24].chunks(8) {
+        let result = tabs[0].store.persist_events(batch.to_vec(), false).await.unwrap();
+        assert!(result.rooms.iter().all(|room| room.error.is_none()));
+    }
+    let post: Vec<_> = channel.posted.borrow_mut().drain(..).map(|(_, wire)| wire).collect();
+    assert!(post.len() >= 3, "a message per chunk: {}", post.len());
+    let heard = tabs[1].store.receive_all(post.iter().map(StreamMessage::from_wire).collect());
+    assert!(heard.is_empty(), "{heard:?}");
+    let total = backend.positions().await.unwrap().last_stream_ordering;
+    assert_eq!(tabs[1].store.current_token(), total);
+    let calls = calls.borrow();
+    assert_eq!(calls.len(), 1, "one call for the post: {calls:?}");
+    let (rows, rooms) = &calls[0];
+    assert_eq!(*rows, total as usize);
+    let distinct: BTreeSet<&String> = rooms.iter().collect();
+    assert_eq!(distinct.len(), rooms.len(), "each room once: {rooms:?}");
+    let handed: Vec<i64> = tabs[1].rows.borrow().iter().map(|row| row.stream_ordering).collect();
+    assert_eq!(handed, (1..=total).collect::<Vec<_>>());
+    assert_eq!(tabs[1].store.replication_stats().messages_received as usize, post.len() + 1);
 }
 
 /// A message a tab cannot read (another version's, or not one at all) asks for a catch-up and

@@ -16,11 +16,14 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** A tab's link, and what the other tabs of the database receive: its posts and messages, and
  *  what the writing tab itself hears. */
 function tabs(database) {
-  const received = { posts: [], messages: [], byWriter: [] };
+  const received = { posts: [], calls: 0, messages: [], byWriter: [] };
   const listener = new BroadcastChannel(`prejoin:${database}`);
   listener.onmessage = ({ data }) => received.posts.push(data);
-  const reader = openChannel(database, (head, events) => received.messages.push([head, events]));
-  const writer = openChannel(database, (head) => received.byWriter.push(head));
+  const reader = openChannel(database, (heads, events) => {
+    received.calls += 1;
+    heads.forEach((head, i) => received.messages.push([head, events[i]]));
+  });
+  const writer = openChannel(database, (heads) => received.byWriter.push(...heads));
   const close = () => {
     listener.close();
     closeChannel(reader);
@@ -38,6 +41,7 @@ test("a burst goes as two posts, the first at once; every message arrives once, 
     for (let n = 1; n <= 5; n++) post(writer, `head ${n}`, [event(n), event(n + 100)].join(","));
     await sleep(INTERVAL_MS * 3);
     assert.deepEqual(received.posts.map((messages) => messages.length), [1, 4]);
+    assert.equal(received.calls, 2, "the module is handed each post at once");
     assert.deepEqual(received.messages.map(([head]) => head), [1, 2, 3, 4, 5].map((n) => `head ${n}`));
     assert.deepEqual(received.messages[2][1], [JSON.parse(event(3)), JSON.parse(event(103))]);
 

@@ -9,8 +9,8 @@ use std::rc::Rc;
 use super::EventStore;
 use crate::persist::RoomWritePlan;
 use crate::replication::{
-    CommittedChunk, Invalidations, MessageBody, ReplicationRow, ReplicationStats, StreamMessage,
-    Subscriber,
+    CommittedChunk, Due, Invalidations, MessageBody, ReplicationRow, ReplicationStats,
+    StreamMessage, Subscriber,
 };
 use crate::storage::{Store, StoreError, SyncToken};
 use crate::streams::StreamToken;
@@ -149,6 +149,33 @@ impl<S: Store> EventStore<S> {
     ///
     /// Returns what the message asks of this tab's link, if anything.
     pub fn receive(&self, message: Option<StreamMessage>) -> Option<Heard> {
+        self.receive_all(vec![message]).pop()
+    }
+
+    /// Applies the messages of one post, in order, as [`Self::receive`] does each, and hands
+    /// the rows they made due to the subscribers once, after every cache they make stale was
+    /// dropped: a tab's burst of chunks costs a subscriber one call, not one per chunk.
+    ///
+    /// Returns what the messages ask of this tab's link, in order.
+    pub fn receive_all(&self, messages: Vec<Option<StreamMessage>>) -> Vec<Heard> {
+        let mut heard = Vec::new();
+        let mut due: Option<Due> = None;
+        for message in messages {
+            let (asked, more) = self.apply(message);
+            heard.extend(asked);
+            due = match (due, more) {
+                (Some(due), Some(more)) => Some(due.then(more)),
+                (due, more) => due.or(more),
+            };
+        }
+        if let Some(due) = due {
+            due.deliver();
+        }
+        heard
+    }
+
+    /// Applies one message: what it asks of the link, and the rows it made due.
+    fn apply(&self, message: Option<StreamMessage>) -> (Option<Heard>, Option<Due>) {
         self.replica.borrow_mut().count_received(message.is_some());
         let link = self.link.borrow().clone();
         let Some(message) = message else {
@@ -156,35 +183,36 @@ impl<S: Store> EventStore<S> {
             if let Some(link) = &link {
                 link.gap_opened();
             }
-            return None;
+            return (None, None);
         };
         let writer = message.instance_name;
         match message.body {
             MessageBody::Joined => {
                 self.replica.borrow_mut().writer_joined(&writer);
-                return Some(Heard::Joined(writer));
+                (Some(Heard::Joined(writer)), None)
             }
             MessageBody::Live => {
                 self.replica.borrow_mut().writer_joined(&writer);
-                return Some(Heard::Live(writer));
+                (Some(Heard::Live(writer)), None)
             }
             // Its chunks' messages came before this one, on the same channel: a hole below them
             // is another writer's, waited for as any.
             MessageBody::Left => {
                 let _ = self.replica.borrow_mut().writer_left(&writer);
                 self.after_learning(link.as_deref());
+                (None, None)
             }
             MessageBody::SyncToken { user_id, next_batch } => {
                 *self.sync_token.borrow_mut() = Some(SyncToken::new(user_id, next_batch));
+                (None, None)
             }
             MessageBody::Chunk(chunk) => {
                 self.invalidate(&chunk.invalidate);
                 let due = self.replica.borrow_mut().received(&writer, chunk);
                 self.after_learning(link.as_deref());
-                due.deliver();
+                (None, Some(due))
             }
         }
-        None
     }
 
     /// A writer closed or crashed (its liveness lock was released). Returns whether a catch-up is
