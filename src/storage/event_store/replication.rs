@@ -158,17 +158,13 @@ impl<S: Store> EventStore<S> {
     ///
     /// Returns what the messages ask of this tab's link, in order.
     pub fn receive_all(&self, messages: Vec<Option<StreamMessage>>) -> Vec<Heard> {
-        let mut heard = Vec::new();
-        let mut due: Option<Due> = None;
+        let (mut heard, mut dues) = (Vec::new(), Vec::new());
         for message in messages {
-            let (asked, more) = self.apply(message);
+            let (asked, due) = self.apply(message);
             heard.extend(asked);
-            due = match (due, more) {
-                (Some(due), Some(more)) => Some(due.then(more)),
-                (due, more) => due.or(more),
-            };
+            dues.extend(due);
         }
-        if let Some(due) = due {
+        if let Some(due) = dues.into_iter().reduce(Due::then) {
             due.deliver();
         }
         heard
