@@ -61,12 +61,13 @@ build_whole() {
   wasm_opt pkg/prejoin_bg.wasm
 }
 
-# wasm-opt's passes for both modules, in place. -O1 takes about 7 KB off the whole module gzipped,
-# stripping the name and producers sections the most. Dead argument elimination, run until
-# nothing more changes (--dae-optimizing --converge), 5 KB more (1.6 KB off the preview module),
-# at about 30 s a build; -O2 and up, and their inlining, make the gzipped modules larger.
+# wasm-opt's passes (`WASM_OPT_PASSES`) for both modules, in place, names stripped. -O1 takes
+# about 7 KB off the whole module gzipped, stripping the name and producers sections the most.
+# Dead argument elimination, run until nothing more changes (--dae-optimizing --converge), 5 KB
+# more (1.6 KB off the preview module), at about 30 s a build; -O2 and up, and their inlining,
+# make the gzipped modules larger.
 wasm_opt() {
-  wasm-opt -O1 --dae-optimizing --converge --strip-debug --strip-producers "$1" -o "$1"
+  wasm-opt "${WASM_OPT_PASSES[@]}" --strip-debug --strip-producers "$1" -o "$1"
 }
 
 # The preview module is built with cargo and wasm-bindgen directly (wasm-pack would write a second

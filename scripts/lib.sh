@@ -8,6 +8,10 @@ export PATH="$ROOT/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 WASM_PACK_VERSION=0.15.1
 WASM_BINDGEN_VERSION=0.2.130
 
+# wasm-opt's passes for both modules (`scripts/build.sh`, which gives what each weighed; also
+# `scripts/size-parts.mjs`).
+WASM_OPT_PASSES=(-O1 --dae-optimizing --converge)
+
 die() {
   echo "error: $*" >&2
   exit 1
