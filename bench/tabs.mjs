@@ -24,7 +24,11 @@
 //    subscribed, receives them; the receiving tab's processor time (its renderer's, from the
 //    DevTools protocol's Performance metrics), per event, how many posts of the channel carried
 //    the messages, and in how many calls its subscriber was handed the rows.
-// 4. what `stream_positions` costs: its upkeep is one put of a small row in each chunk's
+// 4. tabs of one account: every tab of a client syncs on its own, so each ingests the same
+//    responses (those of the three writers of 2., as one account's series). Three tabs each
+//    ingesting all of them at once against one tab ingesting them: what the tabs that find a
+//    response stored already cost.
+// 5. what `stream_positions` costs: its upkeep is one put of a small row in each chunk's
 //    transaction. Raw IndexedDB, one page: --chunks transactions of 6 event-sized records and
 //    the `sequences` row, with and without that put, alternated. Ratio: with / without.
 
@@ -287,6 +291,34 @@ function printReceiving(runs) {
     `handed to its subscriber in ${median(runs.map((r) => r.calls))} calls`);
 }
 
+/** One account's `responses` ingested by one tab, then by three tabs each ingesting all of them
+ *  at once (see 4. above), alternated run by run, as {one, three} lists of {ms, events}. */
+async function sameAccount(responses) {
+  const runs = { one: [], three: [] };
+  for (let run = 0; run < opts.runs; run++) {
+    for (const [way, tabs] of [["one", 1], ["three", 3]]) {
+      const database = `bench-tabs-${++databases}`;
+      const pages = [];
+      for (let i = 0; i < tabs; i++) pages.push(await openTab(database, `t${i}`));
+      for (const page of pages) await handOver(page, 0, responses);
+      const started = Date.now();
+      const results = await Promise.all(pages.map((page) => ingest(page, 0, ACCOUNT)));
+      const ms = Date.now() - started;
+      await Promise.all(pages.map((page) => page.close()));
+      runs[way].push({ ms, events: results.reduce((sum, r) => sum + r.events, 0) });
+    }
+  }
+  return runs;
+}
+
+function printSameAccount(responses, { one, three }) {
+  const [oneMs, threeMs] = [median(one.map((r) => r.ms)), median(three.map((r) => r.ms))];
+  const stored = (runs) => runs.map((r) => r.events).join(", ");
+  console.log(`  tabs of one account, ${responses} responses each: 1 tab ${oneMs} ms (runs ${one.map((r) => r.ms).join(", ")}), ` +
+    `3 tabs ingesting all of them at once ${threeMs} ms (runs ${three.map((r) => r.ms).join(", ")}): ` +
+    `${(threeMs / oneMs).toFixed(2)}x the time; events stored ${stored(one)} by 1 tab, ${stored(three)} by 3 tabs`);
+}
+
 /** Raw IndexedDB: the time of --chunks chunk transactions with and without a `stream_positions`
  *  put, alternated run by run, as [withMs[], withoutMs[]]. */
 async function positionsUpkeep() {
@@ -342,6 +374,9 @@ try {
   const messages = Math.round(opts.events / 10) - 4;
   const data = ["w1", "w2", "w3"].map((name, i) => syncResponses(name, prng(11 + i), { rooms: 10, messages }));
   const synced = await compareWriters(data, (page, i) => ingest(page, i, ACCOUNT));
+  // One account's series: next_batch rises from one response to the next.
+  const series = data.flat().map((response, k) => ({ ...response, next_batch: `s${k + 1}` }));
+  const same = await sameAccount(series);
   const received = [];
   for (let run = 0; run < opts.runs; run++) received.push(await receiving(rooms));
   const [withPositions, withoutPositions] = await positionsUpkeep();
@@ -353,6 +388,7 @@ try {
   printWriters("persistEvents, a room of each writer's own", persisted);
   printWriters("ingestSync, rooms of each writer's own and one shared", synced);
   printReceiving(received);
+  printSameAccount(series.length, same);
   const [withMs, withoutMs] = [median(withPositions), median(withoutPositions)];
   console.log(`  stream_positions upkeep (raw IndexedDB, ${opts.chunks} chunk transactions): ` +
     `with ${withMs.toFixed(0)} ms, without ${withoutMs.toFixed(0)} ms: ${(withMs / withoutMs).toFixed(2)}x ` +

@@ -73,6 +73,13 @@ impl Store for Backend {
         dispatch!(self, store => Store::forward_extremities(store, room_id).await)
     }
 
+    async fn rooms_forward_extremities(
+        &self,
+        room_ids: &[String],
+    ) -> Result<Vec<BTreeSet<String>>, StoreError> {
+        dispatch!(self, store => Store::rooms_forward_extremities(store, room_ids).await)
+    }
+
     async fn redactions_of(&self, event_id: &EventId) -> Result<Vec<RedactionRow>, StoreError> {
         dispatch!(self, store => Store::redactions_of(store, event_id).await)
     }

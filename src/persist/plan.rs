@@ -205,6 +205,25 @@ pub struct RoomWritePlan {
 }
 
 impl RoomWritePlan {
+    /// A chunk of `room_id` that writes nothing: what planning adds to.
+    pub fn empty(room_id: OwnedRoomId) -> Self {
+        Self {
+            room_id,
+            events: Vec::new(),
+            forward_extremities: None,
+            current_state_delta: Default::default(),
+            memberships: Vec::new(),
+            state_groups: Vec::new(),
+            backward_extremities: BackwardExtremitiesDelta::default(),
+            redactions: Vec::new(),
+            outlier_room: None,
+            local_membership: None,
+            timeline_gap: None,
+            room_listed: true,
+            planned_on: Default::default(),
+        }
+    }
+
     /// Whether the chunk writes nothing (every event of it was stored already): a backend then
     /// neither writes nor counts it.
     pub fn is_empty(&self) -> bool {
@@ -407,19 +426,10 @@ pub fn plan_outliers(
     }
     let memberships = events.iter().filter_map(membership_row).collect();
     Ok(RoomWritePlan {
-        room_id,
         events,
-        forward_extremities: None,
-        current_state_delta: CurrentStateDelta::default(),
         memberships,
-        state_groups: Vec::new(),
-        backward_extremities: BackwardExtremitiesDelta::default(),
-        redactions: Vec::new(),
         outlier_room: new_room,
-        local_membership: None,
-        timeline_gap: None,
-        room_listed: true,
-        planned_on: Default::default(),
+        ..RoomWritePlan::empty(room_id)
     })
 }
 

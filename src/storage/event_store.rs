@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
+use futures_util::future::try_join5;
 use ruma_common::{CanonicalJsonValue, EventId, OwnedEventId};
 use serde_json::Value as JsonValue;
 
@@ -632,9 +633,15 @@ impl<S: Store> EventStore<S> {
             return Ok(());
         }
         let (history, chunks) = if stored {
-            self.catch_up_positions().await?;
-            let chunks = self.backend.room_chunks(room_id).await?;
-            let tips = self.backend.forward_extremities(room_id).await?;
+            // Read at once, the chunk count's transaction first: see `synced_room_state`.
+            let (chunks, tips, current, gaps, ()) = try_join5(
+                self.backend.room_chunks(room_id),
+                self.backend.forward_extremities(room_id),
+                self.backend.current_state(room_id, &StateFilter::all()),
+                self.backend.backward_extremities(room_id),
+                self.catch_up_positions(),
+            )
+            .await?;
             // A room filled from /sync has a timeline, not a DAG: no PDU can name its events.
             if let Some(tip) = tips.iter().next() {
                 let tip = OwnedEventId::try_from(tip.as_str())
@@ -643,8 +650,6 @@ impl<S: Store> EventStore<S> {
                     return Err(InputError::SyncedRoom(room_id.to_owned()).into());
                 }
             }
-            let current = self.backend.current_state(room_id, &StateFilter::all()).await?;
-            let gaps = self.backend.backward_extremities(room_id).await?;
             let history = RoomHistory::restored(version, tips, current);
             (history.with_backward_extremities(gaps), chunks)
         } else {

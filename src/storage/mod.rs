@@ -191,6 +191,19 @@ pub trait Store {
     /// A room's forward extremities.
     async fn forward_extremities(&self, room_id: &str) -> Result<BTreeSet<String>, StoreError>;
 
+    /// [`Self::forward_extremities`] of each of `room_ids`, in their order; read at once by a
+    /// backend whose reads cost a round trip each (see [`Self::rooms_chunks`]).
+    async fn rooms_forward_extremities(
+        &self,
+        room_ids: &[String],
+    ) -> Result<Vec<BTreeSet<String>>, StoreError> {
+        let mut tips = Vec::with_capacity(room_ids.len());
+        for room_id in room_ids {
+            tips.push(self.forward_extremities(room_id).await?);
+        }
+        Ok(tips)
+    }
+
     /// The `redactions` rows that name an event.
     async fn redactions_of(&self, event_id: &EventId) -> Result<Vec<RedactionRow>, StoreError>;
 
@@ -362,6 +375,13 @@ impl<S: Store + ?Sized> Store for &S {
 
     async fn forward_extremities(&self, room_id: &str) -> Result<BTreeSet<String>, StoreError> {
         (**self).forward_extremities(room_id).await
+    }
+
+    async fn rooms_forward_extremities(
+        &self,
+        room_ids: &[String],
+    ) -> Result<Vec<BTreeSet<String>>, StoreError> {
+        (**self).rooms_forward_extremities(room_ids).await
     }
 
     async fn redactions_of(&self, event_id: &EventId) -> Result<Vec<RedactionRow>, StoreError> {

@@ -31,8 +31,8 @@ use crate::ordered::{map_of, set_of};
 use crate::persist::plan::{current_state_delta, membership_row};
 use crate::persist::state_groups::{StateGroupId, StateGroups};
 use crate::persist::{
-    BackwardExtremitiesDelta, EventOutcome, LocalMembership, PlanError, PlannedEvent, RedactionRow,
-    RoomWritePlan, StreamOrderings, TimelineGap,
+    EventOutcome, LocalMembership, PlanError, PlannedEvent, RedactionRow, RoomWritePlan,
+    StreamOrderings, TimelineGap,
 };
 
 /// The event type of membership events.
@@ -335,19 +335,5 @@ fn into_plan(
         })
         .collect();
     let memberships = events.iter().filter_map(membership_row).collect();
-    RoomWritePlan {
-        room_id,
-        events,
-        forward_extremities: None,
-        current_state_delta: Default::default(),
-        memberships,
-        state_groups: Vec::new(),
-        backward_extremities: BackwardExtremitiesDelta::default(),
-        redactions: Vec::new(),
-        outlier_room: None,
-        local_membership: None,
-        timeline_gap: None,
-        room_listed: true,
-        planned_on: Default::default(),
-    }
+    RoomWritePlan { events, memberships, ..RoomWritePlan::empty(room_id) }
 }

@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
 
+use futures_util::future::{try_join, try_join3};
 use ruma_common::{CanonicalJsonValue, OwnedEventId, OwnedRoomId, OwnedUserId};
 use serde_json::Value as JsonValue;
 
@@ -107,6 +108,23 @@ struct SyncedDraft {
     cache: Option<SyncedRoomCache>,
 }
 
+/// What [`EventStore::synced_room_state`] read of a room.
+enum RoomRead {
+    /// All a chunk is planned on: a new room's (nothing), or a cached room's.
+    Whole(SyncedRoomState, StateGroups, u64),
+    /// A stored room's first reads, which decide whether the rest is needed.
+    Begun(BegunRead),
+}
+
+/// The reads of a stored room that every chunk of it needs: its chunk count, which of the
+/// chunk's events the store holds, and its forward extremities.
+#[derive(Debug)]
+struct BegunRead {
+    chunks: u64,
+    known: BTreeMap<OwnedEventId, KnownEvent>,
+    tips: BTreeSet<String>,
+}
+
 /// What the store holds of a synced room, kept between responses: the next response's chunk of
 /// the room is planned on it without reading the room's state, tip and state group chain again.
 /// Dropped when another writer (tab) wrote (see [`EventStore::take_turn`]).
@@ -133,12 +151,17 @@ impl SyncedRoomCache {
     }
 }
 
-/// For each room of a response kept from the last one (see [`EventStore::prefetch_known`]), the
-/// stored events among those it names ([`chunk_ids`]), read for all those rooms in one request:
-/// planned on its cache and on these, such a room reads nothing, and is planned while the rooms
-/// before it are written. A room's entry is taken when it is planned.
+/// What [`EventStore::prefetch_known`] read for the rooms of a response, in one request per
+/// store. A room's entry is taken when it is planned.
 #[derive(Debug, Default)]
-pub(super) struct Prefetched(BTreeMap<String, BTreeMap<OwnedEventId, KnownEvent>>);
+pub(super) struct Prefetched {
+    /// For each room kept from the last response, the stored events among those it names
+    /// ([`chunk_ids`]): planned on its cache and on these, such a room reads nothing, and is
+    /// planned while the rooms before it are written.
+    known: BTreeMap<String, BTreeMap<OwnedEventId, KnownEvent>>,
+    /// For each stored room not kept, its first reads ([`EventStore::synced_room_state`]).
+    begun: BTreeMap<String, BegunRead>,
+}
 
 /// A room of a response, checked and ready to plan.
 #[derive(Clone)]
@@ -295,45 +318,71 @@ impl<S: Store> EventStore<S> {
         })
     }
 
-    /// Reads, in one request, the stored events among those each synced room of `prepared` with
-    /// a cache names: the one read its planning would make on its own. A room that names an
-    /// event another room of the response names too is left to read when planned, after the
-    /// rooms before it are written.
+    /// Reads, for the synced rooms of `prepared` the store holds, what planning each would read
+    /// first on its own, in one request per store: the stored events among those a room kept
+    /// from the last response names (its cache names them, [`chunk_ids`]); and for the other
+    /// stored rooms, their chunk counts, the stored events among their chunks' and their
+    /// forward extremities ([`BegunRead`]). Another tab of the account that stored the same
+    /// response leaves every room's chunk stored, and then nothing else is read. A room that
+    /// names an event another room of the response names too is left to read when planned,
+    /// after the rooms before it are written.
     async fn prefetch_known(&self, prepared: &[Prepared]) -> Result<(), StoreError> {
-        let mut by_room: BTreeMap<String, Vec<OwnedEventId>> = BTreeMap::new();
+        // Per room: the ids to look up, and whether it is kept from the last response.
+        let mut by_room: BTreeMap<String, (Vec<OwnedEventId>, bool)> = BTreeMap::new();
         {
             let planning = self.planning.borrow();
             for room in prepared {
                 let Prepared::Events { events, stored: true, .. } = room else { continue };
-                let Some(cache) = planning.synced.get(events.room_id.as_str()) else { continue };
-                let ids = chunk_ids(events, &cache.room.current_state);
-                by_room.insert(events.room_id.to_string(), ids);
+                let (ids, kept) = match planning.synced.get(events.room_id.as_str()) {
+                    Some(cache) => (chunk_ids(events, &cache.room.current_state), true),
+                    None => (set_of(events.event_ids().cloned()).into_iter().collect(), false),
+                };
+                by_room.insert(events.room_id.to_string(), (ids, kept));
             }
         }
         let mut rooms_naming: BTreeMap<OwnedEventId, usize> = BTreeMap::new();
-        for id in by_room.values().flatten() {
-            *rooms_naming.entry(id.clone()).or_default() += 1;
+        for (ids, _) in by_room.values() {
+            for id in ids {
+                *rooms_naming.entry(id.clone()).or_default() += 1;
+            }
         }
-        by_room.retain(|_, ids| ids.iter().all(|id| rooms_naming.get(id) == Some(&1)));
-        // One room reads as much on its own.
-        if by_room.len() < 2 {
+        by_room.retain(|_, (ids, _)| ids.iter().all(|id| rooms_naming.get(id) == Some(&1)));
+        let begun: Vec<String> =
+            by_room.iter().filter(|(_, (_, kept))| !kept).map(|(room, _)| room.clone()).collect();
+        // One kept room reads as much on its own.
+        if begun.is_empty() && by_room.len() < 2 {
             self.planning.borrow_mut().prefetched = Prefetched::default();
             return Ok(());
         }
-        let ids: Vec<OwnedEventId> = by_room.values().flatten().cloned().collect();
+        let ids: Vec<OwnedEventId> = by_room.values().flat_map(|(ids, _)| ids.clone()).collect();
+        // The chunk counts first: see `synced_room_state`.
+        let (chunks, mut known, tips) = try_join3(
+            self.backend.rooms_chunks(&begun),
+            self.known_events(&ids),
+            self.backend.rooms_forward_extremities(&begun),
+        )
+        .await?;
         // No event is named by two rooms: each stored one goes to the one room naming it.
-        let mut known = self.known_events(&ids).await?;
-        let by_room = by_room.into_iter().map(|(room, ids)| {
-            let found = ids.iter().filter_map(|id| Some((id.clone(), known.remove(id)?)));
-            (room, map_of(found))
-        });
-        self.planning.borrow_mut().prefetched = Prefetched(map_of(by_room));
+        let mut known_of = |ids: &[OwnedEventId]| -> BTreeMap<OwnedEventId, KnownEvent> {
+            map_of(ids.iter().filter_map(|id| Some((id.clone(), known.remove(id)?))))
+        };
+        let mut prefetched = Prefetched::default();
+        let mut begun_reads = chunks.into_iter().zip(tips);
+        for (room, (ids, kept)) in by_room {
+            let known = known_of(&ids);
+            if kept {
+                prefetched.known.insert(room, known);
+            } else if let Some((chunks, tips)) = begun_reads.next() {
+                prefetched.begun.insert(room, BegunRead { chunks, known, tips });
+            }
+        }
+        self.planning.borrow_mut().prefetched = prefetched;
         Ok(())
     }
 
     /// Whether `room`'s stored events were read with the others' ([`Self::prefetch_known`]).
     fn is_prefetched(&self, room: &Prepared) -> bool {
-        self.planning.borrow().prefetched.0.contains_key(room.room_id().as_str())
+        self.planning.borrow().prefetched.known.contains_key(room.room_id().as_str())
     }
 
     /// Brings back the caches of `room_ids` left unverified by another writer's turn (see
@@ -558,7 +607,16 @@ impl<S: Store> EventStore<S> {
         own_user_id: &str,
         stored_membership: Option<&LocalMembership>,
     ) -> Result<SyncedDraft, StoreError> {
-        let (room, mut groups, chunks) = self.synced_room_state(events, stored).await?;
+        let (room, mut groups, chunks) = match self.synced_room_state(events, stored).await? {
+            RoomRead::Whole(room, groups, chunks) => (room, groups, chunks),
+            RoomRead::Begun(begun) => {
+                if let Some(draft) = self.stored_already(section, events, &begun, stored_membership)
+                {
+                    return Ok(draft);
+                }
+                self.read_stored_room(events, begun).await?
+            }
+        };
         let mut orderings = self.planning.borrow().orderings.clone();
         let on_timeline =
             section == SyncSection::Join || room.tip.is_some() || !room.current_state.is_empty();
@@ -644,32 +702,96 @@ impl<S: Store> EventStore<S> {
 
     /// What the store holds of a room that a chunk builds on: its current state, the tip of its
     /// timeline with that tip's state group chain (loaded into the returned groups), and the
-    /// stored events among those the chunk names or may replace in the current state.
+    /// stored events among those the chunk names or may replace in the current state. For a
+    /// stored room this tab holds no cache of, only the reads every chunk of it needs are made
+    /// ([`RoomRead::Begun`]): [`Self::read_stored_room`] makes the others.
     async fn synced_room_state(
         &self,
         events: &SyncedEvents,
         stored: bool,
-    ) -> Result<(SyncedRoomState, StateGroups, u64), StoreError> {
+    ) -> Result<RoomRead, StoreError> {
         let groups = StateGroups::new(self.planning.borrow().next_state_group);
         if !stored {
-            return Ok((SyncedRoomState::default(), groups, 0));
+            return Ok(RoomRead::Whole(SyncedRoomState::default(), groups, 0));
         }
         let room_id = events.room_id.as_str();
         let cached = self.planning.borrow().synced.get(room_id).cloned();
         if let Some(SyncedRoomCache { mut room, mut groups, chunks, .. }) = cached {
             groups.continue_ids_from(self.planning.borrow().next_state_group);
-            let prefetched = self.planning.borrow_mut().prefetched.0.remove(room_id);
+            let prefetched = self.planning.borrow_mut().prefetched.known.remove(room_id);
             room.known = match prefetched {
                 Some(known) => known,
                 None => self.known_events(&chunk_ids(events, &room.current_state)).await?,
             };
-            return Ok((room, groups, chunks));
+            return Ok(RoomRead::Whole(room, groups, chunks));
         }
-        self.catch_up_positions().await?;
+        if let Some(begun) = self.planning.borrow_mut().prefetched.begun.remove(room_id) {
+            return Ok(RoomRead::Begun(begun));
+        }
+        // Read at once, each in a transaction of its own: each is a round trip to IndexedDB. The
+        // chunk count's transaction is created first, so that a chunk another tab commits
+        // meanwhile is in every later read whenever it is in the count (the write's check of
+        // the count then stays sound).
+        let ids: Vec<OwnedEventId> = set_of(events.event_ids().cloned()).into_iter().collect();
+        let (chunks, known, tips) = try_join3(
+            self.backend.room_chunks(room_id),
+            self.known_events(&ids),
+            self.backend.forward_extremities(room_id),
+        )
+        .await?;
+        Ok(RoomRead::Begun(BegunRead { chunks, known, tips }))
+    }
+
+    /// A joined room's chunk of which the store holds every event in the room's timeline
+    /// already, its state block empty and the own membership `join` as stored: another tab of
+    /// the account stored the same response. Planned, it writes nothing; so its state, tip and
+    /// state group chain are not read. `None` when any of that does not hold.
+    fn stored_already(
+        &self,
+        section: SyncSection,
+        events: &SyncedEvents,
+        begun: &BegunRead,
+        stored_membership: Option<&LocalMembership>,
+    ) -> Option<SyncedDraft> {
+        let joined = stored_membership.is_some_and(|row| row.membership == section.as_str());
+        let in_timeline =
+            |pdu: &Pdu| begun.known.get(pdu.owned_event_id()).is_some_and(|known| !known.outlier);
+        if section != SyncSection::Join
+            || !joined
+            || !events.state.is_empty()
+            || !events.timeline.iter().all(in_timeline)
+        {
+            return None;
+        }
+        let planning = self.planning.borrow();
+        let mut plan = RoomWritePlan::empty(events.room_id.clone());
+        plan.planned_on = PlannedOn { positions: planning.positions(), room_chunks: begun.chunks };
+        Some(SyncedDraft {
+            plan,
+            chunk: events.event_ids().cloned().collect(),
+            orderings: planning.orderings.clone(),
+            next_state_group: planning.next_state_group,
+            extremities: begun.tips.clone(),
+            cache: None,
+        })
+    }
+
+    /// The rest of a stored room's reads (see [`Self::synced_room_state`]): its current state and
+    /// the stored positions at once, then the stored events among those of the current state
+    /// its state block may replace and the tip, then the tip's state group chain.
+    async fn read_stored_room(
+        &self,
+        events: &SyncedEvents,
+        begun: BegunRead,
+    ) -> Result<(SyncedRoomState, StateGroups, u64), StoreError> {
+        let BegunRead { chunks, mut known, tips } = begun;
+        let room_id = events.room_id.as_str();
+        let (current_state, ()) = try_join(
+            self.backend.current_state(room_id, &StateFilter::all()),
+            self.catch_up_positions(),
+        )
+        .await?;
         let mut groups = StateGroups::new(self.planning.borrow().next_state_group);
-        let chunks = self.backend.room_chunks(room_id).await?;
-        let current_state = self.backend.current_state(room_id, &StateFilter::all()).await?;
-        let tips = self.backend.forward_extremities(room_id).await?;
         // A room of PDUs may have several extremities: its timeline then has no single tip.
         let tip = match tips.iter().collect::<Vec<_>>().as_slice() {
             [tip] => Some(OwnedEventId::try_from(tip.as_str()).map_err(|error| {
@@ -679,7 +801,13 @@ impl<S: Store> EventStore<S> {
         };
         let mut ids = chunk_ids(events, &current_state);
         ids.extend(tip.clone());
-        let known = self.known_events(&ids).await?;
+        let unread: Vec<OwnedEventId> =
+            set_of(ids.into_iter().filter(|id| !events.event_ids().any(|read| read == id)))
+                .into_iter()
+                .collect();
+        if !unread.is_empty() {
+            known.extend(self.known_events(&unread).await?);
+        }
         let tip_group = tip.as_ref().and_then(|tip| known.get(tip)?.state_group);
         let corrupt = |error: crate::persist::state_groups::StateGroupError| {
             StoreError::Corrupt(error.to_string())

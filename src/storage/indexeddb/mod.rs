@@ -1434,6 +1434,15 @@ impl Store for IndexedDbStore {
         Ok(set_of(rows.into_iter().map(|row| row.event_id)))
     }
 
+    async fn rooms_forward_extremities(
+        &self,
+        room_ids: &[String],
+    ) -> Result<Vec<BTreeSet<String>>, StoreError> {
+        let rows: Vec<Vec<ForwardExtremityRow>> =
+            self.get_many_prefixed(stores::EVENT_FORWARD_EXTREMITIES, room_ids).await?;
+        Ok(rows.into_iter().map(|rows| set_of(rows.into_iter().map(|row| row.event_id))).collect())
+    }
+
     async fn current_state(
         &self,
         room_id: &str,
