@@ -73,6 +73,13 @@ impl Store for Backend {
         dispatch!(self, store => Store::forward_extremities(store, room_id).await)
     }
 
+    async fn rooms_versions(
+        &self,
+        room_ids: &[String],
+    ) -> Result<Vec<Option<RoomVersion>>, StoreError> {
+        dispatch!(self, store => Store::rooms_versions(store, room_ids).await)
+    }
+
     async fn rooms_forward_extremities(
         &self,
         room_ids: &[String],

@@ -593,21 +593,20 @@ impl<S: Store> EventStore<S> {
     /// back its own rooms after every turn of another's. Every write checks what it was planned
     /// on anyway (see [`Store::apply`]); the turn keeps two tabs from storing responses of one
     /// account interleaved, so that the sync token never goes back, and spares them planning the
-    /// same rooms twice.
-    async fn take_turn(&self) -> Result<super::WriteLock, StoreError> {
+    /// same rooms twice. Whether the sequences moved is returned beside the lock: the sync token
+    /// may have moved too, and is read again by the caller with its other reads.
+    async fn take_turn(&self) -> Result<(super::WriteLock, bool), StoreError> {
         let lock = self.backend.lock_writes().await?;
         let stored = self.backend.positions().await?;
-        if stored != self.positions() {
-            {
-                let mut planning = self.planning.borrow_mut();
-                planning.rooms.clear();
-                let synced = std::mem::take(&mut planning.synced);
-                planning.unverified.extend(synced);
-                planning.move_to(stored);
-            }
-            *self.sync_token.borrow_mut() = self.backend.sync_token().await?;
+        let moved = stored != self.positions();
+        if moved {
+            let mut planning = self.planning.borrow_mut();
+            planning.rooms.clear();
+            let synced = std::mem::take(&mut planning.synced);
+            planning.unverified.extend(synced);
+            planning.move_to(stored);
         }
-        Ok(lock)
+        Ok((lock, moved))
     }
 
     /// Moves the planning positions up to the stored ones, before a room is read from the store

@@ -174,6 +174,19 @@ pub trait Store {
     /// The version of a stored room (`rooms.room_version`).
     async fn room_version(&self, room_id: &str) -> Result<Option<RoomVersion>, StoreError>;
 
+    /// [`Self::room_version`] of each of `room_ids`, in their order (`None`: not stored); read at
+    /// once by a backend whose reads cost a round trip each (see [`Self::rooms_chunks`]).
+    async fn rooms_versions(
+        &self,
+        room_ids: &[String],
+    ) -> Result<Vec<Option<RoomVersion>>, StoreError> {
+        let mut versions = Vec::with_capacity(room_ids.len());
+        for room_id in room_ids {
+            versions.push(self.room_version(room_id).await?);
+        }
+        Ok(versions)
+    }
+
     /// Every stored room (the keys of `rooms`: a room is stored once its create event is).
     async fn rooms(&self) -> Result<BTreeSet<String>, StoreError>;
 
@@ -356,6 +369,13 @@ impl<S: Store + ?Sized> Store for &S {
 
     async fn room_version(&self, room_id: &str) -> Result<Option<RoomVersion>, StoreError> {
         (**self).room_version(room_id).await
+    }
+
+    async fn rooms_versions(
+        &self,
+        room_ids: &[String],
+    ) -> Result<Vec<Option<RoomVersion>>, StoreError> {
+        (**self).rooms_versions(room_ids).await
     }
 
     async fn rooms(&self) -> Result<BTreeSet<String>, StoreError> {

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
 
-use futures_util::future::{try_join, try_join3};
+use futures_util::future::{try_join, try_join3, try_join4};
 use ruma_common::{CanonicalJsonValue, OwnedEventId, OwnedRoomId, OwnedUserId};
 use serde_json::Value as JsonValue;
 
@@ -229,7 +229,33 @@ impl<S: Store> EventStore<S> {
         })?;
         let response = SyncResponse::from_json(response)?;
         let _turn = self.queue.enter().await;
-        let _lock = self.take_turn().await?;
+        let (_lock, moved) = self.take_turn().await?;
+        let room_ids: Vec<String> =
+            response.rooms.iter().map(|room| room.room_id.to_string()).collect();
+        // A room kept from an earlier response is stored, with its version; the others' rows of
+        // `rooms` (a room is stored once its create event is) are read together. These reads
+        // and the own memberships go at once: each is a round trip, while the lock makes every
+        // other tab of the account wait.
+        let unkept: Vec<String> = {
+            let planning = self.planning.borrow();
+            let unkept = room_ids.iter().filter(|room_id| !planning.synced.contains_key(*room_id));
+            unkept.cloned().collect()
+        };
+        let (token, (), versions, memberships) = try_join4(
+            async {
+                match moved {
+                    true => self.backend.sync_token().await.map(Some),
+                    false => Ok(None),
+                }
+            },
+            self.verify_synced(&room_ids),
+            self.backend.rooms_versions(&unkept),
+            self.backend.local_memberships(own.as_str(), Some(&room_ids)),
+        )
+        .await?;
+        if let Some(token) = token {
+            *self.sync_token.borrow_mut() = token;
+        }
         if let Some(token) = self.sync_token().filter(|token| token.user_id != own.as_str()) {
             return Err(InputError::InvalidOptions(format!(
                 "this store holds the /sync of {}, not of {own}",
@@ -237,30 +263,20 @@ impl<S: Store> EventStore<S> {
             ))
             .into());
         }
-        let room_ids: Vec<String> =
-            response.rooms.iter().map(|room| room.room_id.to_string()).collect();
-        self.verify_synced(&room_ids).await?;
-        // A room kept from an earlier response is stored, with its version. For the others, one
-        // read says which are stored; a room's version is read only when the response does not
-        // carry its create event (a first sync of a thousand rooms reads none).
-        let cached: BTreeMap<String, RoomVersion> = {
+        let stored: BTreeMap<String, RoomVersion> =
+            map_of(unkept.into_iter().zip(versions).filter_map(|(id, v)| Some((id, v?))));
+        let prepared = {
             let planning = self.planning.borrow();
-            let synced = |room: &crate::sync::SyncRoom| {
-                let cache = planning.synced.get(room.room_id.as_str())?;
-                Some((room.room_id.to_string(), cache.version.clone()))
+            let stored_version = |room_id: &str| match planning.synced.get(room_id) {
+                Some(cache) => Some(cache.version.clone()),
+                None => stored.get(room_id).cloned(),
             };
-            map_of(response.rooms.iter().filter_map(synced))
+            let prepared = response.rooms.into_iter().map(|room| {
+                let version = stored_version(room.room_id.as_str());
+                prepare(room, version)
+            });
+            prepared.collect::<Result<Vec<_>, _>>()?
         };
-        let uncached =
-            response.rooms.iter().any(|room| !cached.contains_key(room.room_id.as_str()));
-        let stored_rooms = if uncached { self.backend.rooms().await? } else { BTreeSet::new() };
-        let mut prepared = Vec::with_capacity(response.rooms.len());
-        for room in response.rooms {
-            let version = cached.get(room.room_id.as_str()).cloned();
-            let stored = version.is_some() || stored_rooms.contains(room.room_id.as_str());
-            prepared.push(self.prepare(room, stored, version).await?);
-        }
-        let memberships = self.backend.local_memberships(own.as_str(), Some(&room_ids)).await?;
         self.prefetch_known(&prepared).await?;
         let total = prepared.len();
         let mut rooms = Vec::with_capacity(total);
@@ -407,62 +423,6 @@ impl<S: Store> EventStore<S> {
             }
         }
         Ok(())
-    }
-
-    /// Checks a room's events as client-format events of its version: the version of a create
-    /// event among them, else the stored room's. A malformed event is `INVALID_SYNC`; a room
-    /// whose version is unknown is left out, with its error.
-    async fn prepare(
-        &self,
-        room: crate::sync::SyncRoom,
-        stored: bool,
-        version: Option<RoomVersion>,
-    ) -> Result<Prepared, StoreError> {
-        let section = room.section();
-        let room_id = room.room_id;
-        let stored_version = || async {
-            match (stored, version.clone()) {
-                (_, Some(version)) => Ok(Some(version)),
-                (true, None) => self.backend.room_version(room_id.as_str()).await,
-                (false, None) => Ok(None),
-            }
-        };
-        match room.section {
-            RoomSection::Join(events) | RoomSection::Leave(events) => {
-                let declared =
-                    events.state.iter().chain(&events.timeline).find_map(declared_version);
-                let stored_version =
-                    if declared.is_none() { stored_version().await? } else { None };
-                let version = match (declared, stored_version) {
-                    (Some(Ok(version)), _) | (None, Some(version)) => Ok(version),
-                    (Some(Err(error)), _) => Err(error),
-                    (None, None) => Err(InputError::UnknownRoom(room_id.to_string())),
-                };
-                // A room that cannot be stored is checked all the same: a malformed response
-                // is refused whole, and checking an event does not depend on the version.
-                let checked_with = match &version {
-                    Ok(version) => version.clone(),
-                    Err(_) => RoomVersion::parse("1")?,
-                };
-                let events = synced_events(&room_id, events, &checked_with, &room.path)?;
-                match version {
-                    Ok(version) => Ok(Prepared::Events { section, events, version, stored }),
-                    Err(error) => {
-                        Ok(Prepared::Unstorable { section, room_id, error: error.into() })
-                    }
-                }
-            }
-            RoomSection::Invite(events) | RoomSection::Knock(events) => {
-                let version = match events.iter().find_map(stripped_create_version) {
-                    Some(version) => Some(version),
-                    None => stored_version().await?,
-                };
-                let new_room = version.clone().filter(|_| !stored);
-                let member =
-                    version.and_then(|version| whole_member_event(&events, &room_id, &version));
-                Ok(Prepared::Stripped { section, room_id, new_room, stored, events, member })
-            }
-        }
     }
 
     /// Plans and writes one prepared room; its result says what was stored, or why nothing was.
@@ -877,6 +837,47 @@ impl<S: Store> EventStore<S> {
         }
         let chunk = chunk.iter().map(|id| id.as_ref());
         Ok(super::summarize(&room_id, &plan, chunk, forward_extremities))
+    }
+}
+
+/// Checks a room's events as client-format events of its version: the version of a create
+/// event among them, else `stored`, the stored room's (`None`: the room is not stored). A
+/// malformed event is `INVALID_SYNC`; a room whose version is unknown is left out, with its
+/// error.
+fn prepare(
+    room: crate::sync::SyncRoom,
+    stored: Option<RoomVersion>,
+) -> Result<Prepared, StoreError> {
+    let section = room.section();
+    let room_id = room.room_id;
+    let is_stored = stored.is_some();
+    match room.section {
+        RoomSection::Join(events) | RoomSection::Leave(events) => {
+            let declared = events.state.iter().chain(&events.timeline).find_map(declared_version);
+            let version = match (declared, stored) {
+                (Some(Ok(version)), _) | (None, Some(version)) => Ok(version),
+                (Some(Err(error)), _) => Err(error),
+                (None, None) => Err(InputError::UnknownRoom(room_id.to_string())),
+            };
+            // A room that cannot be stored is checked all the same: a malformed response is
+            // refused whole, and checking an event does not depend on the version.
+            let checked_with = match &version {
+                Ok(version) => version.clone(),
+                Err(_) => RoomVersion::parse("1")?,
+            };
+            let events = synced_events(&room_id, events, &checked_with, &room.path)?;
+            match version {
+                Ok(version) => Ok(Prepared::Events { section, events, version, stored: is_stored }),
+                Err(error) => Ok(Prepared::Unstorable { section, room_id, error: error.into() }),
+            }
+        }
+        RoomSection::Invite(events) | RoomSection::Knock(events) => {
+            let version = events.iter().find_map(stripped_create_version).or(stored);
+            let new_room = version.clone().filter(|_| !is_stored);
+            let member =
+                version.and_then(|version| whole_member_event(&events, &room_id, &version));
+            Ok(Prepared::Stripped { section, room_id, new_room, stored: is_stored, events, member })
+        }
     }
 }
 
