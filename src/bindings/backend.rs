@@ -14,8 +14,8 @@ use crate::persist::{
 };
 use crate::storage::indexeddb::IndexedDbStore;
 use crate::storage::{
-    MemoryStore, PlanningEvent, Positions, RoomList, Store, StoreError, StoredEvent, StreamPage,
-    SyncToken, WriteLock,
+    EventPlacement, MemoryStore, PlanningEvent, Positions, RoomList, Store, StoreError,
+    StoredEvent, StreamPage, SyncToken, WriteLock,
 };
 
 /// The storage an `EventStore` was opened on.
@@ -71,6 +71,13 @@ impl Store for Backend {
 
     async fn forward_extremities(&self, room_id: &str) -> Result<BTreeSet<String>, StoreError> {
         dispatch!(self, store => Store::forward_extremities(store, room_id).await)
+    }
+
+    async fn event_placements(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<Vec<Option<EventPlacement>>, StoreError> {
+        dispatch!(self, store => Store::event_placements(store, event_ids).await)
     }
 
     async fn rooms_versions(

@@ -111,6 +111,32 @@ pub struct PlanningEvent {
     pub state_group: Option<StateGroupId>,
 }
 
+/// Where a stored event stands, without the event ([`Store::event_placements`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EventPlacement {
+    /// Whether it is stored as an outlier.
+    pub outlier: bool,
+    /// Its stream ordering.
+    pub stream_ordering: i64,
+    /// The writer that stored it.
+    pub instance_name: Option<String>,
+    /// Its `event_to_state_groups` row.
+    pub state_group: Option<StateGroupId>,
+}
+
+impl From<&PlanningEvent> for EventPlacement {
+    fn from(found: &PlanningEvent) -> Self {
+        let metadata = &found.event.internal_metadata;
+        Self {
+            outlier: metadata.outlier,
+            stream_ordering: metadata.stream_ordering.unwrap_or_default(),
+            instance_name: metadata.instance_name.clone(),
+            state_group: found.state_group,
+        }
+    }
+}
+
 /// A hold on a store's writes ([`Store::lock_writes`]): released when dropped.
 #[must_use = "writes are held only while the lock lives"]
 pub struct WriteLock(Option<Box<dyn FnOnce()>>);
@@ -267,6 +293,17 @@ pub trait Store {
         &self,
         event_ids: &[OwnedEventId],
     ) -> Result<Vec<Option<PlanningEvent>>, StoreError>;
+
+    /// [`Self::planning_events`] without the events: of events a chunk brings again, planning
+    /// needs where they stand only, and a backend that stores events as text spares reading
+    /// them back.
+    async fn event_placements(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<Vec<Option<EventPlacement>>, StoreError> {
+        let found = self.planning_events(event_ids).await?;
+        Ok(found.iter().map(|found| found.as_ref().map(EventPlacement::from)).collect())
+    }
 
     /// A state group and every group down its chain, the snapshot first.
     async fn state_group_chain(
@@ -459,6 +496,13 @@ impl<S: Store + ?Sized> Store for &S {
         event_ids: &[OwnedEventId],
     ) -> Result<Vec<Option<PlanningEvent>>, StoreError> {
         (**self).planning_events(event_ids).await
+    }
+
+    async fn event_placements(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<Vec<Option<EventPlacement>>, StoreError> {
+        (**self).event_placements(event_ids).await
     }
 
     async fn state_group_chain(

@@ -42,8 +42,8 @@ const MEMBER: &str = "m.room.member";
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct KnownEvent {
-    /// The event.
-    pub pdu: Pdu,
+    /// The event; not read when the chunk brings it again (planning then takes the chunk's).
+    pub pdu: Option<Pdu>,
     /// Whether it is stored as an outlier.
     pub outlier: bool,
     /// Its stream ordering.
@@ -209,10 +209,7 @@ pub fn plan_timeline(
     let by_id: BTreeMap<&OwnedEventId, &Pdu> =
         map_of(events.state.iter().chain(&events.timeline).map(|pdu| (pdu.owned_event_id(), pdu)));
     let event = |id: &OwnedEventId| {
-        by_id
-            .get(id)
-            .map(|pdu| (*pdu).clone())
-            .or_else(|| room.known(id).map(|known| known.pdu.clone()))
+        by_id.get(id).map(|pdu| (*pdu).clone()).or_else(|| room.known(id)?.pdu.clone())
     };
     let current_state_delta = current_state_delta(&room.current_state, &state, event);
     let mut plan = into_plan(events.room_id.clone(), received, orderings);

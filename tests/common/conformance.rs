@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use prejoin::model::StateFilter;
 use prejoin::persist::state_groups::{StateGroupId, StateGroupRow};
 use prejoin::persist::RoomWritePlan;
-use prejoin::storage::{EventStore, PlanningEvent, Positions, Store, StoreError, StoredEvent};
+use prejoin::storage::{
+    EventPlacement, EventStore, PlanningEvent, Positions, Store, StoreError, StoredEvent,
+};
 use ruma_common::{EventId, OwnedEventId};
 use serde_json::Value as JsonValue;
 
@@ -55,6 +57,7 @@ macro_rules! store_conformance_tests {
             redacted_state_events_read_pruned,
             an_out_of_band_invite_is_an_outlier_until_its_room_arrives,
             a_de_outliered_event_keeps_its_stream_ordering,
+            event_placements_read_without_the_events,
             stored_rooms_are_listed,
             stripped_state_of_stored_invites,
             stripped_state_of_a_stored_knock,
@@ -1471,6 +1474,45 @@ pub async fn an_out_of_band_invite_is_an_outlier_until_its_room_arrives(backend:
         store.memberships(room_id).await.unwrap().len(),
         room["room_memberships"].as_array().unwrap().len()
     );
+}
+
+/// Where stored events stand, read without the events (`Store::event_placements`: what
+/// planning reads of the events a chunk brings again): an out-of-band invite as an outlier with
+/// no state group, then, once its room arrives, in place with the ordering it was stored with;
+/// every event as it stands when read whole; `None` for an event not stored.
+pub async fn event_placements_read_without_the_events(backend: impl Store) {
+    let fixture = pdus_fixture();
+    let room = &fixture["rooms"][9];
+    let events = room["events"].as_array().unwrap();
+    let invite_id = event_id(events[8]["event_id"].as_str().unwrap());
+    let unknown = event_id("$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    let store = open(backend).await;
+    let version = prejoin::model::room_version::RoomVersion::parse("10").unwrap();
+    store.persist_outliers(vec![events[8]["pdu"].clone()], Some(version), true).await.unwrap();
+    let read = store.backend().event_placements(&[invite_id.clone(), unknown.clone()]).await;
+    let [invite, not_stored] = <[_; 2]>::try_from(read.unwrap()).unwrap();
+    assert_eq!(not_stored, None);
+    let invite = invite.unwrap();
+    assert!(invite.outlier);
+    assert_eq!(
+        (invite.stream_ordering, invite.instance_name.as_deref(), invite.state_group),
+        (1, Some("tab-1"), None)
+    );
+    persist(&store, room_pdus_json(room), &mut std::iter::once(events.len())).await;
+    let ids: Vec<OwnedEventId> =
+        events.iter().map(|event| event_id(event["event_id"].as_str().unwrap())).collect();
+    let placements = store.backend().event_placements(&ids).await.unwrap();
+    let whole = store.backend().planning_events(&ids).await.unwrap();
+    assert_eq!(placements.len(), events.len());
+    for ((id, placement), found) in ids.iter().zip(placements).zip(whole) {
+        let placement = placement.unwrap_or_else(|| panic!("{id} is stored"));
+        assert!(!placement.outlier, "{id}");
+        assert!(placement.state_group.is_some(), "{id}");
+        assert_eq!(Some(placement.clone()), found.as_ref().map(EventPlacement::from), "{id}");
+        if *id == invite_id {
+            assert_eq!(placement.stream_ordering, 1, "de-outliered in place");
+        }
+    }
 }
 
 /// An outlier that arrives in the DAG keeps the stream ordering it was stored with: Synapse's

@@ -21,7 +21,7 @@ use crate::model::{InputError, StateFilter};
 use crate::ordered::{map_of, set_of};
 use crate::persist::state_groups::{StateGroupId, StateGroups};
 use crate::persist::{LocalMembership, PlannedOn, RoomWritePlan, StreamOrderings};
-use crate::storage::{Store, StoreError, SyncToken};
+use crate::storage::{EventPlacement, Store, StoreError, SyncToken};
 use crate::sync::plan::{local_membership, plan_out_of_band, plan_timeline};
 use crate::sync::response::invalid;
 use crate::sync::{
@@ -343,8 +343,9 @@ impl<S: Store> EventStore<S> {
     /// names an event another room of the response names too is left to read when planned,
     /// after the rooms before it are written.
     async fn prefetch_known(&self, prepared: &[Prepared]) -> Result<(), StoreError> {
-        // Per room: the ids to look up, and whether it is kept from the last response.
-        let mut by_room: BTreeMap<String, (Vec<OwnedEventId>, bool)> = BTreeMap::new();
+        // Per room: the ids to look up, whether it is kept from the last response, its events.
+        let mut by_room: BTreeMap<String, (Vec<OwnedEventId>, bool, &SyncedEvents)> =
+            BTreeMap::new();
         {
             let planning = self.planning.borrow();
             for room in prepared {
@@ -353,28 +354,32 @@ impl<S: Store> EventStore<S> {
                     Some(cache) => (chunk_ids(events, &cache.room.current_state), true),
                     None => (set_of(events.event_ids().cloned()).into_iter().collect(), false),
                 };
-                by_room.insert(events.room_id.to_string(), (ids, kept));
+                by_room.insert(events.room_id.to_string(), (ids, kept, events));
             }
         }
         let mut rooms_naming: BTreeMap<OwnedEventId, usize> = BTreeMap::new();
-        for (ids, _) in by_room.values() {
+        for (ids, ..) in by_room.values() {
             for id in ids {
                 *rooms_naming.entry(id.clone()).or_default() += 1;
             }
         }
-        by_room.retain(|_, (ids, _)| ids.iter().all(|id| rooms_naming.get(id) == Some(&1)));
-        let begun: Vec<String> =
-            by_room.iter().filter(|(_, (_, kept))| !kept).map(|(room, _)| room.clone()).collect();
+        by_room.retain(|_, (ids, ..)| ids.iter().all(|id| rooms_naming.get(id) == Some(&1)));
+        let begun: Vec<String> = by_room
+            .iter()
+            .filter(|(_, (_, kept, _))| !kept)
+            .map(|(room, _)| room.clone())
+            .collect();
         // One kept room reads as much on its own.
         if begun.is_empty() && by_room.len() < 2 {
             self.planning.borrow_mut().prefetched = Prefetched::default();
             return Ok(());
         }
-        let ids: Vec<OwnedEventId> = by_room.values().flat_map(|(ids, _)| ids.clone()).collect();
+        let ids: Vec<OwnedEventId> = by_room.values().flat_map(|(ids, ..)| ids.clone()).collect();
+        let brought = set_of(by_room.values().flat_map(|(.., events)| events.event_ids()));
         // The chunk counts first: see `synced_room_state`.
         let (chunks, mut known, tips) = try_join3(
             self.backend.rooms_chunks(&begun),
-            self.known_events(&ids),
+            self.known_events(&ids, &brought),
             self.backend.rooms_forward_extremities(&begun),
         )
         .await?;
@@ -384,7 +389,7 @@ impl<S: Store> EventStore<S> {
         };
         let mut prefetched = Prefetched::default();
         let mut begun_reads = chunks.into_iter().zip(tips);
-        for (room, (ids, kept)) in by_room {
+        for (room, (ids, kept, _)) in by_room {
             let known = known_of(&ids);
             if kept {
                 prefetched.known.insert(room, known);
@@ -630,7 +635,7 @@ impl<S: Store> EventStore<S> {
         // room is recorded with its first outlier): then there is nothing to look up.
         let known = match ids.is_empty() || !stored {
             true => BTreeMap::new(),
-            false => self.known_events(&ids).await?,
+            false => self.known_events(&ids, &set_of(events.event_ids())).await?,
         };
         let room = SyncedRoomState { known, ..SyncedRoomState::default() };
         let (mut orderings, next_state_group) = {
@@ -681,7 +686,10 @@ impl<S: Store> EventStore<S> {
             let prefetched = self.planning.borrow_mut().prefetched.known.remove(room_id);
             room.known = match prefetched {
                 Some(known) => known,
-                None => self.known_events(&chunk_ids(events, &room.current_state)).await?,
+                None => {
+                    let ids = chunk_ids(events, &room.current_state);
+                    self.known_events(&ids, &set_of(events.event_ids())).await?
+                }
             };
             return Ok(RoomRead::Whole(room, groups, chunks));
         }
@@ -692,10 +700,11 @@ impl<S: Store> EventStore<S> {
         // chunk count's transaction is created first, so that a chunk another tab commits
         // meanwhile is in every later read whenever it is in the count (the write's check of
         // the count then stays sound).
-        let ids: Vec<OwnedEventId> = set_of(events.event_ids().cloned()).into_iter().collect();
+        let brought = set_of(events.event_ids());
+        let ids: Vec<OwnedEventId> = brought.iter().map(|id| (*id).clone()).collect();
         let (chunks, known, tips) = try_join3(
             self.backend.room_chunks(room_id),
-            self.known_events(&ids),
+            self.known_events(&ids, &brought),
             self.backend.forward_extremities(room_id),
         )
         .await?;
@@ -766,7 +775,7 @@ impl<S: Store> EventStore<S> {
                 .into_iter()
                 .collect();
         if !unread.is_empty() {
-            known.extend(self.known_events(&unread).await?);
+            known.extend(self.known_events(&unread, &BTreeSet::new()).await?);
         }
         let tip_group = tip.as_ref().and_then(|tip| known.get(tip)?.state_group);
         let corrupt = |error: crate::persist::state_groups::StateGroupError| {
@@ -786,24 +795,48 @@ impl<S: Store> EventStore<S> {
         Ok((room, groups, chunks))
     }
 
-    /// The stored events among `ids`.
+    /// The stored events among `ids`. Of those `brought` holds (the chunk brings them again)
+    /// only where each stands is read: reading an event back costs parsing it, and planning
+    /// takes the chunk's.
     async fn known_events(
         &self,
         ids: &[OwnedEventId],
+        brought: &BTreeSet<&OwnedEventId>,
     ) -> Result<BTreeMap<OwnedEventId, KnownEvent>, StoreError> {
-        let found = self.backend.planning_events(ids).await?;
-        Ok(map_of(ids.iter().zip(found).filter_map(|(id, found)| {
+        let (placed, whole): (Vec<OwnedEventId>, Vec<OwnedEventId>) =
+            ids.iter().cloned().partition(|id| brought.contains(id));
+        let (placements, found) = try_join(
+            async {
+                match placed.is_empty() {
+                    true => Ok(Vec::new()),
+                    false => self.backend.event_placements(&placed).await,
+                }
+            },
+            async {
+                match whole.is_empty() {
+                    true => Ok(Vec::new()),
+                    false => self.backend.planning_events(&whole).await,
+                }
+            },
+        )
+        .await?;
+        let known = |pdu: Option<Pdu>, placement: EventPlacement| KnownEvent {
+            pdu,
+            outlier: placement.outlier,
+            stream_ordering: placement.stream_ordering,
+            instance_name: placement.instance_name,
+            state_group: placement.state_group,
+        };
+        let placed = placed
+            .into_iter()
+            .zip(placements)
+            .filter_map(|(id, placement)| Some((id, known(None, placement?))));
+        let whole = whole.into_iter().zip(found).filter_map(|(id, found)| {
             let found = found?;
-            let metadata = &found.event.internal_metadata;
-            let event = KnownEvent {
-                outlier: metadata.outlier,
-                stream_ordering: metadata.stream_ordering.unwrap_or_default(),
-                instance_name: metadata.instance_name.clone(),
-                state_group: found.state_group,
-                pdu: found.event.pdu,
-            };
-            Some((id.clone(), event))
-        })))
+            let placement = EventPlacement::from(&found);
+            Some((id, known(Some(found.event.pdu), placement)))
+        });
+        Ok(map_of(placed.chain(whole)))
     }
 
     /// Writes a synced room's plan; once written, the sequences move on, and the room's
@@ -981,7 +1014,7 @@ fn own_member_event(
         .chain(&events.timeline)
         .find(|pdu| pdu.owned_event_id() == id)
         .cloned()
-        .or_else(|| room.known.get(id).map(|known| known.pdu.clone()))
+        .or_else(|| room.known.get(id)?.pdu.clone())
 }
 
 /// The stream ordering a `local_current_membership` row is set at: its member event's, else

@@ -50,7 +50,8 @@ use self::rows::{
 use self::schema::{indices, stores, Version};
 use super::state_ranges::group_ranges;
 use super::{
-    PlanningEvent, RoomList, Store, StoreError, StoredEvent, StreamPage, SyncToken, WriteLock,
+    EventPlacement, PlanningEvent, RoomList, Store, StoreError, StoredEvent, StreamPage, SyncToken,
+    WriteLock,
 };
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
@@ -722,6 +723,9 @@ extern "C" {
 
     #[wasm_bindgen(js_name = getEvents)]
     fn get_event_rows(db: &JsValue, keys: Vec<String>) -> js_sys::Promise;
+
+    #[wasm_bindgen(js_name = getEventPlacements)]
+    fn get_event_placements(db: &JsValue, keys: Vec<String>) -> js_sys::Promise;
 
     #[wasm_bindgen(js_name = getRows)]
     fn get_rows(db: &JsValue, store: &str, keys: &str) -> js_sys::Promise;
@@ -1538,6 +1542,13 @@ impl Store for IndexedDbStore {
         event_ids: &[OwnedEventId],
     ) -> Result<Vec<Option<PlanningEvent>>, StoreError> {
         Ok(self.load_planning_events(event_ids).await?)
+    }
+
+    async fn event_placements(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<Vec<Option<EventPlacement>>, StoreError> {
+        Ok(self.load_event_placements(event_ids).await?)
     }
 
     async fn state_group_chain(

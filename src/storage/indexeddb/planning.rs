@@ -12,13 +12,15 @@ use wasm_bindgen_futures::JsFuture;
 use super::rows::EventRow;
 use super::schema::stores;
 use super::{
-    dom_error, from_json_text, get_event_rows, get_state_event_rows, IdbError, IndexedDbStore,
+    dom_error, from_json_text, get_event_placements, get_event_rows, get_state_event_rows,
+    IdbError, IndexedDbStore,
 };
 use crate::model::internal_metadata::{InternalMetadata, InternalMetadataColumns};
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateIds;
-use crate::storage::{PlanningEvent, StoredEvent};
+use crate::persist::state_groups::StateGroupId;
+use crate::storage::{EventPlacement, PlanningEvent, StoredEvent};
 
 impl IndexedDbStore {
     /// Events with their state groups, in the order of `event_ids` (`None` for one not stored).
@@ -32,6 +34,25 @@ impl IndexedDbStore {
             stored_event(row).map(|event| PlanningEvent { event, state_group })
         };
         rows.into_iter().map(|row| row.map(planning).transpose()).collect()
+    }
+
+    /// Where each of `event_ids` stands, in their order (`None` for one not stored), read
+    /// together without the events (`getEventPlacements`).
+    pub(super) async fn load_event_placements(
+        &self,
+        event_ids: &[OwnedEventId],
+    ) -> Result<Vec<Option<EventPlacement>>, IdbError> {
+        let db: &JsValue = self.db()?.as_ref();
+        let keys = event_ids.iter().map(|id| id.as_str().to_owned()).collect();
+        let read = JsFuture::from(get_event_placements(db, keys)).await.map_err(dom_error)?;
+        let rows: Vec<Option<PlacementRow>> = from_json_text(read, stores::EVENTS)?;
+        let placement = |(outlier, stream_ordering, instance_name, state_group)| EventPlacement {
+            outlier,
+            stream_ordering,
+            instance_name: Some(instance_name),
+            state_group,
+        };
+        Ok(rows.into_iter().map(|row| row.map(placement)).collect())
     }
 
     /// The PDUs of a state's events, in its order (`None` for one not stored). The events of a
@@ -76,6 +97,10 @@ impl IndexedDbStore {
         event_rows(read)
     }
 }
+
+/// What `getEventPlacements` reads of an `events` row: `[outlier, stream_ordering,
+/// instance_name, state_group]`.
+type PlacementRow = (bool, i64, String, Option<StateGroupId>);
 
 /// Fewest events of one type a state read asks for through the `events` index `state` in one
 /// request rather than one by one: a request costs far more than a row.

@@ -128,6 +128,14 @@ export function getEvents(db, keys) {
   return getManyRows(db, "events", null, keys, false).then(withTexts);
 }
 
+// Where each event of `keys` stands, as JSON text: for each, `[outlier, stream_ordering,
+// instance_name, state_group]` of its `events` row, or null. The event's text is left in the
+// page: planning needs where an event a chunk brings again stands, not the event.
+export function getEventPlacements(db, keys) {
+  return getManyRows(db, "events", null, keys, false).then((rows) => JSON.stringify(rows.map((row) =>
+    row && [row.outlier, row.stream_ordering, row.instance_name, row.state_group ?? null])));
+}
+
 // The rows of a room's state events, in no order, resolving to `[columns, texts]` (see
 // `withTexts`): for each `[type, limit, ids]` of `ranges` (JSON text), the events `ids` of that
 // type, read through the `events` index `state` (`[room_id, type, state_key]`) in one request of
