@@ -18,7 +18,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
-use futures_util::future::try_join5;
 use ruma_common::{CanonicalJsonValue, EventId, OwnedEventId};
 use serde_json::Value as JsonValue;
 
@@ -593,20 +592,21 @@ impl<S: Store> EventStore<S> {
     /// back its own rooms after every turn of another's. Every write checks what it was planned
     /// on anyway (see [`Store::apply`]); the turn keeps two tabs from storing responses of one
     /// account interleaved, so that the sync token never goes back, and spares them planning the
-    /// same rooms twice. Whether the sequences moved is returned beside the lock: the sync token
-    /// may have moved too, and is read again by the caller with its other reads.
-    async fn take_turn(&self) -> Result<(super::WriteLock, bool), StoreError> {
+    /// same rooms twice.
+    async fn take_turn(&self) -> Result<super::WriteLock, StoreError> {
         let lock = self.backend.lock_writes().await?;
         let stored = self.backend.positions().await?;
-        let moved = stored != self.positions();
-        if moved {
-            let mut planning = self.planning.borrow_mut();
-            planning.rooms.clear();
-            let synced = std::mem::take(&mut planning.synced);
-            planning.unverified.extend(synced);
-            planning.move_to(stored);
+        if stored != self.positions() {
+            {
+                let mut planning = self.planning.borrow_mut();
+                planning.rooms.clear();
+                let synced = std::mem::take(&mut planning.synced);
+                planning.unverified.extend(synced);
+                planning.move_to(stored);
+            }
+            *self.sync_token.borrow_mut() = self.backend.sync_token().await?;
         }
-        Ok((lock, moved))
+        Ok(lock)
     }
 
     /// Moves the planning positions up to the stored ones, before a room is read from the store
@@ -632,15 +632,9 @@ impl<S: Store> EventStore<S> {
             return Ok(());
         }
         let (history, chunks) = if stored {
-            // Read at once, the chunk count's transaction first: see `synced_room_state`.
-            let (chunks, tips, current, gaps, ()) = try_join5(
-                self.backend.room_chunks(room_id),
-                self.backend.forward_extremities(room_id),
-                self.backend.current_state(room_id, &StateFilter::all()),
-                self.backend.backward_extremities(room_id),
-                self.catch_up_positions(),
-            )
-            .await?;
+            self.catch_up_positions().await?;
+            let chunks = self.backend.room_chunks(room_id).await?;
+            let tips = self.backend.forward_extremities(room_id).await?;
             // A room filled from /sync has a timeline, not a DAG: no PDU can name its events.
             if let Some(tip) = tips.iter().next() {
                 let tip = OwnedEventId::try_from(tip.as_str())
@@ -649,6 +643,8 @@ impl<S: Store> EventStore<S> {
                     return Err(InputError::SyncedRoom(room_id.to_owned()).into());
                 }
             }
+            let current = self.backend.current_state(room_id, &StateFilter::all()).await?;
+            let gaps = self.backend.backward_extremities(room_id).await?;
             let history = RoomHistory::restored(version, tips, current);
             (history.with_backward_extremities(gaps), chunks)
         } else {

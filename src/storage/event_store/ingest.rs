@@ -10,7 +10,6 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
 
-use futures_util::future::{try_join, try_join3, try_join4};
 use ruma_common::{CanonicalJsonValue, OwnedEventId, OwnedRoomId, OwnedUserId};
 use serde_json::Value as JsonValue;
 
@@ -159,8 +158,17 @@ pub(super) struct Prefetched {
     /// ([`chunk_ids`]): planned on its cache and on these, such a room reads nothing, and is
     /// planned while the rooms before it are written.
     known: BTreeMap<String, BTreeMap<OwnedEventId, KnownEvent>>,
-    /// For each stored room not kept, its first reads ([`EventStore::synced_room_state`]).
-    begun: BTreeMap<String, BegunRead>,
+    /// For each stored room not kept, its first reads ([`EventStore::synced_room_state`]). A
+    /// list: each map type costs the module 1-2 KB gzipped (its code to remove above all).
+    begun: Vec<(String, BegunRead)>,
+}
+
+impl Prefetched {
+    /// The first reads of `room_id`, taken.
+    fn take_begun(&mut self, room_id: &str) -> Option<BegunRead> {
+        let at = self.begun.iter().position(|(room, _)| room == room_id)?;
+        Some(self.begun.swap_remove(at).1)
+    }
 }
 
 /// A room of a response, checked and ready to plan.
@@ -229,33 +237,7 @@ impl<S: Store> EventStore<S> {
         })?;
         let response = SyncResponse::from_json(response)?;
         let _turn = self.queue.enter().await;
-        let (_lock, moved) = self.take_turn().await?;
-        let room_ids: Vec<String> =
-            response.rooms.iter().map(|room| room.room_id.to_string()).collect();
-        // A room kept from an earlier response is stored, with its version; the others' rows of
-        // `rooms` (a room is stored once its create event is) are read together. These reads
-        // and the own memberships go at once: each is a round trip, while the lock makes every
-        // other tab of the account wait.
-        let unkept: Vec<String> = {
-            let planning = self.planning.borrow();
-            let unkept = room_ids.iter().filter(|room_id| !planning.synced.contains_key(*room_id));
-            unkept.cloned().collect()
-        };
-        let (token, (), versions, memberships) = try_join4(
-            async {
-                match moved {
-                    true => self.backend.sync_token().await.map(Some),
-                    false => Ok(None),
-                }
-            },
-            self.verify_synced(&room_ids),
-            self.backend.rooms_versions(&unkept),
-            self.backend.local_memberships(own.as_str(), Some(&room_ids)),
-        )
-        .await?;
-        if let Some(token) = token {
-            *self.sync_token.borrow_mut() = token;
-        }
+        let _lock = self.take_turn().await?;
         if let Some(token) = self.sync_token().filter(|token| token.user_id != own.as_str()) {
             return Err(InputError::InvalidOptions(format!(
                 "this store holds the /sync of {}, not of {own}",
@@ -263,6 +245,17 @@ impl<S: Store> EventStore<S> {
             ))
             .into());
         }
+        let room_ids: Vec<String> =
+            response.rooms.iter().map(|room| room.room_id.to_string()).collect();
+        self.verify_synced(&room_ids).await?;
+        // A room kept from an earlier response is stored, with its version; the others' rows of
+        // `rooms` (a room is stored once its create event is) are read together.
+        let unkept: Vec<String> = {
+            let planning = self.planning.borrow();
+            let unkept = room_ids.iter().filter(|room_id| !planning.synced.contains_key(*room_id));
+            unkept.cloned().collect()
+        };
+        let versions = self.backend.rooms_versions(&unkept).await?;
         let stored: BTreeMap<String, RoomVersion> =
             map_of(unkept.into_iter().zip(versions).filter_map(|(id, v)| Some((id, v?))));
         let prepared = {
@@ -277,6 +270,7 @@ impl<S: Store> EventStore<S> {
             });
             prepared.collect::<Result<Vec<_>, _>>()?
         };
+        let memberships = self.backend.local_memberships(own.as_str(), Some(&room_ids)).await?;
         self.prefetch_known(&prepared).await?;
         let total = prepared.len();
         let mut rooms = Vec::with_capacity(total);
@@ -343,58 +337,60 @@ impl<S: Store> EventStore<S> {
     /// names an event another room of the response names too is left to read when planned,
     /// after the rooms before it are written.
     async fn prefetch_known(&self, prepared: &[Prepared]) -> Result<(), StoreError> {
-        // Per room: the ids to look up, whether it is kept from the last response, its events.
-        let mut by_room: BTreeMap<String, (Vec<OwnedEventId>, bool, &SyncedEvents)> =
-            BTreeMap::new();
+        // Per room: the ids to look up; and the rooms kept from the last response.
+        let mut by_room: BTreeMap<String, Vec<OwnedEventId>> = BTreeMap::new();
+        let mut kept: BTreeSet<String> = BTreeSet::new();
         {
             let planning = self.planning.borrow();
             for room in prepared {
                 let Prepared::Events { events, stored: true, .. } = room else { continue };
-                let (ids, kept) = match planning.synced.get(events.room_id.as_str()) {
-                    Some(cache) => (chunk_ids(events, &cache.room.current_state), true),
-                    None => (set_of(events.event_ids().cloned()).into_iter().collect(), false),
+                let room_id = events.room_id.to_string();
+                let ids = match planning.synced.get(&room_id) {
+                    Some(cache) => chunk_ids(events, &cache.room.current_state),
+                    None => set_of(events.event_ids().cloned()).into_iter().collect(),
                 };
-                by_room.insert(events.room_id.to_string(), (ids, kept, events));
+                if planning.synced.contains_key(&room_id) {
+                    kept.insert(room_id.clone());
+                }
+                by_room.insert(room_id, ids);
             }
         }
         let mut rooms_naming: BTreeMap<OwnedEventId, usize> = BTreeMap::new();
-        for (ids, ..) in by_room.values() {
-            for id in ids {
-                *rooms_naming.entry(id.clone()).or_default() += 1;
-            }
+        for id in by_room.values().flatten() {
+            *rooms_naming.entry(id.clone()).or_default() += 1;
         }
-        by_room.retain(|_, (ids, ..)| ids.iter().all(|id| rooms_naming.get(id) == Some(&1)));
-        let begun: Vec<String> = by_room
-            .iter()
-            .filter(|(_, (_, kept, _))| !kept)
-            .map(|(room, _)| room.clone())
-            .collect();
+        by_room.retain(|_, ids| ids.iter().all(|id| rooms_naming.get(id) == Some(&1)));
+        let begun: Vec<String> =
+            by_room.keys().filter(|room| !kept.contains(*room)).cloned().collect();
         // One kept room reads as much on its own.
         if begun.is_empty() && by_room.len() < 2 {
             self.planning.borrow_mut().prefetched = Prefetched::default();
             return Ok(());
         }
-        let ids: Vec<OwnedEventId> = by_room.values().flat_map(|(ids, ..)| ids.clone()).collect();
-        let brought = set_of(by_room.values().flat_map(|(.., events)| events.event_ids()));
+        let ids: Vec<OwnedEventId> = by_room.values().flatten().cloned().collect();
+        let read = prepared.iter().filter_map(|room| match room {
+            Prepared::Events { events, .. } if by_room.contains_key(events.room_id.as_str()) => {
+                Some(events)
+            }
+            _ => None,
+        });
+        let brought = set_of(read.flat_map(|events| events.event_ids()));
         // The chunk counts first: see `synced_room_state`.
-        let (chunks, mut known, tips) = try_join3(
-            self.backend.rooms_chunks(&begun),
-            self.known_events(&ids, &brought),
-            self.backend.rooms_forward_extremities(&begun),
-        )
-        .await?;
+        let chunks = self.backend.rooms_chunks(&begun).await?;
+        let mut known = self.known_events(&ids, &brought).await?;
+        let tips = self.backend.rooms_forward_extremities(&begun).await?;
         // No event is named by two rooms: each stored one goes to the one room naming it.
         let mut known_of = |ids: &[OwnedEventId]| -> BTreeMap<OwnedEventId, KnownEvent> {
             map_of(ids.iter().filter_map(|id| Some((id.clone(), known.remove(id)?))))
         };
         let mut prefetched = Prefetched::default();
         let mut begun_reads = chunks.into_iter().zip(tips);
-        for (room, (ids, kept, _)) in by_room {
+        for (room, ids) in by_room {
             let known = known_of(&ids);
-            if kept {
+            if kept.contains(&room) {
                 prefetched.known.insert(room, known);
             } else if let Some((chunks, tips)) = begun_reads.next() {
-                prefetched.begun.insert(room, BegunRead { chunks, known, tips });
+                prefetched.begun.push((room, BegunRead { chunks, known, tips }));
             }
         }
         self.planning.borrow_mut().prefetched = prefetched;
@@ -693,21 +689,16 @@ impl<S: Store> EventStore<S> {
             };
             return Ok(RoomRead::Whole(room, groups, chunks));
         }
-        if let Some(begun) = self.planning.borrow_mut().prefetched.begun.remove(room_id) {
+        if let Some(begun) = self.planning.borrow_mut().prefetched.take_begun(room_id) {
             return Ok(RoomRead::Begun(begun));
         }
-        // Read at once, each in a transaction of its own: each is a round trip to IndexedDB. The
-        // chunk count's transaction is created first, so that a chunk another tab commits
-        // meanwhile is in every later read whenever it is in the count (the write's check of
-        // the count then stays sound).
+        // The chunk count first: a chunk another tab commits meanwhile is then in every later
+        // read whenever it is in the count (the write's check of the count stays sound).
         let brought = set_of(events.event_ids());
         let ids: Vec<OwnedEventId> = brought.iter().map(|id| (*id).clone()).collect();
-        let (chunks, known, tips) = try_join3(
-            self.backend.room_chunks(room_id),
-            self.known_events(&ids, &brought),
-            self.backend.forward_extremities(room_id),
-        )
-        .await?;
+        let chunks = self.backend.room_chunks(room_id).await?;
+        let known = self.known_events(&ids, &brought).await?;
+        let tips = self.backend.forward_extremities(room_id).await?;
         Ok(RoomRead::Begun(BegunRead { chunks, known, tips }))
     }
 
@@ -755,11 +746,8 @@ impl<S: Store> EventStore<S> {
     ) -> Result<(SyncedRoomState, StateGroups, u64), StoreError> {
         let BegunRead { chunks, mut known, tips } = begun;
         let room_id = events.room_id.as_str();
-        let (current_state, ()) = try_join(
-            self.backend.current_state(room_id, &StateFilter::all()),
-            self.catch_up_positions(),
-        )
-        .await?;
+        self.catch_up_positions().await?;
+        let current_state = self.backend.current_state(room_id, &StateFilter::all()).await?;
         let mut groups = StateGroups::new(self.planning.borrow().next_state_group);
         // A room of PDUs may have several extremities: its timeline then has no single tip.
         let tip = match tips.iter().collect::<Vec<_>>().as_slice() {
@@ -805,21 +793,14 @@ impl<S: Store> EventStore<S> {
     ) -> Result<BTreeMap<OwnedEventId, KnownEvent>, StoreError> {
         let (placed, whole): (Vec<OwnedEventId>, Vec<OwnedEventId>) =
             ids.iter().cloned().partition(|id| brought.contains(id));
-        let (placements, found) = try_join(
-            async {
-                match placed.is_empty() {
-                    true => Ok(Vec::new()),
-                    false => self.backend.event_placements(&placed).await,
-                }
-            },
-            async {
-                match whole.is_empty() {
-                    true => Ok(Vec::new()),
-                    false => self.backend.planning_events(&whole).await,
-                }
-            },
-        )
-        .await?;
+        let placements = match placed.is_empty() {
+            true => Vec::new(),
+            false => self.backend.event_placements(&placed).await?,
+        };
+        let found = match whole.is_empty() {
+            true => Vec::new(),
+            false => self.backend.planning_events(&whole).await?,
+        };
         let known = |pdu: Option<Pdu>, placement: EventPlacement| KnownEvent {
             pdu,
             outlier: placement.outlier,

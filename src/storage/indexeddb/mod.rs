@@ -908,7 +908,7 @@ fn next_group_after(row: &SequenceRow) -> Result<StateGroupId, IdbError> {
 const READ_ALL_ABOVE: usize = 64;
 
 /// A `rooms` row's version.
-fn version_of(row: RoomRow) -> Result<RoomVersion, StoreError> {
+fn version_of(row: &RoomRow) -> Result<RoomVersion, StoreError> {
     RoomVersion::parse(&row.room_version)
         .map_err(|error| StoreError::Corrupt(format!("{}: {error}", row.room_id)))
 }
@@ -1423,7 +1423,7 @@ impl Store for IndexedDbStore {
 
     async fn room_version(&self, room_id: &str) -> Result<Option<RoomVersion>, StoreError> {
         let row = self.get_row::<RoomRow>(stores::ROOMS, room_id).await?;
-        row.map(version_of).transpose()
+        row.as_ref().map(version_of).transpose()
     }
 
     async fn rooms_versions(
@@ -1431,18 +1431,16 @@ impl Store for IndexedDbStore {
         room_ids: &[String],
     ) -> Result<Vec<Option<RoomVersion>>, StoreError> {
         // A first sync asks for a thousand rooms: one request for every row costs less.
-        let rows: Vec<Option<RoomRow>> = if room_ids.len() > READ_ALL_ABOVE {
-            let mut rows: BTreeMap<String, RoomRow> = map_of(
-                self.all_rows::<RoomRow>(stores::ROOMS)
-                    .await?
-                    .into_iter()
-                    .map(|row| (row.room_id.clone(), row)),
-            );
-            room_ids.iter().map(|room_id| rows.remove(room_id)).collect()
-        } else {
-            self.get_many_read(stores::ROOMS, None, room_ids, false).await?
-        };
-        rows.into_iter().map(|row| row.map(version_of).transpose()).collect()
+        if room_ids.len() > READ_ALL_ABOVE {
+            let rows: Vec<RoomRow> = self.all_rows(stores::ROOMS).await?;
+            let rows: BTreeMap<&str, &RoomRow> =
+                map_of(rows.iter().map(|row| (row.room_id.as_str(), row)));
+            let version = |room_id: &String| rows.get(room_id.as_str()).map(|row| version_of(row));
+            return room_ids.iter().map(|room_id| version(room_id).transpose()).collect();
+        }
+        let rows: Vec<Option<RoomRow>> =
+            self.get_many_read(stores::ROOMS, None, room_ids, false).await?;
+        rows.iter().map(|row| row.as_ref().map(version_of).transpose()).collect()
     }
 
     async fn rooms(&self) -> Result<BTreeSet<String>, StoreError> {
