@@ -346,12 +346,12 @@ impl<S: Store> EventStore<S> {
                 let Prepared::Events { events, stored: true, .. } = room else { continue };
                 let room_id = events.room_id.to_string();
                 let ids = match planning.synced.get(&room_id) {
-                    Some(cache) => chunk_ids(events, &cache.room.current_state),
+                    Some(cache) => {
+                        kept.insert(room_id.clone());
+                        chunk_ids(events, &cache.room.current_state)
+                    }
                     None => set_of(events.event_ids().cloned()).into_iter().collect(),
                 };
-                if planning.synced.contains_key(&room_id) {
-                    kept.insert(room_id.clone());
-                }
                 by_room.insert(room_id, ids);
             }
         }
