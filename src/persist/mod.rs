@@ -48,8 +48,8 @@ pub use batch::parse_batch;
 pub use chunk::{split_into_room_chunks, DagEvent, RoomChunk};
 pub use extremities::{EventOutcome, ForwardExtremities, StoredDag};
 pub use plan::{
-    plan_outliers, plan_room_chunk, BackwardExtremitiesDelta, CurrentStateDelta, LocalMembership,
-    MembershipRow, PlannedEvent, RoomWritePlan, StreamOrderings, TimelineGap,
+    plan_outliers, plan_room_chunk, BackwardExtremitiesDelta, CurrentStateDelta, EventPlacement,
+    LocalMembership, MembershipRow, PlannedEvent, RoomWritePlan, StreamOrderings, TimelineGap,
 };
 pub use positions::{IdShift, PlannedOn, Positions};
 pub use redactions::RedactionRow;

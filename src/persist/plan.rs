@@ -251,6 +251,21 @@ impl RoomWritePlan {
     }
 }
 
+/// Where a stored event stands: what planning needs of an event a chunk brings again, read
+/// without the event (`Store::event_placements`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EventPlacement {
+    /// Whether it is stored as an outlier.
+    pub outlier: bool,
+    /// Its stream ordering.
+    pub stream_ordering: i64,
+    /// The writer that stored it.
+    pub instance_name: Option<String>,
+    /// Its `event_to_state_groups` row; none for an outlier.
+    pub state_group: Option<StateGroupId>,
+}
+
 /// A row of `local_current_membership` (Synapse's table of the same name, for local users): the
 /// store's own user's current membership in a room, with the stripped state of an invite or
 /// knock as it was received (Synapse keeps it in the invite's `unsigned.invite_room_state`).

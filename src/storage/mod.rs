@@ -33,11 +33,11 @@ use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateFilter;
 use crate::persist::state_groups::{StateGroupId, StateGroupRow};
-pub use crate::persist::Positions;
 use crate::persist::{
     EventOutcome, LocalMembership, MembershipRow, RedactionRow, RoomWritePlan, StateIds,
     TimelineGap,
 };
+pub use crate::persist::{EventPlacement, Positions};
 
 /// The `next_batch` of the last `/sync` response stored whole, and whose response it was: a
 /// store holds one user's syncs.
@@ -107,20 +107,6 @@ impl StoredEvent {
 pub struct PlanningEvent {
     /// The stored event.
     pub event: StoredEvent,
-    /// Its `event_to_state_groups` row.
-    pub state_group: Option<StateGroupId>,
-}
-
-/// Where a stored event stands, without the event ([`Store::event_placements`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct EventPlacement {
-    /// Whether it is stored as an outlier.
-    pub outlier: bool,
-    /// Its stream ordering.
-    pub stream_ordering: i64,
-    /// The writer that stored it.
-    pub instance_name: Option<String>,
     /// Its `event_to_state_groups` row.
     pub state_group: Option<StateGroupId>,
 }

@@ -31,8 +31,8 @@ use crate::ordered::{map_of, set_of};
 use crate::persist::plan::{current_state_delta, membership_row};
 use crate::persist::state_groups::{StateGroupId, StateGroups};
 use crate::persist::{
-    EventOutcome, LocalMembership, PlanError, PlannedEvent, RedactionRow, RoomWritePlan,
-    StreamOrderings, TimelineGap,
+    EventOutcome, EventPlacement, LocalMembership, PlanError, PlannedEvent, RedactionRow,
+    RoomWritePlan, StreamOrderings, TimelineGap,
 };
 
 /// The event type of membership events.
@@ -44,14 +44,8 @@ const MEMBER: &str = "m.room.member";
 pub struct KnownEvent {
     /// The event; not read when the chunk brings it again (planning then takes the chunk's).
     pub pdu: Option<Pdu>,
-    /// Whether it is stored as an outlier.
-    pub outlier: bool,
-    /// Its stream ordering.
-    pub stream_ordering: i64,
-    /// The writer that stored it.
-    pub instance_name: Option<String>,
-    /// The group of the state after it; none for an outlier.
-    pub state_group: Option<StateGroupId>,
+    /// Where it stands.
+    pub placement: EventPlacement,
 }
 
 /// What the store holds of a room that a chunk of a response builds on, read before planning.
@@ -154,8 +148,10 @@ pub fn plan_timeline(
     for (index, pdu) in events.timeline.iter().enumerate() {
         let id = pdu.owned_event_id();
         let kept = match room.known(id) {
-            Some(known) if !known.outlier => continue,
-            Some(known) => Some((known.stream_ordering, known.instance_name.clone())),
+            Some(known) if !known.placement.outlier => continue,
+            Some(known) => {
+                Some((known.placement.stream_ordering, known.placement.instance_name.clone()))
+            }
             None => None,
         };
         if !seen.insert(id) {
@@ -298,7 +294,9 @@ pub fn local_membership(
 fn stored_after(room: &SyncedRoomState, event: &OwnedEventId, current: &OwnedEventId) -> bool {
     match (room.known(event), room.known(current)) {
         (None, _) | (Some(_), None) => true,
-        (Some(event), Some(current)) => event.stream_ordering > current.stream_ordering,
+        (Some(event), Some(current)) => {
+            event.placement.stream_ordering > current.placement.stream_ordering
+        }
     }
 }
 

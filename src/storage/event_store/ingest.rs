@@ -713,10 +713,11 @@ impl<S: Store> EventStore<S> {
         begun: &BegunRead,
         stored_membership: Option<&LocalMembership>,
     ) -> Option<SyncedDraft> {
-        let joined = stored_membership.is_some_and(|row| row.membership == section.as_str());
+        let join = SyncSection::Join;
+        let joined = stored_membership.is_some_and(|row| row.membership == join.as_str());
         let in_timeline =
-            |pdu: &Pdu| begun.known.get(pdu.owned_event_id()).is_some_and(|known| !known.outlier);
-        if section != SyncSection::Join
+            |pdu: &Pdu| begun.known.get(pdu.owned_event_id()).is_some_and(|k| !k.placement.outlier);
+        if section != join
             || !joined
             || !events.state.is_empty()
             || !events.timeline.iter().all(in_timeline)
@@ -736,9 +737,10 @@ impl<S: Store> EventStore<S> {
         })
     }
 
-    /// The rest of a stored room's reads (see [`Self::synced_room_state`]): its current state and
-    /// the stored positions at once, then the stored events among those of the current state
-    /// its state block may replace and the tip, then the tip's state group chain.
+    /// The rest of a stored room's reads (see [`Self::synced_room_state`]): the stored
+    /// positions, its current state, the stored events among those of the current state its
+    /// state block may replace and the tip (the chunk's own were read first), then the tip's
+    /// state group chain.
     async fn read_stored_room(
         &self,
         events: &SyncedEvents,
@@ -758,14 +760,13 @@ impl<S: Store> EventStore<S> {
         };
         let mut ids = chunk_ids(events, &current_state);
         ids.extend(tip.clone());
+        let read = set_of(events.event_ids());
         let unread: Vec<OwnedEventId> =
-            set_of(ids.into_iter().filter(|id| !events.event_ids().any(|read| read == id)))
-                .into_iter()
-                .collect();
+            set_of(ids.iter().filter(|id| !read.contains(id))).into_iter().cloned().collect();
         if !unread.is_empty() {
             known.extend(self.known_events(&unread, &BTreeSet::new()).await?);
         }
-        let tip_group = tip.as_ref().and_then(|tip| known.get(tip)?.state_group);
+        let tip_group = tip.as_ref().and_then(|tip| known.get(tip)?.placement.state_group);
         let corrupt = |error: crate::persist::state_groups::StateGroupError| {
             StoreError::Corrupt(error.to_string())
         };
@@ -793,29 +794,15 @@ impl<S: Store> EventStore<S> {
     ) -> Result<BTreeMap<OwnedEventId, KnownEvent>, StoreError> {
         let (placed, whole): (Vec<OwnedEventId>, Vec<OwnedEventId>) =
             ids.iter().cloned().partition(|id| brought.contains(id));
-        let placements = match placed.is_empty() {
-            true => Vec::new(),
-            false => self.backend.event_placements(&placed).await?,
-        };
-        let found = match whole.is_empty() {
-            true => Vec::new(),
-            false => self.backend.planning_events(&whole).await?,
-        };
-        let known = |pdu: Option<Pdu>, placement: EventPlacement| KnownEvent {
-            pdu,
-            outlier: placement.outlier,
-            stream_ordering: placement.stream_ordering,
-            instance_name: placement.instance_name,
-            state_group: placement.state_group,
-        };
-        let placed = placed
-            .into_iter()
-            .zip(placements)
-            .filter_map(|(id, placement)| Some((id, known(None, placement?))));
+        let placements = self.backend.event_placements(&placed).await?;
+        let found = self.backend.planning_events(&whole).await?;
+        let placed = placed.into_iter().zip(placements).filter_map(|(id, placement)| {
+            Some((id, KnownEvent { pdu: None, placement: placement? }))
+        });
         let whole = whole.into_iter().zip(found).filter_map(|(id, found)| {
             let found = found?;
             let placement = EventPlacement::from(&found);
-            Some((id, known(Some(found.event.pdu), placement)))
+            Some((id, KnownEvent { pdu: Some(found.event.pdu), placement }))
         });
         Ok(map_of(placed.chain(whole)))
     }
@@ -1011,6 +998,6 @@ fn stream_ordering_of(
         .iter()
         .find(|event| event.pdu.event_id() == member.event_id())
         .map(|event| event.stream_ordering)
-        .or_else(|| room.known.get(member.owned_event_id()).map(|known| known.stream_ordering))
+        .or_else(|| Some(room.known.get(member.owned_event_id())?.placement.stream_ordering))
         .unwrap_or_else(|| orderings.last())
 }

@@ -42,6 +42,9 @@ impl IndexedDbStore {
         &self,
         event_ids: &[OwnedEventId],
     ) -> Result<Vec<Option<EventPlacement>>, IdbError> {
+        if event_ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let db: &JsValue = self.db()?.as_ref();
         let keys = event_ids.iter().map(|id| id.as_str().to_owned()).collect();
         let read = JsFuture::from(get_event_placements(db, keys)).await.map_err(dom_error)?;
@@ -91,6 +94,9 @@ impl IndexedDbStore {
         &self,
         event_ids: &[OwnedEventId],
     ) -> Result<Vec<Option<EventRow>>, IdbError> {
+        if event_ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let db: &JsValue = self.db()?.as_ref();
         let keys = event_ids.iter().map(|id| id.as_str().to_owned()).collect();
         let read = JsFuture::from(get_event_rows(db, keys)).await.map_err(dom_error)?;
