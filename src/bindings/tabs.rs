@@ -3,7 +3,9 @@
 //! means is the event store's (`storage::event_store::replication`).
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+
+use litemap::LiteMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
@@ -98,7 +100,7 @@ pub(super) struct Tabs {
     /// A catch-up is scheduled.
     waiting: Cell<bool>,
     /// The writers watched for leaving, with the function that stops each watch.
-    watched: RefCell<BTreeMap<String, js_sys::Function>>,
+    watched: RefCell<LiteMap<String, js_sys::Function>>,
     /// The writers this one answered: each is answered once, so that the answers stop.
     answered: RefCell<BTreeSet<String>>,
     /// This writer's liveness lock.
@@ -153,7 +155,7 @@ impl Tabs {
                 store: Rc::downgrade(store),
                 me: me.clone(),
                 waiting: Cell::new(false),
-                watched: RefCell::new(BTreeMap::new()),
+                watched: RefCell::new(LiteMap::new()),
                 answered: RefCell::new(BTreeSet::new()),
                 liveness: RefCell::new(Liveness::NotAsked),
                 held: js_sys::Map::new(),

@@ -2,6 +2,8 @@
 //! known, and the subscribers it hands them to.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use litemap::LiteMap;
 use std::ops::RangeInclusive;
 use std::rc::Rc;
 
@@ -46,7 +48,7 @@ pub type Subscriber = Rc<dyn Fn(&[ReplicationRow], &[String])>;
 pub struct Replica {
     tracker: MultiWriterIdTracker,
     /// Rows known above the current token, held until the ids below them are known.
-    held: BTreeMap<i64, ReplicationRow>,
+    held: LiteMap<i64, ReplicationRow>,
     subscribers: Vec<(u64, Subscriber)>,
     next_subscriber: u64,
     stats: ReplicationStats,
@@ -73,7 +75,7 @@ impl Replica {
     ) -> Self {
         Self {
             tracker: MultiWriterIdTracker::new(instance_name, last_stream_id, stream_positions),
-            held: BTreeMap::new(),
+            held: LiteMap::new(),
             subscribers: Vec::new(),
             next_subscriber: 0,
             stats: ReplicationStats::default(),
@@ -189,13 +191,16 @@ impl Replica {
     fn hold(&mut self, handed: i64, rows: Vec<ReplicationRow>, rooms: BTreeSet<String>) -> Due {
         for row in rows {
             if row.stream_ordering > handed {
-                self.held.entry(row.stream_ordering).or_insert(row);
+                // A row held already stays as it is.
+                let _ = self.held.try_insert(row.stream_ordering, row);
             }
         }
         let current = self.tracker.current_token();
-        let later = self.held.split_off(&current.saturating_add(1));
-        let rows: Vec<ReplicationRow> =
-            std::mem::replace(&mut self.held, later).into_values().collect();
+        // Held rows are in id order: those up to the current token come first.
+        let due = self.held.find_index(&current).map_or_else(|above| above, |at| at + 1);
+        let mut held = std::mem::take(&mut self.held).into_tuple_vec();
+        self.held = LiteMap::from_sorted_store_unchecked(held.split_off(due));
+        let rows: Vec<ReplicationRow> = held.into_iter().map(|(_, row)| row).collect();
         self.stats.rows_delivered += rows.len() as u64;
         let subscribers = self.subscribers.iter().map(|(_, callback)| callback.clone()).collect();
         Due { rows, rooms: rooms.into_iter().collect(), subscribers }

@@ -2,6 +2,8 @@
 //! where each writer stands.
 
 use std::collections::BTreeMap;
+
+use litemap::LiteMap;
 use std::ops::RangeInclusive;
 
 use super::known::KnownRuns;
@@ -52,7 +54,7 @@ pub struct MultiWriterIdTracker {
     /// Ids known above the current token (above a hole: none is `current + 1`).
     known: KnownRuns,
     /// Every writer this tab knows of, this tab included.
-    writers: BTreeMap<String, Writer>,
+    writers: LiteMap<String, Writer>,
 }
 
 impl MultiWriterIdTracker {
@@ -70,19 +72,19 @@ impl MultiWriterIdTracker {
         last_stream_id: i64,
         stream_positions: impl IntoIterator<Item = (W, i64)>,
     ) -> Self {
-        let mut writers = BTreeMap::new();
-        for (writer, position) in stream_positions {
-            let entry = writers.entry(writer.into()).or_insert(Writer::at(position));
-            entry.position = entry.position.max(position);
-        }
-        let highest_row = writers.values().map(|writer: &Writer| writer.position).max();
-        let current = last_stream_id.max(highest_row.unwrap_or(0)).max(0);
         let mut tracker = Self {
             instance_name: instance_name.into(),
-            current,
+            current: 0,
             known: KnownRuns::default(),
-            writers,
+            writers: LiteMap::new(),
         };
+        for (writer, position) in stream_positions {
+            let entry = tracker.writer(&writer.into(), position);
+            entry.position = entry.position.max(position);
+        }
+        let highest_row = tracker.writers.values().map(|writer| writer.position).max();
+        let current = last_stream_id.max(highest_row.unwrap_or(0)).max(0);
+        tracker.current = current;
         let own = tracker.instance_name.clone();
         tracker.note(&own, current, current);
         tracker
@@ -205,7 +207,11 @@ impl MultiWriterIdTracker {
 
     /// The writer named `name`, added at `position` when never heard of.
     fn writer(&mut self, name: &str, position: i64) -> &mut Writer {
-        self.writers.entry(name.to_owned()).or_insert(Writer::at(position))
+        if !self.writers.contains_key(name) {
+            self.writers.insert(name.to_owned(), Writer::at(position));
+        }
+        // Inserted just above when missing.
+        self.writers.get_mut(name).expect("the writer was inserted")
     }
 
     /// Moves the token over the known ids that joined the prefix, and forgets the writers that
