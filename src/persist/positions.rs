@@ -113,7 +113,9 @@ impl RoomWritePlan {
     /// the orderings of the events new to the store, the ids of its new state groups, and the
     /// stream ordering of its own membership row when it is one of those) moves by as much as
     /// its sequence moved. Ids taken before (an ex-outlier's ordering, a stored group the chunk
-    /// builds on, whatever its id) stay.
+    /// builds on, whatever its id) stay. The IndexedDB store moves the same ids in the chunk's
+    /// rows inside the write's transaction (`rebase` in `requests.js`, on the ids the write
+    /// names as taken), then the plan with this once the chunk is written.
     pub fn rebase(&mut self, stored: Positions) {
         let from = self.planned_on.positions;
         let IdShift { orderings: live, groups, .. } = IdShift::between(from, stored);

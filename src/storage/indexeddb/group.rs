@@ -15,7 +15,7 @@ use std::rc::Rc;
 
 use wasm_bindgen::JsValue;
 
-use super::{chunk_ops, write_group, ChunkOps, IdbError, IndexedDbStore, PduTexts};
+use super::{chunk_ops, write_group, ChunkOps, IdbError, IndexedDbStore};
 use crate::persist::RoomWritePlan;
 
 /// Chunks per transaction at most: the more, the longer other connections wait on it.
@@ -185,8 +185,7 @@ impl IndexedDbStore {
         );
         for queued in group {
             let Ok((json, chunk_texts)) =
-                chunk_ops(&queued.plan, &queued.writer, PduTexts::Written)
-                    .and_then(ChunkOps::into_json)
+                chunk_ops(&queued.plan, &queued.writer).and_then(ChunkOps::into_json)
             else {
                 return false;
             };

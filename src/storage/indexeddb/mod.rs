@@ -533,23 +533,21 @@ impl IndexedDbStore {
     }
 
     /// Writes a chunk in a transaction of its own (see [`Store::apply`]): `writeChunk` checks,
-    /// inside the transaction, what it was planned on, and calls back into the rebase below when
-    /// other connections took ids meanwhile.
+    /// inside the transaction, what it was planned on, and when other connections took ids
+    /// meanwhile writes the chunk's rows with its ids moved after theirs; the plan is then moved
+    /// as far (`RoomWritePlan::rebase`), once the transaction is done.
     async fn write_alone(&self, plan: &mut RoomWritePlan, writer: &str) -> Result<(), IdbError> {
-        let (json, texts) = chunk_ops(plan, writer, PduTexts::Written)?.into_json()?;
+        let (json, texts) = chunk_ops(plan, writer)?.into_json()?;
         let check = check_of(plan)?;
-        let rebased = std::rc::Rc::new(RefCell::new(None));
-        let rebase = rebase_callback(plan.clone(), writer.to_owned(), rebased.clone());
         let db = self.db()?;
         let ends = js_sys::Uint32Array::from(texts.ends.as_slice());
         let check_first = self.contended.get();
-        let promise =
-            write_chunk(db.as_ref(), &json, &texts.texts, &ends, &check, &rebase, check_first);
-        wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
-        let written = rebased.borrow_mut().take();
-        self.contended.set(written.is_some());
-        if let Some(written) = written {
-            *plan = written;
+        let promise = write_chunk(db.as_ref(), &json, &texts.texts, &ends, &check, check_first);
+        let rebased_on = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(dom_error)?;
+        let rebased_on = stored_sequences(&rebased_on)?;
+        self.contended.set(rebased_on.is_some());
+        if let Some(stored) = rebased_on {
+            plan.rebase(stored);
         }
         Ok(())
     }
@@ -797,9 +795,6 @@ extern "C" {
         // transaction's first reads, and detached by any call that grows the memory meanwhile.
         ends: &js_sys::Uint32Array,
         check: &JsValue,
-        rebase: &wasm_bindgen::closure::Closure<
-            dyn FnMut(f64, f64, f64) -> Result<String, JsValue>,
-        >,
         check_first: bool,
     ) -> js_sys::Promise;
 
@@ -923,23 +918,13 @@ fn version_of(row: &RoomRow) -> Result<RoomVersion, StoreError> {
 /// user's kept previews (whose texts come beside it).
 type RoomListRows = (u64, Vec<String>, Vec<(String, String)>, Vec<String>);
 
-/// Whether a chunk's write carries its events' PDU texts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PduTexts {
-    /// Written out, beside the ops.
-    Written,
-    /// Left out (each one empty): those of the chunk as first planned stand, since a PDU's text
-    /// does not depend on the ids a rebase moves.
-    Kept,
-}
-
 /// Every request one room chunk's write places, computed before the transaction opens; the
 /// transaction always covers `sequences` and `room_chunks`, which it reads first.
-fn chunk_ops(plan: &RoomWritePlan, writer: &str, texts: PduTexts) -> Result<ChunkOps, IdbError> {
+fn chunk_ops(plan: &RoomWritePlan, writer: &str) -> Result<ChunkOps, IdbError> {
     // Every row first: nothing but IndexedDB requests is placed once the transaction is open.
-    let rows = PlanRows::of(plan, writer, texts)?;
+    let rows = PlanRows::of(plan, writer)?;
     let room = JsonValue::from(rows.room_id.as_str());
-    let mut chunk = ChunkOps::default();
+    let mut chunk = ChunkOps { taken: TakenIds::of(plan), ..ChunkOps::default() };
     chunk.rows("add", stores::STATE_GROUPS, &rows.state_groups)?;
     chunk.rows("put", stores::STATE_GROUPS_STATE, &rows.state_groups_state)?;
     // An outlier's row is replaced when it arrives in the DAG; any other row that exists
@@ -1004,31 +989,19 @@ fn check_of(plan: &RoomWritePlan) -> Result<JsValue, IdbError> {
         .map_err(|_| IdbError::Unreadable("a write's check as JSON".into()))
 }
 
-/// What `writeChunk` calls, inside the transaction, when other connections took ids since the
-/// chunk was planned: the chunk's ops (JSON text) with its ids taken after the stored sequences'
-/// values; its PDU texts are those it was first given. The plan as rebased goes to `rebased`.
-///
-/// Called while the transaction holds IndexedDB's one queue of writes, which every other tab's
-/// chunk waits behind: so the PDU texts, the bulk of a chunk, are not written out again.
-fn rebase_callback(
-    plan: RoomWritePlan,
-    writer: String,
-    rebased: std::rc::Rc<RefCell<Option<RoomWritePlan>>>,
-) -> wasm_bindgen::closure::Closure<dyn FnMut(f64, f64, f64) -> Result<String, JsValue>> {
-    let mut plan = Some(plan);
-    wasm_bindgen::closure::Closure::new(move |events: f64, backfill: f64, groups: f64| {
-        let js_error = |error: &str| JsValue::from(js_sys::Error::new(error));
-        // `writeChunk` rebases a chunk once at most: in the transaction that writes it.
-        let mut plan = plan.take().ok_or_else(|| js_error("a chunk rebased twice"))?;
-        // Sequence values are integers far below 2^53, exact as JS numbers.
-        let stored = super::Positions::new(events as i64, backfill as i64, groups as u64 + 1);
-        plan.rebase(stored);
-        let (json, _) = chunk_ops(&plan, &writer, PduTexts::Kept)
-            .and_then(ChunkOps::into_json)
-            .map_err(|error| js_error(&error.to_string()))?;
-        *rebased.borrow_mut() = Some(plan);
-        Ok(json)
-    })
+/// The sequences' values a chunk was written on, when other connections had moved them since it
+/// was planned (`writeChunk` resolves to `[events, backfill, state_groups]`, or to `null` when
+/// the chunk was written as planned).
+fn stored_sequences(answer: &JsValue) -> Result<Option<super::Positions>, IdbError> {
+    if answer.is_null() {
+        return Ok(None);
+    }
+    let values: Vec<f64> = js_sys::Array::from(answer).iter().filter_map(|v| v.as_f64()).collect();
+    let [events, backfill, groups] = values[..] else {
+        return Err(IdbError::Unreadable("a rebased write's sequences".into()));
+    };
+    // Sequence values are integers far below 2^53, exact as JS numbers.
+    Ok(Some(super::Positions::new(events as i64, backfill as i64, groups as u64 + 1)))
 }
 
 fn event_id_of(id: &str) -> Result<OwnedEventId, IdbError> {
@@ -1040,6 +1013,7 @@ fn event_id_of(id: &str) -> Result<OwnedEventId, IdbError> {
 /// these touch (the transaction's scope).
 #[derive(Default)]
 struct ChunkOps {
+    taken: TakenIds,
     ops: Vec<Box<RawValue>>,
     advance: Vec<JsonValue>,
     positions: Vec<StreamPositionRow>,
@@ -1068,6 +1042,7 @@ struct EventsOp<'a> {
 /// A room chunk's write, as `writeChunk` takes it.
 #[derive(serde::Serialize)]
 struct ChunkWrite<'a> {
+    taken: &'a TakenIds,
     scope: &'a [&'a str],
     advance: &'a [JsonValue],
     positions: &'a [StreamPositionRow],
@@ -1168,6 +1143,7 @@ impl ChunkOps {
     /// The write as `writeChunk`'s JSON text, and the PDU texts.
     fn into_json(self) -> Result<(String, EventTexts), IdbError> {
         let write = ChunkWrite {
+            taken: &self.taken,
             scope: &self.scope,
             advance: &self.advance,
             positions: &self.positions,
@@ -1176,6 +1152,27 @@ impl ChunkOps {
         let json = serde_json::to_string(&write)
             .map_err(|error| IdbError::Unreadable(format!("a write as JSON: {error}")))?;
         Ok((json, self.texts))
+    }
+}
+
+/// The ids a chunk took, as its write names them: when other connections took ids since the
+/// chunk was planned, `writeChunk` moves these (and only these) in its rows as far as each
+/// sequence moved, as [`RoomWritePlan::rebase`] moves them in the plan. An id it did not take (a
+/// stored group it builds on, an ex-outlier's first ordering) stays.
+#[derive(Default, serde::Serialize)]
+struct TakenIds {
+    /// Its events' stream orderings (live and backfill).
+    orderings: Vec<i64>,
+    /// Its new state groups.
+    groups: Vec<u64>,
+}
+
+impl TakenIds {
+    fn of(plan: &RoomWritePlan) -> Self {
+        Self {
+            orderings: plan.events.iter().map(|event| event.stream_id).collect(),
+            groups: plan.state_groups.iter().map(|group| group.id).collect(),
+        }
     }
 }
 
@@ -1219,7 +1216,7 @@ struct PlanRows {
 }
 
 impl PlanRows {
-    fn of(plan: &RoomWritePlan, writer: &str, texts: PduTexts) -> Result<Self, IdbError> {
+    fn of(plan: &RoomWritePlan, writer: &str) -> Result<Self, IdbError> {
         let room_id = plan.room_id.to_string();
         let mut rows = Self {
             room_id: room_id.clone(),
@@ -1348,11 +1345,8 @@ impl PlanRows {
             };
             let metadata = event.internal_metadata(writer);
             let (columns, dict) = metadata.split();
-            let json = match texts {
-                PduTexts::Written => serde_json::to_string(pdu.as_object())
-                    .map_err(|error| IdbError::Unreadable(format!("{event_id}: {error}")))?,
-                PduTexts::Kept => String::new(),
-            };
+            let json = serde_json::to_string(pdu.as_object())
+                .map_err(|error| IdbError::Unreadable(format!("{event_id}: {error}")))?;
             let internal_metadata = serde_json::to_string(&dict)
                 .map_err(|error| IdbError::Unreadable(format!("{event_id}: {error}")))?;
             rows.events.push(EventRow {

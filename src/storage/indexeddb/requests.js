@@ -400,9 +400,9 @@ export function walkGroups(db, start, groups, state, ranges) {
 // connection (tab) may have moved since (`check`): the room's `room_chunks` row and the
 // `sequences` rows. When another tab wrote a chunk of the room, the plan no longer fits it: the
 // transaction is aborted and the promise rejects with a `RoomConflictError`. When other tabs only
-// took ids, `rebase(events, backfill, stateGroups)` (a function of the stored sequences' values)
-// gives the chunk's `json` again with its ids taken after theirs, and that is written with the
-// same `texts` (a PDU's text holds no id). Resolves to whether it was rebased.
+// took ids, the chunk's rows are written with its ids moved after theirs (`rebase`), and the
+// promise resolves to the stored values it was moved onto, `[events, backfill, stateGroups]`;
+// to `null` when it was written as planned.
 //
 // Placed as the check's answer comes back, the writes would wait for a round trip to this
 // thread, where the next chunk is being planned: so the writes are placed at once, behind the
@@ -414,16 +414,16 @@ export function walkGroups(db, start, groups, state, ranges) {
 // When other tabs write at the same time, most checks find the sequences moved, and each such
 // chunk would be placed twice: `checkFirst` (set while the connection's last chunk was rebased)
 // goes straight to `writeChecked`.
-export function writeChunk(db, json, texts, ends, check, rebase, checkFirst) {
-  if (checkFirst) return writeChecked(db, JSON.parse(json), texts, ends, check, rebase);
+export function writeChunk(db, json, texts, ends, check, checkFirst) {
+  if (checkFirst) return writeChecked(db, JSON.parse(json), texts, ends, check);
   return new Promise((resolve, reject) => {
     const chunk = JSON.parse(json);
     const tx = db.transaction(chunk.scope, "readwrite");
     let thrown = null;
     let moved = false;
-    tx.oncomplete = () => resolve(false);
+    tx.oncomplete = () => resolve(null);
     tx.onabort = () => {
-      if (moved) writeChecked(db, chunk, texts, ends, check, rebase).then(resolve, reject);
+      if (moved) writeChecked(db, chunk, texts, ends, check).then(resolve, reject);
       else reject(thrown ?? tx.error ?? new DOMException("The transaction was aborted.", "AbortError"));
     };
     try {
@@ -493,12 +493,12 @@ function write(tx, chunks, texts, ends, stored, checks) {
 
 // `writeChunk`'s write when other connections took ids since the chunk was planned: the check is
 // read first, and the chunk, rebased on what it read, placed once it is known.
-function writeChecked(db, chunk, texts, ends, check, rebase) {
+function writeChecked(db, chunk, texts, ends, check) {
   return new Promise((resolve, reject) => {
     const tx = db.transaction(chunk.scope, "readwrite");
     let thrown = null;
-    let rebased = false;
-    tx.oncomplete = () => resolve(rebased);
+    let rebasedOn = null;
+    tx.oncomplete = () => resolve(rebasedOn);
     tx.onabort = () =>
       reject(thrown ?? tx.error ?? new DOMException("The transaction was aborted.", "AbortError"));
     readPlannedOn(tx, [check], (stored) => {
@@ -506,9 +506,8 @@ function writeChecked(db, chunk, texts, ends, check, rebase) {
         const conflict = plannedOnMoved([check], stored);
         if (conflict !== null && conflict !== "sequences") throw conflict;
         if (conflict === "sequences") {
-          const [events, backfill, groups] = stored.sequences;
-          chunk = JSON.parse(rebase(events, backfill, groups));
-          rebased = true;
+          rebase(chunk, check, stored.sequences);
+          rebasedOn = stored.sequences;
         }
         write(tx, [chunk], [texts], [ends], stored.byName, [check]);
       } catch (error) {
@@ -518,6 +517,44 @@ function writeChecked(db, chunk, texts, ends, check, rebase) {
     });
   });
 }
+
+// Moves the ids `chunk` took (`chunk.taken`: its events' orderings, its new state groups) in its
+// rows, each by as much as its sequence moved from what `check` expected to `stored` (`[events,
+// backfill, stateGroups]`), as the module moves them in the chunk's plan once it is written
+// (`RoomWritePlan::rebase`). Every other id stays: a stored group the chunk builds on, an
+// ex-outlier's first ordering. Done here, with no call back into the module and no rows made
+// again, because the transaction holds IndexedDB's one queue of writes meanwhile.
+function rebase(chunk, check, [events, backfill, groups]) {
+  const orderings = new Set(chunk.taken.orderings);
+  const newGroups = new Set(chunk.taken.groups);
+  const ordering = (id) => {
+    if (!orderings.has(id)) return id;
+    return id >= 0 ? id + events - check.events : id + backfill - check.backfill;
+  };
+  const group = (id) => (newGroups.has(id) ? id + groups - check.state_groups : id);
+  const move = { ordering, group };
+  for (const op of chunk.ops) {
+    const fields = TAKEN_ID_FIELDS[op.op === "events" ? "events" : op.store];
+    if (fields === undefined) continue;
+    for (const row of op.rows) {
+      for (const [field, kind] of fields) {
+        if (row[field] != null) row[field] = move[kind](row[field]);
+      }
+    }
+  }
+  for (const row of chunk.positions) row.stream_id = ordering(row.stream_id);
+  for (const row of chunk.advance) {
+    row.last_value = row.stream_name === "state_groups" ? group(row.last_value) : ordering(row.last_value);
+  }
+}
+
+// The row fields that hold ids a chunk takes, by object store: stream orderings or state groups.
+const TAKEN_ID_FIELDS = {
+  events: [["stream_ordering", "ordering"], ["state_group", "group"]],
+  local_current_membership: [["stream_ordering", "ordering"]],
+  state_groups: [["id", "group"], ["prev_state_group", "group"]],
+  state_groups_state: [["state_group", "group"]],
+};
 
 // The chunk counts of the rooms of `checks` and the values of the `sequences` rows `events`,
 // `backfill` and `state_groups` (0 for a row not written yet; `byName` holds only the rows
