@@ -4,12 +4,11 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
-
-use litemap::LiteMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 
+use litemap::LiteMap;
 use wasm_bindgen::prelude::*;
 
 use super::event_store::OpenStore;

@@ -2,11 +2,10 @@
 //! known, and the subscribers it hands them to.
 
 use std::collections::{BTreeMap, BTreeSet};
-
-use litemap::LiteMap;
 use std::ops::RangeInclusive;
 use std::rc::Rc;
 
+use litemap::LiteMap;
 use serde::Serialize;
 
 use super::message::CommittedChunk;

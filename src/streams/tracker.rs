@@ -2,9 +2,9 @@
 //! where each writer stands.
 
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 
 use litemap::LiteMap;
-use std::ops::RangeInclusive;
 
 use super::known::KnownRuns;
 use super::token::StreamToken;
