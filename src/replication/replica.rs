@@ -195,11 +195,16 @@ impl Replica {
             }
         }
         let current = self.tracker.current_token();
-        // Held rows are in id order: those up to the current token come first.
+        // Held rows are in id order: those up to the current token come first. While a hole
+        // stays open none are due, and the rows held are left where they are.
         let due = self.held.find_index(&current).map_or_else(|above| above, |at| at + 1);
-        let mut held = std::mem::take(&mut self.held).into_tuple_vec();
-        self.held = LiteMap::from_sorted_store_unchecked(held.split_off(due));
-        let rows: Vec<ReplicationRow> = held.into_iter().map(|(_, row)| row).collect();
+        let rows: Vec<ReplicationRow> = if due == 0 {
+            Vec::new()
+        } else {
+            let mut held = std::mem::take(&mut self.held).into_tuple_vec();
+            self.held = LiteMap::from_sorted_store_unchecked(held.split_off(due));
+            held.into_iter().map(|(_, row)| row).collect()
+        };
         self.stats.rows_delivered += rows.len() as u64;
         let subscribers = self.subscribers.iter().map(|(_, callback)| callback.clone()).collect();
         Due { rows, rooms: rooms.into_iter().collect(), subscribers }
