@@ -524,7 +524,7 @@ function writeChecked(db, chunk, texts, ends, check) {
 // (`RoomWritePlan::rebase`). Every other id stays: a stored group the chunk builds on, an
 // ex-outlier's first ordering. Done here, with no call back into the module and no rows made
 // again, because the transaction holds IndexedDB's one queue of writes meanwhile.
-function rebase(chunk, check, [events, backfill, groups]) {
+export function rebase(chunk, check, [events, backfill, groups]) {
   const orderings = new Set(chunk.taken.orderings);
   const newGroups = new Set(chunk.taken.groups);
   const ordering = (id) => {
