@@ -249,27 +249,27 @@ impl<S: Store> EventStore<S> {
             response.rooms.iter().map(|room| room.room_id.to_string()).collect();
         self.verify_synced(&room_ids).await?;
         // A room kept from an earlier response is stored, with its version; the others' rows of
-        // `rooms` (a room is stored once its create event is) are read together.
-        let unkept: Vec<String> = {
+        // `rooms` (a room is stored once its create event is) are read together. The kept ones'
+        // versions are taken before the read: another tab's message may drop a cache meanwhile.
+        let (mut stored, unkept) = {
             let planning = self.planning.borrow();
-            let unkept = room_ids.iter().filter(|room_id| !planning.synced.contains_key(*room_id));
-            unkept.cloned().collect()
+            let (mut kept, mut unkept) = (BTreeMap::new(), Vec::new());
+            for room_id in &room_ids {
+                if let Some(cache) = planning.synced.get(room_id) {
+                    kept.insert(room_id.clone(), cache.version.clone());
+                } else {
+                    unkept.push(room_id.clone());
+                }
+            }
+            (kept, unkept)
         };
         let versions = self.backend.rooms_versions(&unkept).await?;
-        let stored: BTreeMap<String, RoomVersion> =
-            map_of(unkept.into_iter().zip(versions).filter_map(|(id, v)| Some((id, v?))));
-        let prepared = {
-            let planning = self.planning.borrow();
-            let stored_version = |room_id: &str| match planning.synced.get(room_id) {
-                Some(cache) => Some(cache.version.clone()),
-                None => stored.get(room_id).cloned(),
-            };
-            let prepared = response.rooms.into_iter().map(|room| {
-                let version = stored_version(room.room_id.as_str());
-                prepare(room, version)
-            });
-            prepared.collect::<Result<Vec<_>, _>>()?
-        };
+        stored.extend(unkept.into_iter().zip(versions).filter_map(|(id, v)| Some((id, v?))));
+        let prepared = response.rooms.into_iter().map(|room| {
+            let version = stored.get(room.room_id.as_str()).cloned();
+            prepare(room, version)
+        });
+        let prepared = prepared.collect::<Result<Vec<_>, _>>()?;
         let memberships = self.backend.local_memberships(own.as_str(), Some(&room_ids)).await?;
         self.prefetch_known(&prepared).await?;
         let total = prepared.len();
