@@ -14,6 +14,7 @@ mod convert;
 #[cfg(feature = "store")]
 mod event_store;
 mod options;
+mod preview_rows;
 #[cfg(feature = "store")]
 mod subscribers;
 #[cfg(feature = "store")]
@@ -22,10 +23,7 @@ mod tabs;
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
-use self::convert::{
-    json_bytes_to_js, json_from_js, json_text_from_js, options_from_js, to_js, to_js_error,
-    write_json_text,
-};
+use self::convert::{json_from_js, json_text_from_js, options_from_js, to_js, to_js_error};
 #[cfg(feature = "store")]
 pub use self::event_store::{
     ChunkError, ClientEventArray, EventStoreOptions, IngestOptions, IngestResult, IngestedRoom,
@@ -34,6 +32,7 @@ pub use self::event_store::{
     StoredEvent, StoredStrippedStateOptions, StreamOrderingRange, TimelineGap,
 };
 use self::options::{PreviewSyncRoomsOptions, RoomPreviewOptions, StrippedStateOptions};
+use self::preview_rows::PreviewChunks;
 use crate::prejoin::{self, RoomPreview};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -216,10 +215,8 @@ pub fn preview_sync_rooms(
 ) -> Result<RoomPreviewArray, JsValue> {
     let rooms = json_text_from_js(&rooms)?;
     let opts = options_from_js::<PreviewSyncRoomsOptions>(&opts.js_value())?;
-    // Written out one by one into JSON text that JS parses a chunk of previews at a time: no
-    // list of every preview is held, the text reuses the one preview serialiser `roomPreview`
-    // has, and the text of all the previews is never in the module's memory at once (that
-    // memory never shrinks). The sections come in the text's order, each into its own chunks.
+    // Each preview is written out as soon as it is computed (`preview_rows`). The sections come
+    // in the text's order, each into its own chunks.
     let mut sections: [PreviewChunks; 3] = Default::default();
     prejoin::preview::preview_sync_rooms_each(&rooms, &opts.own_user_id, &mut |kind, preview| {
         if let Some(chunks) = sections.get_mut(kind as usize) {
@@ -227,58 +224,5 @@ pub fn preview_sync_rooms(
         }
     })
     .map_err(to_js_error)?;
-    let chunks = js_sys::Array::new();
-    for section in sections {
-        for chunk in section.finish()? {
-            chunks.push(&chunk);
-        }
-    }
-    Ok(chunks.flat(1).unchecked_into())
-}
-
-/// Previews written as JSON text and handed to JS a chunk at a time.
-#[derive(Default)]
-struct PreviewChunks {
-    done: Vec<JsValue>,
-    text: Vec<u8>,
-    count: usize,
-    error: Option<JsValue>,
-}
-
-impl PreviewChunks {
-    /// Previews per chunk: few enough that a chunk's text stays small next to the `/sync` text,
-    /// enough that the chunks cost few crossings.
-    const CHUNK: usize = 256;
-
-    fn push(&mut self, preview: &RoomPreview) {
-        self.text.push(if self.count % Self::CHUNK == 0 { b'[' } else { b',' });
-        if let Err(error) = write_json_text(&mut self.text, preview) {
-            self.error = Some(error);
-        }
-        self.count += 1;
-        if self.count % Self::CHUNK == 0 {
-            self.flush();
-        }
-    }
-
-    fn flush(&mut self) {
-        if self.text.is_empty() {
-            return;
-        }
-        self.text.push(b']');
-        match json_bytes_to_js(&self.text) {
-            Ok(chunk) => self.done.push(chunk),
-            Err(error) => self.error = Some(error),
-        }
-        self.text.clear();
-    }
-
-    /// The chunks, each an array of previews, in order.
-    fn finish(mut self) -> Result<Vec<JsValue>, JsValue> {
-        self.flush();
-        match self.error {
-            Some(error) => Err(error),
-            None => Ok(self.done),
-        }
-    }
+    Ok(PreviewChunks::previews(sections)?.unchecked_into())
 }

@@ -1,0 +1,36 @@
+// The previews of `previewSyncRooms` as they leave the module: JSON arrays of rows, each row a
+// preview's field values in `RoomPreview`'s order (`preview_rows.rs`), made into the objects
+// `roomPreview` returns, with their fields in the same order.
+
+// `chunks`: arrays of rows, in order. Returns one array of previews.
+export function previewsOfRows(chunks) {
+  const previews = [];
+  for (const rows of chunks) {
+    for (const row of rows) {
+      previews.push({
+        roomId: row[0],
+        displayName: row[1],
+        displayNameRaw: row[2],
+        displayNameSource: row[3],
+        heroes: row[4],
+        otherMemberCount: row[5],
+        avatarUrl: row[6],
+        avatarSource: row[7],
+        placeholder: row[8],
+        topic: row[9],
+        canonicalAlias: row[10],
+        joinRule: row[11],
+        roomType: row[12],
+        encrypted: row[13],
+        roomVersion: row[14],
+        inviter: row[15],
+        knockReason: row[16],
+        isDirect: row[17],
+        membership: row[18],
+        membershipTs: row[19],
+        warnings: row[20],
+      });
+    }
+  }
+  return previews;
+}
