@@ -80,14 +80,17 @@ build_preview() {
   # log calls out: no change today (the preview reaches almost none), none to pay for one it
   # reaches later.
   #
-  # LLVM's inline threshold at 50, not opt-level "z"'s 25: serde_json reads and writes JSON a
+  # LLVM's inline threshold at 60, not opt-level "z"'s 25: serde_json reads and writes JSON a
   # token at a time through small functions that "z" leaves as calls. `previewSyncRooms` of the
-  # bench's 10,000 invites, timed alone in Node: 200–235 ms instead of 290–330 ms, for 1.2 KB
-  # gzipped. At 65: 200–220 ms and 100.8 KB, over the budget; "s": 185–200 ms and 102.6 KB;
-  # opt-level 3: 132–145 ms and 135 KB. Given as RUSTFLAGS, so that the dependencies are compiled
-  # with it too: passed to this crate alone (`cargo rustc`) it made the module larger and slower.
+  # bench's 10,000 invites, timed alone in Node: at 50, 200–235 ms instead of 290–330 ms, for
+  # 1.2 KB gzipped; with previews out as rows, at 60 medians of 170–173 ms against 190–200 ms at
+  # 50 (three alternate rounds of eight calls), for 0.4 KB (100,446 B). 55 and 65 were no faster
+  # than 60, 70 and 80 larger (101,558 and 102,401 B) and no faster either; "s": 185–200 ms and
+  # 102.6 KB (before rows); opt-level 3: 132–145 ms and 135 KB. Given as RUSTFLAGS, so that the
+  # dependencies are compiled with it too: passed to this crate alone (`cargo rustc`) it made the
+  # module larger and slower.
   # The whole package stays at "z": the same threshold costs it 35 KB gzipped.
-  RUSTFLAGS="${RUSTFLAGS:-} -C llvm-args=-inline-threshold=50" \
+  RUSTFLAGS="${RUSTFLAGS:-} -C llvm-args=-inline-threshold=60" \
     cargo build --lib --target wasm32-unknown-unknown --profile preview \
     --no-default-features --features no-logs
   rm -rf "$preview_out"
