@@ -6,14 +6,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use prejoin::model::StateFilter;
-use prejoin::persist::state_groups::{StateGroupId, StateGroupRow};
-use prejoin::persist::RoomWritePlan;
-use prejoin::storage::{
-    EventPlacement, EventStore, PlanningEvent, Positions, Store, StoreError, StoredEvent,
-};
-use ruma_common::{EventId, OwnedEventId};
+use prejoin::storage::{EventPlacement, EventStore, Store, StoreError, StoredEvent};
+use ruma_common::OwnedEventId;
 use serde_json::Value as JsonValue;
 
+use super::interposed::Interposed;
 use super::{event_id, expected_state, fixture, id_set as strings};
 
 fn pdus_fixture() -> JsonValue {
@@ -358,176 +355,13 @@ pub async fn bad_input_changes_nothing(backend: impl Store) {
     assert_eq!(error.code(), "INTEGER_OUT_OF_RANGE");
 }
 
-/// A backend whose writes fail for one room, to check that a failed chunk leaves nothing and
-/// the other rooms of the batch persist. (A stand-in only for the failure; every other call
-/// goes to the real backend under test.)
-struct FailingRoom<S> {
-    inner: S,
-    room_id: String,
-}
-
-impl<S: Store> Store for FailingRoom<S> {
-    async fn apply(&self, plan: &mut RoomWritePlan, writer: &str) -> Result<(), StoreError> {
-        if plan.room_id.as_str() == self.room_id {
-            return Err(StoreError::Write("forced failure".to_owned()));
-        }
-        self.inner.apply(plan, writer).await
-    }
-    async fn room_chunks(&self, room_id: &str) -> Result<u64, StoreError> {
-        self.inner.room_chunks(room_id).await
-    }
-    async fn room_version(
-        &self,
-        room_id: &str,
-    ) -> Result<Option<prejoin::model::room_version::RoomVersion>, StoreError> {
-        self.inner.room_version(room_id).await
-    }
-    async fn rooms(&self) -> Result<BTreeSet<String>, StoreError> {
-        self.inner.rooms().await
-    }
-    async fn event(&self, event_id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
-        self.inner.event(event_id).await
-    }
-    async fn events(
-        &self,
-        event_ids: &[OwnedEventId],
-    ) -> Result<Vec<Option<StoredEvent>>, StoreError> {
-        self.inner.events(event_ids).await
-    }
-    async fn forward_extremities(&self, room_id: &str) -> Result<BTreeSet<String>, StoreError> {
-        self.inner.forward_extremities(room_id).await
-    }
-    async fn current_state(
-        &self,
-        room_id: &str,
-        filter: &StateFilter,
-    ) -> Result<prejoin::persist::StateIds, StoreError> {
-        self.inner.current_state(room_id, filter).await
-    }
-    async fn backward_extremities(
-        &self,
-        room_id: &str,
-    ) -> Result<BTreeSet<OwnedEventId>, StoreError> {
-        self.inner.backward_extremities(room_id).await
-    }
-    async fn redactions_of(
-        &self,
-        event_id: &EventId,
-    ) -> Result<Vec<prejoin::persist::RedactionRow>, StoreError> {
-        self.inner.redactions_of(event_id).await
-    }
-    async fn redactions_of_many(
-        &self,
-        event_ids: &[OwnedEventId],
-    ) -> Result<Vec<Vec<prejoin::persist::RedactionRow>>, StoreError> {
-        self.inner.redactions_of_many(event_ids).await
-    }
-    async fn state_at_event(
-        &self,
-        event_id: &EventId,
-        filter: &StateFilter,
-    ) -> Result<Option<prejoin::persist::StateIds>, StoreError> {
-        self.inner.state_at_event(event_id, filter).await
-    }
-    async fn memberships(
-        &self,
-        room_id: &str,
-    ) -> Result<Vec<prejoin::persist::MembershipRow>, StoreError> {
-        self.inner.memberships(room_id).await
-    }
-    async fn positions(&self) -> Result<Positions, StoreError> {
-        self.inner.positions().await
-    }
-    async fn state_pdus(
-        &self,
-        state: &prejoin::model::StateIds,
-    ) -> Result<Vec<Option<prejoin::model::pdu::Pdu>>, StoreError> {
-        self.inner.state_pdus(state).await
-    }
-    async fn planning_events(
-        &self,
-        event_ids: &[OwnedEventId],
-    ) -> Result<Vec<Option<PlanningEvent>>, StoreError> {
-        self.inner.planning_events(event_ids).await
-    }
-    async fn state_group_chain(
-        &self,
-        group: StateGroupId,
-    ) -> Result<Vec<StateGroupRow>, StoreError> {
-        self.inner.state_group_chain(group).await
-    }
-    async fn referenced_as_prev(
-        &self,
-        event_ids: &[OwnedEventId],
-    ) -> Result<BTreeSet<OwnedEventId>, StoreError> {
-        self.inner.referenced_as_prev(event_ids).await
-    }
-    async fn stream_positions(&self) -> Result<BTreeMap<String, i64>, StoreError> {
-        self.inner.stream_positions().await
-    }
-    async fn stream_after(
-        &self,
-        after: i64,
-        limit: usize,
-    ) -> Result<prejoin::storage::StreamPage, StoreError> {
-        self.inner.stream_after(after, limit).await
-    }
-    async fn room_timeline(
-        &self,
-        room_id: &str,
-        before: Option<i64>,
-        limit: usize,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        self.inner.room_timeline(room_id, before, limit).await
-    }
-    async fn current_states(
-        &self,
-        room_ids: &[String],
-    ) -> Result<Vec<prejoin::persist::StateIds>, StoreError> {
-        self.inner.current_states(room_ids).await
-    }
-    async fn lock_writes(&self) -> Result<prejoin::storage::WriteLock, StoreError> {
-        self.inner.lock_writes().await
-    }
-    async fn local_memberships(
-        &self,
-        user_id: &str,
-        room_ids: Option<&[String]>,
-    ) -> Result<BTreeMap<String, prejoin::persist::LocalMembership>, StoreError> {
-        self.inner.local_memberships(user_id, room_ids).await
-    }
-    async fn timeline_gaps(
-        &self,
-        room_id: &str,
-    ) -> Result<Vec<prejoin::persist::TimelineGap>, StoreError> {
-        self.inner.timeline_gaps(room_id).await
-    }
-    async fn sync_token(&self) -> Result<Option<prejoin::storage::SyncToken>, StoreError> {
-        self.inner.sync_token().await
-    }
-    async fn set_sync_token(&self, token: &prejoin::storage::SyncToken) -> Result<(), StoreError> {
-        self.inner.set_sync_token(token).await
-    }
-    async fn room_list(&self, user_id: &str) -> Result<prejoin::storage::RoomList, StoreError> {
-        self.inner.room_list(user_id).await
-    }
-    async fn keep_previews(
-        &self,
-        user_id: &str,
-        epoch: u64,
-        previews: &[(String, String)],
-    ) -> Result<bool, StoreError> {
-        self.inner.keep_previews(user_id, epoch, previews).await
-    }
-}
-
 /// A room chunk whose write fails leaves nothing of it; the other rooms of the batch persist,
 /// and the failed room persists whole when sent again.
 pub async fn a_failing_room_chunk_leaves_nothing_and_the_others_persist(backend: impl Store) {
     let fixture = pdus_fixture();
     let (failing, fine) = (&fixture["rooms"][3], &fixture["rooms"][4]);
     let failing_id = failing["room_id"].as_str().unwrap().to_owned();
-    let store = open(FailingRoom { inner: backend, room_id: failing_id.clone() }).await;
+    let store = open(Interposed::failing(backend, &failing_id)).await;
     let pdus = |room: &JsonValue| -> Vec<JsonValue> {
         room["events"].as_array().unwrap().iter().map(|e| e["pdu"].clone()).collect()
     };

@@ -165,6 +165,8 @@ pub mod bindings;
 #[cfg(feature = "store")]
 pub mod conformance;
 #[cfg(feature = "store")]
+pub mod interposed;
+#[cfg(feature = "store")]
 pub mod replication;
 #[cfg(feature = "store")]
 pub mod sync_series;

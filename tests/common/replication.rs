@@ -16,6 +16,8 @@ use ruma_common::CanonicalJsonValue;
 use serde_json::Value as JsonValue;
 
 use super::conformance::{all_pdus_interleaved, check_pdus_rooms};
+use super::interposed::{Interposed, Pause};
+use super::sync_series::joined_rooms;
 use super::{event_id, fixture};
 
 /// Expands to one test per behaviour of the replication suite, each on a fresh backend from
@@ -390,6 +392,51 @@ pub async fn a_first_sync_is_announced_in_commit_order(backend: impl Store) {
         assert!(!tab.store.has_gap(), "{}", tab.name);
         check_rows(tab, total as usize, backend).await;
         assert_eq!(tab.store.current_token(), total, "{}", tab.name);
+    }
+}
+
+/// A tab's response of a room it kept from its last response, while another tab stores the same
+/// room's next events and its message (which drops the first tab's cache of the room) arrives as
+/// the first reads which of the response's rooms are stored: the room is still known as stored,
+/// its chunk planned again on what the other tab stored, and every event stored once, in order.
+/// Memory backend only: there two tabs' turns can interleave like this (IndexedDB's Web Lock
+/// holds an `ingestSync` of another tab until the turn is over; `persistEvents` takes none).
+pub async fn a_cache_dropped_during_a_turn_leaves_its_room_stored(backend: impl Store) {
+    let pause = Rc::new(Pause::default());
+    let backend = &Interposed::pausing(backend, pause.clone());
+    let channel = Rc::new(Channel::default());
+    let tabs = open_tabs(backend, &["tab-a", "tab-b"], &channel).await;
+    channel.deliver(&tabs, |_, _| false);
+    let user = "@u:x";
+    let first = joined_rooms("s1", 1, true, (0, 2));
+    tabs[0].store.ingest_sync(&first, user, |_, _| {}).await.unwrap();
+    channel.deliver(&tabs, |_, _| false);
+    pause.arm();
+    let later = joined_rooms("s3", 1, false, (3, 1));
+    let ingest = tabs[0].store.ingest_sync(&later, user, |_, _| {});
+    let other_tab = async {
+        pause.reached().await;
+        let next = joined_rooms("s2", 1, false, (2, 1));
+        let result = tabs[1].store.ingest_sync(&next, user, |_, _| {}).await.unwrap();
+        channel.deliver(&tabs, |_, _| false);
+        result
+    };
+    let (ingested, other) = both(ingest, other_tab).await;
+    let ingested = ingested.unwrap();
+    let persisted = |result: &prejoin::storage::IngestResult| -> Vec<Vec<String>> {
+        result.rooms.iter().map(|room| room.result.persisted.clone()).collect()
+    };
+    assert_eq!(persisted(&other), [["$m0-2"]]);
+    assert!(ingested.rooms.iter().all(|room| room.result.error.is_none()), "{ingested:?}");
+    assert_eq!(persisted(&ingested), [["$m0-3"]]);
+    channel.deliver(&tabs, |_, _| false);
+    let total = backend.positions().await.unwrap().last_stream_ordering;
+    assert_eq!(total, 6, "create, join and four messages");
+    for tab in &tabs {
+        let page = tab.store.room_timeline("!r0:x", None, 10).await.unwrap();
+        let ids: Vec<String> = page.events.iter().map(|pdu| pdu.event_id().to_string()).collect();
+        assert_eq!(ids, ["$m0-0", "$m0-1", "$m0-2", "$m0-3"], "{}", tab.name);
+        check_rows(tab, total as usize, backend).await;
     }
 }
 
