@@ -1,6 +1,6 @@
 // The previews of `previewSyncRooms` as they leave the module: JSON arrays of rows, each row a
-// preview's field values in `RoomPreview`'s order (`preview_rows.rs`), made into the objects
-// `roomPreview` returns, with their fields in the same order.
+// preview's field values in `RoomPreview`'s order, its placeholder's and inviter's as arrays too
+// (`preview_rows.rs`), made into the objects `roomPreview` returns, fields in the same order.
 
 // `chunks`: arrays of rows, in order. Returns one array of previews.
 export function previewsOfRows(chunks) {
@@ -16,14 +16,14 @@ export function previewsOfRows(chunks) {
         otherMemberCount: row[5],
         avatarUrl: row[6],
         avatarSource: row[7],
-        placeholder: row[8],
+        placeholder: { initial: row[8][0], colorIndex: row[8][1] },
         topic: row[9],
         canonicalAlias: row[10],
         joinRule: row[11],
         roomType: row[12],
         encrypted: row[13],
         roomVersion: row[14],
-        inviter: row[15],
+        inviter: row[15] && { userId: row[15][0], displayName: row[15][1], avatarUrl: row[15][2] },
         knockReason: row[16],
         isDirect: row[17],
         membership: row[18],

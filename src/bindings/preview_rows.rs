@@ -3,14 +3,15 @@
 //! there (`preview_rows.js`).
 //!
 //! No list of every preview is held, and the text of all of them is never in the module's
-//! memory at once (that memory never shrinks). A row is half a preview object's text: the field
-//! names, written and parsed once per room as object keys, are written once in JS instead. The
-//! bench's 10,000 invites, timed alone in Node: 175–190 ms a call, 198–214 ms with objects.
+//! memory at once (that memory never shrinks). A row is less than half a preview object's text:
+//! the field names, written and parsed once per room as object keys, are written once in JS
+//! instead (`ARCHITECTURE.md` gives the times).
 
 use serde::ser::{Serialize, SerializeTuple, Serializer};
 use wasm_bindgen::prelude::*;
 
 use super::convert::{json_bytes_to_js, write_json_text};
+use crate::prejoin::preview::{Inviter, Placeholder};
 use crate::prejoin::RoomPreview;
 
 #[wasm_bindgen(module = "/src/bindings/preview_rows.js")]
@@ -72,7 +73,8 @@ impl PreviewChunks {
     }
 }
 
-/// A preview as the array of its fields' values, in the order `previewsOfRows` names them.
+/// A preview as the array of its fields' values, in the order `previewsOfRows` names them; its
+/// placeholder and its inviter too.
 struct PreviewRow<'a>(&'a RoomPreview);
 
 impl Serialize for PreviewRow<'_> {
@@ -111,14 +113,19 @@ impl Serialize for PreviewRow<'_> {
         row.serialize_element(other_member_count)?;
         row.serialize_element(avatar_url)?;
         row.serialize_element(avatar_source)?;
-        row.serialize_element(placeholder)?;
+        let Placeholder { initial, color_index } = placeholder;
+        row.serialize_element(&(initial, color_index))?;
         row.serialize_element(topic)?;
         row.serialize_element(canonical_alias)?;
         row.serialize_element(join_rule)?;
         row.serialize_element(room_type)?;
         row.serialize_element(encrypted)?;
         row.serialize_element(room_version)?;
-        row.serialize_element(inviter)?;
+        let inviter = inviter.as_ref().map(|inviter| {
+            let Inviter { user_id, display_name, avatar_url } = inviter;
+            (user_id, display_name, avatar_url)
+        });
+        row.serialize_element(&inviter)?;
         row.serialize_element(knock_reason)?;
         row.serialize_element(is_direct)?;
         row.serialize_element(membership)?;

@@ -242,4 +242,3 @@ impl<S: Store> Store for Interposed<S> {
         self.inner.keep_previews(user_id, epoch, previews).await
     }
 }
-
