@@ -23,17 +23,16 @@ type ThrownError = InputError;
 // unit (of a memory that never shrinks); `TextEncoder` encodes natively, and its bytes are copied
 // in at their exact length. Previews of 10,000 invites, 7.3 MB of text with one "é" near its
 // start: the module's memory grew to 9.2 MB, not 30.7 MB, and the call took 6 % less time.
-#[wasm_bindgen(inline_js = "
-const encoder = new TextEncoder();
-export function stringifyUtf8(value) {
-  const text = JSON.stringify(value);
-  return text === undefined ? undefined : encoder.encode(text);
-}")]
+#[wasm_bindgen(module = "/src/bindings/convert.js")]
 extern "C" {
     /// `JSON.stringify` as UTF-8 bytes, copied straight into the module: one crossing.
     /// `undefined` in, or a function, gives `None`.
     #[wasm_bindgen(js_name = stringifyUtf8, catch)]
     fn stringify_utf8(value: &JsValue) -> Result<Option<Vec<u8>>, JsValue>;
+
+    /// Previews written as rows (`preview_rows`), chunks of them, as one array of objects.
+    #[wasm_bindgen(js_name = previewsOfRows)]
+    pub(super) fn previews_of_rows(chunks: &js_sys::Array) -> js_sys::Array;
 }
 
 /// A JS value as JSON text; `undefined` is `null`, and a value JSON cannot hold (a BigInt, a

@@ -1,6 +1,6 @@
 //! `previewSyncRooms`' way out of the module: each preview written as a row of JSON text, the
 //! array of its fields' values, handed to JS a chunk of rows at a time, and made into objects
-//! there (`preview_rows.js`).
+//! there (`previewsOfRows` in `convert.js`).
 //!
 //! No list of every preview is held, and the text of all of them is never in the module's
 //! memory at once (that memory never shrinks). A row is less than half a preview object's text:
@@ -10,15 +10,9 @@
 use serde::ser::{Serialize, SerializeTuple, Serializer};
 use wasm_bindgen::prelude::*;
 
-use super::convert::{json_bytes_to_js, write_json_text};
+use super::convert::{json_bytes_to_js, previews_of_rows, write_json_text};
 use crate::prejoin::preview::{Inviter, Placeholder};
 use crate::prejoin::RoomPreview;
-
-#[wasm_bindgen(module = "/src/bindings/preview_rows.js")]
-extern "C" {
-    #[wasm_bindgen(js_name = previewsOfRows)]
-    fn previews_of_rows(chunks: &js_sys::Array) -> js_sys::Array;
-}
 
 /// Previews written as rows of JSON text, a chunk at a time.
 #[derive(Default)]

@@ -1,7 +1,17 @@
+// Conversions across the boundary that JS does natively (`convert.rs`). The package's JS is
+// in few files: each is one more module a page fetches before the package can start.
+
+const encoder = new TextEncoder();
+
+// `JSON.stringify` of `value` as UTF-8 bytes; `undefined` when JSON has no text for it.
+export function stringifyUtf8(value) {
+  const text = JSON.stringify(value);
+  return text === undefined ? undefined : encoder.encode(text);
+}
+
 // The previews of `previewSyncRooms` as they leave the module: JSON arrays of rows, each row a
 // preview's field values in `RoomPreview`'s order, its placeholder's and inviter's as arrays too
 // (`preview_rows.rs`), made into the objects `roomPreview` returns, fields in the same order.
-
 // `chunks`: arrays of rows, in order. Returns one array of previews.
 export function previewsOfRows(chunks) {
   const previews = [];
