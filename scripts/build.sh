@@ -54,6 +54,8 @@ build_once() {
 }
 
 build_whole() {
+  # wasm-pack writes the snippets into pkg/ and leaves those of older builds there.
+  rm -rf pkg/snippets
   # wasm-pack's own wasm-opt pass is off (--no-opt): its -O, like -O2/-Os/-Oz, made the gzipped
   # module larger here (-O2 by 85 KB). `no-logs`: ruma's log calls cost 12 KB gzipped.
   wasm-pack build --target web --release --mode no-install --no-opt --no-gitignore \
@@ -105,18 +107,18 @@ build_once "pkg/preview/" target/prejoin-preview.stamp build_preview \
   "$preview_out/prejoin_preview_bg.wasm" "$preview_out/prejoin_preview.js" \
   "$preview_out/prejoin_preview.d.ts"
 
-# sync_dir FROM TO [KEPT...]: copies only changed files, and removes those FROM no longer has
-# (but the KEPT names), so that a server or test reading TO meanwhile is not disturbed.
+# sync_dir FROM TO [KEPT...]: copies only changed files, and removes those FROM no longer has, at
+# any depth (but the KEPT names of TO's top level), so that a server or test reading TO meanwhile
+# is not disturbed, and no snippet an older build wrote is packed or served.
 sync_dir() {
   local from=$1 to=$2 copied name kept
   shift 2
   mkdir -p "$to"
-  for copied in "$to"/* "$to"/.[!.]*; do
-    [ -e "$copied" ] || continue
+  while IFS= read -r -d '' copied; do
     name=${copied#"$to"/}
-    for kept in "$@"; do [ "$name" != "$kept" ] || continue 2; done
+    for kept in "$@"; do [ "${name%%/*}" != "$kept" ] || continue 2; done
     if [ ! -e "$from/$name" ]; then rm -rf "$copied"; fi
-  done
+  done < <(find "$to" -mindepth 1 -depth -print0)
   cp -R -p -u "$from"/. "$to"/
 }
 
