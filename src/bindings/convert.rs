@@ -18,13 +18,14 @@ type ThrownError = crate::storage::StoreError;
 #[cfg(not(feature = "store"))]
 type ThrownError = InputError;
 
-// A string returned to Rust as a `String` is copied into the module by generated glue that
-// walks it a UTF-16 unit at a time in JS while it is ASCII, and otherwise reserves three bytes a
-// unit (of a memory that never shrinks); `TextEncoder` encodes natively, and its bytes are copied
-// in at their exact length. Previews of 10,000 invites, 7.3 MB of text with one "é" near its
-// start: the module's memory grew to 9.2 MB, not 30.7 MB, and the call took 6 % less time.
 #[wasm_bindgen(module = "/src/bindings/convert.js")]
 extern "C" {
+    // A string returned to Rust as a `String` is copied into the module by generated glue that
+    // walks it a UTF-16 unit at a time in JS while it is ASCII, and otherwise reserves three
+    // bytes a unit (of a memory that never shrinks); `TextEncoder` encodes natively, and its
+    // bytes are copied in at their exact length. Previews of 10,000 invites, 7.3 MB of text with
+    // one "é" near its start: the module's memory grew to 9.2 MB, not 30.7 MB, and the call took
+    // 6 % less time.
     /// `JSON.stringify` as UTF-8 bytes, copied straight into the module: one crossing.
     /// `undefined` in, or a function, gives `None`.
     #[wasm_bindgen(js_name = stringifyUtf8, catch)]
