@@ -9,13 +9,11 @@ use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateFilter;
 use crate::persist::state_groups::{StateGroupId, StateGroupRow};
-use crate::persist::{
-    LocalMembership, MembershipRow, RedactionRow, RoomWritePlan, StateIds, TimelineGap,
-};
+use crate::persist::{MembershipRow, RedactionRow, RoomWritePlan, StateIds, TimelineGap};
 use crate::storage::indexeddb::IndexedDbStore;
 use crate::storage::{
-    EventPlacement, MemoryStore, PlanningEvent, Positions, RoomList, Store, StoreError,
-    StoredEvent, StreamPage, SyncToken, WriteLock,
+    EventPlacement, LocalMemberships, MemoryStore, PlanningEvent, Positions, RoomList, Store,
+    StoreError, StoredEvent, StreamPage, SyncToken, WriteLock,
 };
 
 /// The storage an `EventStore` was opened on.
@@ -175,7 +173,7 @@ impl Store for Backend {
         &self,
         user_id: &str,
         room_ids: Option<&[String]>,
-    ) -> Result<BTreeMap<String, LocalMembership>, StoreError> {
+    ) -> Result<LocalMemberships, StoreError> {
         dispatch!(self, store => Store::local_memberships(store, user_id, room_ids).await)
     }
 

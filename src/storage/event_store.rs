@@ -14,7 +14,7 @@
 //! failing room never holds back the others).
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
@@ -128,13 +128,13 @@ pub struct PersistResult {
 /// shares (stream orderings, state group ids).
 #[derive(Debug)]
 struct Planning {
-    rooms: BTreeMap<String, RoomPlanning>,
+    rooms: HashMap<String, RoomPlanning>,
     /// Rooms filled from `/sync`, as the last response left them.
-    synced: BTreeMap<String, ingest::SyncedRoomCache>,
+    synced: HashMap<String, ingest::SyncedRoomCache>,
     /// Synced rooms' caches kept across other writers' turns: one is used again only once the
     /// store's count of the room's chunks shows that no other writer wrote the room since (see
     /// [`EventStore::take_turn`]).
-    unverified: BTreeMap<String, ingest::SyncedRoomCache>,
+    unverified: HashMap<String, ingest::SyncedRoomCache>,
     /// The stored events among those the synced rooms of the response being stored name, read
     /// for all of them at once (see `EventStore::prefetch_known`).
     prefetched: ingest::Prefetched,
@@ -290,9 +290,9 @@ impl<S: Store> EventStore<S> {
     /// An event store on `backend`, whose `positions` were read while the backend was opened.
     pub fn with_positions(backend: S, writer: impl Into<String>, positions: Positions) -> Self {
         let planning = Planning {
-            rooms: BTreeMap::new(),
-            synced: BTreeMap::new(),
-            unverified: BTreeMap::new(),
+            rooms: HashMap::new(),
+            synced: HashMap::new(),
+            unverified: HashMap::new(),
             prefetched: ingest::Prefetched::default(),
             orderings: StreamOrderings::new(
                 positions.last_stream_ordering,
@@ -376,7 +376,7 @@ impl<S: Store> EventStore<S> {
         // are read once (`rooms`), which also says whether the store holds them. Outliers always
         // ask the store, which alone knows whether the room is recorded.
         let outliers = matches!(arrival, Arrival::Outlier { .. });
-        let mut known: BTreeMap<String, RoomVersion> = BTreeMap::new();
+        let mut known: HashMap<String, RoomVersion> = HashMap::new();
         let mut asked: BTreeSet<&str> = BTreeSet::new();
         for room_id in events.iter().filter_map(|e| e.get("room_id").and_then(JsonValue::as_str)) {
             if !asked.insert(room_id) {
@@ -1240,8 +1240,7 @@ mod tests {
             &self,
             user_id: &str,
             room_ids: Option<&[String]>,
-        ) -> Result<std::collections::BTreeMap<String, crate::persist::LocalMembership>, StoreError>
-        {
+        ) -> Result<crate::storage::LocalMemberships, StoreError> {
             self.0.local_memberships(user_id, room_ids).await
         }
         async fn timeline_gaps(

@@ -2,18 +2,18 @@
 //! every other backend is checked against (the conformance suite runs on both).
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ruma_common::{EventId, OwnedEventId};
 
 use super::{
-    PlanningEvent, Positions, RoomList, Store, StoreError, StoredEvent, StreamPage, SyncToken,
-    WriteLock,
+    LocalMemberships, PlanningEvent, Positions, RoomList, Store, StoreError, StoredEvent,
+    StreamPage, SyncToken, WriteLock,
 };
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::{StateFilter, StateKey};
-use crate::ordered::{map_of, set_of};
+use crate::ordered::set_of;
 use crate::persist::state_groups::{StateGroupId, StateGroupRow, StateGroups};
 use crate::persist::{
     EventOutcome, LocalMembership, MembershipRow, RedactionRow, RoomWritePlan, StateIds,
@@ -29,7 +29,7 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct Tables {
     /// `rooms`: room id → version.
-    rooms: BTreeMap<String, RoomVersion>,
+    rooms: HashMap<String, RoomVersion>,
     /// `events` + `event_json` + `rejections`, by event id.
     events: BTreeMap<OwnedEventId, StoredEvent>,
     /// The `events` index on the prevs an accepted event found missing: such a prev → the
@@ -60,7 +60,7 @@ struct Tables {
     /// The `sequences` row of `room_previews`: how many writes made previews stale.
     preview_epoch: u64,
     /// `room_chunks`: how many chunks of each room were written.
-    room_chunks: BTreeMap<String, u64>,
+    room_chunks: HashMap<String, u64>,
     /// `stream_positions` of the events stream: writer → the last id it committed.
     stream_positions: BTreeMap<String, i64>,
     /// The `events` index `stream_ordering`: live ordering → event.
@@ -366,7 +366,7 @@ impl Store for MemoryStore {
         &self,
         user_id: &str,
         room_ids: Option<&[String]>,
-    ) -> Result<BTreeMap<String, LocalMembership>, StoreError> {
+    ) -> Result<LocalMemberships, StoreError> {
         let tables = self.tables.borrow();
         let first = (user_id.to_owned(), String::new());
         let memberships = tables
@@ -374,7 +374,7 @@ impl Store for MemoryStore {
             .range(first..)
             .take_while(|((user, _), _)| user == user_id)
             .filter(|((_, room), _)| room_ids.is_none_or(|rooms| rooms.contains(room)));
-        Ok(map_of(memberships.map(|((_, room), row)| (room.clone(), row.clone()))))
+        Ok(memberships.map(|((_, room), row)| (room.clone(), row.clone())).collect())
     }
 
     async fn timeline_gaps(&self, room_id: &str) -> Result<Vec<TimelineGap>, StoreError> {

@@ -18,7 +18,7 @@ pub mod indexeddb;
 pub mod memory;
 pub mod state_ranges;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ruma_common::{EventId, OwnedEventId};
 
@@ -38,6 +38,10 @@ use crate::persist::{
     TimelineGap,
 };
 pub use crate::persist::{EventPlacement, Positions};
+
+/// A user's `local_current_membership` rows by room id, looked up one by one: a hash map, whose
+/// code per key and value type is a fraction of a `BTreeMap`'s.
+pub type LocalMemberships = HashMap<String, LocalMembership>;
 
 /// The `next_batch` of the last `/sync` response stored whole, and whose response it was: a
 /// store holds one user's syncs.
@@ -316,7 +320,7 @@ pub trait Store {
         &self,
         user_id: &str,
         room_ids: Option<&[String]>,
-    ) -> Result<BTreeMap<String, LocalMembership>, StoreError>;
+    ) -> Result<LocalMemberships, StoreError>;
 
     /// A room's timeline gaps, by the event after each.
     async fn timeline_gaps(&self, room_id: &str) -> Result<Vec<TimelineGap>, StoreError>;
@@ -515,7 +519,7 @@ impl<S: Store + ?Sized> Store for &S {
         &self,
         user_id: &str,
         room_ids: Option<&[String]>,
-    ) -> Result<BTreeMap<String, LocalMembership>, StoreError> {
+    ) -> Result<LocalMemberships, StoreError> {
         (**self).local_memberships(user_id, room_ids).await
     }
 

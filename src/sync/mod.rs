@@ -4,5 +4,5 @@
 pub mod plan;
 pub mod response;
 
-pub use plan::{KnownEvent, SyncedEvents, SyncedRoomState};
+pub use plan::{KnownEvent, KnownEvents, SyncedEvents, SyncedRoomState};
 pub use response::{RoomEvents, RoomSection, SyncResponse, SyncRoom, SyncSection};

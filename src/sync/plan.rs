@@ -20,14 +20,14 @@
 //!
 //! Stream orderings are taken last, as for PDUs, after the room's new state is known.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 
 use ruma_common::{OwnedEventId, OwnedRoomId};
 
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateIds;
-use crate::ordered::{map_of, set_of};
+use crate::ordered::set_of;
 use crate::persist::plan::{current_state_delta, membership_row};
 use crate::persist::state_groups::{StateGroupId, StateGroups};
 use crate::persist::{
@@ -60,8 +60,12 @@ pub struct SyncedRoomState {
     pub tip_state: StateIds,
     /// The stored events among those the chunk names, and among the current state's events
     /// its state block may replace.
-    pub known: BTreeMap<OwnedEventId, KnownEvent>,
+    pub known: KnownEvents,
 }
+
+/// Stored events by id, looked up one by one: a hash map, whose code per key and value type is
+/// a fraction of a `BTreeMap`'s (most of a hash table's code is shared by every type).
+pub type KnownEvents = HashMap<OwnedEventId, KnownEvent>;
 
 impl SyncedRoomState {
     fn known(&self, event_id: &OwnedEventId) -> Option<&KnownEvent> {
@@ -188,7 +192,7 @@ pub fn plan_timeline(
             _ => room.tip.clone(),
         },
         tip_state: before_state,
-        known: BTreeMap::new(),
+        known: KnownEvents::new(),
     };
     let tip = last_new.map(|event| event.pdu.event_id().to_string());
     let forward_extremities = tip
@@ -202,8 +206,12 @@ pub fn plan_timeline(
             event_id: first.owned_event_id().clone(),
             prev_batch,
         });
-    let by_id: BTreeMap<&OwnedEventId, &Pdu> =
-        map_of(events.state.iter().chain(&events.timeline).map(|pdu| (pdu.owned_event_id(), pdu)));
+    let by_id: HashMap<&OwnedEventId, &Pdu> = events
+        .state
+        .iter()
+        .chain(&events.timeline)
+        .map(|pdu| (pdu.owned_event_id(), pdu))
+        .collect();
     let event = |id: &OwnedEventId| {
         by_id.get(id).map(|pdu| (*pdu).clone()).or_else(|| room.known(id)?.pdu.clone())
     };

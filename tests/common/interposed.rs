@@ -215,7 +215,7 @@ impl<S: Store> Store for Interposed<S> {
         &self,
         user_id: &str,
         room_ids: Option<&[String]>,
-    ) -> Result<BTreeMap<String, prejoin::persist::LocalMembership>, StoreError> {
+    ) -> Result<prejoin::storage::LocalMemberships, StoreError> {
         self.inner.local_memberships(user_id, room_ids).await
     }
     async fn timeline_gaps(

@@ -7,7 +7,7 @@
 //! was: a tab closed halfway syncs again from the previous token, and the rooms it stored
 //! already store nothing twice.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::future::Future;
 
 use ruma_common::{CanonicalJsonValue, OwnedEventId, OwnedRoomId, OwnedUserId};
@@ -17,14 +17,15 @@ use super::{EventStore, RoomPersistResult};
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::{InputError, StateFilter};
-use crate::ordered::{map_of, set_of};
+use crate::ordered::set_of;
 use crate::persist::state_groups::{StateGroupId, StateGroups};
 use crate::persist::{LocalMembership, PlannedOn, RoomWritePlan, StreamOrderings};
-use crate::storage::{EventPlacement, Store, StoreError, SyncToken};
+use crate::storage::{EventPlacement, LocalMemberships, Store, StoreError, SyncToken};
 use crate::sync::plan::{local_membership, plan_out_of_band, plan_timeline};
 use crate::sync::response::invalid;
 use crate::sync::{
-    KnownEvent, RoomEvents, RoomSection, SyncResponse, SyncSection, SyncedEvents, SyncedRoomState,
+    KnownEvent, KnownEvents, RoomEvents, RoomSection, SyncResponse, SyncSection, SyncedEvents,
+    SyncedRoomState,
 };
 
 /// What ingesting one room of a response did.
@@ -120,7 +121,7 @@ enum RoomRead {
 #[derive(Debug)]
 struct BegunRead {
     chunks: u64,
-    known: BTreeMap<OwnedEventId, KnownEvent>,
+    known: KnownEvents,
     tips: BTreeSet<String>,
 }
 
@@ -157,7 +158,7 @@ pub(super) struct Prefetched {
     /// For each room kept from the last response, the stored events among those it names
     /// ([`chunk_ids`]): planned on its cache and on these, such a room reads nothing, and is
     /// planned while the rooms before it are written.
-    known: BTreeMap<String, BTreeMap<OwnedEventId, KnownEvent>>,
+    known: HashMap<String, KnownEvents>,
     /// For each stored room not kept, its first reads ([`EventStore::synced_room_state`]). A
     /// list: each map type costs the module 1-2 KB gzipped (its code to remove above all).
     begun: Vec<(String, BegunRead)>,
@@ -380,8 +381,8 @@ impl<S: Store> EventStore<S> {
         let mut known = self.known_events(&ids, &brought).await?;
         let tips = self.backend.rooms_forward_extremities(&begun).await?;
         // No event is named by two rooms: each stored one goes to the one room naming it.
-        let mut known_of = |ids: &[OwnedEventId]| -> BTreeMap<OwnedEventId, KnownEvent> {
-            map_of(ids.iter().filter_map(|id| Some((id.clone(), known.remove(id)?))))
+        let mut known_of = |ids: &[OwnedEventId]| -> KnownEvents {
+            ids.iter().filter_map(|id| Some((id.clone(), known.remove(id)?))).collect()
         };
         let mut prefetched = Prefetched::default();
         let mut begun_reads = chunks.into_iter().zip(tips);
@@ -433,7 +434,7 @@ impl<S: Store> EventStore<S> {
         &self,
         room: Prepared,
         own_user_id: &str,
-        memberships: &BTreeMap<String, LocalMembership>,
+        memberships: &LocalMemberships,
         mut ahead: Option<Result<SyncedDraft, StoreError>>,
     ) -> RoomIngestResult {
         let (section, room_id) = match &room {
@@ -489,7 +490,7 @@ impl<S: Store> EventStore<S> {
         &self,
         room: &Prepared,
         own_user_id: &str,
-        memberships: &BTreeMap<String, LocalMembership>,
+        memberships: &LocalMemberships,
         after: &mut Option<(StreamOrderings, StateGroupId)>,
     ) -> Option<Result<SyncedDraft, StoreError>> {
         let saved = {
@@ -630,7 +631,7 @@ impl<S: Store> EventStore<S> {
         // Stripped state usually holds no whole event, and a room not stored holds no event (a
         // room is recorded with its first outlier): then there is nothing to look up.
         let known = match ids.is_empty() || !stored {
-            true => BTreeMap::new(),
+            true => KnownEvents::new(),
             false => self.known_events(&ids, &set_of(events.event_ids())).await?,
         };
         let room = SyncedRoomState { known, ..SyncedRoomState::default() };
@@ -791,7 +792,7 @@ impl<S: Store> EventStore<S> {
         &self,
         ids: &[OwnedEventId],
         brought: &BTreeSet<&OwnedEventId>,
-    ) -> Result<BTreeMap<OwnedEventId, KnownEvent>, StoreError> {
+    ) -> Result<KnownEvents, StoreError> {
         let (placed, whole): (Vec<OwnedEventId>, Vec<OwnedEventId>) =
             ids.iter().cloned().partition(|id| brought.contains(id));
         let placements = self.backend.event_placements(&placed).await?;
@@ -804,7 +805,7 @@ impl<S: Store> EventStore<S> {
             let placement = EventPlacement::from(&found);
             Some((id, KnownEvent { pdu: Some(found.event.pdu), placement }))
         });
-        Ok(map_of(placed.chain(whole)))
+        Ok(placed.chain(whole).collect())
     }
 
     /// Writes a synced room's plan; once written, the sequences move on, and the room's

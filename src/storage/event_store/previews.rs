@@ -15,7 +15,7 @@
 //!
 //! [`RoomWritePlan::stales_previews`]: crate::persist::RoomWritePlan::stales_previews
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use ruma_common::OwnedEventId;
 
@@ -28,7 +28,7 @@ use crate::model::pdu::Pdu;
 use crate::model::InputError;
 use crate::persist::LocalMembership;
 use crate::prejoin::{compute_room_preview, PreviewRequest, RoomPreview};
-use crate::storage::{Store, StoreError};
+use crate::storage::{LocalMemberships, Store, StoreError};
 
 /// The version of the code whose previews are kept: another version may compute them otherwise.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -134,7 +134,7 @@ impl<S: Store> EventStore<S> {
             .collect();
         // Only the rooms computed need the own memberships (an invite's stripped state).
         let memberships = match missing.is_empty() {
-            true => BTreeMap::new(),
+            true => LocalMemberships::new(),
             false => self.backend.local_memberships(own_user_id, Some(&missing)).await?,
         };
         let mut computed = self.compute_previews(&missing, &memberships, own_user_id).await?;
@@ -159,9 +159,9 @@ impl<S: Store> EventStore<S> {
     async fn compute_previews(
         &self,
         rooms: &[String],
-        memberships: &BTreeMap<String, LocalMembership>,
+        memberships: &LocalMemberships,
         own_user_id: &str,
-    ) -> Result<BTreeMap<String, RoomPreview>, StoreError> {
+    ) -> Result<HashMap<String, RoomPreview>, StoreError> {
         let received = |room_id: &str| {
             let own = memberships.get(room_id)?;
             matches!(own.membership.as_str(), "invite" | "knock")
@@ -172,7 +172,7 @@ impl<S: Store> EventStore<S> {
         // request batch and their events in another: read room by room, a room list of a thousand
         // rooms was three transactions a room; read all at once, it held every room's state in
         // memory together.
-        let mut previews = BTreeMap::new();
+        let mut previews = HashMap::new();
         for batch in rooms.chunks(PREVIEW_BATCH) {
             let with_state: Vec<String> =
                 batch.iter().filter(|room_id| received(room_id).is_none()).cloned().collect();
@@ -200,7 +200,7 @@ impl<S: Store> EventStore<S> {
     async fn current_states_events(
         &self,
         room_ids: &[String],
-    ) -> Result<BTreeMap<String, Vec<Pdu>>, StoreError> {
+    ) -> Result<HashMap<String, Vec<Pdu>>, StoreError> {
         let states = self.backend.current_states(room_ids).await?;
         let ids: Vec<OwnedEventId> =
             states.iter().flat_map(|state| state.values().cloned()).collect();
@@ -215,7 +215,7 @@ impl<S: Store> EventStore<S> {
             events.push(event.pdu);
         }
         let mut events = self.pruned(events).await?.into_iter();
-        let mut by_room = BTreeMap::new();
+        let mut by_room = HashMap::new();
         for (room_id, state) in room_ids.iter().zip(states) {
             by_room.insert(room_id.clone(), events.by_ref().take(state.len()).collect());
         }

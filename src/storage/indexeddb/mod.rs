@@ -27,7 +27,7 @@ pub mod rows;
 pub mod schema;
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use imbl::ordmap::Entry;
 
@@ -50,8 +50,8 @@ use self::rows::{
 use self::schema::{indices, stores, Version};
 use super::state_ranges::group_ranges;
 use super::{
-    EventPlacement, PlanningEvent, RoomList, Store, StoreError, StoredEvent, StreamPage, SyncToken,
-    WriteLock,
+    EventPlacement, LocalMemberships, PlanningEvent, RoomList, Store, StoreError, StoredEvent,
+    StreamPage, SyncToken, WriteLock,
 };
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
@@ -1432,8 +1432,8 @@ impl Store for IndexedDbStore {
         // A first sync asks for a thousand rooms: one request for every row costs less.
         if room_ids.len() > READ_ALL_ABOVE {
             let rows: Vec<RoomRow> = self.all_rows(stores::ROOMS).await?;
-            let rows: BTreeMap<&str, &RoomRow> =
-                map_of(rows.iter().map(|row| (row.room_id.as_str(), row)));
+            let rows: HashMap<&str, &RoomRow> =
+                rows.iter().map(|row| (row.room_id.as_str(), row)).collect();
             let version = |room_id: &String| rows.get(room_id.as_str()).map(|row| version_of(row));
             return room_ids.iter().map(|room_id| version(room_id).transpose()).collect();
         }
@@ -1575,7 +1575,7 @@ impl Store for IndexedDbStore {
         &self,
         user_id: &str,
         room_ids: Option<&[String]>,
-    ) -> Result<BTreeMap<String, LocalMembership>, StoreError> {
+    ) -> Result<LocalMemberships, StoreError> {
         // A request per room costs more than reading rows of rooms not asked for: a first sync
         // asks for every room of the response, of a store that holds none of them.
         let rows: Vec<LocalMembershipRow> = match room_ids.filter(|ids| ids.len() <= READ_ALL_ABOVE)
@@ -1600,7 +1600,7 @@ impl Store for IndexedDbStore {
                 rows
             }
         };
-        let mut memberships = BTreeMap::new();
+        let mut memberships = LocalMemberships::new();
         for row in rows {
             let stripped_state = row
                 .stripped_state

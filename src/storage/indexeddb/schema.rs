@@ -66,7 +66,6 @@ use indexed_db_futures::KeyPath;
 use wasm_bindgen::JsValue;
 
 use super::rows::MetaRow;
-use crate::ordered::map_of;
 
 /// The `meta` key of the schema version.
 pub(super) const META_SCHEMA_VERSION: &str = "schema_version";
@@ -522,7 +521,7 @@ mod v11 {
 
 /// Version 3: one record per event.
 mod v3 {
-    use std::collections::BTreeMap;
+    use std::collections::HashMap;
 
     use indexed_db_futures::object_store::ObjectStore;
     use indexed_db_futures::KeyRange;
@@ -624,12 +623,12 @@ mod v3 {
         let groups = groups.get_all::<JsValue>().with_query::<String, _>(range()).primitive()?;
         let edges = edges.get_all::<JsValue>().with_query::<JsValue, _>(edge_range).primitive()?;
         let json: Vec<EventJsonRowV2> = decoded(json.await?)?;
-        let mut json: BTreeMap<String, EventJsonRowV2> =
-            map_of(json.into_iter().map(|row| (row.event_id.clone(), row)));
+        let mut json: HashMap<String, EventJsonRowV2> =
+            json.into_iter().map(|row| (row.event_id.clone(), row)).collect();
         let groups: Vec<EventToStateGroupRowV2> = decoded(groups.await?)?;
-        let mut groups: BTreeMap<String, u64> =
-            map_of(groups.into_iter().map(|row| (row.event_id, row.state_group)));
-        let mut prevs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut groups: HashMap<String, u64> =
+            groups.into_iter().map(|row| (row.event_id, row.state_group)).collect();
+        let mut prevs: HashMap<String, Vec<String>> = HashMap::new();
         for edge in decoded::<EventEdgeRowV2>(edges.await?)? {
             prevs.entry(edge.event_id).or_default().push(edge.prev_event_id);
         }
@@ -676,7 +675,7 @@ mod v3 {
 
 /// Version 4: the prevs accepted events found missing, indexed instead of every edge.
 mod v4 {
-    use std::collections::BTreeMap;
+    use std::collections::HashMap;
 
     use super::*;
     use crate::model::internal_metadata::InternalMetadataDict;
@@ -695,7 +694,7 @@ mod v4 {
         for gap in &gaps {
             reads.push(by_prev.get_all::<JsValue>().with_query(gap.event_id.as_str()).primitive()?);
         }
-        let mut followers: BTreeMap<String, EventRow> = BTreeMap::new();
+        let mut followers: HashMap<String, EventRow> = HashMap::new();
         for (gap, read) in gaps.iter().zip(reads) {
             for row in decoded::<EventRow>(read.await?)? {
                 if !accepted(&row)? {
