@@ -121,8 +121,10 @@ impl RoomWritePlan {
         let IdShift { orderings: live, groups, .. } = IdShift::between(from, stored);
         let backfill = stored.last_backfill_ordering - from.last_backfill_ordering;
         let shift = |id: i64| if id >= 0 { id + live } else { id + backfill };
-        let taken: std::collections::BTreeSet<i64> =
-            set_of(self.events.iter().map(|event| event.stream_id));
+        // Read before the events move: whether the membership row's ordering is one they took.
+        let membership_taken = self.local_membership.as_ref().is_some_and(|row| {
+            self.events.iter().any(|event| event.stream_id == row.stream_ordering)
+        });
         let new_groups: std::collections::BTreeSet<StateGroupId> =
             set_of(self.state_groups.iter().map(|row| row.id));
         let group = |id: &mut StateGroupId| {
@@ -141,9 +143,7 @@ impl RoomWritePlan {
             group(&mut row.id);
             row.prev_group.iter_mut().for_each(group);
         }
-        if let Some(row) =
-            self.local_membership.as_mut().filter(|row| taken.contains(&row.stream_ordering))
-        {
+        if let Some(row) = self.local_membership.as_mut().filter(|_| membership_taken) {
             row.stream_ordering = shift(row.stream_ordering);
         }
         self.planned_on.positions = stored;

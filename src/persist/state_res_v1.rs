@@ -44,7 +44,7 @@
 
 use std::{
     cmp::Reverse,
-    collections::{BTreeMap, BTreeSet},
+    collections::{BTreeMap, BTreeSet, HashMap},
 };
 
 use ruma_common::{room_version_rules::AuthorizationRules, EventId, OwnedEventId, OwnedRoomId};
@@ -334,12 +334,12 @@ struct Events<'a> {
     fetch_event: &'a dyn Fn(&EventId) -> Option<RoomEvent>,
     room_id: Option<OwnedRoomId>,
     /// `None` for a rejected event.
-    fetched: BTreeMap<OwnedEventId, Option<RoomEvent>>,
+    fetched: HashMap<OwnedEventId, Option<RoomEvent>>,
 }
 
 impl<'a> Events<'a> {
     fn new(fetch_event: &'a dyn Fn(&EventId) -> Option<RoomEvent>) -> Self {
-        Self { fetch_event, room_id: None, fetched: BTreeMap::new() }
+        Self { fetch_event, room_id: None, fetched: HashMap::new() }
     }
 
     /// The event, `None` if it was rejected.

@@ -815,8 +815,8 @@ impl<S: Store> EventStore<S> {
         }
         let ids: Vec<OwnedEventId> = ids.into_iter().cloned().collect();
         let found = self.backend.events(&ids).await?;
-        let redactions: BTreeMap<OwnedEventId, StoredEvent> =
-            map_of(ids.into_iter().zip(found).filter_map(|(id, event)| Some((id, event?))));
+        let redactions: HashMap<OwnedEventId, StoredEvent> =
+            ids.into_iter().zip(found).filter_map(|(id, event)| Some((id, event?))).collect();
         Ok(events
             .iter()
             .zip(rows)
@@ -1022,7 +1022,7 @@ impl<S: Store> EventStore<S> {
 fn first_applicable<'a>(
     event: &Pdu,
     rows: &[RedactionRow],
-    redactions: &'a BTreeMap<OwnedEventId, StoredEvent>,
+    redactions: &'a HashMap<OwnedEventId, StoredEvent>,
 ) -> Option<&'a Pdu> {
     rows.iter()
         .filter_map(|row| Some((row, redactions.get(&row.event_id)?)))

@@ -31,7 +31,7 @@ struct Tables {
     /// `rooms`: room id → version.
     rooms: HashMap<String, RoomVersion>,
     /// `events` + `event_json` + `rejections`, by event id.
-    events: BTreeMap<OwnedEventId, StoredEvent>,
+    events: HashMap<OwnedEventId, StoredEvent>,
     /// The `events` index on the prevs an accepted event found missing: such a prev → the
     /// events that named it.
     by_missing_prev: BTreeMap<OwnedEventId, BTreeSet<OwnedEventId>>,

@@ -254,7 +254,7 @@ impl<S: Store> EventStore<S> {
         // versions are taken before the read: another tab's message may drop a cache meanwhile.
         let (mut stored, unkept) = {
             let planning = self.planning.borrow();
-            let (mut kept, mut unkept) = (BTreeMap::new(), Vec::new());
+            let (mut kept, mut unkept) = (HashMap::new(), Vec::new());
             for room_id in &room_ids {
                 if let Some(cache) = planning.synced.get(room_id) {
                     kept.insert(room_id.clone(), cache.version.clone());
@@ -356,7 +356,7 @@ impl<S: Store> EventStore<S> {
                 by_room.insert(room_id, ids);
             }
         }
-        let mut rooms_naming: BTreeMap<OwnedEventId, usize> = BTreeMap::new();
+        let mut rooms_naming: HashMap<OwnedEventId, usize> = HashMap::new();
         for id in by_room.values().flatten() {
             *rooms_naming.entry(id.clone()).or_default() += 1;
         }
