@@ -70,7 +70,7 @@ pub struct RoomList {
     pub rooms: BTreeSet<String>,
     /// The previews kept for the user ([`Store::keep_previews`]), each as the JSON text the
     /// event store wrote, by room id.
-    pub previews: BTreeMap<String, String>,
+    pub previews: HashMap<String, String>,
     /// How many writes had dropped kept previews when these were read: previews computed from
     /// what is read after this are kept only if no write dropped any since.
     pub epoch: u64,

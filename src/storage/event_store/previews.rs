@@ -15,7 +15,7 @@
 //!
 //! [`RoomWritePlan::stales_previews`]: crate::persist::RoomWritePlan::stales_previews
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use ruma_common::OwnedEventId;
 
@@ -121,7 +121,7 @@ impl<S: Store> EventStore<S> {
         // Read first: its epoch tells whether what is read after it is still current when the
         // previews computed from it are kept.
         let list = self.backend.room_list(own_user_id).await?;
-        let mut kept = BTreeMap::new();
+        let mut kept = HashMap::new();
         for (room_id, text) in list.previews {
             // A preview kept by another version of this code is computed again.
             if KeptPreview::<&RawValue>::read(&text).is_some() {

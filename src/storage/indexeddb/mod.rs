@@ -56,7 +56,7 @@ use super::{
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateFilter;
-use crate::ordered::{map_of, set_of};
+use crate::ordered::set_of;
 use crate::persist::state_groups::{self, StateGroupId};
 use crate::persist::{LocalMembership, MembershipRow, RoomWritePlan, StateIds, TimelineGap};
 
@@ -1641,7 +1641,7 @@ impl Store for IndexedDbStore {
         // A text that is not a string reads as empty, which keeps no preview: it is computed again.
         let texts = js_sys::Array::from(&read.get(1));
         let texts = texts.iter().map(|text| text.as_string().unwrap_or_default());
-        let previews = map_of(kept.into_iter().zip(texts));
+        let previews = kept.into_iter().zip(texts).collect();
         Ok(RoomList { rooms, previews, epoch })
     }
 
