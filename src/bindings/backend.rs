@@ -18,8 +18,8 @@ use crate::storage::{
 
 /// The storage an `EventStore` was opened on.
 pub enum Backend {
-    /// `inMemory: true` (Node.js, tests).
-    Memory(MemoryStore),
+    /// `inMemory: true` (Node.js, tests); boxed, as its tables outweigh the other variant.
+    Memory(Box<MemoryStore>),
     /// A browser's IndexedDB database.
     IndexedDb(IndexedDbStore),
 }
@@ -29,7 +29,10 @@ pub enum Backend {
 macro_rules! dispatch {
     ($backend:expr, $store:ident => $body:expr) => {
         match $backend {
-            Backend::Memory($store) => $body,
+            Backend::Memory(memory) => {
+                let $store = &**memory;
+                $body
+            }
             Backend::IndexedDb($store) => $body,
         }
     };

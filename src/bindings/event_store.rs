@@ -26,7 +26,7 @@ use crate::model::state_filter::StateFilterInput;
 use crate::model::{InputError, StateFilter};
 use crate::prejoin::{MembershipKind, PrejoinConfig};
 use crate::storage::indexeddb::IndexedDbStore;
-use crate::storage::{self, EventStore, ListedPreview, MemoryStore, Positions, StoreError};
+use crate::storage::{self, EventStore, ListedPreview, Positions, StoreError};
 
 #[wasm_bindgen]
 extern "C" {
@@ -821,8 +821,7 @@ impl Opening {
 
     /// The store in memory.
     async fn in_memory(self) -> Result<JsValue, JsValue> {
-        let store =
-            EventStore::open(Backend::Memory(MemoryStore::new()), self.instance_name.clone());
+        let store = EventStore::open(Backend::Memory(Box::default()), self.instance_name.clone());
         Ok(self.store(store.await.map_err(to_js_error)?).into())
     }
 

@@ -18,7 +18,7 @@
 //! [`resolve_v1`]: super::state_res_v1::resolve_v1
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fmt::{Display, Write as _};
 
 use imbl::{OrdMap, OrdSet};
@@ -64,13 +64,16 @@ pub enum PlanError {
 
 /// Something planning needed that the history did not hold: an event (for authorization, state
 /// resolution or the extremities), or the state after an event (a prev event).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Miss {
     /// The event itself.
     Event(OwnedEventId),
     /// The state after the event.
     State(OwnedEventId),
 }
+
+/// What planning missed, each once; loaded in any order (each load is keyed by its event).
+pub type Misses = HashSet<Miss>;
 
 /// What receiving an event found.
 #[derive(Debug)]
@@ -114,7 +117,7 @@ pub struct RoomHistory {
     outliers: OrdMap<OwnedEventId, StoredOutlier>,
     /// Events looked up in the store and not found there.
     absent: OrdSet<OwnedEventId>,
-    misses: RefCell<BTreeSet<Miss>>,
+    misses: RefCell<Misses>,
     /// How many misses were noted, counting a miss noted again: whether a check missed anything.
     misses_noted: Cell<usize>,
     /// Authorizations that passed, for events decided by a few ids.
@@ -201,7 +204,7 @@ impl RoomHistory {
     }
 
     /// What planning looked up and the history did not hold, since the last call.
-    pub fn take_misses(&self) -> BTreeSet<Miss> {
+    pub fn take_misses(&self) -> Misses {
         self.misses.take()
     }
 

@@ -26,9 +26,9 @@ use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::state_filter::MEMBER_EVENT_TYPE;
 use crate::model::{InputError, StateEvent, StateFilter};
-use crate::ordered::{map_of, set_of};
+use crate::ordered::set_of;
 use crate::persist::plan::AUTH_ERROR;
-use crate::persist::state::{Miss, StoredOutlier};
+use crate::persist::state::{Miss, Misses, StoredOutlier};
 use crate::persist::state_groups::{StateGroupId, StateGroups};
 use crate::persist::{
     parse_batch, plan_outliers, plan_room_chunk, EventOutcome, MembershipRow, RedactionRow,
@@ -665,7 +665,7 @@ impl<S: Store> EventStore<S> {
             let Some(room) = planning.rooms.get(room_id) else { return Ok(()) };
             let history = &room.history;
             let chunk: BTreeSet<&OwnedEventId> = set_of(pdus.iter().map(Pdu::owned_event_id));
-            let mut misses = BTreeSet::new();
+            let mut misses = Misses::new();
             for pdu in pdus {
                 misses.insert(Miss::Event(pdu.owned_event_id().clone()));
                 for prev in pdu.prev_events().iter().filter(|id| !chunk.contains(id)) {
@@ -693,7 +693,7 @@ impl<S: Store> EventStore<S> {
     /// Loads what planning missed: the events (with their auth events, level by level, so that
     /// an authorization or a resolution finds its auth chain in one round), then the states of
     /// the events whose state was missed, with their state group chains.
-    async fn load(&self, room_id: &str, misses: BTreeSet<Miss>) -> Result<(), StoreError> {
+    async fn load(&self, room_id: &str, misses: Misses) -> Result<(), StoreError> {
         let mut want_state = BTreeSet::new();
         let mut level: Vec<OwnedEventId> = Vec::new();
         for miss in misses {
@@ -864,8 +864,8 @@ impl<S: Store> EventStore<S> {
         };
         let newest_first = self.backend.room_timeline(room_id, before, limit).await?;
         let gaps = self.backend.timeline_gaps(room_id).await?;
-        let gaps: BTreeMap<OwnedEventId, String> =
-            map_of(gaps.into_iter().map(|gap| (gap.event_id, gap.prev_batch)));
+        let gaps: HashMap<OwnedEventId, String> =
+            gaps.into_iter().map(|gap| (gap.event_id, gap.prev_batch)).collect();
         let mut events = Vec::with_capacity(newest_first.len());
         let mut gap = None;
         for event in newest_first {

@@ -52,11 +52,11 @@ struct Tables {
     /// `local_current_membership`: (user, room) → row.
     local_memberships: BTreeMap<(String, String), LocalMembership>,
     /// `timeline_gaps`: (room, event after the gap) → gap.
-    timeline_gaps: BTreeMap<(String, OwnedEventId), TimelineGap>,
+    timeline_gaps: HashMap<(String, OwnedEventId), TimelineGap>,
     /// `sync_tokens`.
     sync_token: Option<SyncToken>,
     /// `room_previews`: (room, user) → the preview's JSON text.
-    previews: BTreeMap<(String, String), String>,
+    previews: HashMap<(String, String), String>,
     /// The `sequences` row of `room_previews`: how many writes made previews stale.
     preview_epoch: u64,
     /// `room_chunks`: how many chunks of each room were written.

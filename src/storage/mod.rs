@@ -322,7 +322,7 @@ pub trait Store {
         room_ids: Option<&[String]>,
     ) -> Result<LocalMemberships, StoreError>;
 
-    /// A room's timeline gaps, by the event after each.
+    /// A room's timeline gaps, each with the event after it, in no particular order.
     async fn timeline_gaps(&self, room_id: &str) -> Result<Vec<TimelineGap>, StoreError>;
 
     /// What `user_id`'s room list is drawn from: the rooms, the previews kept of those that no

@@ -7,7 +7,7 @@
 //! was: a tab closed halfway syncs again from the previous token, and the rooms it stored
 //! already store nothing twice.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::future::Future;
 
 use ruma_common::{CanonicalJsonValue, OwnedEventId, OwnedRoomId, OwnedUserId};
@@ -339,7 +339,7 @@ impl<S: Store> EventStore<S> {
     /// after the rooms before it are written.
     async fn prefetch_known(&self, prepared: &[Prepared]) -> Result<(), StoreError> {
         // Per room: the ids to look up; and the rooms kept from the last response.
-        let mut by_room: BTreeMap<String, Vec<OwnedEventId>> = BTreeMap::new();
+        let mut by_room: HashMap<String, Vec<OwnedEventId>> = HashMap::new();
         let mut kept: BTreeSet<String> = BTreeSet::new();
         {
             let planning = self.planning.borrow();
@@ -361,14 +361,6 @@ impl<S: Store> EventStore<S> {
             *rooms_naming.entry(id.clone()).or_default() += 1;
         }
         by_room.retain(|_, ids| ids.iter().all(|id| rooms_naming.get(id) == Some(&1)));
-        let begun: Vec<String> =
-            by_room.keys().filter(|room| !kept.contains(*room)).cloned().collect();
-        // One kept room reads as much on its own.
-        if begun.is_empty() && by_room.len() < 2 {
-            self.planning.borrow_mut().prefetched = Prefetched::default();
-            return Ok(());
-        }
-        let ids: Vec<OwnedEventId> = by_room.values().flatten().cloned().collect();
         let read = prepared.iter().filter_map(|room| match room {
             Prepared::Events { events, .. } if by_room.contains_key(events.room_id.as_str()) => {
                 Some(events)
@@ -376,6 +368,20 @@ impl<S: Store> EventStore<S> {
             _ => None,
         });
         let brought = set_of(read.flat_map(|events| events.event_ids()));
+        // In one order from here on: the reads of the rooms not kept answer in `begun`'s.
+        let by_room: Vec<(String, Vec<OwnedEventId>)> = by_room.into_iter().collect();
+        let begun: Vec<String> = by_room
+            .iter()
+            .map(|(room, _)| room)
+            .filter(|room| !kept.contains(*room))
+            .cloned()
+            .collect();
+        // One kept room reads as much on its own.
+        if begun.is_empty() && by_room.len() < 2 {
+            self.planning.borrow_mut().prefetched = Prefetched::default();
+            return Ok(());
+        }
+        let ids: Vec<OwnedEventId> = by_room.iter().flat_map(|(_, ids)| ids).cloned().collect();
         // The chunk counts first: see `synced_room_state`.
         let chunks = self.backend.rooms_chunks(&begun).await?;
         let mut known = self.known_events(&ids, &brought).await?;
