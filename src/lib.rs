@@ -34,6 +34,8 @@
 //!   timers).
 //! - `ordered` — ordered sets and maps built from iterators without `collect`'s per-type sort
 //!   (wasm size).
+//! - `hashed` — hash maps and sets whose hashes a server cannot predict (std's have no random
+//!   keys in a browser).
 //!
 //! The cargo feature `store` (default) holds the event store: `persist`, `sync`, `storage`,
 //! `streams`, `replication`, the PDU parts of `model` and the `EventStore` binding. Without it the
@@ -45,6 +47,8 @@
 //! input are fuzzed with random JSON, and no input can make them panic.
 #![warn(missing_docs)]
 
+#[cfg(feature = "store")]
+mod hashed;
 pub mod model;
 #[cfg(feature = "store")]
 mod ordered;

@@ -14,8 +14,8 @@
 //! events, passes exactly when an earlier one did. Only passes are remembered: a failure may
 //! come from an auth event not known yet, which can arrive later.
 
+use crate::hashed::HashSet;
 use std::cell::RefCell;
-use std::collections::HashSet;
 use std::rc::Rc;
 
 use ruma_common::{OwnedEventId, OwnedUserId};

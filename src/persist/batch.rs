@@ -5,7 +5,7 @@
 //! store for a known room, or from a create event in the same batch for a new one. The whole
 //! batch is read before anything is planned, so bad input changes nothing.
 
-use std::collections::HashMap;
+use crate::hashed::HashMap;
 
 use serde_json::Value as JsonValue;
 
@@ -52,7 +52,7 @@ fn is_create(event: &JsonValue) -> bool {
 
 /// The rooms whose create event is in the batch, with their versions.
 fn rooms_created_in(events: &[JsonValue]) -> Result<HashMap<String, RoomVersion>, InputError> {
-    let mut rooms = HashMap::new();
+    let mut rooms = HashMap::default();
     for event in events.iter().filter(|event| is_create(event)) {
         let version = RoomVersion::of_create_event(event)?;
         let pdu = Pdu::from_json_value(event.clone(), &version)?;

@@ -18,7 +18,7 @@
 //! [`resolve_v1`]: super::state_res_v1::resolve_v1
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::fmt::{Display, Write as _};
 
 use imbl::{OrdMap, OrdSet};
@@ -33,6 +33,7 @@ use super::auth_memo::{AuthKey, AuthMemo};
 use super::extremities::{EventOutcome, ForwardExtremities, StoredDag};
 use super::room_event::RoomEvent;
 use super::StateIds;
+use crate::hashed::HashSet;
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateKey;

@@ -44,7 +44,7 @@
 
 use std::{
     cmp::Reverse,
-    collections::{BTreeMap, BTreeSet, HashMap},
+    collections::{BTreeMap, BTreeSet},
 };
 
 use ruma_common::{room_version_rules::AuthorizationRules, EventId, OwnedEventId, OwnedRoomId};
@@ -52,6 +52,7 @@ use ruma_events::StateEventType;
 use ruma_state_res::{auth_types_for_event, check_state_dependent_auth_rules, Event as _};
 
 use super::{RoomEvent, StateIds};
+use crate::hashed::HashMap;
 use crate::model::StateKey;
 
 /// Why state resolution v1 could not resolve a set of room states.
@@ -339,7 +340,7 @@ struct Events<'a> {
 
 impl<'a> Events<'a> {
     fn new(fetch_event: &'a dyn Fn(&EventId) -> Option<RoomEvent>) -> Self {
-        Self { fetch_event, room_id: None, fetched: HashMap::new() }
+        Self { fetch_event, room_id: None, fetched: HashMap::default() }
     }
 
     /// The event, `None` if it was rejected.

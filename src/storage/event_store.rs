@@ -14,7 +14,7 @@
 //! failing room never holds back the others).
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
@@ -22,6 +22,7 @@ use ruma_common::{CanonicalJsonValue, EventId, OwnedEventId};
 use serde_json::Value as JsonValue;
 
 use super::{Positions, Store, StoreError, StoredEvent, SyncToken};
+use crate::hashed::HashMap;
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::state_filter::MEMBER_EVENT_TYPE;
@@ -290,9 +291,9 @@ impl<S: Store> EventStore<S> {
     /// An event store on `backend`, whose `positions` were read while the backend was opened.
     pub fn with_positions(backend: S, writer: impl Into<String>, positions: Positions) -> Self {
         let planning = Planning {
-            rooms: HashMap::new(),
-            synced: HashMap::new(),
-            unverified: HashMap::new(),
+            rooms: HashMap::default(),
+            synced: HashMap::default(),
+            unverified: HashMap::default(),
             prefetched: ingest::Prefetched::default(),
             orderings: StreamOrderings::new(
                 positions.last_stream_ordering,
@@ -376,7 +377,7 @@ impl<S: Store> EventStore<S> {
         // are read once (`rooms`), which also says whether the store holds them. Outliers always
         // ask the store, which alone knows whether the room is recorded.
         let outliers = matches!(arrival, Arrival::Outlier { .. });
-        let mut known: HashMap<String, RoomVersion> = HashMap::new();
+        let mut known: HashMap<String, RoomVersion> = HashMap::default();
         let mut asked: BTreeSet<&str> = BTreeSet::new();
         for room_id in events.iter().filter_map(|e| e.get("room_id").and_then(JsonValue::as_str)) {
             if !asked.insert(room_id) {
@@ -665,7 +666,7 @@ impl<S: Store> EventStore<S> {
             let Some(room) = planning.rooms.get(room_id) else { return Ok(()) };
             let history = &room.history;
             let chunk: BTreeSet<&OwnedEventId> = set_of(pdus.iter().map(Pdu::owned_event_id));
-            let mut misses = Misses::new();
+            let mut misses = Misses::default();
             for pdu in pdus {
                 misses.insert(Miss::Event(pdu.owned_event_id().clone()));
                 for prev in pdu.prev_events().iter().filter(|id| !chunk.contains(id)) {

@@ -2,7 +2,7 @@
 //! every other backend is checked against (the conformance suite runs on both).
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use ruma_common::{EventId, OwnedEventId};
 
@@ -10,6 +10,7 @@ use super::{
     LocalMemberships, PlanningEvent, Positions, RoomList, Store, StoreError, StoredEvent,
     StreamPage, SyncToken, WriteLock,
 };
+use crate::hashed::HashMap;
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::{StateFilter, StateKey};

@@ -18,7 +18,7 @@ pub mod indexeddb;
 pub mod memory;
 pub mod state_ranges;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use ruma_common::{EventId, OwnedEventId};
 
@@ -28,6 +28,7 @@ pub use self::event_store::{
     RoomIngestResult, RoomPersistResult, SyncSection, TimelinePage,
 };
 pub use self::memory::MemoryStore;
+use crate::hashed::HashMap;
 use crate::model::internal_metadata::InternalMetadata;
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;

@@ -20,10 +20,11 @@
 //!
 //! Stream orderings are taken last, as for PDUs, after the room's new state is known.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use ruma_common::{OwnedEventId, OwnedRoomId};
 
+use crate::hashed::HashMap;
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateIds;
@@ -192,7 +193,7 @@ pub fn plan_timeline(
             _ => room.tip.clone(),
         },
         tip_state: before_state,
-        known: KnownEvents::new(),
+        known: KnownEvents::default(),
     };
     let tip = last_new.map(|event| event.pdu.event_id().to_string());
     let forward_extremities = tip

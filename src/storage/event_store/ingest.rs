@@ -7,13 +7,14 @@
 //! was: a tab closed halfway syncs again from the previous token, and the rooms it stored
 //! already store nothing twice.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
 
 use ruma_common::{CanonicalJsonValue, OwnedEventId, OwnedRoomId, OwnedUserId};
 use serde_json::Value as JsonValue;
 
 use super::{EventStore, RoomPersistResult};
+use crate::hashed::HashMap;
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::{InputError, StateFilter};
@@ -254,7 +255,7 @@ impl<S: Store> EventStore<S> {
         // versions are taken before the read: another tab's message may drop a cache meanwhile.
         let (mut stored, unkept) = {
             let planning = self.planning.borrow();
-            let (mut kept, mut unkept) = (HashMap::new(), Vec::new());
+            let (mut kept, mut unkept) = (HashMap::default(), Vec::new());
             for room_id in &room_ids {
                 if let Some(cache) = planning.synced.get(room_id) {
                     kept.insert(room_id.clone(), cache.version.clone());
@@ -339,7 +340,7 @@ impl<S: Store> EventStore<S> {
     /// after the rooms before it are written.
     async fn prefetch_known(&self, prepared: &[Prepared]) -> Result<(), StoreError> {
         // Per room: the ids to look up; and the rooms kept from the last response.
-        let mut by_room: HashMap<String, Vec<OwnedEventId>> = HashMap::new();
+        let mut by_room: HashMap<String, Vec<OwnedEventId>> = HashMap::default();
         let mut kept: BTreeSet<String> = BTreeSet::new();
         {
             let planning = self.planning.borrow();
@@ -356,7 +357,7 @@ impl<S: Store> EventStore<S> {
                 by_room.insert(room_id, ids);
             }
         }
-        let mut rooms_naming: HashMap<OwnedEventId, usize> = HashMap::new();
+        let mut rooms_naming: HashMap<OwnedEventId, usize> = HashMap::default();
         for id in by_room.values().flatten() {
             *rooms_naming.entry(id.clone()).or_default() += 1;
         }
@@ -637,7 +638,7 @@ impl<S: Store> EventStore<S> {
         // Stripped state usually holds no whole event, and a room not stored holds no event (a
         // room is recorded with its first outlier): then there is nothing to look up.
         let known = match ids.is_empty() || !stored {
-            true => KnownEvents::new(),
+            true => KnownEvents::default(),
             false => self.known_events(&ids, &set_of(events.event_ids())).await?,
         };
         let room = SyncedRoomState { known, ..SyncedRoomState::default() };

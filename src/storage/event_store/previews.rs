@@ -15,7 +15,7 @@
 //!
 //! [`RoomWritePlan::stales_previews`]: crate::persist::RoomWritePlan::stales_previews
 
-use std::collections::HashMap;
+use crate::hashed::HashMap;
 
 use ruma_common::OwnedEventId;
 
@@ -121,7 +121,7 @@ impl<S: Store> EventStore<S> {
         // Read first: its epoch tells whether what is read after it is still current when the
         // previews computed from it are kept.
         let list = self.backend.room_list(own_user_id).await?;
-        let mut kept = HashMap::new();
+        let mut kept = HashMap::default();
         for (room_id, text) in list.previews {
             // A preview kept by another version of this code is computed again.
             if KeptPreview::<&RawValue>::read(&text).is_some() {
@@ -134,7 +134,7 @@ impl<S: Store> EventStore<S> {
             .collect();
         // Only the rooms computed need the own memberships (an invite's stripped state).
         let memberships = match missing.is_empty() {
-            true => LocalMemberships::new(),
+            true => LocalMemberships::default(),
             false => self.backend.local_memberships(own_user_id, Some(&missing)).await?,
         };
         let mut computed = self.compute_previews(&missing, &memberships, own_user_id).await?;
@@ -172,7 +172,7 @@ impl<S: Store> EventStore<S> {
         // request batch and their events in another: read room by room, a room list of a thousand
         // rooms was three transactions a room; read all at once, it held every room's state in
         // memory together.
-        let mut previews = HashMap::new();
+        let mut previews = HashMap::default();
         for batch in rooms.chunks(PREVIEW_BATCH) {
             let with_state: Vec<String> =
                 batch.iter().filter(|room_id| received(room_id).is_none()).cloned().collect();
@@ -215,7 +215,7 @@ impl<S: Store> EventStore<S> {
             events.push(event.pdu);
         }
         let mut events = self.pruned(events).await?.into_iter();
-        let mut by_room = HashMap::new();
+        let mut by_room = HashMap::default();
         for (room_id, state) in room_ids.iter().zip(states) {
             by_room.insert(room_id.clone(), events.by_ref().take(state.len()).collect());
         }

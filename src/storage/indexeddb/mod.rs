@@ -27,7 +27,7 @@ pub mod rows;
 pub mod schema;
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use imbl::ordmap::Entry;
 
@@ -53,6 +53,7 @@ use super::{
     EventPlacement, LocalMemberships, PlanningEvent, RoomList, Store, StoreError, StoredEvent,
     StreamPage, SyncToken, WriteLock,
 };
+use crate::hashed::HashMap;
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::StateFilter;
@@ -1600,7 +1601,7 @@ impl Store for IndexedDbStore {
                 rows
             }
         };
-        let mut memberships = LocalMemberships::new();
+        let mut memberships = LocalMemberships::default();
         for row in rows {
             let stripped_state = row
                 .stripped_state

@@ -2,7 +2,7 @@
 //! events of a state; all requests of a batch issued in one transaction before any is awaited;
 //! and how an event is read back from its row.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use ruma_common::{EventId, OwnedEventId, RoomId};
 use serde_json::{json, Value as JsonValue};
@@ -15,6 +15,7 @@ use super::{
     dom_error, from_json_text, get_event_placements, get_event_rows, get_state_event_rows,
     IdbError, IndexedDbStore,
 };
+use crate::hashed::HashMap;
 use crate::model::internal_metadata::{InternalMetadata, InternalMetadataColumns};
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;

@@ -521,7 +521,7 @@ mod v11 {
 
 /// Version 3: one record per event.
 mod v3 {
-    use std::collections::HashMap;
+    use crate::hashed::HashMap;
 
     use indexed_db_futures::object_store::ObjectStore;
     use indexed_db_futures::KeyRange;
@@ -628,7 +628,7 @@ mod v3 {
         let groups: Vec<EventToStateGroupRowV2> = decoded(groups.await?)?;
         let mut groups: HashMap<String, u64> =
             groups.into_iter().map(|row| (row.event_id, row.state_group)).collect();
-        let mut prevs: HashMap<String, Vec<String>> = HashMap::new();
+        let mut prevs: HashMap<String, Vec<String>> = HashMap::default();
         for edge in decoded::<EventEdgeRowV2>(edges.await?)? {
             prevs.entry(edge.event_id).or_default().push(edge.prev_event_id);
         }
@@ -675,7 +675,7 @@ mod v3 {
 
 /// Version 4: the prevs accepted events found missing, indexed instead of every edge.
 mod v4 {
-    use std::collections::HashMap;
+    use crate::hashed::HashMap;
 
     use super::*;
     use crate::model::internal_metadata::InternalMetadataDict;
@@ -694,7 +694,7 @@ mod v4 {
         for gap in &gaps {
             reads.push(by_prev.get_all::<JsValue>().with_query(gap.event_id.as_str()).primitive()?);
         }
-        let mut followers: HashMap<String, EventRow> = HashMap::new();
+        let mut followers: HashMap<String, EventRow> = HashMap::default();
         for (gap, read) in gaps.iter().zip(reads) {
             for row in decoded::<EventRow>(read.await?)? {
                 if !accepted(&row)? {
