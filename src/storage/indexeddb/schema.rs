@@ -487,7 +487,7 @@ mod v11 {
             // Group ids are handed out in order, so a page's edges are one key range.
             let range = KeyRange::Bound(first, false, last, false);
             let read = edges.get_all::<JsValue>().with_query::<f64, _>(range).primitive()?.await?;
-            let mut prev_of = std::collections::BTreeMap::new();
+            let mut prev_of = crate::hashed::HashMap::default();
             for edge in read {
                 let edge = edge?;
                 let group = js_sys::Reflect::get(&edge, &state_group)?.as_f64();
