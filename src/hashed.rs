@@ -5,6 +5,10 @@
 //! ids, and the event ids of rooms before version 3, are whatever a server chooses, so a server
 //! could choose ids that collide and make every lookup among them walk them all. Each hash here
 //! starts with a secret drawn once per module instance from the platform's random source.
+//!
+//! The store's maps that are only looked up by key are these rather than `BTreeMap`s: a
+//! `BTreeMap` compiles its node code for every key and value type, where most of a hash table's
+//! code is shared by every type (ARCHITECTURE.md, "Keeping the whole package's wasm small").
 
 use std::hash::{BuildHasher, DefaultHasher, Hasher};
 
@@ -18,21 +22,22 @@ pub type HashSet<T> = std::collections::HashSet<T, Salted>;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Salted;
 
+thread_local! {
+    /// A hasher that has hashed the salt: every hash starts from a copy of it, so the salt is
+    /// hashed once, not once per hash.
+    static SALTED: DefaultHasher = {
+        let mut hasher = DefaultHasher::new();
+        hasher.write_u128(draw());
+        hasher
+    };
+}
+
 impl BuildHasher for Salted {
     type Hasher = DefaultHasher;
 
     fn build_hasher(&self) -> DefaultHasher {
-        let mut hasher = DefaultHasher::new();
-        hasher.write_u128(salt());
-        hasher
+        SALTED.with(DefaultHasher::clone)
     }
-}
-
-fn salt() -> u128 {
-    thread_local! {
-        static SALT: u128 = draw();
-    }
-    SALT.with(|salt| *salt)
 }
 
 /// From `crypto.getRandomValues`. Where it fails (no Web Crypto), the salt is zero and hashes

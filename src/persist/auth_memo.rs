@@ -14,7 +14,6 @@
 //! events, passes exactly when an earlier one did. Only passes are remembered: a failure may
 //! come from an auth event not known yet, which can arrive later.
 
-use crate::hashed::HashSet;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -22,6 +21,7 @@ use ruma_common::{OwnedEventId, OwnedUserId};
 use ruma_state_res::Event as _;
 
 use super::room_event::RoomEvent;
+use crate::hashed::HashSet;
 
 /// How many decisions a room keeps: past it they are forgotten and found again.
 const CAPACITY: usize = 4096;

@@ -5,11 +5,10 @@
 //! store for a known room, or from a create event in the same batch for a new one. The whole
 //! batch is read before anything is planned, so bad input changes nothing.
 
-use crate::hashed::HashMap;
-
 use serde_json::Value as JsonValue;
 
 use super::chunk::{split_into_room_chunks, RoomChunk};
+use crate::hashed::HashMap;
 use crate::model::pdu::Pdu;
 use crate::model::room_version::RoomVersion;
 use crate::model::InputError;

@@ -40,8 +40,7 @@ use crate::persist::{
 };
 pub use crate::persist::{EventPlacement, Positions};
 
-/// A user's `local_current_membership` rows by room id, looked up one by one: a hash map, whose
-/// code per key and value type is a fraction of a `BTreeMap`'s.
+/// A user's `local_current_membership` rows by room id.
 pub type LocalMemberships = HashMap<String, LocalMembership>;
 
 /// The `next_batch` of the last `/sync` response stored whole, and whose response it was: a

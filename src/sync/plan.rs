@@ -64,8 +64,7 @@ pub struct SyncedRoomState {
     pub known: KnownEvents,
 }
 
-/// Stored events by id, looked up one by one: a hash map, whose code per key and value type is
-/// a fraction of a `BTreeMap`'s (most of a hash table's code is shared by every type).
+/// Stored events by id.
 pub type KnownEvents = HashMap<OwnedEventId, KnownEvent>;
 
 impl SyncedRoomState {

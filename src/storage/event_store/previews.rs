@@ -15,8 +15,6 @@
 //!
 //! [`RoomWritePlan::stales_previews`]: crate::persist::RoomWritePlan::stales_previews
 
-use crate::hashed::HashMap;
-
 use ruma_common::OwnedEventId;
 
 use serde::{Deserialize, Serialize};
@@ -24,6 +22,7 @@ use serde_json::value::RawValue;
 use serde_json::Value as JsonValue;
 
 use super::{client_event, EventStore, PREVIEW_BATCH};
+use crate::hashed::HashMap;
 use crate::model::pdu::Pdu;
 use crate::model::InputError;
 use crate::persist::LocalMembership;

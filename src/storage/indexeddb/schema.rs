@@ -455,6 +455,7 @@ mod v11 {
     use wasm_bindgen::JsCast;
 
     use super::*;
+    use crate::hashed::HashMap;
 
     /// The column a group's prev group is kept in, as its edge had it.
     const PREV: &str = "prev_state_group";
@@ -487,7 +488,7 @@ mod v11 {
             // Group ids are handed out in order, so a page's edges are one key range.
             let range = KeyRange::Bound(first, false, last, false);
             let read = edges.get_all::<JsValue>().with_query::<f64, _>(range).primitive()?.await?;
-            let mut prev_of = crate::hashed::HashMap::default();
+            let mut prev_of = HashMap::default();
             for edge in read {
                 let edge = edge?;
                 let group = js_sys::Reflect::get(&edge, &state_group)?.as_f64();
@@ -521,13 +522,12 @@ mod v11 {
 
 /// Version 3: one record per event.
 mod v3 {
-    use crate::hashed::HashMap;
-
     use indexed_db_futures::object_store::ObjectStore;
     use indexed_db_futures::KeyRange;
     use serde::Deserialize;
 
     use super::*;
+    use crate::hashed::HashMap;
     use crate::storage::indexeddb::rows::EventRow;
 
     use super::merged::{EVENT_EDGES, EVENT_JSON, EVENT_TO_STATE_GROUPS};
@@ -675,9 +675,8 @@ mod v3 {
 
 /// Version 4: the prevs accepted events found missing, indexed instead of every edge.
 mod v4 {
-    use crate::hashed::HashMap;
-
     use super::*;
+    use crate::hashed::HashMap;
     use crate::model::internal_metadata::InternalMetadataDict;
     use crate::storage::indexeddb::rows::{BackwardExtremityRow, EventRow};
 
