@@ -289,3 +289,161 @@ proptest! {
         }
     }
 }
+
+/// How many events follow a hostile room's honest start; they are named `$e4:x` … after the
+/// start's `$e0:x` … `$e3:x`.
+const HOSTILE_EVENTS: usize = 6;
+
+/// The honest start of a hostile room: `@a:x` creates it, joins, holds power level 100 and makes
+/// it public.
+const HONEST_START: usize = 4;
+
+/// One event after a hostile room's start: what it is, who sent it, and whom it names as its
+/// prev and auth events, as indexes into the room's events (itself, later events and events
+/// nobody sent included). An honest event names one earlier event as its prev event (forks
+/// the room when not the last) and exactly the auth events its kind needs from the start.
+#[derive(Debug, Clone)]
+struct HostileEvent {
+    kind: usize,
+    sender: usize,
+    prev: Vec<usize>,
+    auth: Vec<usize>,
+    depth: i64,
+    honest: bool,
+}
+
+fn hostile_event() -> impl Strategy<Value = HostileEvent> {
+    let refs = || prop::collection::vec(0..HONEST_START + HOSTILE_EVENTS + 1, 0..4);
+    // A negative depth refuses the whole batch: rare, so that most batches are planned.
+    let depth =
+        prop_oneof![28 => 0..12_i64, 1 => Just(9_007_199_254_740_991_i64), 1 => Just(-1_i64)];
+    let sender = prop_oneof![3 => Just(0_usize), 1 => 1..3_usize];
+    (0..7_usize, sender, refs(), refs(), depth, prop::bool::weighted(0.7)).prop_map(
+        |(kind, sender, prev, auth, depth, honest)| HostileEvent {
+            kind,
+            sender,
+            prev,
+            auth,
+            depth,
+            honest,
+        },
+    )
+}
+
+/// The PDUs of a room of version 1, whose event ids a server chooses: after an honest start,
+/// events that may name each other in cycles (an event its own prev or auth event, two events
+/// each other's), name events that do not exist, fork the room and claim any depth.
+fn hostile_room(events: &[HostileEvent]) -> Vec<JsonValue> {
+    let users = ["@a:x", "@b:x", "@c:x"];
+    let id = |index: usize| format!("$e{index}:x");
+    let pdu = |index: usize,
+               sender: &str,
+               (event_type, state_key, content),
+               prev: &[usize],
+               auth: &[usize],
+               depth| {
+        let pairs = |indexes: &[usize]| -> Vec<JsonValue> {
+            indexes.iter().map(|&index| json!([id(index), {"sha256": "x"}])).collect()
+        };
+        let mut pdu = json!({
+            "room_id": "!r:x", "event_id": id(index), "sender": sender, "type": event_type,
+            "content": content, "prev_events": pairs(prev), "auth_events": pairs(auth),
+            "depth": depth, "origin": "x", "origin_server_ts": index, "hashes": {"sha256": "x"},
+            "signatures": {},
+        });
+        if let Some(state_key) = state_key {
+            pdu["state_key"] = json!(state_key);
+        }
+        pdu
+    };
+    let start: [(_, &[usize]); HONEST_START] = [
+        (("m.room.create", Some(""), json!({"creator": users[0]})), &[]),
+        (("m.room.member", Some(users[0]), json!({"membership": "join"})), &[0]),
+        (("m.room.power_levels", Some(""), json!({"users": {users[0]: 100}})), &[0, 1]),
+        (("m.room.join_rules", Some(""), json!({"join_rule": "public"})), &[0, 1, 2]),
+    ];
+    let mut pdus: Vec<JsonValue> = start
+        .into_iter()
+        .enumerate()
+        .map(|(index, (what, auth))| {
+            let prev: Vec<usize> = index.checked_sub(1).into_iter().collect();
+            pdu(index, users[0], what, &prev, auth, index as i64 + 1)
+        })
+        .collect();
+    for (offset, event) in events.iter().enumerate() {
+        let index = HONEST_START + offset;
+        let sender = users[event.sender];
+        let what = match event.kind {
+            0 => ("m.room.member", Some(sender), json!({"membership": "join"})),
+            1 => ("m.room.member", Some(sender), json!({"membership": "leave"})),
+            2 => ("m.room.member", Some(users[1]), json!({"membership": "ban"})),
+            3 => ("m.room.power_levels", Some(""), json!({"users": {sender: 100}})),
+            4 => ("m.room.name", Some(""), json!({"name": "n"})),
+            5 => ("m.room.create", Some(""), json!({"creator": sender})),
+            _ => ("m.room.message", None, json!({"body": "hi"})),
+        };
+        let (prev, auth) = match event.honest {
+            // A join needs the join rules, anything else its sender's join (the start's is `@a:x`'s).
+            true => {
+                let auth = if event.kind == 0 { vec![0, 2, 3] } else { vec![0, 1, 2] };
+                (vec![event.prev.first().map_or(index - 1, |at| at % index)], auth)
+            }
+            false => (event.prev.clone(), event.auth.clone()),
+        };
+        pdus.push(pdu(index, sender, what, &prev, &auth, event.depth));
+    }
+    pdus
+}
+
+proptest! {
+    // Each case persists a room of up to ten events in up to three batches (3 ms in a debug
+    // build).
+    #![proptest_config(ProptestConfig { cases: 1_000, ..ProptestConfig::default() })]
+
+    /// A room whose events name each other in any way persists, in any batches and again,
+    /// to results or typed errors; no event is stored twice, and the store answers for the room
+    /// afterwards.
+    #[test]
+    fn a_hostile_room_persists_without_panicking(
+        events in prop::collection::vec(hostile_event(), 0..=HOSTILE_EVENTS),
+        split in 0..=HONEST_START + HOSTILE_EVENTS,
+        backfilled in prop::bool::weighted(0.2),
+    ) {
+        let store = common::block_on(EventStore::open(MemoryStore::new(), "tab-1")).unwrap();
+        let pdus = hostile_room(&events);
+        let (first, second) = pdus.split_at(split.min(pdus.len()));
+        let (mut stored, mut rejected) = (Vec::new(), Vec::new());
+        for batch in [first.to_vec(), second.to_vec(), pdus.clone()] {
+            if batch.is_empty() {
+                continue;
+            }
+            let result = match common::block_on(store.persist_events(batch, backfilled)) {
+                Ok(result) => result,
+                Err(error) => {
+                    prop_assert!(matches!(error.code(), "INVALID_PDU" | "UNKNOWN_ROOM"), "{}", error);
+                    continue;
+                }
+            };
+            for room in result.rooms {
+                if let Some(error) = &room.error {
+                    prop_assert!(matches!(error.code(), "PLAN_FAILED"), "{}", error);
+                }
+                stored.extend(room.persisted);
+                rejected.extend(room.rejected.into_iter().map(|(event_id, _)| event_id));
+            }
+        }
+        let mut once = stored.clone();
+        once.sort();
+        once.dedup();
+        prop_assert_eq!(once.len(), stored.len(), "an event stored twice: {:?}", stored);
+        // What the room reads back: only stored events, and no rejected one in its state.
+        let timeline = common::block_on(store.room_timeline("!r:x", None, 20)).unwrap();
+        prop_assert!(timeline.events.len() <= stored.len());
+        let state = prejoin::model::StateFilter::all();
+        let state = common::block_on(store.current_state("!r:x", &state)).unwrap();
+        for event_id in state.values() {
+            let event_id = event_id.to_string();
+            prop_assert!(stored.contains(&event_id) && !rejected.contains(&event_id), "{}", event_id);
+        }
+    }
+}
