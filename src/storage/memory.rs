@@ -51,7 +51,7 @@ struct Tables {
     /// `sequences`.
     positions: Positions,
     /// `local_current_membership`: (user, room) → row.
-    local_memberships: BTreeMap<(String, String), LocalMembership>,
+    local_memberships: HashMap<(String, String), LocalMembership>,
     /// `timeline_gaps`: (room, event after the gap) → gap.
     timeline_gaps: HashMap<(String, OwnedEventId), TimelineGap>,
     /// `sync_tokens`.
@@ -369,12 +369,9 @@ impl Store for MemoryStore {
         room_ids: Option<&[String]>,
     ) -> Result<LocalMemberships, StoreError> {
         let tables = self.tables.borrow();
-        let first = (user_id.to_owned(), String::new());
-        let memberships = tables
-            .local_memberships
-            .range(first..)
-            .take_while(|((user, _), _)| user == user_id)
-            .filter(|((_, room), _)| room_ids.is_none_or(|rooms| rooms.contains(room)));
+        let memberships = tables.local_memberships.iter().filter(|((user, room), _)| {
+            user == user_id && room_ids.is_none_or(|rooms| rooms.contains(room))
+        });
         Ok(memberships.map(|((_, room), row)| (room.clone(), row.clone())).collect())
     }
 
