@@ -5,8 +5,10 @@
 //! others; within a room, an event must come after the prev_events it names that are in the
 //! same batch, or it would be stored with a missing prev.
 
-use crate::ordered::{map_of, set_of};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+
+use crate::hashed::HashMap;
+use crate::ordered::set_of;
 
 /// What chunking needs to know of an event.
 pub trait DagEvent {
@@ -56,8 +58,8 @@ pub fn split_into_room_chunks<T: DagEvent>(events: Vec<T>) -> Vec<RoomChunk<T>> 
 /// The indices of `events` in a stable topological order (Kahn's algorithm, smallest index
 /// first).
 fn dag_order<T: DagEvent>(events: &[T]) -> Vec<usize> {
-    let index_of: BTreeMap<&str, usize> =
-        map_of(events.iter().enumerate().map(|(index, event)| (event.event_id(), index)));
+    let index_of: HashMap<&str, usize> =
+        events.iter().enumerate().map(|(index, event)| (event.event_id(), index)).collect();
     let mut waiting_on: Vec<usize> = vec![0; events.len()];
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); events.len()];
     for (index, event) in events.iter().enumerate() {

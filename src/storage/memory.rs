@@ -35,11 +35,11 @@ struct Tables {
     events: HashMap<OwnedEventId, StoredEvent>,
     /// The `events` index on the prevs an accepted event found missing: such a prev → the
     /// events that named it.
-    by_missing_prev: BTreeMap<OwnedEventId, BTreeSet<OwnedEventId>>,
+    by_missing_prev: HashMap<OwnedEventId, BTreeSet<OwnedEventId>>,
     /// `event_forward_extremities`, by room.
     extremities: BTreeMap<String, BTreeSet<String>>,
     /// `redactions`, by the event redacted.
-    redactions: BTreeMap<OwnedEventId, Vec<RedactionRow>>,
+    redactions: HashMap<OwnedEventId, Vec<RedactionRow>>,
     /// `event_backward_extremities`, by room.
     backward_extremities: BTreeMap<String, BTreeSet<OwnedEventId>>,
     /// `current_state_events`: (room, type, state_key) → (event, membership).

@@ -461,7 +461,7 @@ impl IndexedDbStore {
         let rows: Vec<Vec<rows::RedactionRow>> =
             match (event_ids.iter().min(), event_ids.iter().max()) {
                 (Some(least), Some(greatest)) if event_ids.len() > ONE_BY_ONE => {
-                    let mut by_event: BTreeMap<String, Vec<rows::RedactionRow>> = BTreeMap::new();
+                    let mut by_event: HashMap<String, Vec<rows::RedactionRow>> = HashMap::default();
                     for row in self.redactions_between(least, greatest).await? {
                         by_event.entry(row.redacts.clone()).or_default().push(row);
                     }

@@ -2,8 +2,6 @@
 //! events of a state; all requests of a batch issued in one transaction before any is awaited;
 //! and how an event is read back from its row.
 
-use std::collections::BTreeMap;
-
 use ruma_common::{EventId, OwnedEventId, RoomId};
 use serde_json::{json, Value as JsonValue};
 use wasm_bindgen::JsValue;
@@ -67,7 +65,7 @@ impl IndexedDbStore {
         state: &StateIds,
     ) -> Result<Vec<Option<Pdu>>, IdbError> {
         let db: &JsValue = self.db()?.as_ref();
-        let mut by_type: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        let mut by_type: HashMap<&str, Vec<&str>> = HashMap::default();
         for ((event_type, _), event_id) in state {
             by_type.entry(event_type).or_default().push(event_id.as_str());
         }
